@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "dmstack",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dmstack", targets: ["dmstack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libdevmapper: the kernel's own userspace interface to device-mapper ioctls.
+        .systemLibrary(
+            name: "CDeviceMapper",
+            pkgConfig: "devmapper",
+            providers: [.apt(["libdevmapper-dev"])]
+        ),
+        // libblkid: filesystem and partition-table probing, as util-linux does it.
+        .systemLibrary(
+            name: "CBlkid",
+            pkgConfig: "blkid",
+            providers: [.apt(["libblkid-dev"])]
+        ),
+        // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...). No logic.
+        .target(name: "CLinux"),
+        // Pure model: no I/O. Tables, ranges, translation, snapshots, decisions.
+        .target(name: "StackModel"),
+        // The live machine: the only module that touches the OS.
+        .target(
+            name: "StackSystem",
+            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux"]
+        ),
+        .executableTarget(
+            name: "dmstack",
+            dependencies: [
+                "StackModel",
+                "StackSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "dmstack-bench",
+            dependencies: ["StackModel"],
+            path: "Benchmarks/dmstack-bench"
+        ),
+        .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
+        .testTarget(
+            name: "dmstackTests",
+            dependencies: ["dmstack", "StackModel"],
+            resources: []
+        ),
+    ]
+)

@@ -1,0 +1,60 @@
+/// What a member device is to the target that uses it; reports name it, and redundancy rules
+/// depend on it (losing a raid metadata device fails that leg; losing thin-pool metadata loses
+/// the mapping of every thin volume in the pool).
+public enum MemberRole: String, Sendable, Codable, Hashable {
+    case data, metadata, log, origin, cow, cache, pool, journal, path
+}
+
+/// A member device as written in a table: a path (`/dev/pmem0`), a dm name, or `major:minor`.
+public struct MemberDevice: Hashable, Sendable, Codable {
+    public var device: String
+    /// Sector on the member where this member's part of the target begins.
+    public var offset: UInt64
+    public var role: MemberRole
+
+    public init(device: String, offset: UInt64 = 0, role: MemberRole = .data) {
+        self.device = device
+        self.offset = offset
+        self.role = role
+    }
+}
+
+/// One line of a dm table: `start length target args`, the target's sector window on the
+/// device and its parsed arguments (drivers/md/dm-table.c `dm_table_add_target`).
+public struct Target: Hashable, Sendable {
+    public var start: UInt64
+    public var length: UInt64
+    public var kind: TargetKind
+    /// The argument words exactly as given, for display and for opaque targets.
+    public var arguments: [String]
+
+    public var range: SectorRange { SectorRange(start: start, length: length) }
+    public var typeName: String { kind.typeName }
+    /// Every member device, in table order, with its role.
+    public var members: [MemberDevice] { kind.members }
+}
+
+/// A device's table: targets sorted by start, covering `[0, size)` without gaps
+/// (the kernel refuses gaps, dm-table.c `dm_table_complete` / `device_area_is_invalid`).
+public struct DeviceTable: Hashable, Sendable {
+    public var targets: [Target]
+    public init(targets: [Target]) { self.targets = targets }
+    public var size: UInt64 { targets.last.map { $0.start + $0.length } ?? 0 }
+
+    /// Index of the target holding `sector`, by binary search.
+    public func targetIndex(containing sector: UInt64) -> Int? {
+        var lo = 0, hi = targets.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if targets[mid].start + targets[mid].length <= sector { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < targets.count && targets[lo].start <= sector ? lo : nil
+    }
+
+    /// The distinct member devices of all targets, in first-use order.
+    public var memberDevices: [String] {
+        var seen = Set<String>(), out: [String] = []
+        for t in targets { for m in t.members where seen.insert(m.device).inserted { out.append(m.device) } }
+        return out
+    }
+}

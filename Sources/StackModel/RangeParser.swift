@@ -1,0 +1,66 @@
+/// A range given on the command line could not be read.
+public struct RangeParseError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var input: String
+    public var message: String
+    public var description: String { "invalid range '\(input)': \(message)" }
+}
+
+/// Reads `START+LENGTH` or `START-END` (end exclusive), each number in sectors unless it
+/// carries a suffix: `s` (sectors), `B`, `KiB`, `MiB`, `GiB`, `TiB` (bytes, which must fall on a
+/// 512-byte sector boundary).
+public enum RangeParser {
+    static let units: [(suffix: String, bytes: UInt64?)] = [
+        ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("B", 1), ("s", nil),
+    ]
+
+    public static func parse(_ text: String) throws(RangeParseError) -> SectorRange {
+        func fail(_ m: String) -> RangeParseError { RangeParseError(input: text, message: m) }
+        let t = text.trimmed(" \t")
+        if let plus = t.firstIndex(of: "+") {
+            let start = try sectors(String(t[..<plus]), what: "start", whole: text)
+            let length = try sectors(String(t[t.index(after: plus)...]), what: "length", whole: text)
+            guard length > 0 else { throw fail("length must be greater than zero") }
+            guard start <= UInt64.max - length else { throw fail("start + length overflows") }
+            return SectorRange(start: start, length: length)
+        }
+        if let dash = t.firstIndex(of: "-") {
+            let start = try sectors(String(t[..<dash]), what: "start", whole: text)
+            let end = try sectors(String(t[t.index(after: dash)...]), what: "end", whole: text)
+            guard end > start else { throw fail("end \(end) must be after start \(start) (the end is exclusive)") }
+            return SectorRange(start: start, end: end)
+        }
+        throw fail("expected START+LENGTH or START-END")
+    }
+
+    /// One number with an optional unit suffix, in sectors.
+    public static func sectors(_ word: String, what: String, whole: String) throws(RangeParseError) -> UInt64 {
+        func fail(_ m: String) -> RangeParseError { RangeParseError(input: whole, message: "\(what): \(m)") }
+        var digits = Substring(word)
+        var bytesPerUnit: UInt64? = nil
+        var isBytes = false
+        for u in units where word.hasSuffix(u.suffix) {
+            digits = word.dropLast(u.suffix.count)
+            bytesPerUnit = u.bytes
+            isBytes = u.bytes != nil
+            break
+        }
+        guard !digits.isEmpty else { throw fail("missing number") }
+        guard isUnsigned(digits), let value = UInt64(digits) else {
+            throw fail("'\(word)' is not a whole number with an optional suffix s, B, KiB, MiB, GiB or TiB")
+        }
+        guard isBytes, let unit = bytesPerUnit else { return value }
+        let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)
+        guard !overflow else { throw fail("'\(word)' is too large") }
+        guard bytes % sectorBytes == 0 else { throw fail("\(bytes) bytes is not a multiple of the 512-byte sector") }
+        return bytes / sectorBytes
+    }
+}
+
+extension String {
+    func trimmed(_ set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,130 @@
+/// The unit of every range inside dmstack: the kernel's 512-byte sector (`SECTOR_SHIFT` 9 in
+/// include/linux/blk_types.h), whatever the device's logical block size.
+public let sectorBytes: UInt64 = 512
+
+/// A half-open range of sectors, `[start, start + length)`.
+///
+/// Every range inside dmstack is in sectors unless a type says bytes, as DESIGN §2 requires;
+/// lengths are never zero once a range is built by the parsers or the translator.
+public struct SectorRange: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+    public var start: UInt64
+    public var length: UInt64
+
+    public init(start: UInt64, length: UInt64) {
+        self.start = start
+        self.length = length
+    }
+
+    public init(start: UInt64, end: UInt64) {
+        precondition(end >= start, "a range cannot end before it starts")
+        self.start = start
+        self.length = end - start
+    }
+
+    /// The first sector after the range.
+    public var end: UInt64 { start + length }
+    public var isEmpty: Bool { length == 0 }
+
+    public func contains(_ sector: UInt64) -> Bool { sector >= start && sector < end }
+    public func contains(_ other: SectorRange) -> Bool { other.start >= start && other.end <= end }
+    public func overlaps(_ other: SectorRange) -> Bool { other.start < end && start < other.end }
+
+    /// The common part of two ranges, or nil when they do not overlap.
+    public func intersection(_ other: SectorRange) -> SectorRange? {
+        let s = max(start, other.start)
+        let e = min(end, other.end)
+        return s < e ? SectorRange(start: s, end: e) : nil
+    }
+
+    /// The same range moved so that `from` lands on `to` (used for 1:1 linear remapping).
+    @inline(__always)
+    public func rebased(from: UInt64, to: UInt64) -> SectorRange {
+        SectorRange(start: start - from + to, length: length)
+    }
+
+    public static func < (lhs: SectorRange, rhs: SectorRange) -> Bool {
+        lhs.start != rhs.start ? lhs.start < rhs.start : lhs.length < rhs.length
+    }
+
+    public var description: String { "\(start)+\(length)" }
+}
+
+/// A set of sectors kept as sorted, disjoint, non-adjacent ranges.
+///
+/// Used for damage bookkeeping: which sectors of a device are gone, so that redundancy can be
+/// judged across every path at once (two raid1 legs on one leaf lose data; one does not).
+public struct SectorSet: Hashable, Sendable, Codable {
+    public private(set) var ranges: [SectorRange] = []
+
+    public init() {}
+    public init<S: Sequence>(_ ranges: S) where S.Element == SectorRange {
+        for r in ranges { insert(r) }
+    }
+
+    public var isEmpty: Bool { ranges.isEmpty }
+    public var totalLength: UInt64 { ranges.reduce(0) { $0 + $1.length } }
+
+    /// Adds a range, merging it with whatever it overlaps or touches.
+    public mutating func insert(_ range: SectorRange) {
+        guard range.length > 0 else { return }
+        // First range whose end is >= range.start (it may touch or overlap).
+        var lo = 0, hi = ranges.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ranges[mid].end < range.start { lo = mid + 1 } else { hi = mid }
+        }
+        var newStart = range.start, newEnd = range.end
+        var j = lo
+        while j < ranges.count && ranges[j].start <= newEnd {
+            newStart = min(newStart, ranges[j].start)
+            newEnd = max(newEnd, ranges[j].end)
+            j += 1
+        }
+        ranges.replaceSubrange(lo..<j, with: [SectorRange(start: newStart, end: newEnd)])
+    }
+
+    public mutating func formUnion(_ other: SectorSet) {
+        for r in other.ranges { insert(r) }
+    }
+
+    /// The parts of `range` that are in the set, in order.
+    public func intersection(with range: SectorRange) -> [SectorRange] {
+        var out: [SectorRange] = []
+        var lo = 0, hi = ranges.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ranges[mid].end <= range.start { lo = mid + 1 } else { hi = mid }
+        }
+        var j = lo
+        while j < ranges.count && ranges[j].start < range.end {
+            if let i = ranges[j].intersection(range) { out.append(i) }
+            j += 1
+        }
+        return out
+    }
+
+    public func intersection(_ other: SectorSet) -> SectorSet {
+        var out = SectorSet()
+        for r in other.ranges {
+            for i in intersection(with: r) { out.ranges.append(i) }
+        }
+        out.ranges.sort()
+        return SectorSet(out.ranges)
+    }
+
+    /// The parts of `range` that are not in the set, in order.
+    public func subtracting(from range: SectorRange) -> [SectorRange] {
+        var out: [SectorRange] = []
+        var cursor = range.start
+        for i in intersection(with: range) {
+            if i.start > cursor { out.append(SectorRange(start: cursor, end: i.start)) }
+            cursor = i.end
+        }
+        if cursor < range.end { out.append(SectorRange(start: cursor, end: range.end)) }
+        return out
+    }
+
+    public func contains(_ sector: UInt64) -> Bool {
+        !intersection(with: SectorRange(start: sector, length: 1)).isEmpty
+    }
+}

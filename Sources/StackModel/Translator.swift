@@ -1,0 +1,330 @@
+/// What the loss of a range means for the data above it (DESIGN §2 "Impact").
+public enum Outcome: String, Sendable, Codable, Hashable, Comparable {
+    /// No copy or parity is left: the data is gone.
+    case lost
+    /// Another copy or parity still holds it; redundancy is reduced.
+    case degraded
+    /// dmstack cannot know (a dynamic mapping without its metadata, an unknown target).
+    case unknown
+    case unaffected
+
+    var severity: Int { switch self { case .lost: 3; case .unknown: 2; case .degraded: 1; case .unaffected: 0 } }
+    public static func < (a: Outcome, b: Outcome) -> Bool { a.severity < b.severity }
+}
+
+/// One layer a translated range passes through: the device, its range there, and the target
+/// type of that device which maps the range (nil for the device the query started on).
+public struct Hop: Sendable, Codable, Hashable {
+    public var device: String
+    public var start: UInt64
+    public var length: UInt64
+    public var target: String?
+    public var role: String?
+}
+
+/// One translated range with its redundancy outcome and the path it took, start device first.
+public struct Translation: Sendable, Codable, Hashable {
+    public var device: String
+    public var start: UInt64
+    public var length: UInt64
+    public var outcome: Outcome
+    public var kind: PieceKind
+    public var reason: String?
+    public var path: [Hop]
+
+    public var range: SectorRange { SectorRange(start: start, length: length) }
+}
+
+/// Sectors of one device that an event reaches, by severity; a sector is in at most one set
+/// once `normalize()` ran (lost wins over unknown, unknown over degraded).
+public struct Damage: Sendable, Hashable {
+    public var lost = SectorSet()
+    public var unknown = SectorSet()
+    public var degraded = SectorSet()
+    public init() {}
+
+    var maybeLost: SectorSet { var s = lost; s.formUnion(unknown); return s }
+    var any: SectorSet { var s = maybeLost; s.formUnion(degraded); return s }
+    var isEmpty: Bool { lost.isEmpty && unknown.isEmpty && degraded.isEmpty }
+
+    mutating func normalize() {
+        unknown = SectorSet(unknown.ranges.flatMap { lost.subtracting(from: $0) })
+        let worse = maybeLost
+        degraded = SectorSet(degraded.ranges.flatMap { worse.subtracting(from: $0) })
+    }
+
+    /// Splits `range` by outcome, in order; sectors in no set are `unaffected`.
+    public func classify(_ range: SectorRange) -> [(SectorRange, Outcome)] {
+        var marks: [(SectorRange, Outcome)] = []
+        for r in lost.intersection(with: range) { marks.append((r, .lost)) }
+        for r in unknown.intersection(with: range) { marks.append((r, .unknown)) }
+        for r in degraded.intersection(with: range) { marks.append((r, .degraded)) }
+        marks.sort { $0.0.start < $1.0.start }
+        var out: [(SectorRange, Outcome)] = []
+        var cursor = range.start
+        for (r, o) in marks {
+            if r.start > cursor { out.append((SectorRange(start: cursor, end: r.start), .unaffected)) }
+            out.append((r, o))
+            cursor = r.end
+        }
+        if cursor < range.end { out.append((SectorRange(start: cursor, end: range.end), .unaffected)) }
+        return out
+    }
+}
+
+/// Translates ranges through a topology, following each target's kernel mapping, and judges
+/// what redundancy saves when ranges are gone.
+public struct Translator: Sendable {
+    public let topology: Topology
+
+    public init(_ topology: Topology) { self.topology = topology }
+
+    // MARK: Up
+
+    /// Every range above `range` of `device`, composed to the top devices, each with the
+    /// outcome of losing `range` judged over all paths at once.
+    public func up(from device: String, _ range: SectorRange) throws(TopologyError) -> [Translation] {
+        let start = try topology.resolve(device)
+        try check(start, range)
+        var rows: [Translation] = []
+        var path = [Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil)]
+        var simple = true
+        walkUp(start, range, kind: .data, reason: nil, path: &path, rows: &rows, simple: &simple)
+        if simple {
+            // Only 1:1 layers: nothing redundant on any path, every piece is lost.
+            for i in rows.indices where rows[i].kind == .data { rows[i].outcome = .lost }
+        } else {
+            var initial = Damage()
+            initial.lost.insert(range)
+            let damage = propagate([start: initial])
+            rows = rows.flatMap { row -> [Translation] in
+                if row.kind == .unknown { var r = row; r.outcome = .unknown; return [r] }
+                let top = topology.resolveUnchecked(row.device)
+                let d = damage[top] ?? Damage()
+                return d.classify(row.range).map { piece, outcome in
+                    var r = row
+                    r.start = piece.start; r.length = piece.length
+                    r.outcome = row.kind == .parity && outcome != .unaffected ? .degraded : outcome
+                    r.path[r.path.count - 1].start = piece.start
+                    r.path[r.path.count - 1].length = piece.length
+                    return r
+                }
+            }
+        }
+        return rows.sorted { ($0.device, $0.start, $0.path.count) < ($1.device, $1.start, $1.path.count) }
+    }
+
+    func check(_ id: Int, _ range: SectorRange) throws(TopologyError) {
+        if let size = topology.nodes[id].size, range.end > size {
+            throw .rangeOutsideDevice(device: topology.name(of: id), range: range, size: size)
+        }
+    }
+
+    func walkUp(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation], simple: inout Bool) {
+        let groups = topology.uppers[id]
+        if groups.isEmpty {
+            if path.count > 1 {
+                rows.append(Translation(device: topology.name(of: id), start: range.start, length: range.length,
+                                        outcome: kind == .unknown ? .unknown : .degraded, kind: kind, reason: reason, path: path))
+            }
+            return
+        }
+        if groups.count > 1 { simple = false }
+        for g in groups {
+            let upper = g.upper
+            g.forEachOverlap(range) { ti, slot in
+                let map = topology.nodes[upper].maps[ti]
+                let role = map.members[slot].role
+                if let (s, o) = map.identitySlot, s == slot {
+                    guard let d = map.identityUp(offset: o, range) else { return }
+                    path.append(Hop(device: topology.nodes[upper].name, start: d.start, length: d.length, target: map.target.typeName, role: role.rawValue))
+                    walkUp(upper, d, kind: kind, reason: reason, path: &path, rows: &rows, simple: &simple)
+                    path.removeLast()
+                    return
+                }
+                simple = false
+                for e in map.up(slot: slot, range) {
+                    let k: PieceKind = kind == .data ? e.kind : kind
+                    path.append(Hop(device: topology.nodes[upper].name, start: e.start, length: e.length, target: map.target.typeName, role: role.rawValue))
+                    walkUp(upper, e.range, kind: k, reason: reason ?? e.reason.flatMap { k == .unknown ? $0 : nil }, path: &path, rows: &rows, simple: &simple)
+                    path.removeLast()
+                }
+            }
+        }
+    }
+
+    // MARK: Damage propagation
+
+    /// Carries damage from lower devices to every device above, judging redundancy per target
+    /// with all damaged members at once (so two raid1 legs on one leaf lose data).
+    public func propagate(_ initial: [Int: Damage]) -> [Int: Damage] {
+        var damage = initial
+        for id in topology.bottomUp {
+            guard var d = damage[id], !d.isEmpty else { continue }
+            d.normalize()
+            damage[id] = d
+            for g in topology.uppers[id] {
+                let upper = g.upper
+                var result = damage[upper] ?? Damage()
+                for r in d.any.ranges {
+                    g.forEachOverlap(r) { ti, slot in
+                        let map = topology.nodes[upper].maps[ti]
+                        for e in map.up(slot: slot, r) {
+                            judge(e, map: map, damage: damage, into: &result)
+                        }
+                    }
+                }
+                damage[upper] = result
+            }
+        }
+        for id in damage.keys { damage[id]!.normalize() }
+        return damage
+    }
+
+    /// The damage of one location over `[0, length)` relative to the extent.
+    func relative(_ l: Location, _ length: UInt64, map: TargetMap, damage: [Int: Damage]) -> Damage {
+        var out = Damage()
+        let window = SectorRange(start: l.start, length: length)
+        guard l.slot >= 0 else {
+            out.lost.insert(SectorRange(start: 0, length: length)) // an absent raid leg has failed already
+            return out
+        }
+        guard let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] else { return out }
+        for r in d.lost.intersection(with: window) { out.lost.insert(r.rebased(from: l.start, to: 0)) }
+        for r in d.unknown.intersection(with: window) { out.unknown.insert(r.rebased(from: l.start, to: 0)) }
+        for r in d.degraded.intersection(with: window) { out.degraded.insert(r.rebased(from: l.start, to: 0)) }
+        if map.members[l.slot].role != .metadata, case .raid(let raid) = map.target.kind {
+            // A raid leg whose metadata device lost anything is failed as a whole (dm-raid).
+            let leg = map.raidLegOfSlot[l.slot]
+            if let meta = raid.legs[leg].metadata, let md = damage[topology.resolveUnchecked(meta)] {
+                if !md.lost.isEmpty { out.lost.insert(SectorRange(start: 0, length: length)) }
+                else if !md.unknown.isEmpty { out.unknown.insert(SectorRange(start: 0, length: length)) }
+            }
+        }
+        return out
+    }
+
+    func judge(_ e: Extent, map: TargetMap, damage: [Int: Damage], into result: inout Damage) {
+        if e.kind == .unknown { result.unknown.insert(e.range); return }
+        let n = e.length
+        let rel = e.locations.map { relative($0, n, map: map, damage: damage) }
+        var lost = SectorSet(), maybe = SectorSet(), touched = SectorSet()
+        let full = SectorRange(start: 0, length: n)
+        switch e.redundancy {
+        case .single:
+            for d in rel { lost.formUnion(d.lost); maybe.formUnion(d.maybeLost); touched.formUnion(d.any) }
+        case .copies:
+            let copies = rel.indices.filter { e.locations[$0].role == .data }
+            var allLost = SectorSet([full]), allMaybe = SectorSet([full])
+            for i in copies {
+                allLost = allLost.intersection(rel[i].lost)
+                allMaybe = allMaybe.intersection(rel[i].maybeLost)
+                touched.formUnion(rel[i].any)
+            }
+            if copies.isEmpty { allLost = SectorSet(); allMaybe = SectorSet() }
+            lost = allLost; maybe = allMaybe
+        case .parity(let tolerated):
+            let dataIndex = e.locations.firstIndex { $0.role == .data }
+            let lostZone = Self.coveredMoreThan(tolerated, rel.map(\.lost))
+            let maybeZone = Self.coveredMoreThan(tolerated, rel.map(\.maybeLost))
+            if let di = dataIndex {
+                lost = rel[di].lost.intersection(lostZone)
+                maybe = rel[di].maybeLost.intersection(maybeZone)
+            }
+            for (i, l) in e.locations.enumerated() where l.role != .peer { touched.formUnion(rel[i].any) }
+        }
+        if e.kind == .parity { lost = SectorSet(); maybe = SectorSet() }
+        for r in lost.ranges { result.lost.insert(r.rebased(from: 0, to: e.start)) }
+        for r in maybe.ranges { result.unknown.insert(r.rebased(from: 0, to: e.start)) }
+        for r in touched.ranges { result.degraded.insert(r.rebased(from: 0, to: e.start)) }
+    }
+
+    /// Sectors covered by more than `k` of the sets (md: more failures than `max_degraded`).
+    static func coveredMoreThan(_ k: Int, _ sets: [SectorSet]) -> SectorSet {
+        var events: [(UInt64, Int)] = []
+        for s in sets { for r in s.ranges { events.append((r.start, 1)); events.append((r.end, -1)) } }
+        events.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var out = SectorSet()
+        var count = 0
+        var openedAt: UInt64 = 0
+        for (x, delta) in events {
+            let before = count
+            count += delta
+            if before <= k && count > k { openedAt = x }
+            if before > k && count <= k && x > openedAt { out.insert(SectorRange(start: openedAt, end: x)) }
+        }
+        return out
+    }
+
+    // MARK: Down
+
+    /// Every leaf range holding `range` of `device`: all copies, the data chunk and the parity
+    /// of its stripe; each with the outcome if that leaf range alone were gone.
+    public func down(from device: String, _ range: SectorRange) throws(TopologyError) -> [Translation] {
+        let start = try topology.resolve(device)
+        try check(start, range)
+        var rows: [Translation] = []
+        var path = [Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil)]
+        walkDown(start, range, kind: .data, reason: nil, path: &path, rows: &rows)
+        for i in rows.indices where rows[i].kind != .unknown {
+            let leaf = topology.resolveUnchecked(rows[i].device)
+            var d = Damage()
+            d.lost.insert(rows[i].range)
+            let damage = propagate([leaf: d])
+            let origin = rows[i].path[0]
+            let outcomes = (damage[start] ?? Damage()).classify(SectorRange(start: origin.start, length: origin.length)).map(\.1).filter { $0 != .unaffected }
+            let worst = outcomes.max() ?? .unaffected
+            rows[i].outcome = rows[i].kind == .parity ? .degraded : worst
+        }
+        return rows.sorted { ($0.device, $0.start, $0.path.count) < ($1.device, $1.start, $1.path.count) }
+    }
+
+    func walkDown(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation]) {
+        let node = topology.nodes[id]
+        if node.isLeaf || kind == .unknown {
+            if path.count > 1 || kind == .unknown {
+                rows.append(Translation(device: node.name, start: range.start, length: range.length, outcome: .unknown, kind: kind, reason: reason, path: path))
+            }
+            return
+        }
+        var ti = node.maps.partitionPoint { $0.target.start + $0.target.length <= range.start }
+        while ti < node.maps.count && node.maps[ti].target.start < range.end {
+            let map = node.maps[ti]
+            for e in map.down(range) {
+                if e.kind == .unknown {
+                    rows.append(Translation(device: node.name, start: e.start, length: e.length, outcome: .unknown, kind: .unknown, reason: e.reason, path: path))
+                    continue
+                }
+                // The hop on this device shows the piece being followed, not the whole query.
+                let whole = path[path.count - 1]
+                path[path.count - 1].start = e.start
+                path[path.count - 1].length = e.length
+                defer { path[path.count - 1] = whole }
+                for l in e.locations where l.role != .peer && l.slot >= 0 {
+                    let member = map.members[l.slot]
+                    let lower = topology.resolveUnchecked(member.device)
+                    let k: PieceKind = l.role == .parity ? .parity : kind
+                    path.append(Hop(device: topology.name(of: lower), start: l.start, length: e.length, target: map.target.typeName, role: l.role == .parity ? "parity" : member.role.rawValue))
+                    walkDown(lower, SectorRange(start: l.start, length: e.length), kind: k, reason: reason, path: &path, rows: &rows)
+                    path.removeLast()
+                }
+            }
+            ti += 1
+        }
+    }
+}
+
+extension Topology {
+    /// The node of a name already known to be in the topology.
+    func resolveUnchecked(_ name: String) -> Int { index[canonical(name)]! }
+}
+
+extension Array {
+    /// The first index whose element does not satisfy `belongsBefore` (binary search; the
+    /// array must be partitioned by it).
+    func partitionPoint(_ belongsBefore: (Element) -> Bool) -> Int {
+        var lo = 0, hi = count
+        while lo < hi { let mid = (lo + hi) / 2; if belongsBefore(self[mid]) { lo = mid + 1 } else { hi = mid } }
+        return lo
+    }
+}

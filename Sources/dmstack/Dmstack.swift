@@ -1,0 +1,31 @@
+import ArgumentParser
+import StackSystem
+
+/// The `dmstack` command: device-mapper stacks, their holder chains and what a failure hits.
+@main
+struct Dmstack: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "dmstack",
+        abstract: "Inspect, build and translate Linux device-mapper stacks, and say what a failed leaf hits.",
+        discussion: """
+            Ranges are in 512-byte sectors unless they carry a suffix (s, B, KiB, MiB, GiB, TiB).
+            Exit status: 0 success, 1 runtime failure, 2 partial success, 3 refused for safety, \
+            64 usage error (bad arguments or range), 65 malformed input file (table, spec, snapshot).
+            """,
+        version: version,
+        subcommands: [Translate.self, Version.self]
+    )
+}
+
+/// `dmstack version`: this tool and the C libraries it runs with.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print dmstack's version and its libdevmapper and libblkid versions.")
+
+    func run() {
+        print("dmstack \(Dmstack.version)")
+        print("libdevmapper \(LibraryVersions.deviceMapper)")
+        print("libblkid \(LibraryVersions.blkid)")
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The documented exit statuses (see `dmstack --help` and the man page's EXIT STATUS).
+enum ExitStatus: Int32 {
+    case success = 0
+    /// Something failed at run time: a device missing, an I/O or kernel error.
+    case failure = 1
+    /// Some devices were handled, some failed.
+    case partial = 2
+    /// Refused for safety: a device not owned by dmstack, no confirmation.
+    case refused = 3
+    /// Bad arguments or a malformed range (EX_USAGE, as swift-argument-parser uses).
+    case usage = 64
+    /// A malformed input file: table, spec or snapshot (EX_DATAERR).
+    case dataError = 65
+}
+
+/// An error that ends the command with a one-line message on stderr and a documented status.
+struct CommandFailure: Error, CustomStringConvertible {
+    var status: ExitStatus
+    var message: String
+    var description: String { message }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning a `CommandFailure` into its message on stderr and its exit status.
+    func reportingFailures(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as CommandFailure {
+            var stderr = StandardError()
+            print("dmstack: \(failure.message)", to: &stderr)
+            throw ExitCode(failure.status.rawValue)
+        }
+    }
+}
+
+/// Standard error as a `TextOutputStream`, for `print(..., to:)`.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        let bytes = Array(string.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// One column of a human report: its header and alignment (the shape of lsblk's `infos[]`).
+struct Column {
+    enum Alignment { case left, right }
+    var header: String
+    var alignment: Alignment = .left
+}
+
+/// Renders rows under column headers, each column as wide as its widest cell; the last
+/// column is never padded so lines carry no trailing blanks.
+struct TextTable {
+    var columns: [Column]
+    var rows: [[String]] = []
+
+    func render() -> String {
+        var widths = columns.map { $0.header.count }
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                if i == cells.count - 1 && columns[i].alignment == .left { return cell }
+                return columns[i].alignment == .left ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+        }
+        return ([line(columns.map(\.header))] + rows.map(line)).joined(separator: "\n")
+    }
+}

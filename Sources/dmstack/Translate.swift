@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import StackModel
+import StackSystem
+
+/// `dmstack translate`: a range on one device → the ranges it becomes above (or below).
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Translate a sector range through every dm table, up to the top devices or down to the leaves.",
+        discussion: """
+            Up (the default): DEV is a member as the tables write it (a path, a dm name or \
+            major:minor); the result is the ranges of the devices above it, composed to the top, \
+            each with the outcome of losing the range (lost, degraded, unknown) judged over all \
+            paths at once. --down: DEV is a device with a table; the result is every leaf range \
+            holding it: each copy, the data chunk and the parity of its stripe.
+
+            With --table FILE the tables come from a file in the format of `dmsetup table` \
+            (several devices as `name: start length target args`; a single unnamed table is the \
+            device `top`; a partition is written `start length partition PARENT START`). \
+            Dynamic targets need their metadata, or their ranges are `unknown`: give \
+            --thin-dump POOL=FILE (thin_dump XML), --cache-dump CACHE=FILE (cache_dump XML), \
+            --snapshot-store SNAP=FILE (the COW device or an image of it) and \
+            --writecache-metadata WC=FILE (the cache device or an image of it).
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Read tables from FILE instead of the live system.", valueName: "FILE"))
+    var table: String?
+
+    @Flag(name: .long, help: "Translate from a device down to the leaves instead of up.")
+    var down = false
+
+    @Flag(name: .long, help: "Print JSON: {\"translations\": [...]}.")
+    var json = false
+
+    @Option(name: .customLong("thin-dump"), help: ArgumentHelp("thin_dump XML of the thin pool device POOL.", valueName: "POOL=FILE"))
+    var thinDumps: [String] = []
+
+    @Option(name: .customLong("cache-dump"), help: ArgumentHelp("cache_dump XML of the cache device CACHE.", valueName: "CACHE=FILE"))
+    var cacheDumps: [String] = []
+
+    @Option(name: .customLong("snapshot-store"), help: ArgumentHelp("COW device (or image) of the snapshot device SNAP.", valueName: "SNAP=FILE"))
+    var snapshotStores: [String] = []
+
+    @Option(name: .customLong("writecache-metadata"), help: ArgumentHelp("Cache device (or image) of the writecache device WC.", valueName: "WC=FILE"))
+    var writecacheMetadata: [String] = []
+
+    @Argument(help: "The device the range is on.")
+    var device: String
+
+    @Argument(help: "START+LENGTH or START-END (end exclusive); sectors unless suffixed s, B, KiB, MiB, GiB, TiB.")
+    var range: String
+
+    func validate() throws {
+        do { _ = try RangeParser.parse(range) } catch { throw ValidationError(error.description) }
+        for pair in thinDumps + cacheDumps + snapshotStores + writecacheMetadata where Self.split(pair) == nil {
+            throw ValidationError("expected NAME=FILE, got '\(pair)'")
+        }
+    }
+
+    static func split(_ pair: String) -> (name: String, file: String)? {
+        guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex, pair.index(after: eq) != pair.endIndex else { return nil }
+        return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let sectors = try RangeParser.parse(range)
+            guard let tableFile = table else {
+                throw CommandFailure(status: .failure, message: "reading tables from the live system is not available in this version; give --table FILE")
+            }
+            let tables = try loadTables(tableFile)
+            var stderr = StandardError()
+            for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
+            let mappings = try loadMappings()
+            let translator: Translator
+            let rows: [Translation]
+            do {
+                translator = Translator(try Topology(tables: tables, mappings: mappings))
+                rows = down ? try translator.down(from: device, sectors) : try translator.up(from: device, sectors)
+            } catch {
+                throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
+            }
+            if json {
+                print(try JSONOutput.encode(["translations": rows]))
+            } else {
+                print(render(rows, sectors))
+            }
+        }
+    }
+
+    func loadTables(_ path: String) throws -> TableSet {
+        let bytes: [UInt8]
+        do { bytes = try SectorReader.contents(of: path) } catch {
+            throw CommandFailure(status: .failure, message: "\(error)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CommandFailure(status: .dataError, message: "\(path): not UTF-8 text")
+        }
+        do { return try TableSet.parse(text) } catch {
+            throw CommandFailure(status: .dataError, message: "\(path): \(error)")
+        }
+    }
+
+    func loadMappings() throws -> DynamicMappings {
+        var m = DynamicMappings()
+        func read(_ file: String) throws -> [UInt8] {
+            do { return try SectorReader.contents(of: file) } catch { throw CommandFailure(status: .failure, message: "\(error)") }
+        }
+        func parsing<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch let e as MappingParseError {
+                throw CommandFailure(status: .dataError, message: e.description)
+            } catch { throw CommandFailure(status: .failure, message: "\(error)") }
+        }
+        for pair in thinDumps {
+            let (name, file) = Self.split(pair)!
+            let data = Data(try read(file))
+            m.thinPools[name] = try parsing { try ThinPoolMapping.parseThinDump(data, source: file) }
+        }
+        for pair in cacheDumps {
+            let (name, file) = Self.split(pair)!
+            let data = Data(try read(file))
+            m.caches[name] = try parsing { try CacheMapping.parseCacheDump(data, source: file) }
+        }
+        for pair in snapshotStores {
+            let (name, file) = Self.split(pair)!
+            m.snapshots[name] = try parsing { let r = try SectorReader(path: file); return try SnapshotExceptionStore.read(source: file, r.read) }
+        }
+        for pair in writecacheMetadata {
+            let (name, file) = Self.split(pair)!
+            m.writecaches[name] = try parsing { let r = try SectorReader(path: file); return try WritecacheMapping.read(source: file, r.read) }
+        }
+        return m
+    }
+
+    func render(_ rows: [Translation], _ sectors: SectorRange) -> String {
+        if rows.isEmpty {
+            return "\(device) \(sectors): no device \(down ? "below" : "above") it in the tables"
+        }
+        var table = TextTable(columns: [
+            Column(header: "DEVICE"), Column(header: "START", alignment: .right), Column(header: "LENGTH", alignment: .right),
+            Column(header: "OUTCOME"), Column(header: "KIND"), Column(header: "PATH"),
+        ])
+        for r in rows {
+            let path = r.path.map { hop in
+                "\(hop.device) \(hop.start)+\(hop.length)" + (hop.target.map { " (\($0)\(hop.role.map { $0 == "data" ? "" : " \($0)" } ?? ""))" } ?? "")
+            }.joined(separator: " → ")
+            table.rows.append([r.device, "\(r.start)", "\(r.length)", r.outcome.rawValue, r.kind.rawValue,
+                               path + (r.reason.map { " [\($0)]" } ?? "")])
+        }
+        return table.render()
+    }
+}

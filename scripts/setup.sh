@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what dmstack needs and is missing, idempotently; silent when everything is present.
+#   scripts/setup.sh build   what building and `make demo` need
+#   scripts/setup.sh test    also what the test suite and benchmarks need (VM included)
+set -euo pipefail
+level=${1:-build}
+
+build_packages=(pkg-config libdevmapper-dev libblkid-dev libsqlite3-dev libxml2)
+test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools
+               qemu-system-x86 linux-image-amd64 python3-pip)
+
+wanted=("${build_packages[@]}")
+[ "$level" = test ] && wanted+=("${test_packages[@]}")
+
+missing=()
+for p in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+need_vng=no
+if [ "$level" = test ] && ! command -v vng >/dev/null 2>&1; then need_vng=yes; fi
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_vng = no ]; then exit 0; fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "dmstack setup: missing ${missing[*]}${need_vng/yes/ virtme-ng}${need_vng/no/}; run as root (or install them) and try again" >&2
+    exit 1
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "dmstack setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ $need_vng = yes ]; then
+    echo "dmstack setup: installing virtme-ng (pip)" >&2
+    python3 -m pip install -q virtme-ng >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages virtme-ng >/dev/null
+    command -v vng >/dev/null 2>&1 || { hash -r; command -v vng >/dev/null 2>&1; } || {
+        echo "dmstack setup: virtme-ng installed but 'vng' is not on PATH" >&2; exit 1; }
+fi
