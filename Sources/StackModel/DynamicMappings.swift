@@ -147,6 +147,9 @@ public struct SnapshotExceptionStore: Hashable, Sendable {
             for i in 0..<Int(perArea) {
                 let old = le64(bytes, i * 16), new = le64(bytes, i * 16 + 8)
                 if new == 0 { break reading }
+                guard old < maxSectors / chunk, new < maxSectors / chunk else {
+                    throw MappingParseError(source: source, message: "exception \(i) of area \(area) maps chunk \(old) to \(new), beyond any device")
+                }
                 exceptions.append(BlockRun(from: old, to: new, length: 1))
             }
             area += 1
@@ -266,6 +269,11 @@ final class ThinDumpHandler: XMLHandlerBase, @unchecked Sendable {
             guard let o = number(a, single ? "origin_block" : "origin_begin", name, parser),
                   let d = number(a, single ? "data_block" : "data_begin", name, parser),
                   let l = single ? 1 : number(a, "length", name, parser) else { return }
+            guard let bs = blockSectors, l > 0, o + l <= maxSectors / bs, d + l <= maxSectors / bs else {
+                error = "line \(parser.lineNumber): <\(name)> maps blocks beyond any device (or before <superblock>)"
+                parser.abortParsing()
+                return
+            }
             devices[dev]!.append(BlockRun(from: o, to: d, length: l))
         case "def", "ref":
             error = "line \(parser.lineNumber): shared subtrees (<\(name)>) are not supported; run thin_dump without --format compact"
@@ -289,6 +297,11 @@ final class CacheDumpHandler: XMLHandlerBase, @unchecked Sendable {
         case "superblock": blockSectors = number(a, "block_size", name, parser)
         case "mapping":
             guard let c = number(a, "cache_block", name, parser), let o = number(a, "origin_block", name, parser) else { return }
+            guard let bs = blockSectors, c < maxSectors / bs, o < maxSectors / bs else {
+                error = "line \(parser.lineNumber): <mapping> places a block beyond any device (or before <superblock>)"
+                parser.abortParsing()
+                return
+            }
             entries.append(.init(cacheBlock: c, originBlock: o, dirty: a["dirty"] == "true"))
         default: break
         }

@@ -20,13 +20,14 @@ public enum RangeParser {
             let start = try sectors(String(t[..<plus]), what: "start", whole: text)
             let length = try sectors(String(t[t.index(after: plus)...]), what: "length", whole: text)
             guard length > 0 else { throw fail("length must be greater than zero") }
-            guard start <= UInt64.max - length else { throw fail("start + length overflows") }
+            guard start <= maxSectors, length <= maxSectors - start else { throw fail("ends past sector \(maxSectors), beyond any Linux block device") }
             return SectorRange(start: start, length: length)
         }
         if let dash = t.firstIndex(of: "-") {
             let start = try sectors(String(t[..<dash]), what: "start", whole: text)
             let end = try sectors(String(t[t.index(after: dash)...]), what: "end", whole: text)
             guard end > start else { throw fail("end \(end) must be after start \(start) (the end is exclusive)") }
+            guard end <= maxSectors else { throw fail("ends past sector \(maxSectors), beyond any Linux block device") }
             return SectorRange(start: start, end: end)
         }
         throw fail("expected START+LENGTH or START-END")

@@ -68,6 +68,11 @@ public struct TableSet: Hashable, Sendable {
     }
 }
 
+/// The largest sector number or count dmstack accepts: block device offsets are `loff_t`
+/// (signed 64-bit bytes), so no device exceeds 2^63 bytes = 2^54 sectors. Bounding every input
+/// here keeps all translation arithmetic far from overflow.
+public let maxSectors: UInt64 = 1 << 54
+
 @inline(__always)
 func isUnsigned<S: StringProtocol>(_ s: S) -> Bool {
     !s.isEmpty && s.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
@@ -98,6 +103,7 @@ struct TargetParser {
     mutating func number(_ field: String, positive: Bool = false) throws(TableParseError) -> UInt64 {
         let w = try word(field)
         guard isUnsigned(w), let v = UInt64(w) else { throw fail(field, "expected an unsigned integer, got '\(w)'") }
+        guard v <= maxSectors else { throw fail(field, "\(v) exceeds \(maxSectors), the largest sector count a Linux block device can have (2^63 bytes)") }
         if positive && v == 0 { throw fail(field, "must be greater than zero") }
         return v
     }
@@ -128,7 +134,7 @@ struct TargetParser {
     mutating func parse(warnings: inout [String]) throws(TableParseError) -> Target {
         let start = try number("start")
         let length = try number("length", positive: true)
-        guard start <= UInt64.max - length else { throw fail("length", "start + length overflows") }
+        guard start + length <= maxSectors else { throw fail("length", "start + length exceeds \(maxSectors) sectors") }
         let name = try word("target type")
         targetName = name
         let argumentStart = position

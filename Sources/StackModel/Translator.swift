@@ -137,14 +137,28 @@ public struct Translator: Sendable {
                 let role = map.members[slot].role
                 if let (s, o) = map.identitySlot, s == slot {
                     guard let d = map.identityUp(offset: o, range) else { return }
+                    let whole = path[path.count - 1]
+                    path[path.count - 1].start = d.start - map.target.start + o
+                    path[path.count - 1].length = d.length
+                    defer { path[path.count - 1] = whole }
                     path.append(Hop(device: topology.nodes[upper].name, start: d.start, length: d.length, target: map.target.typeName, role: role.rawValue))
                     walkUp(upper, d, kind: kind, reason: reason, path: &path, rows: &rows, simple: &simple)
                     path.removeLast()
                     return
                 }
                 simple = false
+                let whole = path[path.count - 1]
+                defer { path[path.count - 1] = whole }
                 for e in map.up(slot: slot, range) {
                     let k: PieceKind = kind == .data ? e.kind : kind
+                    // The hop below shows the piece of its range that backs this extent.
+                    if let l = e.locations.first(where: { $0.slot == slot }),
+                       let piece = SectorRange(start: l.start, length: e.length).intersection(range) {
+                        path[path.count - 1].start = piece.start
+                        path[path.count - 1].length = piece.length
+                    } else {
+                        path[path.count - 1] = whole
+                    }
                     path.append(Hop(device: topology.nodes[upper].name, start: e.start, length: e.length, target: map.target.typeName, role: role.rawValue))
                     walkUp(upper, e.range, kind: k, reason: reason ?? e.reason.flatMap { k == .unknown ? $0 : nil }, path: &path, rows: &rows, simple: &simple)
                     path.removeLast()

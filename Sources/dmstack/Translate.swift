@@ -78,8 +78,11 @@ struct Translate: ParsableCommand {
             do {
                 translator = Translator(try Topology(tables: tables, mappings: mappings))
                 rows = down ? try translator.down(from: device, sectors) : try translator.up(from: device, sectors)
-            } catch {
-                throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
+            } catch let error as TopologyError {
+                switch error {
+                case .cycle: throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
+                case .unknownDevice, .rangeOutsideDevice: throw CommandFailure(status: .usage, message: "\(error)")
+                }
             }
             if json {
                 print(try JSONOutput.encode(["translations": rows]))
