@@ -16,6 +16,12 @@ public struct BlockRun: Hashable, Sendable {
     public var from: UInt64
     public var to: UInt64
     public var length: UInt64
+
+    public init(from: UInt64, to: UInt64, length: UInt64) {
+        self.from = from
+        self.to = to
+        self.length = length
+    }
 }
 
 /// Finds the runs that overlap `[first, first + count)` in runs sorted by `key`.
@@ -237,10 +243,31 @@ func runXML(_ data: Data, handler: XMLHandlerBase, source: String) throws(Mappin
         let e = parser.parserError.map { "\($0)" } ?? "unknown error"
         throw MappingParseError(source: source, message: "not valid XML at line \(parser.lineNumber): \(e)")
     }
+    // A truncated dump must not pass for a pool with fewer mappings.
+    if handler.error == nil && !handler.closedRoot {
+        throw MappingParseError(source: source, message: "not valid XML: the document ends before </superblock> (truncated dump?)")
+    }
 }
 
+/// The delegate methods live here and dispatch to `start`/`end`: a subclass's own delegate
+/// methods would not be seen through the base class's conformance.
 class XMLHandlerBase: NSObject, XMLParserDelegate, @unchecked Sendable {
     var error: String?
+
+    func start(_ name: String, _ attributes: [String: String], _ parser: XMLParser) {}
+    func end(_ name: String) {}
+    var closedRoot = false
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        guard error == nil else { return }
+        start(name, attributes, parser)
+    }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        if name == "superblock" { closedRoot = true }
+        end(name)
+    }
+
     func number(_ attrs: [String: String], _ key: String, _ element: String, _ parser: XMLParser) -> UInt64? {
         guard let s = attrs[key], let v = UInt64(s) else {
             error = "line \(parser.lineNumber): <\(element)> needs a numeric \(key)=, got \(attrs[key].map { "'\($0)'" } ?? "none")"
@@ -256,8 +283,7 @@ final class ThinDumpHandler: XMLHandlerBase, @unchecked Sendable {
     var devices: [UInt64: [BlockRun]] = [:]
     var current: UInt64?
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
-        guard error == nil else { return }
+    override func start(_ name: String, _ a: [String: String], _ parser: XMLParser) {
         switch name {
         case "superblock": blockSectors = number(a, "data_block_size", name, parser)
         case "device":
@@ -282,7 +308,7 @@ final class ThinDumpHandler: XMLHandlerBase, @unchecked Sendable {
         }
     }
 
-    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+    override func end(_ name: String) {
         if name == "device" { current = nil }
     }
 }
@@ -291,8 +317,7 @@ final class CacheDumpHandler: XMLHandlerBase, @unchecked Sendable {
     var blockSectors: UInt64?
     var entries: [CacheMapping.Entry] = []
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
-        guard error == nil else { return }
+    override func start(_ name: String, _ a: [String: String], _ parser: XMLParser) {
         switch name {
         case "superblock": blockSectors = number(a, "block_size", name, parser)
         case "mapping":

@@ -203,10 +203,11 @@ public struct Translator: Sendable {
             out.lost.insert(SectorRange(start: 0, length: length)) // an absent raid leg has failed already
             return out
         }
-        guard let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] else { return out }
-        for r in d.lost.intersection(with: window) { out.lost.insert(r.rebased(from: l.start, to: 0)) }
-        for r in d.unknown.intersection(with: window) { out.unknown.insert(r.rebased(from: l.start, to: 0)) }
-        for r in d.degraded.intersection(with: window) { out.degraded.insert(r.rebased(from: l.start, to: 0)) }
+        if let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] {
+            for r in d.lost.intersection(with: window) { out.lost.insert(r.rebased(from: l.start, to: 0)) }
+            for r in d.unknown.intersection(with: window) { out.unknown.insert(r.rebased(from: l.start, to: 0)) }
+            for r in d.degraded.intersection(with: window) { out.degraded.insert(r.rebased(from: l.start, to: 0)) }
+        }
         if map.members[l.slot].role != .metadata, case .raid(let raid) = map.target.kind {
             // A raid leg whose metadata device lost anything is failed as a whole (dm-raid).
             let leg = map.raidLegOfSlot[l.slot]
