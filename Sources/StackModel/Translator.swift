@@ -105,8 +105,7 @@ public struct Translator: Sendable {
                     var r = row
                     r.start = piece.start; r.length = piece.length
                     r.outcome = row.kind == .parity && outcome != .unaffected ? .degraded : outcome
-                    r.path[r.path.count - 1].start = piece.start
-                    r.path[r.path.count - 1].length = piece.length
+                    Self.narrow(&r.path, to: piece)
                     return r
                 }
             }
@@ -137,33 +136,41 @@ public struct Translator: Sendable {
                 let role = map.members[slot].role
                 if let (s, o) = map.identitySlot, s == slot {
                     guard let d = map.identityUp(offset: o, range) else { return }
-                    let whole = path[path.count - 1]
-                    path[path.count - 1].start = d.start - map.target.start + o
-                    path[path.count - 1].length = d.length
-                    defer { path[path.count - 1] = whole }
+                    let saved = path
+                    defer { path = saved }
+                    Self.narrow(&path, to: SectorRange(start: d.start - map.target.start + o, length: d.length))
                     path.append(Hop(device: topology.nodes[upper].name, start: d.start, length: d.length, target: map.target.typeName, role: role.rawValue))
                     walkUp(upper, d, kind: kind, reason: reason, path: &path, rows: &rows, simple: &simple)
                     path.removeLast()
                     return
                 }
                 simple = false
-                let whole = path[path.count - 1]
-                defer { path[path.count - 1] = whole }
+                let saved = path
+                defer { path = saved }
                 for e in map.up(slot: slot, range) {
                     let k: PieceKind = kind == .data ? e.kind : kind
-                    // The hop below shows the piece of its range that backs this extent.
+                    // The hops below show the piece of their range that backs this extent.
+                    path = saved
                     if let l = e.locations.first(where: { $0.slot == slot }),
                        let piece = SectorRange(start: l.start, length: e.length).intersection(range) {
-                        path[path.count - 1].start = piece.start
-                        path[path.count - 1].length = piece.length
-                    } else {
-                        path[path.count - 1] = whole
+                        Self.narrow(&path, to: piece)
                     }
                     path.append(Hop(device: topology.nodes[upper].name, start: e.start, length: e.length, target: map.target.typeName, role: role.rawValue))
                     walkUp(upper, e.range, kind: k, reason: reason ?? e.reason.flatMap { k == .unknown ? $0 : nil }, path: &path, rows: &rows, simple: &simple)
                     path.removeLast()
                 }
             }
+        }
+    }
+
+    /// Narrows the last hop to `piece` (inside it) and every earlier hop by the same shift:
+    /// along one path each layer maps its piece linearly onto the next.
+    static func narrow(_ path: inout [Hop], to piece: SectorRange) {
+        let last = path[path.count - 1]
+        guard piece.start != last.start || piece.length != last.length else { return }
+        for i in path.indices {
+            path[i].start = path[i].start + piece.start - last.start
+            path[i].length = piece.length
         }
     }
 
@@ -310,11 +317,10 @@ public struct Translator: Sendable {
                     rows.append(Translation(device: node.name, start: e.start, length: e.length, outcome: .unknown, kind: .unknown, reason: e.reason, path: path))
                     continue
                 }
-                // The hop on this device shows the piece being followed, not the whole query.
-                let whole = path[path.count - 1]
-                path[path.count - 1].start = e.start
-                path[path.count - 1].length = e.length
-                defer { path[path.count - 1] = whole }
+                // The hops above show the piece being followed, not the whole query.
+                let saved = path
+                defer { path = saved }
+                Self.narrow(&path, to: e.range)
                 for l in e.locations where l.role != .peer && l.slot >= 0 {
                     let member = map.members[l.slot]
                     let lower = topology.resolveUnchecked(member.device)
