@@ -201,16 +201,28 @@ public struct WritecacheMapping: Hashable, Sendable {
         guard nBlocks < 1 << 40 else { throw MappingParseError(source: source, message: "implausible block count \(nBlocks)") }
         let metaBytes = 64 + 16 * nBlocks
         let offset = (metaBytes + blockBytes - 1) / blockBytes * blockBytes
-        let bytes = try read(0, (metaBytes + 511) / 512)
-        guard UInt64(bytes.count) >= metaBytes else { throw MappingParseError(source: source, message: "cache device ends inside the writecache entries") }
         var best: [UInt64: (seq: UInt64, block: UInt64)] = [:]
         let bs = blockBytes / 512
-        for i in 0..<Int(nBlocks) {
-            let original = le64(bytes, 64 + i * 16), s = le64(bytes, 64 + i * 16 + 8)
+        // Entries are read a megabyte at a time, so a corrupt n_blocks cannot make us allocate
+        // more than the device holds: the device ends first.
+        let batchSectors: UInt64 = 2048
+        var batch: [UInt8] = []
+        var batchStart: UInt64 = 0 // byte offset of `batch`
+        for i in 0..<nBlocks {
+            let at = 64 + i * 16
+            if at + 16 > batchStart + UInt64(batch.count) {
+                batchStart = at / 512 * 512
+                batch = try read(batchStart / 512, batchSectors)
+                guard at + 16 <= batchStart + UInt64(batch.count) else {
+                    throw MappingParseError(source: source, message: "cache device ends inside the writecache entries (entry \(i) of \(nBlocks))")
+                }
+            }
+            let o = Int(at - batchStart)
+            let original = le64(batch, o), s = le64(batch, o + 8)
             guard s < seq else { continue } // free or uncommitted (dm-writecache.c writecache_entry_is_committed)
             let block = original / bs
             if let b = best[block], b.seq >= s { continue }
-            best[block] = (s, UInt64(i))
+            best[block] = (s, i)
         }
         let runs = best.map { BlockRun(from: $0.key, to: $0.value.block, length: 1) }.sorted { $0.from < $1.from }
         return WritecacheMapping(blockBytes: blockBytes, metadataSectors: offset / 512, blocks: runs)
@@ -237,6 +249,11 @@ public struct DynamicMappings: Sendable {
 // MARK: - XML plumbing (FoundationXML's streaming parser: bounded memory on large dumps)
 
 func runXML(_ data: Data, handler: XMLHandlerBase, source: String) throws(MappingParseError) {
+    // FoundationXML traps on element names that are not UTF-8 (seen with fuzzed input), and
+    // the dumps of thin-provisioning-tools are plain text: refuse anything else up front.
+    guard String(validating: data, as: UTF8.self) != nil, !data.contains(0) else {
+        throw MappingParseError(source: source, message: "not an XML dump: the file is not UTF-8 text")
+    }
     let parser = XMLParser(data: data)
     parser.delegate = handler
     if !parser.parse(), handler.error == nil {

@@ -163,8 +163,9 @@ struct TargetTranslationTests {
 
     static func reader(_ bytes: [UInt8]) -> (UInt64, UInt64) throws -> [UInt8] {
         { sector, count in
-            let lo = min(Int(sector * 512), bytes.count), hi = min(Int((sector + count) * 512), bytes.count)
-            return Array(bytes[lo..<hi])
+            let sectors = UInt64(bytes.count) / 512 + 1
+            let lo = Int(min(sector, sectors) * 512), hi = Int(min(sector + min(count, sectors), sectors) * 512)
+            return Array(bytes[min(lo, bytes.count)..<min(hi, bytes.count)])
         }
     }
 
