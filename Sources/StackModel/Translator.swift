@@ -33,6 +33,18 @@ public struct Translation: Sendable, Codable, Hashable {
     public var path: [Hop]
 
     public var range: SectorRange { SectorRange(start: start, length: length) }
+
+    /// Reports list rows by device and start, then by where they came from, so output is
+    /// stable whatever order the paths were walked in.
+    public static func reportOrder(_ a: Translation, _ b: Translation) -> Bool {
+        if a.device != b.device { return a.device < b.device }
+        if a.start != b.start { return a.start < b.start }
+        if a.length != b.length { return a.length < b.length }
+        for (x, y) in zip(a.path, b.path) where x != y {
+            return (x.device, x.start, x.length) < (y.device, y.start, y.length)
+        }
+        return a.path.count < b.path.count
+    }
 }
 
 /// Sectors of one device that an event reaches, by severity; a sector is in at most one set
@@ -110,7 +122,7 @@ public struct Translator: Sendable {
                 }
             }
         }
-        return rows.sorted { ($0.device, $0.start, $0.path.count) < ($1.device, $1.start, $1.path.count) }
+        return rows.sorted(by: Translation.reportOrder)
     }
 
     func check(_ id: Int, _ range: SectorRange) throws(TopologyError) {
@@ -298,7 +310,7 @@ public struct Translator: Sendable {
             let worst = outcomes.max() ?? .unaffected
             rows[i].outcome = rows[i].kind == .parity ? .degraded : worst
         }
-        return rows.sorted { ($0.device, $0.start, $0.path.count) < ($1.device, $1.start, $1.path.count) }
+        return rows.sorted(by: Translation.reportOrder)
     }
 
     func walkDown(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation]) {

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// The real `dmstack` binary against fixtures: whole stdout compared, stderr and exit status
+/// checked, as swift-argument-parser's AssertExecuteCommand does.
+@Suite("dmstack CLI")
+struct CLITests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/translate")
+
+    static var binary: URL {
+        let beside = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("dmstack")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return packageRoot.appendingPathComponent(".build/debug/dmstack")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        p.currentDirectoryURL = fixtures
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Each case: a name (its expected output is `<name>.out`) and the arguments.
+    static let cases: [(String, [String])] = [
+        ("pmem-up", ["translate", "--table", "pmem-stack.table", "/dev/pmem1", "262400+8"]),
+        ("pmem-up-bytes", ["translate", "--table", "pmem-stack.table", "pmem0", "255MiB+2MiB"]),
+        ("pmem-down", ["translate", "--table", "pmem-stack.table", "--down", "data", "0+256KiB"]),
+        ("raid5-leg", ["translate", "--table", "raid.table", "/dev/loop3", "0+384"]),
+        ("careless-mirror", ["translate", "--table", "raid.table", "/dev/loop5", "0-409600"]),
+        ("raid-down", ["translate", "--table", "raid.table", "--down", "volume", "409600+256"]),
+        ("mirror-json", ["translate", "--table", "raid.table", "/dev/loop0", "2048+8", "--json"]),
+        ("raid5-down-json", ["translate", "--table", "raid.table", "--down", "--json", "parity", "0+8"]),
+        ("unused-range", ["translate", "--table", "pmem-stack.table", "pmem0", "600000+8"]),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func outputMatchesFixture(name: String) throws {
+        let arguments = Self.cases.first { $0.0 == name }!.1
+        let result = try Self.run(arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty)
+        let expectedURL = Self.fixtures.appendingPathComponent("\(name).out")
+        if ProcessInfo.processInfo.environment["DMSTACK_UPDATE_FIXTURES"] == "1" {
+            try result.stdout.write(to: expectedURL, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: expectedURL, encoding: .utf8)
+        #expect(result.stdout == expected, "dmstack \(arguments.joined(separator: " "))")
+    }
+
+    @Test func jsonIsOneNamedObjectWithRawIntegers() throws {
+        let result = try Self.run(["translate", "--table", "raid.table", "/dev/loop3", "0+384", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        #expect(Array(object.keys) == ["translations"])
+        let rows = object["translations"] as! [[String: Any]]
+        #expect(rows.count == 4)
+        for row in rows {
+            #expect(row["start"] is Int && row["length"] is Int)
+            #expect(["lost", "degraded", "unknown"].contains(row["outcome"] as! String))
+            let path = row["path"] as! [[String: Any]]
+            #expect((path.first!["device"] as! String) == "loop3" && (path.last!["device"] as! String) == "volume")
+        }
+    }
+
+    /// Every failure: one line on stderr naming the thing, nothing on stdout, the documented
+    /// status (64 usage, 65 malformed input, 1 runtime).
+    @Test(arguments: [
+        (["translate", "--table", "raid.table", "loop0", "8+0"], Int32(64), "invalid range '8+0': length must be greater than zero"),
+        (["translate", "--table", "raid.table", "loop0", "1B+512B"], 64, "start: 1 bytes is not a multiple of the 512-byte sector"),
+        (["translate", "--table", "raid.table", "nosuch", "0+8"], 64, "device 'nosuch' is not in the stack"),
+        (["translate", "--table", "raid.table", "--down", "volume", "1228800+8"], 64, "range 1228800+8 ends past the end of volume (1228800 sectors)"),
+        (["translate", "--table", "missing.table", "loop0", "0+8"], 1, "cannot open missing.table: No such file or directory"),
+        (["translate", "--table", "bad.table.txt", "loop0", "0+8"], 65, "bad.table.txt: line 3: striped chunk size: expected an unsigned integer, got 'big'"),
+        (["translate", "--table", "cycle.table.txt", "a", "0+8"], 65, "cycle.table.txt: devices a → b form a cycle"),
+        (["translate", "loop0", "0+8"], 1, "reading tables from the live system is not available in this version; give --table FILE"),
+        (["translate", "--table", "raid.table", "--thin-dump", "pool", "loop0", "0+8"], 64, "expected NAME=FILE, got 'pool'"),
+        (["translate", "--table", "raid.table", "--thin-dump", "pool=raid.table", "loop0", "0+8"], 65, "raid.table: not valid XML"),
+    ])
+    func failuresAreOneClearLine(arguments: [String], status: Int32, message: String) throws {
+        let result = try Self.run(arguments)
+        #expect(result.status == status, "\(arguments): \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        if status != 64 { #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)") }
+    }
+
+    @Test func unknownTargetWarnsOnStderrOnly() throws {
+        let result = try Self.run(["translate", "--table", "opaque.table.txt", "/dev/meta", "0+8", "--json"])
+        #expect(result.status == 0)
+        #expect(result.stderr == "dmstack: warning: opaque.table.txt: line 1: unknown target type 'era': kept as opaque with devices /dev/meta, /dev/origin; its mapping is unknown\n")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: [[String: Any]]]
+        #expect(object["translations"]!.map { $0["outcome"] as! String } == ["unknown"])
+    }
+
+    @Test func versionNamesTheLibraries() throws {
+        let result = try Self.run(["version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("dmstack "))
+        #expect(result.stdout.contains("libdevmapper 1.02."))
+        #expect(result.stdout.contains("libblkid 2."))
+    }
+}
