@@ -25,15 +25,27 @@ public struct Topology: Sendable {
         public var isLeaf: Bool { maps.isEmpty }
     }
 
-    /// For one (lower, upper) pair: the member windows of every target of `upper` that uses
-    /// `lower`, sorted by start, with the running maximum of their ends for interval search.
+    /// One window of a lower device used by one target slot of an upper device. A 1:1 slot
+    /// (linear, crypt, ...) carries its mapping here, so the hot path needs nothing else.
+    struct UpEntry: Sendable {
+        var start: UInt64
+        var end: UInt64
+        /// The largest `end` of this and every earlier entry (for interval search).
+        var maxEnd: UInt64 = 0
+        var target: Int32
+        var slot: Int32
+        /// For a 1:1 slot: member offset, target start and length; `identityOffset` is
+        /// `UInt64.max` otherwise.
+        var identityOffset: UInt64
+        var targetStart: UInt64
+        var targetLength: UInt64
+    }
+
+    /// For one (lower, upper) pair: the windows of every target of `upper` that uses `lower`,
+    /// sorted by start.
     struct UpGroup: Sendable {
         var upper: Int
-        var starts: [UInt64] = []
-        var ends: [UInt64] = []
-        var maxEnd: [UInt64] = []
-        var targets: [Int32] = []
-        var slots: [Int32] = []
+        var entries: [UpEntry] = []
     }
 
     public private(set) var nodes: [Node] = []
@@ -68,7 +80,10 @@ public struct Topology: Sendable {
                     let lower = node(for: member.device)
                     let start = member.role == .data || map.footprint(slot: slot) != nil ? member.offset : 0
                     let length = map.footprint(slot: slot) ?? (UInt64.max - start)
-                    addUpEntry(lower: lower, upper: upper, start: start, end: start &+ length, target: ti, slot: slot)
+                    var entry = UpEntry(start: start, end: start &+ length, target: Int32(ti), slot: Int32(slot),
+                                        identityOffset: UInt64.max, targetStart: map.target.start, targetLength: map.target.length)
+                    if let (s, o) = map.identitySlot, s == slot { entry.identityOffset = o }
+                    addUpEntry(lower: lower, upper: upper, entry)
                 }
             }
         }
@@ -78,14 +93,12 @@ public struct Topology: Sendable {
         bottomUp = try order()
     }
 
-    mutating func addUpEntry(lower: Int, upper: Int, start: UInt64, end: UInt64, target: Int, slot: Int) {
+    mutating func addUpEntry(lower: Int, upper: Int, _ entry: UpEntry) {
         while uppers.count < nodes.count { uppers.append([]) }
         if let g = uppers[lower].firstIndex(where: { $0.upper == upper }) {
-            uppers[lower][g].add(start: start, end: end, target: target, slot: slot)
+            uppers[lower][g].entries.append(entry)
         } else {
-            var group = UpGroup(upper: upper)
-            group.add(start: start, end: end, target: target, slot: slot)
-            uppers[lower].append(group)
+            uppers[lower].append(UpGroup(upper: upper, entries: [entry]))
         }
     }
 
@@ -143,30 +156,25 @@ public struct Topology: Sendable {
 }
 
 extension Topology.UpGroup {
-    mutating func add(start: UInt64, end: UInt64, target: Int, slot: Int) {
-        starts.append(start); ends.append(end); targets.append(Int32(target)); slots.append(Int32(slot))
-    }
-
     mutating func finish() {
-        let order = starts.indices.sorted { starts[$0] < starts[$1] }
-        starts = order.map { starts[$0] }; ends = order.map { ends[$0] }
-        targets = order.map { targets[$0] }; slots = order.map { slots[$0] }
-        maxEnd = []
+        entries.sort { $0.start < $1.start }
         var m: UInt64 = 0
-        for e in ends { m = max(m, e); maxEnd.append(m) }
+        for i in entries.indices { m = max(m, entries[i].end); entries[i].maxEnd = m }
     }
 
-    /// Calls `body(target, slot)` for every window overlapping `range`: binary search for the
-    /// last window starting before the range ends, then walk back while windows can reach it.
+    /// Calls `body` for every window overlapping `range`: binary search for the last window
+    /// starting before the range ends, then walk back while windows can still reach it.
     @inline(__always)
-    func forEachOverlap(_ range: SectorRange, _ body: (Int, Int) throws -> Void) rethrows {
-        var lo = 0, hi = starts.count
-        let end = range.end
-        while lo < hi { let mid = (lo + hi) &>> 1; if starts[mid] < end { lo = mid + 1 } else { hi = mid } }
-        var i = lo - 1
-        while i >= 0 && maxEnd[i] > range.start {
-            if ends[i] > range.start { try body(Int(targets[i]), Int(slots[i])) }
-            i -= 1
+    func forEachOverlap(_ range: SectorRange, _ body: (Topology.UpEntry) throws -> Void) rethrows {
+        try entries.withUnsafeBufferPointer { e in
+            var lo = 0, hi = e.count
+            let end = range.end
+            while lo < hi { let mid = (lo + hi) &>> 1; if e[mid].start < end { lo = mid + 1 } else { hi = mid } }
+            var i = lo - 1
+            while i >= 0 && e[i].maxEnd > range.start {
+                if e[i].end > range.start { try body(e[i]) }
+                i -= 1
+            }
         }
     }
 }

@@ -125,6 +125,35 @@ public struct Translator: Sendable {
         return rows.sorted(by: Translation.reportOrder)
     }
 
+    /// The top-device ranges above `range` of device `id`, without paths or outcomes, for
+    /// callers that translate many ranges (monitoring, benchmarks): no allocation on 1:1
+    /// layers. `body` gets the top device, its range and the piece kind.
+    public func forEachTop(from id: Int, _ range: SectorRange, _ body: (Int, SectorRange, PieceKind) -> Void) {
+        let groups = topology.uppers[id]
+        if groups.isEmpty { body(id, range, .data); return }
+        for g in groups {
+            let upper = g.upper
+            g.forEachOverlap(range) { entry in
+                if entry.identityOffset != UInt64.max {
+                    // dm-linear.c linear_map_sector and the other 1:1 targets, inlined.
+                    let o = entry.identityOffset
+                    let lo = max(range.start, o), hi = min(range.end, o &+ entry.targetLength)
+                    if lo < hi { forEachTop(from: upper, SectorRange(start: entry.targetStart + (lo - o), length: hi - lo), body) }
+                    return
+                }
+                let map = topology.nodes[upper].maps[Int(entry.target)]
+                let slot = Int(entry.slot)
+                for e in map.up(slot: slot, range) {
+                    if e.kind == .data {
+                        forEachTop(from: upper, e.range, body)
+                    } else {
+                        forEachTop(from: upper, e.range) { top, r, _ in body(top, r, e.kind) }
+                    }
+                }
+            }
+        }
+    }
+
     func check(_ id: Int, _ range: SectorRange) throws(TopologyError) {
         if let size = topology.nodes[id].size, range.end > size {
             throw .rangeOutsideDevice(device: topology.name(of: id), range: range, size: size)
@@ -143,8 +172,9 @@ public struct Translator: Sendable {
         if groups.count > 1 { simple = false }
         for g in groups {
             let upper = g.upper
-            g.forEachOverlap(range) { ti, slot in
-                let map = topology.nodes[upper].maps[ti]
+            g.forEachOverlap(range) { entry in
+                let map = topology.nodes[upper].maps[Int(entry.target)]
+                let slot = Int(entry.slot)
                 let role = map.members[slot].role
                 if let (s, o) = map.identitySlot, s == slot {
                     guard let d = map.identityUp(offset: o, range) else { return }
@@ -200,9 +230,9 @@ public struct Translator: Sendable {
                 let upper = g.upper
                 var result = damage[upper] ?? Damage()
                 for r in d.any.ranges {
-                    g.forEachOverlap(r) { ti, slot in
-                        let map = topology.nodes[upper].maps[ti]
-                        for e in map.up(slot: slot, r) {
+                    g.forEachOverlap(r) { entry in
+                        let map = topology.nodes[upper].maps[Int(entry.target)]
+                        for e in map.up(slot: Int(entry.slot), r) {
                             judge(e, map: map, damage: damage, into: &result)
                         }
                     }

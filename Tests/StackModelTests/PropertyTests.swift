@@ -92,6 +92,24 @@ struct PropertyTests {
         }
     }
 
+    /// The allocation-free top-only walk finds exactly the top ranges `up` reports.
+    @Test(arguments: 0..<100)
+    func topsOnlyAgreesWithPaths(seed: UInt64) throws {
+        let (text, leaves) = Self.randomStack(seed: seed)
+        let t = try translator(text)
+        var rng = SplitMix64(seed: seed)
+        for leaf in leaves {
+            let start = UInt64.random(in: 0..<4000, using: &rng)
+            let range = SectorRange(start: start, length: UInt64.random(in: 1...96, using: &rng))
+            var fast = SectorSet(), kinds = Set<PieceKind>()
+            t.forEachTop(from: try t.topology.resolve(leaf), range) { top, r, kind in
+                if t.topology.name(of: top) == "top" { fast.insert(r); kinds.insert(kind) }
+            }
+            let slow = SectorSet(try t.up(from: leaf, range).filter { $0.device == "top" }.map(\.range))
+            #expect(fast == slow, "seed \(seed) \(leaf) \(range)")
+        }
+    }
+
     /// Losing one whole leaf: lost exactly where no layer on the way has redundancy.
     @Test(arguments: 0..<100)
     func oneLeafLossMatchesRedundancy(seed: UInt64) throws {
