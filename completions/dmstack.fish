@@ -1,0 +1,100 @@
+function __dmstack_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __dmstack_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __dmstack_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __dmstack_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __dmstack_parse_tokens -S
+    set -l unparsed_tokens (__dmstack_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'dmstack'
+        __dmstack_parse_subcommand 0 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'translate'
+            __dmstack_parse_subcommand 2 'table=' 'down' 'json' 'thin-dump=+' 'cache-dump=+' 'snapshot-store=+' 'writecache-metadata=+' 'version' 'h/help'
+        case 'version'
+            __dmstack_parse_subcommand 0 'version' 'h/help'
+        case 'help'
+            __dmstack_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __dmstack_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __dmstack_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __dmstack_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __dmstack_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__dmstack_tokens -p)
+    if test -z "$(__dmstack_tokens -t)"
+        set -l index (count (__dmstack_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'dmstack' -f
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack" version' -l 'version' -d 'Show the version.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_positional "dmstack" -eq 1' -fa 'translate' -d 'Translate a sector range through every dm table, up to the top devices or down to the leaves.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_positional "dmstack" -eq 1' -fa 'version' -d 'Print dmstack\'s version and its libdevmapper and libblkid versions.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_positional "dmstack" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate" table' -l 'table' -d 'Read tables from FILE instead of the live system.' -rfka ''
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate" down' -l 'down' -d 'Translate from a device down to the leaves instead of up.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate" json' -l 'json' -d 'Print JSON: {"translations": [...]}.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate"' -l 'thin-dump' -d 'thin_dump XML of the thin pool device POOL.' -rfka ''
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate"' -l 'cache-dump' -d 'cache_dump XML of the cache device CACHE.' -rfka ''
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate"' -l 'snapshot-store' -d 'COW device (or image) of the snapshot device SNAP.' -rfka ''
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate"' -l 'writecache-metadata' -d 'Cache device (or image) of the writecache device WC.' -rfka ''
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate" version' -l 'version' -d 'Show the version.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack translate" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack version" version' -l 'version' -d 'Show the version.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack version" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack help" version' -l 'version' -d 'Show the version.'
