@@ -131,9 +131,16 @@ public struct Translator: Sendable {
     public func forEachTop(from id: Int, _ range: SectorRange, _ body: (Int, SectorRange, PieceKind) -> Void) {
         let groups = topology.uppers[id]
         if groups.isEmpty { body(id, range, .data); return }
+        var coveredEnd = range.start // covered prefix, the common case of one window
+        var covered: SectorSet?
         for g in groups {
             let upper = g.upper
             g.forEachOverlap(range) { entry in
+                let lo = max(entry.start, range.start), hi = min(entry.end, range.end)
+                if covered == nil && lo <= coveredEnd { coveredEnd = max(coveredEnd, hi) } else {
+                    if covered == nil { covered = SectorSet([SectorRange(start: range.start, end: max(range.start, coveredEnd))].filter { $0.length > 0 }) }
+                    covered!.insert(SectorRange(start: lo, end: hi))
+                }
                 if entry.identityOffset != UInt64.max {
                     // dm-linear.c linear_map_sector and the other 1:1 targets, inlined.
                     let o = entry.identityOffset
@@ -151,6 +158,12 @@ public struct Translator: Sendable {
                     }
                 }
             }
+        }
+        // Parts no device above uses end here: this device is their top.
+        if let covered {
+            for piece in covered.subtracting(from: range) { body(id, piece, .data) }
+        } else if coveredEnd < range.end {
+            body(id, SectorRange(start: coveredEnd, end: range.end), .data)
         }
     }
 
@@ -170,9 +183,11 @@ public struct Translator: Sendable {
             return
         }
         if groups.count > 1 { simple = false }
+        var covered = SectorSet()
         for g in groups {
             let upper = g.upper
             g.forEachOverlap(range) { entry in
+                if let c = SectorRange(start: entry.start, end: max(entry.start, entry.end)).intersection(range) { covered.insert(c) }
                 let map = topology.nodes[upper].maps[Int(entry.target)]
                 let slot = Int(entry.slot)
                 let role = map.members[slot].role
@@ -202,6 +217,14 @@ public struct Translator: Sendable {
                     path.removeLast()
                 }
             }
+        }
+        // Parts no device above uses end here: this device is their top.
+        guard path.count > 1 else { return }
+        for piece in covered.subtracting(from: range) {
+            var p = path
+            Self.narrow(&p, to: piece)
+            rows.append(Translation(device: topology.name(of: id), start: piece.start, length: piece.length,
+                                    outcome: kind == .unknown ? .unknown : .degraded, kind: kind, reason: reason, path: p))
         }
     }
 
