@@ -24,7 +24,7 @@ let package = Package(
             providers: [.apt(["libblkid-dev"])]
         ),
         // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...). No logic.
-        .target(name: "CLinux"),
+        .target(name: "CLinux", linkerSettings: [.linkedLibrary("devmapper")]),
         // Pure model: no I/O. Tables, ranges, translation, snapshots, decisions.
         .target(name: "StackModel"),
         // The live machine: the only module that touches the OS.
@@ -32,11 +32,14 @@ let package = Package(
             name: "StackSystem",
             dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux"]
         ),
+        // One engine protocol, a live and a snapshot implementation.
+        .target(name: "StackEngine", dependencies: ["StackModel", "StackSystem"]),
         .executableTarget(
             name: "dmstack",
             dependencies: [
                 "StackModel",
                 "StackSystem",
+                "StackEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +49,9 @@ let package = Package(
             path: "Benchmarks/dmstack-bench"
         ),
         .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
+        // Root-only tests on real devices: skip with the reason elsewhere; run as root on the
+        // host (loop, partitions, XFS, ext4) and in the test VM (device-mapper, pmem).
+        .testTarget(name: "LiveTests", dependencies: ["dmstack"]),
         .testTarget(
             name: "dmstackTests",
             dependencies: ["dmstack", "StackModel"],

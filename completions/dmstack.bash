@@ -173,13 +173,58 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    translate|version|help)
+    tree|show|capture|translate|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'translate version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate version help' -- "${cur}"))
+        ;;
+    esac
+}
+
+_dmstack_tree() {
+    repeating_flags=()
+    non_repeating_flags=(--inverse --all --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--snapshot)
+    __dmstack_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--snapshot')
+        return
+        ;;
+    esac
+}
+
+_dmstack_show() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--snapshot)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--snapshot')
+        return
+        ;;
+    esac
+}
+
+_dmstack_capture() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--output -o)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--output'|'-o')
+        return
         ;;
     esac
 }
@@ -188,12 +233,15 @@ _dmstack_translate() {
     repeating_flags=()
     non_repeating_flags=(--down --json --version -h --help)
     repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata)
-    non_repeating_options=(--table)
+    non_repeating_options=(--table --snapshot)
     __dmstack_offer_flags_options 2
 
     # Offer option value completions
     case "${prev}" in
     '--table')
+        return
+        ;;
+    '--snapshot')
         return
         ;;
     '--thin-dump')

@@ -1,5 +1,9 @@
 #include "CLinux.h"
+#include <libdevmapper.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 
 int clinux_getfsmap(int fd, struct fsmap_head *head) { return ioctl(fd, FS_IOC_GETFSMAP, head); }
 int clinux_fiemap(int fd, struct fiemap *map) { return ioctl(fd, FS_IOC_FIEMAP, map); }
@@ -8,3 +12,23 @@ int clinux_thaw(int fd) { return ioctl(fd, FITHAW, 0); }
 int clinux_blkgetsize64(int fd, uint64_t *bytes) { return ioctl(fd, BLKGETSIZE64, bytes); }
 size_t clinux_fsmap_head_size(uint32_t count) { return sizeof(struct fsmap_head) + (size_t)count * sizeof(struct fsmap); }
 size_t clinux_fiemap_size(uint32_t count) { return sizeof(struct fiemap) + (size_t)count * sizeof(struct fiemap_extent); }
+
+unsigned clinux_major(uint64_t dev) { return major((dev_t)dev); }
+unsigned clinux_minor(uint64_t dev) { return minor((dev_t)dev); }
+
+static __thread char dm_last_error[1024];
+
+static void capture_log(int level, const char *file, int line, int dm_errno_or_class, const char *format, ...) {
+    (void)file; (void)line; (void)dm_errno_or_class;
+    if ((level & 7) > 3) return; /* keep _LOG_ERR and worse; drop warnings, notices, debug */
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(dm_last_error, sizeof dm_last_error, format, ap);
+    va_end(ap);
+}
+
+void clinux_dm_capture_log(void) { dm_log_with_errno_init(capture_log); }
+const char *clinux_dm_last_error(void) { return dm_last_error; }
+void clinux_dm_clear_error(void) { dm_last_error[0] = 0; }
+uint32_t clinux_dm_deps_count(const void *deps) { return ((const struct dm_deps *)deps)->count; }
+uint64_t clinux_dm_deps_device(const void *deps, uint32_t i) { return ((const struct dm_deps *)deps)->device[i]; }

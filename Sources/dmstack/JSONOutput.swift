@@ -1,11 +1,10 @@
 import Foundation
+import StackModel
 
-/// JSON for every command: one named top-level key, keys sorted so output is stable, integers
-/// as raw numbers, nothing else on stdout.
+/// JSON for every command: one named top-level key, keys sorted and snake_case so output is
+/// stable, integers as raw numbers, nothing else on stdout.
 enum JSONOutput {
     static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        String(decoding: try JSONOutputEncoder.make().encode(value), as: UTF8.self)
     }
 }

@@ -5,8 +5,8 @@ struct Column {
     var alignment: Alignment = .left
 }
 
-/// Renders rows under column headers, each column as wide as its widest cell; the last
-/// column is never padded so lines carry no trailing blanks.
+/// Renders rows under column headers, each column as wide as its widest cell; lines carry
+/// no trailing blanks.
 struct TextTable {
     var columns: [Column]
     var rows: [[String]] = []
@@ -15,11 +15,12 @@ struct TextTable {
         var widths = columns.map { $0.header.count }
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, cell in
+            var text = cells.enumerated().map { i, cell in
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
-                if i == cells.count - 1 && columns[i].alignment == .left { return cell }
                 return columns[i].alignment == .left ? cell + pad : pad + cell
             }.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text
         }
         return ([line(columns.map(\.header))] + rows.map(line)).joined(separator: "\n")
     }

@@ -14,6 +14,8 @@ struct Translate: ParsableCommand {
             paths at once. --down: DEV is a device with a table; the result is every leaf range \
             holding it: each copy, the data chunk and the parity of its stripe.
 
+            Without --table the tables are the live system's (read through libdevmapper, \
+            partitions as layers), or those of a snapshot with --snapshot FILE. \
             With --table FILE the tables come from a file in the format of `dmsetup table` \
             (several devices as `name: start length target args`; a single unnamed table is the \
             device `top`; a partition is written `start length partition PARENT START`). \
@@ -26,6 +28,8 @@ struct Translate: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Read tables from FILE instead of the live system.", valueName: "FILE"))
     var table: String?
+
+    @OptionGroup var engine: EngineOptions
 
     @Flag(name: .long, help: "Translate from a device down to the leaves instead of up.")
     var down = false
@@ -66,21 +70,37 @@ struct Translate: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let sectors = try RangeParser.parse(range)
-            guard let tableFile = table else {
-                throw CommandFailure(status: .failure, message: "reading tables from the live system is not available in this version; give --table FILE")
-            }
-            let tables = try loadTables(tableFile)
-            var stderr = StandardError()
-            for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
             let mappings = try loadMappings()
-            let translator: Translator
+            var stderr = StandardError()
+            let topology: Topology
+            let source: String
+            var name = device
+            if let tableFile = table {
+                let tables = try loadTables(tableFile)
+                for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
+                source = tableFile
+                do { topology = try Topology(tables: tables, mappings: mappings) } catch {
+                    throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
+                }
+            } else {
+                let inventory = try engine.inventory()
+                source = engine.engine.source
+                name = try engine.device(device, in: inventory).displayName
+                do {
+                    let (t, warnings) = try inventory.topology(mappings: mappings)
+                    for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
+                    topology = t
+                } catch {
+                    throw CommandFailure(status: .dataError, message: "\(source): \(error)")
+                }
+            }
+            let translator = Translator(topology)
             let rows: [Translation]
             do {
-                translator = Translator(try Topology(tables: tables, mappings: mappings))
-                rows = down ? try translator.down(from: device, sectors) : try translator.up(from: device, sectors)
+                rows = down ? try translator.down(from: name, sectors) : try translator.up(from: name, sectors)
             } catch let error as TopologyError {
                 switch error {
-                case .cycle: throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
+                case .cycle: throw CommandFailure(status: .dataError, message: "\(source): \(error)")
                 case .unknownDevice, .rangeOutsideDevice: throw CommandFailure(status: .usage, message: "\(error)")
                 }
             }
@@ -138,7 +158,7 @@ struct Translate: ParsableCommand {
 
     func render(_ rows: [Translation], _ sectors: SectorRange) -> String {
         if rows.isEmpty {
-            return "\(device) \(sectors): no device \(down ? "below" : "above") it in the tables"
+            return "\(device) \(sectors): no device \(down ? "below" : "above") it"
         }
         var table = TextTable(columns: [
             Column(header: "DEVICE"), Column(header: "START", alignment: .right), Column(header: "LENGTH", alignment: .right),

@@ -23,4 +23,17 @@ size_t clinux_fsmap_head_size(uint32_t count);
 /// Bytes needed for a fiemap followed by `count` extents.
 size_t clinux_fiemap_size(uint32_t count);
 
+/// major(3)/minor(3) of a dev_t as the kernel encodes it (libdevmapper `dm_deps` entries).
+unsigned clinux_major(uint64_t dev);
+unsigned clinux_minor(uint64_t dev);
+
+/// libdevmapper logs through a variadic callback Swift cannot write: these route its error
+/// messages into a per-thread buffer (read with clinux_dm_last_error) instead of stderr.
+void clinux_dm_capture_log(void);
+const char *clinux_dm_last_error(void);
+void clinux_dm_clear_error(void);
+/// Entry `i` of a `struct dm_deps` (its flexible array is not importable).
+uint32_t clinux_dm_deps_count(const void *deps);
+uint64_t clinux_dm_deps_device(const void *deps, uint32_t i);
+
 #endif

@@ -1,0 +1,54 @@
+/// Everything `dmstack show` says about one device; its JSON form is the `device` object.
+public struct DeviceReport: Codable, Sendable, Hashable {
+    public struct MountReport: Codable, Sendable, Hashable {
+        public var mountpoint: String
+        public var fsType: String
+        public var source: String
+        public var options: [String]
+        public var superOptions: [String]
+        public var dax: Bool
+        public var logDevice: String?
+        public var realtimeDevice: String?
+    }
+
+    public var name: String
+    public var kernelName: String
+    public var majorMinor: String
+    public var path: String
+    /// Bytes.
+    public var size: UInt64
+    public var sectors: UInt64
+    public var type: String
+    public var readOnly: Bool
+    public var logicalBlockSize: UInt32
+    public var partition: PartitionInfo?
+    public var dm: DeviceMapperInfo?
+    public var tableSummary: String?
+    public var state: [String]
+    /// Display names of the devices built directly on this one.
+    public var above: [String]
+    /// Display names of the devices this one is built on directly.
+    public var below: [String]
+    public var leaves: [String]
+    public var filesystem: FilesystemInfo?
+    public var mounts: [MountReport]
+    public var pmemNamespace: PmemNamespace?
+    public var badblocks: [SectorRange]
+    public var loopBackingFile: String?
+}
+
+extension Inventory {
+    public func report(_ d: BlockDevice) -> DeviceReport {
+        DeviceReport(
+            name: d.displayName, kernelName: d.kernelName, majorMinor: d.majorMinor, path: d.path, size: d.size * sectorBytes,
+            sectors: d.size, type: deviceType(d), readOnly: d.readOnly, logicalBlockSize: d.logicalBlockSize, partition: d.partition,
+            dm: d.dm, tableSummary: tableSummary(d), state: state(of: d), above: above(d).map(\.displayName),
+            below: below(d).map(\.displayName), leaves: leaves(of: d).filter { $0.kernelName != d.kernelName }.map(\.displayName),
+            filesystem: d.filesystem,
+            mounts: mounts(of: d).map { m in
+                DeviceReport.MountReport(mountpoint: m.mountpoint, fsType: m.fsType, source: m.source, options: m.options,
+                                         superOptions: m.superOptions, dax: m.dax, logDevice: m.logDevice, realtimeDevice: m.realtimeDevice)
+            },
+            pmemNamespace: namespace(of: d), badblocks: d.badblocks, loopBackingFile: d.loopBackingFile)
+    }
+}

@@ -1,0 +1,106 @@
+/// A device named on the command line was not found in the snapshot or on the system.
+public struct UnknownDeviceError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var description: String { "no block device '\(name)' (give a kernel name, a dm name, a /dev path or major:minor)" }
+}
+
+/// Questions about one `SystemSnapshot`: finding devices by any of their names, what is above
+/// and below each, its mounts and namespace, and the translation topology of its tables.
+/// Pure: the same answers live and offline.
+public struct Inventory: Sendable {
+    public let snapshot: SystemSnapshot
+    let byKernelName: [String: Int]
+    let byAlias: [String: Int]
+
+    public init(_ snapshot: SystemSnapshot) {
+        self.snapshot = snapshot
+        var k: [String: Int] = [:], a: [String: Int] = [:]
+        for (i, d) in snapshot.devices.enumerated() {
+            k[d.kernelName] = i
+            a[d.kernelName] = i
+            a["/dev/\(d.kernelName)"] = i
+            a[d.majorMinor] = i
+            if let dm = d.dm { a[dm.name] = i; a["/dev/mapper/\(dm.name)"] = i }
+        }
+        byKernelName = k
+        byAlias = a
+    }
+
+    public var devices: [BlockDevice] { snapshot.devices }
+
+    /// A device by kernel name, dm name, `/dev/...` path, `/dev/mapper/...` path or major:minor.
+    public func device(_ name: String) throws(UnknownDeviceError) -> BlockDevice {
+        if let i = byAlias[name] { return snapshot.devices[i] }
+        throw UnknownDeviceError(name: name)
+    }
+
+    public func device(kernelName: String) -> BlockDevice? { byKernelName[kernelName].map { snapshot.devices[$0] } }
+
+    /// Devices built directly on `d`: its holders, and for a whole disk its partitions.
+    public func above(_ d: BlockDevice) -> [BlockDevice] {
+        var out = d.holders.compactMap { device(kernelName: $0) }
+        out += snapshot.devices.filter { $0.partition?.parent == d.kernelName }
+        return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
+    }
+
+    /// Devices `d` is built on directly: its slaves, and for a partition its disk.
+    public func below(_ d: BlockDevice) -> [BlockDevice] {
+        var out = d.slaves.compactMap { device(kernelName: $0) }
+        if let p = d.partition, let disk = device(kernelName: p.parent) { out.append(disk) }
+        return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
+    }
+
+    /// The leaves under `d` (itself if it is one).
+    public func leaves(of d: BlockDevice) -> [BlockDevice] {
+        var seen = Set<String>(), out: [BlockDevice] = []
+        func walk(_ x: BlockDevice) {
+            guard seen.insert(x.kernelName).inserted else { return }
+            let b = below(x)
+            if b.isEmpty { out.append(x) } else { b.forEach(walk) }
+        }
+        walk(d)
+        return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
+    }
+
+    public func mounts(of d: BlockDevice) -> [Mount] {
+        snapshot.mounts.filter { $0.major == d.major && $0.minor == d.minor }
+    }
+
+    public func namespace(of d: BlockDevice) -> PmemNamespace? {
+        d.pmemNamespace.flatMap { n in snapshot.pmem.namespaces.first { $0.name == n } }
+    }
+
+    /// The device's table parsed, or nil for a device without one.
+    public func table(of d: BlockDevice) -> DeviceTable? {
+        guard let dm = d.dm, !dm.table.isEmpty else { return nil }
+        return try? TableSet.parse(dm.table.joined(separator: "\n")).tables[TableSet.unnamedDevice]
+    }
+
+    /// Every dm table and partition of the snapshot as one table set, members resolved to
+    /// display names, for translation.
+    public func tableSet() throws(TableParseError) -> TableSet {
+        var lines: [String] = []
+        for d in snapshot.devices {
+            if let dm = d.dm {
+                for line in dm.table { lines.append("\(d.displayName): \(line)") }
+            } else if let p = d.partition, let disk = device(kernelName: p.parent), d.size > 0 {
+                lines.append("\(d.displayName): 0 \(d.size) partition \(disk.displayName) \(p.start)")
+            }
+        }
+        return try TableSet.parse(lines.joined(separator: "\n"))
+    }
+
+    /// The translation topology of the snapshot: every table, partitions as layers, device
+    /// sizes, and every spelling of a device (major:minor, dm-N, /dev paths) as an alias.
+    public func topology(mappings: DynamicMappings = DynamicMappings()) throws -> (Topology, warnings: [String]) {
+        let tables = try tableSet()
+        var aliases: [String: String] = [:], sizes: [String: UInt64] = [:]
+        for d in snapshot.devices {
+            aliases[d.majorMinor] = d.displayName
+            aliases[d.kernelName] = d.displayName
+            aliases["/dev/\(d.kernelName)"] = d.displayName
+            sizes[d.displayName] = d.size
+        }
+        return (try Topology(tables: tables, mappings: mappings, sizes: sizes, aliases: aliases), tables.warnings)
+    }
+}

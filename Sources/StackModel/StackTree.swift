@@ -1,0 +1,131 @@
+/// One node of `dmstack tree`: a device, with what an admin wants to see on one line, and
+/// the devices under it (top-down) or over it (`--inverse`).
+public struct TreeNode: Codable, Sendable, Hashable {
+    public var name: String
+    public var kernelName: String
+    public var majorMinor: String
+    /// Bytes (like `lsblk -b`).
+    public var size: UInt64
+    /// `dm`, `part`, `disk`, `loop` or `pmem`.
+    public var type: String
+    /// A short description of the table (`striped 2×64KiB`, `raid5_ls 3 legs`, `linear 3 segs`).
+    public var table: String?
+    public var fsType: String?
+    public var fsUUID: String?
+    public var label: String?
+    public var mountpoints: [String]
+    /// `fsdax`, `devdax`, `sector` or `raw` for a pmem block device.
+    public var pmemMode: String?
+    /// `suspended`, `degraded`, `invalid`, `read-only`, `failed`, as status and sysfs say.
+    public var state: [String]
+    public var children: [TreeNode]
+}
+
+extension Inventory {
+    /// The forest of every stack: top-down (each top device, then what it is built on) or
+    /// inverse (each leaf, then what is built on it). `roots` limits it to those devices'
+    /// trees; empty and RAM devices are left out unless `all`, as lsblk does.
+    public func tree(roots names: [String] = [], inverse: Bool = false, all: Bool = false) throws(UnknownDeviceError) -> [TreeNode] {
+        func shown(_ d: BlockDevice) -> Bool { all || (d.size > 0 && d.major != 1) }
+        let next: (BlockDevice) -> [BlockDevice] = inverse ? { self.above($0) } : { self.below($0) }
+        let previous: (BlockDevice) -> [BlockDevice] = inverse ? { self.below($0) } : { self.above($0) }
+        var roots: [BlockDevice] = []
+        if names.isEmpty {
+            roots = devices.filter { shown($0) && previous($0).filter(shown).isEmpty }
+        } else {
+            for n in names { roots.append(try device(n)) }
+        }
+        func build(_ d: BlockDevice, _ depth: Int) -> TreeNode {
+            // A stack is a DAG; a cycle cannot come from sysfs, but a corrupt snapshot may.
+            let kids = depth > 64 ? [] : next(d).filter(shown).map { build($0, depth + 1) }
+            return node(d, children: kids)
+        }
+        return roots.map { build($0, 0) }
+    }
+
+    func node(_ d: BlockDevice, children: [TreeNode]) -> TreeNode {
+        TreeNode(name: d.displayName, kernelName: d.kernelName, majorMinor: d.majorMinor, size: d.size * sectorBytes,
+                 type: deviceType(d), table: tableSummary(d), fsType: d.filesystem?.type, fsUUID: d.filesystem?.uuid,
+                 label: d.filesystem?.label, mountpoints: mounts(of: d).map(\.mountpoint).sorted(),
+                 pmemMode: namespace(of: d)?.mode, state: state(of: d), children: children)
+    }
+
+    public func deviceType(_ d: BlockDevice) -> String {
+        if d.dm != nil { return "dm" }
+        if d.partition != nil { return "part" }
+        if d.loopBackingFile != nil || d.kernelName.hasPrefix("loop") { return "loop" }
+        if d.pmemNamespace != nil || d.kernelName.hasPrefix("pmem") { return "pmem" }
+        return "disk"
+    }
+
+    /// `linear 3 segs`, `striped 2×64KiB`, `raid5_ls 3 legs`, `crypt`, `thin id 1`; several
+    /// target types are joined with `+`.
+    public func tableSummary(_ d: BlockDevice) -> String? {
+        guard d.dm != nil else { return nil }
+        guard let table = table(of: d), !table.targets.isEmpty else { return d.dm!.table.isEmpty ? "no table" : "unparsed" }
+        var parts: [String] = []
+        var i = 0
+        let t = table.targets
+        while i < t.count {
+            var j = i
+            while j < t.count && t[j].typeName == t[i].typeName { j += 1 }
+            let count = j - i
+            let base: String
+            switch t[i].kind {
+            case .linear: base = count == 1 ? "linear" : "linear \(count) segs"
+            case .striped(let s): base = "striped \(s.stripes.count)×\(Self.size(s.chunkSectors))" + (count > 1 ? " \(count) segs" : "")
+            case .raid(let r): base = "\(r.typeName) \(r.legs.count) legs" + (r.level == 10 ? " \(r.raid10Copies) copies \(r.raid10Format.rawValue)" : "")
+            case .mirror(let m): base = "mirror \(m.legs.count) legs"
+            case .multipath(let m): base = "multipath \(m.paths.count) paths"
+            case .thin(let th): base = "thin id \(th.deviceID)"
+            case .thinPool(let p): base = "thin-pool \(Self.size(p.blockSectors)) blocks"
+            case .snapshot(let s): base = "\(t[i].typeName) \(Self.size(s.chunkSectors)) chunks"
+            case .writecache(let w): base = "writecache \(w.persistentMemory ? "pmem" : "ssd")"
+            default: base = t[i].typeName + (count > 1 ? " \(count) segs" : "")
+            }
+            parts.append(base)
+            i = j
+        }
+        return parts.joined(separator: "+")
+    }
+
+    static func size(_ sectors: UInt64) -> String {
+        let bytes = sectors * sectorBytes
+        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(sectors)s"
+    }
+
+    /// State from sysfs and `dmsetup status` lines: dm-raid and dm-raid1 health characters
+    /// (`D` = dead leg), multipath failed paths (`F`), an invalid snapshot, a failed or
+    /// read-only thin pool.
+    public func state(of d: BlockDevice) -> [String] {
+        var out: [String] = []
+        if d.readOnly { out.append("read-only") }
+        guard let dm = d.dm else { return out }
+        if dm.suspended { out.append("suspended") }
+        for line in dm.status {
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count >= 3 else { continue }
+            let type = f[2], args = Array(f.dropFirst(3))
+            switch type {
+            case "raid":
+                // dm-raid.c raid_status: <type> <#devs> <health chars> ...
+                if args.count >= 3, args[2].contains("D") { out.append("degraded") }
+            case "mirror":
+                // dm-raid1.c mirror_status: <#legs> <devs...> <in-sync/total> <#health> <chars>
+                if let n = args.first.flatMap({ Int($0) }), args.count > n + 3, args[n + 3].contains("D") { out.append("degraded") }
+            case "multipath":
+                if args.contains("F") { out.append("degraded") }
+            case "snapshot":
+                if args.first == "Invalid" { out.append("invalid") }
+            case "thin-pool":
+                if args.contains("Fail") { out.append("failed") } else if args.contains("ro") { out.append("read-only") }
+            default: break
+            }
+        }
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
+    }
+}

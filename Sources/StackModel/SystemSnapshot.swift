@@ -1,0 +1,242 @@
+/// Everything dmstack knows about one machine's block devices at one moment: what the live
+/// engine discovers, what `dmstack capture` writes and what `--snapshot FILE` reads back, so
+/// every read command gives the same answer live and offline (DESIGN §6).
+public struct SystemSnapshot: Codable, Sendable, Hashable {
+    /// Bumped whenever a field changes meaning or a required field is added; a file with a
+    /// newer version is refused rather than misread.
+    public static let currentVersion = 1
+    public static let formatName = "dmstack-snapshot"
+
+    // Property names avoid all-caps acronyms (`mountId`, `partUuid`): the file uses
+    // snake_case keys, and `mountID` would not survive the round trip.
+    public var format: String = Self.formatName
+    public var version: Int = Self.currentVersion
+    public var host: HostInfo
+    /// Sorted by major, then minor.
+    public var devices: [BlockDevice]
+    public var mounts: [Mount]
+    public var pmem: PmemInventory
+
+    public init(host: HostInfo, devices: [BlockDevice], mounts: [Mount], pmem: PmemInventory) {
+        self.host = host
+        self.devices = devices.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
+        self.mounts = mounts
+        self.pmem = pmem
+    }
+}
+
+/// Where and when a snapshot was taken.
+public struct HostInfo: Codable, Sendable, Hashable {
+    public var hostname: String
+    public var kernel: String
+    /// ISO 8601, UTC.
+    public var capturedAt: String
+    public var dmstackVersion: String
+    public var libdevmapperVersion: String?
+    public var dmDriverVersion: String?
+
+    public init(hostname: String, kernel: String, capturedAt: String, dmstackVersion: String,
+                libdevmapperVersion: String? = nil, dmDriverVersion: String? = nil) {
+        self.hostname = hostname
+        self.kernel = kernel
+        self.capturedAt = capturedAt
+        self.dmstackVersion = dmstackVersion
+        self.libdevmapperVersion = libdevmapperVersion
+        self.dmDriverVersion = dmDriverVersion
+    }
+}
+
+/// One block device as sysfs shows it (/sys/class/block/NAME), with what libdevmapper,
+/// libblkid and the nd bus add.
+public struct BlockDevice: Codable, Sendable, Hashable {
+    /// Kernel name: `dm-3`, `pmem0`, `loop1`, `sda2`.
+    public var kernelName: String
+    public var major: UInt32
+    public var minor: UInt32
+    /// Size in 512-byte sectors (/sys/class/block/NAME/size is always in 512-byte units).
+    public var size: UInt64
+    public var readOnly: Bool
+    public var removable: Bool
+    public var logicalBlockSize: UInt32
+    /// Kernel names of the devices that hold this one (sysfs `holders/`).
+    public var holders: [String]
+    /// Kernel names of the devices this one is built on (sysfs `slaves/`).
+    public var slaves: [String]
+    public var partition: PartitionInfo?
+    public var dm: DeviceMapperInfo?
+    public var filesystem: FilesystemInfo?
+    /// The nd namespace behind a pmem block device.
+    public var pmemNamespace: String?
+    /// Known bad ranges (sysfs `badblocks`, 512-byte sectors).
+    public var badblocks: [SectorRange]
+    /// `loop` backing file, when the device is a loop device.
+    public var loopBackingFile: String?
+
+    public init(kernelName: String, major: UInt32, minor: UInt32, size: UInt64, readOnly: Bool = false,
+                removable: Bool = false, logicalBlockSize: UInt32 = 512, holders: [String] = [], slaves: [String] = [],
+                partition: PartitionInfo? = nil, dm: DeviceMapperInfo? = nil, filesystem: FilesystemInfo? = nil,
+                pmemNamespace: String? = nil, badblocks: [SectorRange] = [], loopBackingFile: String? = nil) {
+        self.kernelName = kernelName
+        self.major = major
+        self.minor = minor
+        self.size = size
+        self.readOnly = readOnly
+        self.removable = removable
+        self.logicalBlockSize = logicalBlockSize
+        self.holders = holders
+        self.slaves = slaves
+        self.partition = partition
+        self.dm = dm
+        self.filesystem = filesystem
+        self.pmemNamespace = pmemNamespace
+        self.badblocks = badblocks
+        self.loopBackingFile = loopBackingFile
+    }
+
+    public var majorMinor: String { "\(major):\(minor)" }
+    /// The name people use: the dm name for dm devices, the kernel name otherwise.
+    public var displayName: String { dm?.name ?? kernelName }
+    public var path: String { dm.map { "/dev/mapper/\($0.name)" } ?? "/dev/\(kernelName)" }
+}
+
+/// A partition's place on its disk (sysfs `partition`, `start`, `size`).
+public struct PartitionInfo: Codable, Sendable, Hashable {
+    public var number: Int
+    public var start: UInt64
+    /// Kernel name of the whole disk.
+    public var parent: String
+    public init(number: Int, start: UInt64, parent: String) {
+        self.number = number
+        self.start = start
+        self.parent = parent
+    }
+}
+
+/// What libdevmapper reports for a dm device (DM_DEVICE_INFO, _TABLE, _STATUS, _DEPS).
+public struct DeviceMapperInfo: Codable, Sendable, Hashable {
+    public var name: String
+    public var uuid: String
+    public var suspended: Bool
+    public var openCount: Int32
+    /// The live table, one line per target as `dmsetup table` prints it (members as major:minor).
+    public var table: [String]
+    /// One line per target as `dmsetup status` prints it.
+    public var status: [String]
+    /// major:minor of the devices the table uses.
+    public var deps: [String]
+
+    public init(name: String, uuid: String, suspended: Bool, openCount: Int32, table: [String], status: [String], deps: [String]) {
+        self.name = name
+        self.uuid = uuid
+        self.suspended = suspended
+        self.openCount = openCount
+        self.table = table
+        self.status = status
+        self.deps = deps
+    }
+}
+
+/// What libblkid found on a device (superblocks and partition-table entries).
+public struct FilesystemInfo: Codable, Sendable, Hashable {
+    public var type: String?
+    public var uuid: String?
+    public var label: String?
+    public var partUuid: String?
+    public var partitionTableType: String?
+    public var version: String?
+    public var blockSize: UInt32?
+
+    public init(type: String? = nil, uuid: String? = nil, label: String? = nil, partUuid: String? = nil,
+                partitionTableType: String? = nil, version: String? = nil, blockSize: UInt32? = nil) {
+        self.type = type
+        self.uuid = uuid
+        self.label = label
+        self.partUuid = partUuid
+        self.partitionTableType = partitionTableType
+        self.version = version
+        self.blockSize = blockSize
+    }
+}
+
+/// One line of /proc/self/mountinfo (proc(5)), with the XFS extra devices pulled out.
+public struct Mount: Codable, Sendable, Hashable {
+    public var mountId: Int
+    public var major: UInt32
+    public var minor: UInt32
+    public var root: String
+    public var mountpoint: String
+    public var fsType: String
+    public var source: String
+    /// Per-mount options (`rw,relatime`).
+    public var options: [String]
+    /// Superblock options (`rw,attr2,inode64,logdev=/dev/pmem1,...`).
+    public var superOptions: [String]
+
+    public var majorMinor: String { "\(major):\(minor)" }
+    public var dax: Bool { superOptions.contains { $0 == "dax" || $0 == "dax=always" } || options.contains("dax") }
+    /// XFS external log device (`logdev=`), as given at mount.
+    public var logDevice: String? { superOptions.first { $0.hasPrefix("logdev=") }.map { String($0.dropFirst(7)) } }
+    /// XFS realtime device (`rtdev=`).
+    public var realtimeDevice: String? { superOptions.first { $0.hasPrefix("rtdev=") }.map { String($0.dropFirst(6)) } }
+
+    public init(mountId: Int, major: UInt32, minor: UInt32, root: String, mountpoint: String, fsType: String,
+                source: String, options: [String], superOptions: [String]) {
+        self.mountId = mountId
+        self.major = major
+        self.minor = minor
+        self.root = root
+        self.mountpoint = mountpoint
+        self.fsType = fsType
+        self.source = source
+        self.options = options
+        self.superOptions = superOptions
+    }
+}
+
+/// The nd bus: persistent-memory regions and namespaces (/sys/bus/nd/devices).
+public struct PmemInventory: Codable, Sendable, Hashable {
+    public var regions: [PmemRegion]
+    public var namespaces: [PmemNamespace]
+    public init(regions: [PmemRegion] = [], namespaces: [PmemNamespace] = []) {
+        self.regions = regions
+        self.namespaces = namespaces
+    }
+}
+
+public struct PmemRegion: Codable, Sendable, Hashable {
+    public var name: String
+    public var size: UInt64
+    /// Bad ranges of the region, 512-byte sectors from its start.
+    public var badblocks: [SectorRange]
+    public init(name: String, size: UInt64, badblocks: [SectorRange]) {
+        self.name = name
+        self.size = size
+        self.badblocks = badblocks
+    }
+}
+
+/// A namespace and the device that claims it: a pfn (fsdax), a dax device (devdax), a btt
+/// (sector), or none (raw).
+public struct PmemNamespace: Codable, Sendable, Hashable {
+    public var name: String
+    public var region: String
+    /// `fsdax`, `devdax`, `sector` or `raw`, as ndctl names them.
+    public var mode: String
+    /// Bytes.
+    public var size: UInt64
+    public var uuid: String?
+    /// The claiming device (`pfn0.1`, `dax0.1`, `btt0.1`), whose unbind removes the block device.
+    public var claimedBy: String?
+    /// Kernel name of the block device (`pmem0`, `pmem0s`), when there is one.
+    public var blockDevice: String?
+
+    public init(name: String, region: String, mode: String, size: UInt64, uuid: String?, claimedBy: String?, blockDevice: String?) {
+        self.name = name
+        self.region = region
+        self.mode = mode
+        self.size = size
+        self.uuid = uuid
+        self.claimedBy = claimedBy
+        self.blockDevice = blockDevice
+    }
+}

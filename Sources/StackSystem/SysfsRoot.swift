@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every read of /sys and /proc goes through one rooted path context (util-linux's
+/// `ul_path_set_prefix`), so the same discovery code can read a copied tree in tests.
+public struct SysfsRoot: Sendable {
+    public let prefix: String
+
+    public init(prefix: String = "") { self.prefix = prefix }
+
+    public func path(_ p: String) -> String { prefix + p }
+
+    /// A small text file, trimmed of its trailing newline; nil if absent or unreadable.
+    public func read(_ p: String) -> String? {
+        let fd = open(path(p), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return out.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        var s = String(decoding: out, as: UTF8.self)
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
+    }
+
+    public func readNumber(_ p: String) -> UInt64? { read(p).flatMap { UInt64($0.trimmingSpaces) } }
+
+    /// Names in a directory, sorted, without `.` and `..`; empty if absent.
+    public func list(_ p: String) -> [String] {
+        guard let dir = opendir(path(p)) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// The components of a symlink's target (`../../devices/.../region0/pfn0.1`).
+    public func linkComponents(_ p: String) -> [String] {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path(p), &buffer, buffer.count - 1)
+        guard n > 0 else { return [] }
+        let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return target.split(separator: "/").map(String.init)
+    }
+
+    /// The last component of a symlink's target (`../../devices/.../pfn0.1` → `pfn0.1`).
+    public func linkBasename(_ p: String) -> String? { linkComponents(p).last }
+
+    /// The component before the last (`.../sda/sda1` → `sda`, `.../region0/namespace0.0` → `region0`).
+    public func linkParent(_ p: String) -> String? {
+        let c = linkComponents(p)
+        return c.count >= 2 ? c[c.count - 2] : nil
+    }
+
+    public func exists(_ p: String) -> Bool { access(path(p), F_OK) == 0 }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\n" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import ArgumentParser
+import StackModel
+
+/// `dmstack tree`: every stack as a tree.
+struct Tree: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show every device stack as a tree: top devices first, or leaves first with --inverse.",
+        discussion: """
+            Top-down (the default) starts at each device nothing is built on and lists what it \
+            is built on, down to the leaves (like `lsblk -s` and `dmsetup ls --tree`). --inverse \
+            starts at each leaf and lists what is built on it (like `lsblk` and \
+            `dmsetup ls --tree -o inverted`). Each device shows its major:minor, size, a summary \
+            of its table, filesystem, mountpoints, pmem mode and state (suspended, degraded). \
+            JSON: {"tree": [node]}, each node with name, kernel_name, major_minor, size (bytes), \
+            type, table, fs_type, fs_uuid, label, mountpoints, pmem_mode, state and children.
+            """
+    )
+
+    @OptionGroup var engine: EngineOptions
+
+    @Flag(name: .long, help: "Start at the leaves and list what is built on them.")
+    var inverse = false
+
+    @Flag(name: .long, help: "Also list empty devices and RAM disks.")
+    var all = false
+
+    @Flag(name: .long, help: "Print JSON: {\"tree\": [...]}.")
+    var json = false
+
+    @Argument(help: "Show only the trees starting at these devices.")
+    var devices: [String] = []
+
+    func run() throws {
+        try reportingFailures {
+            let inventory = try engine.inventory()
+            let roots = try devices.map { try engine.device($0, in: inventory).kernelName }
+            let forest = try inventory.tree(roots: roots, inverse: inverse, all: all)
+            if json {
+                print(try JSONOutput.encode(["tree": forest]))
+            } else {
+                print(Self.render(forest))
+            }
+        }
+    }
+
+    static func render(_ forest: [TreeNode]) -> String {
+        var table = TextTable(columns: [
+            Column(header: "NAME"), Column(header: "MAJ:MIN"), Column(header: "SIZE", alignment: .right),
+            Column(header: "TABLE"), Column(header: "FSTYPE"), Column(header: "MOUNTPOINTS"), Column(header: "PMEM"), Column(header: "STATE"),
+        ])
+        func add(_ n: TreeNode, prefix: String, childPrefix: String) {
+            table.rows.append([prefix + n.name, n.majorMinor, HumanSize.format(n.size), n.table ?? "", n.fsType ?? "",
+                               n.mountpoints.joined(separator: ","), n.pmemMode ?? "", n.state.joined(separator: ",")])
+            for (i, c) in n.children.enumerated() {
+                let last = i == n.children.count - 1
+                add(c, prefix: childPrefix + (last ? "└─" : "├─"), childPrefix: childPrefix + (last ? "  " : "│ "))
+            }
+        }
+        for root in forest { add(root, prefix: "", childPrefix: "") }
+        return table.render()
+    }
+}
+
+/// Sizes as lsblk prints them: powers of 1024 with one letter, one decimal when not whole.
+enum HumanSize {
+    static func format(_ bytes: UInt64) -> String {
+        let units = ["B", "K", "M", "G", "T", "P", "E"]
+        var value = Double(bytes)
+        var i = 0
+        while value >= 1024 && i < units.count - 1 { value /= 1024; i += 1 }
+        if i == 0 { return "\(bytes)B" }
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? "\(Int(rounded))\(units[i])" : String(format: "%.1f%@", rounded, units[i])
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared plumbing for tests that need root and real devices: they skip, with the reason,
+/// where they cannot run, and clean up what they create even when they fail.
+enum Live {
+    static var isRoot: Bool { geteuid() == 0 }
+    static var hasLoop: Bool { isRoot && FileManager.default.fileExists(atPath: "/dev/loop-control") }
+    static var hasDeviceMapper: Bool { isRoot && FileManager.default.fileExists(atPath: "/dev/mapper/control") }
+    static var hasPmem: Bool { FileManager.default.fileExists(atPath: "/sys/bus/nd/devices") }
+
+    struct CommandError: Error, CustomStringConvertible {
+        var command: String, status: Int32, output: String
+        var description: String { "`\(command)` exited \(status): \(output)" }
+    }
+
+    /// Runs a shell command, returning stdout; throws with stderr on failure.
+    @discardableResult
+    static func sh(_ command: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let stdout = String(decoding: o, as: UTF8.self)
+        guard p.terminationStatus == 0 else {
+            throw CommandError(command: command, status: p.terminationStatus, output: String(decoding: e, as: UTF8.self) + stdout)
+        }
+        return stdout
+    }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var dmstack: String {
+        let beside = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("dmstack")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside.path }
+        return packageRoot.appendingPathComponent(".build/debug/dmstack").path
+    }
+
+    /// `dmstack ARGS` parsed as JSON.
+    static func json(_ arguments: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(try sh("\(dmstack) \(arguments)").utf8)) as! [String: Any]
+    }
+
+    /// A loop device over a sparse file, detached (and its file removed) by `cleanup`.
+    static func loop(size: String, partitioned: Bool = false, cleanup: inout [String]) throws -> String {
+        let file = try sh("mktemp /tmp/dmstack-test-XXXXXX.img").trimmingCharacters(in: .whitespacesAndNewlines)
+        cleanup.append("rm -f \(file)")
+        try sh("truncate -s \(size) \(file)")
+        let dev = try sh("losetup -f --show \(partitioned ? "-P " : "")\(file)").trimmingCharacters(in: .whitespacesAndNewlines)
+        cleanup.append("losetup -d \(dev)")
+        return dev
+    }
+
+    /// Runs cleanup commands last-first, ignoring failures.
+    static func clean(_ commands: [String]) {
+        for c in commands.reversed() { _ = try? sh(c) }
+    }
+}
