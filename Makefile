@@ -4,7 +4,7 @@
 SWIFT ?= swift
 BIN = .build/debug/dmstack
 
-.PHONY: all build setup setup-test demo test test-unit bench docs check-docs clean
+.PHONY: all build setup setup-test demo test test-vm bench docs examples clean
 
 all: build
 
@@ -20,9 +20,16 @@ build: setup
 demo: build
 	@scripts/demo.sh $(BIN)
 
+# The host suite (pure model, CLI, and root-only tests on loop devices), then the VM suite.
 test: setup-test
 	@$(SWIFT) build -q
 	@$(SWIFT) test
+	@Tests/VM/run.sh
+
+# Real device-mapper and pmem: boots the test VM once and runs every live test inside it.
+test-vm: setup-test
+	@$(SWIFT) build -q --build-tests
+	@Tests/VM/run.sh
 
 bench: setup-test
 	@$(SWIFT) build -q -c release --product dmstack-bench
@@ -34,3 +41,7 @@ docs: build
 
 clean:
 	@rm -rf .build
+# Rebuild the example snapshots (boots the test VM; as root).
+examples: setup-test
+	@$(SWIFT) build -q
+	@examples/capture.sh

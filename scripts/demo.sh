@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# `make demo`: dmstack on the bundled example tables, no root needed.
+# `make demo`: dmstack on the bundled examples (snapshots captured in the test VM, and table
+# files); no root needed.
 set -euo pipefail
 bin=${1:-.build/debug/dmstack}
-ex=examples/tables
+ex=examples
 run() { echo; echo "\$ dmstack $*"; "$bin" "$@"; }
 
-echo "== Which ranges of the striped volume does a bad 4 KiB on pmem1 hit? =="
-run translate --table $ex/pmem-stack.table /dev/pmem1 262400+8
+echo "== Two fsdax pmem namespaces under a linear and a striped volume, each with XFS =="
+run tree --snapshot $ex/pmem-linear-striped.json
+run tree --inverse --snapshot $ex/pmem-linear-striped.json pmem1
 echo
-echo "== Where does the first 256 KiB of the striped volume live? (down to the leaves) =="
-run translate --table $ex/pmem-stack.table --down data 0+256KiB
+echo "== Everything about the striped volume =="
+run show --snapshot $ex/pmem-linear-striped.json stripe
+echo
+echo "== A bad 4 KiB on pmem1 at 300 MiB: which volume ranges does it hit? =="
+run translate --snapshot $ex/pmem-linear-striped.json /dev/pmem1 300MiB+4KiB
 echo
 echo "== Losing one raid5 leg: every range degraded, nothing lost =="
-run translate --table $ex/raid.table /dev/loop3 0+384
+run translate --snapshot $ex/raid1-raid5-loop.json /dev/loop3 0+384
 echo
-echo "== Two mirror legs on one disk: losing that disk loses the data =="
-run translate --table $ex/raid.table /dev/loop5 0+409600
+echo "== Thin volumes without their pool's thin_dump: unknown, and why =="
+run translate --snapshot $ex/thin-pool.json --down thin1 0+8
+echo
+echo "== Two mirror legs on one disk (a table file): losing that disk loses the data =="
+run translate --table $ex/tables/raid.table /dev/loop5 0+409600
 echo
 echo "== The same as JSON =="
-run translate --table $ex/raid.table /dev/loop0 2048+8 --json
+run translate --table $ex/tables/raid.table /dev/loop0 2048+8 --json

@@ -1,5 +1,6 @@
 import CDeviceMapper
 import CLinux
+import StackModel
 
 /// A libdevmapper call failed; carries the operation, the device and libdevmapper's message.
 public struct DeviceMapperError: Error, CustomStringConvertible, Sendable {
@@ -67,7 +68,8 @@ public struct DeviceMapperClient: Sendable {
                 next = dm_get_next_target(task, next, &start, &length, &targetType, &params)
                 if let targetType {
                     let p = params.map { String(cString: $0) } ?? ""
-                    lines.append("\(start) \(length) \(String(cString: targetType))" + (p.isEmpty ? "" : " \(p)"))
+                    let line = "\(start) \(length) \(String(cString: targetType))" + (p.isEmpty ? "" : " \(p)")
+                    lines.append(type == DM_DEVICE_TABLE ? TableSecrets.mask(line) : line)
                 }
             } while next != nil
         }

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+/// The example stacks built for real with dmsetup (Tests/VM/stacks.sh) in the test VM:
+/// `tree --json` must agree with `lsblk -J -s` and `dmsetup deps` on every relation and size,
+/// and capture then `--snapshot` must give byte-identical output.
+@Suite("VM: real device-mapper stacks", .serialized, .enabled(if: Live.hasDeviceMapper, "needs root and device-mapper (runs in the test VM: make test-vm)"))
+struct VMLiveTests {
+    static let stacks = Live.packageRoot.appendingPathComponent("Tests/VM/stacks.sh").path
+    static var hasTwoPmem: Bool { FileManager.default.fileExists(atPath: "/sys/class/block/pmem0") && FileManager.default.fileExists(atPath: "/sys/class/block/pmem1") }
+
+    /// Top-down edges `parent>child` and sizes from one `{children: [...]}` forest.
+    static func edges(_ forest: [[String: Any]], name: String, size: String, into edges: inout Set<String>, sizes: inout [String: UInt64]) {
+        for node in forest {
+            let n = node[name] as! String
+            sizes[n] = (node[size] as? UInt64) ?? UInt64((node[size] as? String) ?? "") ?? 0
+            let kids = node["children"] as? [[String: Any]] ?? []
+            for k in kids { edges.insert("\(n)>\(k[name] as! String)") }
+            Self.edges(kids, name: name, size: size, into: &edges, sizes: &sizes)
+        }
+    }
+
+    func checkAgainstLsblkAndDmsetup(_ dmNames: [String]) throws {
+        var ours = Set<String>(), oursSizes: [String: UInt64] = [:]
+        Self.edges(try Live.json("tree --json")["tree"] as! [[String: Any]], name: "name", size: "size", into: &ours, sizes: &oursSizes)
+        let ls = try JSONSerialization.jsonObject(with: Data(try Live.sh("lsblk -J -s -b -o NAME,SIZE").utf8)) as! [String: Any]
+        var theirs = Set<String>(), theirSizes: [String: UInt64] = [:]
+        Self.edges(ls["blockdevices"] as! [[String: Any]], name: "name", size: "size", into: &theirs, sizes: &theirSizes)
+        for dm in dmNames {
+            let a = ours.filter { $0.hasPrefix("\(dm)>") || $0.hasSuffix(">\(dm)") }
+            let b = theirs.filter { $0.hasPrefix("\(dm)>") || $0.hasSuffix(">\(dm)") }
+            #expect(a == b, "\(dm): dmstack \(a.sorted()) vs lsblk -s \(b.sorted())")
+            #expect(oursSizes[dm] != nil && oursSizes[dm] == theirSizes[dm], "\(dm) size")
+            // dmsetup deps: "N dependencies  : (259, 0) (259, 1)"
+            let deps = try Live.sh("dmsetup deps \(dm)")
+            let theirDeps = Set(deps.split(separator: "(").dropFirst().map { $0.prefix { $0 != ")" }.replacingOccurrences(of: ", ", with: ":") })
+            let show = try Live.json("show --json \(dm)")["device"] as! [String: Any]
+            var ourDeps = Set<String>()
+            for below in show["below"] as! [String] {
+                ourDeps.insert((try Live.json("show --json \(below)")["device"] as! [String: Any])["major_minor"] as! String)
+            }
+            #expect(ourDeps == theirDeps, "\(dm): below \(ourDeps.sorted()) vs dmsetup deps \(theirDeps.sorted())")
+            let table = ((show["dm"] as! [String: Any])["table"] as! [String]).joined(separator: "\n")
+            #expect(table == (try Live.sh("dmsetup table \(dm)")).trimmingCharacters(in: .newlines), "\(dm) table")
+        }
+    }
+
+    func checkSnapshotIdentical(_ devices: [String], translate: String) throws {
+        let file = try Live.sh("mktemp /tmp/dmstack-snap-XXXXXX.json").trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? Live.sh("rm -f \(file)") }
+        try Live.sh("\(Live.dmstack) capture -o \(file)")
+        var commands = ["tree --json", "tree --json --inverse", "tree", translate]
+        for d in devices { commands += ["show --json \(d)", "show \(d)"] }
+        for c in commands {
+            let live = try Live.sh("\(Live.dmstack) \(c)")
+            let offline = try Live.sh("\(Live.dmstack) \(c) --snapshot \(file)")
+            #expect(live == offline, "\(c): live and --snapshot differ")
+        }
+    }
+
+    func withStack(_ n: Int, _ body: () throws -> Void) throws {
+        defer { _ = try? Live.sh("\(Self.stacks) down \(n)") }
+        try Live.sh("\(Self.stacks) up \(n) /tmp/dmstack-vm-mnt")
+        try body()
+    }
+
+    @Test(.enabled(if: hasTwoPmem, "needs two fsdax pmem devices"))
+    func pmemConcatAndStripe() throws {
+        try withStack(1) {
+            try checkAgainstLsblkAndDmsetup(["concat", "stripe"])
+            try checkSnapshotIdentical(["concat", "stripe", "pmem0"], translate: "translate --json pmem1 0+64")
+            let tree = try Live.json("tree --json --inverse pmem0")["tree"] as! [[String: Any]]
+            #expect(tree[0]["pmem_mode"] as? String == "fsdax")
+            let show = try Live.json("show --json pmem0")["device"] as! [String: Any]
+            let ns = show["pmem_namespace"] as! [String: Any]
+            #expect(ns["mode"] as? String == "fsdax" && (ns["claimed_by"] as? String)?.hasPrefix("pfn") == true)
+            let summary = (try Live.json("show --json stripe")["device"] as! [String: Any])["table_summary"] as? String
+            #expect(summary == "striped 2×64KiB")
+            // Up from pmem1's first sector: concat's second segment.
+            let rows = try Live.json("translate --json pmem1 0+8")["translations"] as! [[String: Any]]
+            #expect(rows.map { $0["device"] as! String } == ["concat"])
+        }
+    }
+
+    @Test func raid1AndRaid5OverLoops() throws {
+        try withStack(2) {
+            try checkAgainstLsblkAndDmsetup(["mirror", "parity"])
+            try checkSnapshotIdentical(["mirror", "parity"], translate: "translate --json --down parity 0+1024")
+            let rows = try Live.json("translate --json --down mirror 0+8")["translations"] as! [[String: Any]]
+            #expect(rows.count == 2 && rows.allSatisfy { $0["outcome"] as? String == "degraded" })
+            let summary = (try Live.json("show --json parity")["device"] as! [String: Any])["table_summary"] as? String
+            #expect(summary == "raid5_ls 3 legs")
+        }
+    }
+
+    @Test func cryptOverLinearAndSuspendedState() throws {
+        try withStack(3) {
+            try checkAgainstLsblkAndDmsetup(["lin", "secret"])
+            try checkSnapshotIdentical(["lin", "secret"], translate: "translate --json --down secret 409590+20")
+            try Live.sh("dmsetup suspend lin")
+            defer { _ = try? Live.sh("dmsetup resume lin") }
+            // Probing a suspended device would hang; dmstack must not.
+            let show = try Live.json("show --json lin")["device"] as! [String: Any]
+            #expect((show["state"] as? [String])?.contains("suspended") == true)
+        }
+    }
+
+    @Test func thinPoolWithTwoThinVolumes() throws {
+        try withStack(4) {
+            try checkAgainstLsblkAndDmsetup(["pool", "thin1", "thin2"])
+            try checkSnapshotIdentical(["pool", "thin1", "thin2"], translate: "translate --json --down thin1 0+8")
+            // Without a thin_dump the thin mapping is unknown, and says why.
+            let rows = try Live.json("translate --json --down thin1 0+8")["translations"] as! [[String: Any]]
+            #expect(rows.count == 1 && rows[0]["outcome"] as? String == "unknown")
+            #expect((rows[0]["reason"] as? String)?.contains("thin_dump") == true)
+        }
+    }
+
+    @Test(.enabled(if: hasTwoPmem, "needs two fsdax pmem devices"))
+    func xfsWithExternalLogOnSecondPmem() throws {
+        try withStack(5) {
+            let show = try Live.json("show --json pmem0")["device"] as! [String: Any]
+            let mounts = show["mounts"] as! [[String: Any]]
+            #expect(mounts.count == 1 && mounts[0]["log_device"] as? String == "/dev/pmem1")
+            try checkSnapshotIdentical(["pmem0", "pmem1"], translate: "translate --json pmem0 0+8")
+        }
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs inside the test VM (see Tests/VM/run.sh): prepares dm and fsdax pmem, checks the
+# set-up, then runs the live test suite. Writes into OUT: setup.log (PASS/FAIL lines),
+# live.log (swift-testing's output), live.rc, and done when it finished.
+set -u
+out=$1 root=$2 filter=${3:-LiveTests}
+{
+    source "$root/Tests/VM/prepare.sh"
+    # Set-up checks count as tests: the suite means nothing without them.
+    check() { if eval "$2"; then echo "PASS setup: $1"; else echo "FAIL setup: $1"; fi; }
+    check "device-mapper is present" '[ -e /dev/mapper/control ]'
+    check "two fsdax pmem block devices" '[ -b /dev/pmem0 ] && [ -b /dev/pmem1 ] && [ "$(ndctl list -N -m fsdax | grep -c fsdax)" -ge 2 ]'
+    check "loop devices" '[ -e /dev/loop-control ]'
+} > "$out/setup.log" 2>&1
+
+tests=$(ls -d "$root"/.build/*/debug/dmstackPackageTests.xctest 2>/dev/null | head -1)
+if [ -z "$tests" ]; then
+    echo "FAIL setup: no test binary under $root/.build (build on the host first)" >> "$out/setup.log"
+else
+    cd /tmp && "$tests" --testing-library swift-testing --filter "$filter" > "$out/live.log" 2>&1
+    echo $? > "$out/live.rc"
+fi
+touch "$out/done"

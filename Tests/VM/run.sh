@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test-vm`: boots the test VM once (Tests/VM/vm.sh), runs every live test inside it,
+# and prints a closing `N passed, N failed`. Fails if any failed or the VM did not come up.
+# Usage: Tests/VM/run.sh [TEST-FILTER]   (default: LiveTests, the whole live suite)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/Tests/VM/vm.sh"
+filter=${1:-LiveTests}
+work=$(mktemp -d /tmp/dmstack-vm-XXXXXX)
+out=$work/out
+mkdir -p "$out"
+trap 'rm -rf "$work"' EXIT
+
+if ! boot_vm "$work" "$out" "bash $root/Tests/VM/guest.sh $out $root $filter" || [ ! -f "$out/done" ]; then
+    echo "test-vm: the VM did not come up or did not finish; last console lines:"
+    tail -30 "$work/console.log" 2>/dev/null
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+grep -E '^(PASS|FAIL|note)' "$out/setup.log"
+passed=$(grep -c '^PASS' "$out/setup.log")
+failed=$(grep -c '^FAIL' "$out/setup.log")
+if [ -f "$out/live.log" ]; then
+    # swift-testing's own lines, one per test: "✔ Test x() passed after", "✘ Test x() failed after".
+    grep -aE '^(✔|✘|➜) Test |recorded an issue' "$out/live.log" | grep -av '^. Test run' || true
+    grep -a '^. Test run' "$out/live.log" || true
+    p=$(grep -aE '^✔ Test .* passed after' "$out/live.log" | grep -avc '^✔ Test run')
+    f=$(grep -aE '^✘ Test .* failed after' "$out/live.log" | grep -avc '^✘ Test run')
+    passed=$((passed + p)) failed=$((failed + f))
+    if [ "$(cat "$out/live.rc" 2>/dev/null)" != 0 ] && [ "$f" = 0 ]; then
+        echo "test-vm: the test binary exited $(cat "$out/live.rc" 2>/dev/null) without a failed test; its last lines:"
+        tail -20 "$out/live.log"
+        failed=$((failed + 1))
+    fi
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

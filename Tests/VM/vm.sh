@@ -1,0 +1,27 @@
+# Sourced by Tests/VM/run.sh and examples/capture.sh: boots Debian's kernel under qemu with
+# two emulated 512 MiB NVDIMMs through virtme-ng, the host's root shared read-only and OUT
+# writable, and runs COMMAND inside. KVM stays off unless DMSTACK_VM_KVM=1 (guests hang
+# under it on these machines); DMSTACK_VM_TIMEOUT bounds the run (seconds, default 2400).
+# Usage: boot_vm WORKDIR OUT COMMAND; leaves the console in WORKDIR/console.log.
+boot_vm() {
+    local work=$1 out=$2 command=$3
+    truncate -s 512M "$work/nv0" "$work/nv1"
+    local kernel
+    kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
+    if [ -z "$kernel" ]; then echo "vm: no kernel in /boot (install linux-image-amd64)"; return 1; fi
+    local accel=--disable-kvm
+    [ "${DMSTACK_VM_KVM:-0}" = 1 ] && accel=
+    local qemu="-machine pc,nvdimm=on" i
+    for i in 0 1; do
+        qemu="$qemu -object memory-backend-file,id=mem$i,share=on,mem-path=$work/nv$i,size=512M -device nvdimm,id=nv$i,memdev=mem$i"
+    done
+    echo "vm: booting $(basename "$kernel") with 2 NVDIMMs ($([ -z "$accel" ] && echo KVM || echo TCG))"
+    local start status
+    start=$(date +%s)
+    timeout "${DMSTACK_VM_TIMEOUT:-2400}" vng --run "$kernel" --force-9p $accel --disable-microvm \
+        --memory '2048,slots=4,maxmem=8192' --rwdir "$out" --qemu-opts="$qemu" \
+        --exec "$command" > "$work/console.log" 2>&1
+    status=$?
+    echo "vm: ran $(( $(date +%s) - start )) s (exit $status)"
+    return 0
+}
