@@ -31,9 +31,9 @@ test-vm: setup-test
 	@$(SWIFT) build -q --build-tests
 	@Tests/VM/run.sh
 
+# BENCHMARKS.md: ratios against a baseline or peer measured in the same run (boots the VM).
 bench: setup-test
-	@$(SWIFT) build -q -c release --product dmstack-bench
-	@.build/release/dmstack-bench | tee BENCHMARKS.md.new && mv BENCHMARKS.md.new BENCHMARKS.md
+	@scripts/bench.sh
 
 # Regenerate the man page and the shell completions from the CLI (committed; a test checks them).
 docs: build

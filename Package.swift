@@ -49,6 +49,7 @@ let package = Package(
             path: "Benchmarks/dmstack-bench"
         ),
         .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
+        .testTarget(name: "StackSystemTests", dependencies: ["StackSystem", "StackModel"]),
         // Root-only tests on real devices: skip with the reason elsewhere; run as root on the
         // host (loop, partitions, XFS, ext4) and in the test VM (device-mapper, pmem).
         .testTarget(name: "LiveTests", dependencies: ["dmstack"]),

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import StackModel
 import StackSystem
 
@@ -24,7 +24,7 @@ public struct LiveEngine: Engine {
     public var source: String { "the live system" }
 
     public func snapshot() throws -> SystemSnapshot {
-        let now = ISO8601DateFormatter().string(from: Date())
+        let now = Date.now.formatted(.iso8601)
         return try discovery.snapshot(dmstackVersion: dmstackVersion, capturedAt: now)
     }
 }

@@ -1,7 +1,3 @@
-import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// Metadata for a dynamic mapping could not be read: names the source and what was wrong.
 public struct MappingParseError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -60,14 +56,41 @@ public struct ThinPoolMapping: Hashable, Sendable {
     }
 
     /// Parses `thin_dump` XML output.
-    public static func parseThinDump(_ xml: Data, source: String = "thin_dump") throws(MappingParseError) -> ThinPoolMapping {
-        let handler = ThinDumpHandler()
-        try runXML(xml, handler: handler, source: source)
-        if let e = handler.error { throw MappingParseError(source: source, message: e) }
-        guard let bs = handler.blockSectors, bs > 0 else {
+    public static func parseThinDump(_ xml: [UInt8], source: String = "thin_dump") throws(MappingParseError) -> ThinPoolMapping {
+        var blockSectors: UInt64?
+        var devices: [UInt64: [BlockRun]] = [:]
+        var current: UInt64?
+        var closed = false
+        try readDump(xml, source: source, start: { name, a, line in
+            func number(_ key: String) throws -> UInt64 { try dumpNumber(a, key, name, line) }
+            switch name {
+            case "superblock": blockSectors = try number("data_block_size")
+            case "device":
+                let id = try number("dev_id")
+                current = id
+                if devices[id] == nil { devices[id] = [] }
+            case "range_mapping", "single_mapping":
+                guard let dev = current else { throw DumpXML.Failure(line: line, message: "<\(name)> outside <device>") }
+                let single = name == "single_mapping"
+                let o = try number(single ? "origin_block" : "origin_begin")
+                let d = try number(single ? "data_block" : "data_begin")
+                let l = single ? 1 : try number("length")
+                guard let bs = blockSectors, bs > 0, l > 0, o + l <= maxSectors / bs, d + l <= maxSectors / bs else {
+                    throw DumpXML.Failure(line: line, message: "<\(name)> maps blocks beyond any device (or before <superblock>)")
+                }
+                devices[dev]!.append(BlockRun(from: o, to: d, length: l))
+            case "def", "ref":
+                throw DumpXML.Failure(line: line, message: "shared subtrees (<\(name)>) are not supported; run thin_dump without --format compact")
+            default: break
+            }
+        }, end: { name in
+            if name == "device" { current = nil }
+            if name == "superblock" { closed = true }
+        })
+        guard let bs = blockSectors, bs > 0 else {
             throw MappingParseError(source: source, message: "no <superblock data_block_size=...> element")
         }
-        var devices = handler.devices
+        guard closed else { throw MappingParseError(source: source, message: "the document ends before </superblock> (truncated dump?)") }
         for id in devices.keys { devices[id]!.sort { $0.from < $1.from } }
         return ThinPoolMapping(dataBlockSectors: bs, devices: devices)
     }
@@ -96,14 +119,27 @@ public struct CacheMapping: Hashable, Sendable {
         return lo < entries.count && entries[lo].originBlock == b ? entries[lo] : nil
     }
 
-    public static func parseCacheDump(_ xml: Data, source: String = "cache_dump") throws(MappingParseError) -> CacheMapping {
-        let handler = CacheDumpHandler()
-        try runXML(xml, handler: handler, source: source)
-        if let e = handler.error { throw MappingParseError(source: source, message: e) }
-        guard let bs = handler.blockSectors, bs > 0 else {
+    public static func parseCacheDump(_ xml: [UInt8], source: String = "cache_dump") throws(MappingParseError) -> CacheMapping {
+        var blockSectors: UInt64?
+        var entries: [Entry] = []
+        var closed = false
+        try readDump(xml, source: source, start: { name, a, line in
+            switch name {
+            case "superblock": blockSectors = try dumpNumber(a, "block_size", name, line)
+            case "mapping":
+                let c = try dumpNumber(a, "cache_block", name, line), o = try dumpNumber(a, "origin_block", name, line)
+                guard let bs = blockSectors, bs > 0, c < maxSectors / bs, o < maxSectors / bs else {
+                    throw DumpXML.Failure(line: line, message: "<mapping> places a block beyond any device (or before <superblock>)")
+                }
+                entries.append(Entry(cacheBlock: c, originBlock: o, dirty: a["dirty"] == "true"))
+            default: break
+            }
+        }, end: { name in if name == "superblock" { closed = true } })
+        guard let bs = blockSectors, bs > 0 else {
             throw MappingParseError(source: source, message: "no <superblock block_size=...> element")
         }
-        return CacheMapping(blockSectors: bs, entries: handler.entries)
+        guard closed else { throw MappingParseError(source: source, message: "the document ends before </superblock> (truncated dump?)") }
+        return CacheMapping(blockSectors: bs, entries: entries)
     }
 }
 
@@ -132,7 +168,7 @@ public struct SnapshotExceptionStore: Hashable, Sendable {
         guard header.count >= 16 else { throw MappingParseError(source: source, message: "COW device is shorter than its header") }
         let magic = le32(header, 0)
         guard magic == Self.magic else {
-            throw MappingParseError(source: source, message: magic == 0 ? "COW device holds no snapshot header (new, never used store)" : String(format: "bad snapshot magic 0x%08x (expected 0x70416e53 'SnAp')", magic))
+            throw MappingParseError(source: source, message: magic == 0 ? "COW device holds no snapshot header (new, never used store)" : "bad snapshot magic \(hex32(magic)) (expected 0x70416e53 'SnAp')")
         }
         let valid = le32(header, 4) != 0
         let version = le32(header, 8)
@@ -190,7 +226,7 @@ public struct WritecacheMapping: Hashable, Sendable {
         let sb = try read(0, 1)
         guard sb.count >= 32 else { throw MappingParseError(source: source, message: "cache device is shorter than the writecache superblock") }
         guard le32(sb, 0) == Self.magic else {
-            throw MappingParseError(source: source, message: String(format: "bad writecache magic 0x%08x (expected 0x23489321)", le32(sb, 0)))
+            throw MappingParseError(source: source, message: "bad writecache magic \(hex32(le32(sb, 0))) (expected 0x23489321)")
         }
         guard le32(sb, 4) == 1 else { throw MappingParseError(source: source, message: "unsupported writecache version \(le32(sb, 4))") }
         let blockBytes = UInt64(le32(sb, 8))
@@ -246,106 +282,29 @@ public struct DynamicMappings: Sendable {
     public init() {}
 }
 
-// MARK: - XML plumbing (FoundationXML's streaming parser: bounded memory on large dumps)
+// MARK: - Dump plumbing
 
-func runXML(_ data: Data, handler: XMLHandlerBase, source: String) throws(MappingParseError) {
-    // FoundationXML traps on element names that are not UTF-8 (seen with fuzzed input), and
-    // the dumps of thin-provisioning-tools are plain text: refuse anything else up front.
-    guard String(validating: data, as: UTF8.self) != nil, !data.contains(0) else {
-        throw MappingParseError(source: source, message: "not an XML dump: the file is not UTF-8 text")
-    }
-    let parser = XMLParser(data: data)
-    parser.delegate = handler
-    if !parser.parse(), handler.error == nil {
-        let e = parser.parserError.map { "\($0)" } ?? "unknown error"
-        throw MappingParseError(source: source, message: "not valid XML at line \(parser.lineNumber): \(e)")
-    }
-    // A truncated dump must not pass for a pool with fewer mappings.
-    if handler.error == nil && !handler.closedRoot {
-        throw MappingParseError(source: source, message: "not valid XML: the document ends before </superblock> (truncated dump?)")
+/// Runs the dump reader, turning its failures into a `MappingParseError` naming the source.
+func readDump(_ bytes: [UInt8], source: String, start: (String, [String: String], Int) throws -> Void, end: (String) throws -> Void) throws(MappingParseError) {
+    do {
+        try DumpXML.read(bytes, start: start, end: end)
+    } catch let f as DumpXML.Failure {
+        throw MappingParseError(source: source, message: "line \(f.line): \(f.message)")
+    } catch {
+        throw MappingParseError(source: source, message: "\(error)")
     }
 }
 
-/// The delegate methods live here and dispatch to `start`/`end`: a subclass's own delegate
-/// methods would not be seen through the base class's conformance.
-class XMLHandlerBase: NSObject, XMLParserDelegate, @unchecked Sendable {
-    var error: String?
-
-    func start(_ name: String, _ attributes: [String: String], _ parser: XMLParser) {}
-    func end(_ name: String) {}
-    var closedRoot = false
-
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-        guard error == nil else { return }
-        start(name, attributes, parser)
+/// A numeric attribute, or a failure naming the element, the attribute and the line.
+func dumpNumber(_ attributes: [String: String], _ key: String, _ element: String, _ line: Int) throws -> UInt64 {
+    guard let s = attributes[key], let v = UInt64(s) else {
+        throw DumpXML.Failure(line: line, message: "<\(element)> needs a numeric \(key)=, got \(attributes[key].map { "'\($0)'" } ?? "none")")
     }
-
-    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-        if name == "superblock" { closedRoot = true }
-        end(name)
-    }
-
-    func number(_ attrs: [String: String], _ key: String, _ element: String, _ parser: XMLParser) -> UInt64? {
-        guard let s = attrs[key], let v = UInt64(s) else {
-            error = "line \(parser.lineNumber): <\(element)> needs a numeric \(key)=, got \(attrs[key].map { "'\($0)'" } ?? "none")"
-            parser.abortParsing()
-            return nil
-        }
-        return v
-    }
+    return v
 }
 
-final class ThinDumpHandler: XMLHandlerBase, @unchecked Sendable {
-    var blockSectors: UInt64?
-    var devices: [UInt64: [BlockRun]] = [:]
-    var current: UInt64?
-
-    override func start(_ name: String, _ a: [String: String], _ parser: XMLParser) {
-        switch name {
-        case "superblock": blockSectors = number(a, "data_block_size", name, parser)
-        case "device":
-            current = number(a, "dev_id", name, parser)
-            if let c = current, devices[c] == nil { devices[c] = [] }
-        case "range_mapping", "single_mapping":
-            guard let dev = current else { error = "line \(parser.lineNumber): <\(name)> outside <device>"; parser.abortParsing(); return }
-            let single = name == "single_mapping"
-            guard let o = number(a, single ? "origin_block" : "origin_begin", name, parser),
-                  let d = number(a, single ? "data_block" : "data_begin", name, parser),
-                  let l = single ? 1 : number(a, "length", name, parser) else { return }
-            guard let bs = blockSectors, l > 0, o + l <= maxSectors / bs, d + l <= maxSectors / bs else {
-                error = "line \(parser.lineNumber): <\(name)> maps blocks beyond any device (or before <superblock>)"
-                parser.abortParsing()
-                return
-            }
-            devices[dev]!.append(BlockRun(from: o, to: d, length: l))
-        case "def", "ref":
-            error = "line \(parser.lineNumber): shared subtrees (<\(name)>) are not supported; run thin_dump without --format compact"
-            parser.abortParsing()
-        default: break
-        }
-    }
-
-    override func end(_ name: String) {
-        if name == "device" { current = nil }
-    }
-}
-
-final class CacheDumpHandler: XMLHandlerBase, @unchecked Sendable {
-    var blockSectors: UInt64?
-    var entries: [CacheMapping.Entry] = []
-
-    override func start(_ name: String, _ a: [String: String], _ parser: XMLParser) {
-        switch name {
-        case "superblock": blockSectors = number(a, "block_size", name, parser)
-        case "mapping":
-            guard let c = number(a, "cache_block", name, parser), let o = number(a, "origin_block", name, parser) else { return }
-            guard let bs = blockSectors, c < maxSectors / bs, o < maxSectors / bs else {
-                error = "line \(parser.lineNumber): <mapping> places a block beyond any device (or before <superblock>)"
-                parser.abortParsing()
-                return
-            }
-            entries.append(.init(cacheBlock: c, originBlock: o, dirty: a["dirty"] == "true"))
-        default: break
-        }
-    }
+/// `0x` and eight hex digits, for magic numbers in messages.
+func hex32(_ v: UInt32) -> String {
+    let digits = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A snapshot file could not be read: names the file and what is wrong with it.
 public struct SnapshotFileError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -5,13 +5,17 @@ import StackModel
 /// interface `blkid -p` uses), without its cache, so what it says is what is on the device now.
 public enum BlkidProbe {
     /// nil when the device cannot be opened (no permission, gone) or holds nothing known.
-    public static func probe(path: String) -> FilesystemInfo? {
+    /// `partitions`: also read the partition table (a disk's PTTYPE, a partition's PARTUUID);
+    /// off for dm devices, where it only costs reads.
+    public static func probe(path: String, partitions: Bool = true) -> FilesystemInfo? {
         guard let pr = blkid_new_probe_from_filename(path) else { return nil }
         defer { blkid_free_probe(pr) }
         _ = blkid_probe_enable_superblocks(pr, 1)
         _ = blkid_probe_set_superblocks_flags(pr, Int32(BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID | BLKID_SUBLKS_TYPE | BLKID_SUBLKS_VERSION))
-        _ = blkid_probe_enable_partitions(pr, 1)
-        _ = blkid_probe_set_partitions_flags(pr, Int32(BLKID_PARTS_ENTRY_DETAILS))
+        if partitions {
+            _ = blkid_probe_enable_partitions(pr, 1)
+            _ = blkid_probe_set_partitions_flags(pr, Int32(BLKID_PARTS_ENTRY_DETAILS))
+        }
         guard blkid_do_safeprobe(pr) == 0 else { return nil }
         func value(_ name: String) -> String? {
             var data: UnsafePointer<CChar>? = nil

@@ -17,6 +17,8 @@ public struct LiveDiscovery: Sendable {
         let dm = DeviceMapperClient()
         let driver = sysfs.exists("/sys/class/misc/device-mapper") || sysfs.exists("/dev/mapper/control") ? dm.driverVersion : nil
         var devices: [BlockDevice] = []
+        let udev = UdevDatabase(sysfs: sysfs)
+        let udevPresent = udev.isPresent
         for name in sysfs.list("/sys/class/block") {
             guard var d = device(name) else { continue }
             if d.kernelName.hasPrefix("dm-"), driver != nil {
@@ -30,9 +32,11 @@ public struct LiveDiscovery: Sendable {
                                         suspended: sysfs.read("/sys/class/block/\(name)/dm/suspended") == "1",
                                         openCount: 0, table: [], status: [], deps: [])
             }
-            // Opening a suspended dm device for probing would block until it resumes.
-            if probeFilesystems && d.size > 0 && !(d.dm?.suspended ?? false) {
-                d.filesystem = BlkidProbe.probe(path: sysfs.path("/dev/\(name)"))
+            if udevPresent, let recorded = udev.filesystem(major: d.major, minor: d.minor) {
+                d.filesystem = recorded
+            } else if probeFilesystems && d.size > 0 && !(d.dm?.suspended ?? false) {
+                // Opening a suspended dm device for probing would block until it resumes.
+                d.filesystem = BlkidProbe.probe(path: sysfs.path("/dev/\(name)"), partitions: d.dm == nil)
             }
             devices.append(d)
         }
@@ -55,11 +59,13 @@ public struct LiveDiscovery: Sendable {
         let mm = dev.split(separator: ":")
         guard mm.count == 2, let major = UInt32(mm[0]), let minor = UInt32(mm[1]) else { return nil }
         var d = BlockDevice(kernelName: name, major: major, minor: minor, size: sysfs.readNumber("\(base)/size") ?? 0)
+        // One listing says which attributes exist, so absent ones cost no failed open.
+        let attributes = Set(sysfs.list(base))
         d.readOnly = sysfs.read("\(base)/ro") == "1"
-        d.removable = sysfs.read("\(base)/removable") == "1"
+        if attributes.contains("removable") { d.removable = sysfs.read("\(base)/removable") == "1" }
         d.holders = sysfs.list("\(base)/holders")
-        d.slaves = sysfs.list("\(base)/slaves")
-        if let number = sysfs.readNumber("\(base)/partition") {
+        if attributes.contains("slaves") { d.slaves = sysfs.list("\(base)/slaves") }
+        if attributes.contains("partition"), let number = sysfs.readNumber("\(base)/partition") {
             // A partition's sysfs directory sits inside its disk's.
             let parent = sysfs.linkParent("/sys/class/block/\(name)") ?? parentDisk(of: name)
             d.partition = PartitionInfo(number: Int(number), start: sysfs.readNumber("\(base)/start") ?? 0, parent: parent)
@@ -67,8 +73,10 @@ public struct LiveDiscovery: Sendable {
         } else {
             d.logicalBlockSize = UInt32(sysfs.readNumber("\(base)/queue/logical_block_size") ?? 512)
         }
-        d.badblocks = SystemParsers.badblocks(sysfs.read("\(base)/badblocks") ?? "")
-        d.loopBackingFile = sysfs.read("\(base)/loop/backing_file")
+        if attributes.contains("badblocks") && !name.hasPrefix("dm-") {
+            d.badblocks = SystemParsers.badblocks(sysfs.read("\(base)/badblocks") ?? "")
+        }
+        if attributes.contains("loop") { d.loopBackingFile = sysfs.read("\(base)/loop/backing_file") }
         if name.hasPrefix("pmem"), let nd = sysfs.linkBasename("\(base)/device") {
             // fsdax and sector devices hang off a pfn or btt that claims the namespace.
             d.pmemNamespace = nd.hasPrefix("namespace") ? nd : sysfs.read("/sys/bus/nd/devices/\(nd)/namespace") ?? nd

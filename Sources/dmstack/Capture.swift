@@ -1,7 +1,8 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import StackEngine
 import StackModel
+import StackSystem
 
 /// `dmstack capture`: this machine as one snapshot file, for offline analysis elsewhere.
 struct Capture: ParsableCommand {
@@ -30,9 +31,9 @@ struct Capture: ParsableCommand {
             }
             do {
                 // Written whole or not at all: a partial snapshot must never be left behind.
-                try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: output), options: .atomic)
+                try AtomicFile.write(Array(data) + Array("\n".utf8), to: output)
             } catch {
-                throw CommandFailure(status: .failure, message: "cannot write \(output): \(error.localizedDescription)")
+                throw CommandFailure(status: .failure, message: "\(error)")
             }
         }
     }

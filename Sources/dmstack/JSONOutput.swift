@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import StackModel
 
 /// JSON for every command: one named top-level key, keys sorted and snake_case so output is

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ArgumentParser
 import StackModel
 
@@ -38,7 +38,9 @@ struct Show: ParsableCommand {
 
     static func render(_ r: DeviceReport) -> String {
         var lines: [String] = []
-        func field(_ key: String, _ value: String?) { if let value, !value.isEmpty { lines.append("\(key.padding(toLength: 14, withPad: " ", startingAt: 0)) \(value)") } }
+        func field(_ key: String, _ value: String?) {
+            if let value, !value.isEmpty { lines.append(key + String(repeating: " ", count: max(1, 15 - key.count)) + value) }
+        }
         field("name", r.name)
         field("kernel name", r.kernelName)
         field("major:minor", r.majorMinor)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import StackModel
 import StackSystem
 
@@ -137,12 +137,12 @@ struct Translate: ParsableCommand {
         }
         for pair in thinDumps {
             let (name, file) = Self.split(pair)!
-            let data = Data(try read(file))
+            let data = try read(file)
             m.thinPools[name] = try parsing { try ThinPoolMapping.parseThinDump(data, source: file) }
         }
         for pair in cacheDumps {
             let (name, file) = Self.split(pair)!
-            let data = Data(try read(file))
+            let data = try read(file)
             m.caches[name] = try parsing { try CacheMapping.parseCacheDump(data, source: file) }
         }
         for pair in snapshotStores {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ArgumentParser
 import StackModel
 
@@ -70,7 +70,7 @@ enum HumanSize {
         var i = 0
         while value >= 1024 && i < units.count - 1 { value /= 1024; i += 1 }
         if i == 0 { return "\(bytes)B" }
-        let rounded = (value * 10).rounded() / 10
-        return rounded == rounded.rounded() ? "\(Int(rounded))\(units[i])" : String(format: "%.1f%@", rounded, units[i])
+        let tenths = Int((value * 10).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10)\(units[i])" : "\(tenths / 10).\(tenths % 10)\(units[i])"
     }
 }

@@ -98,7 +98,7 @@ struct FuzzTests {
             do { _ = try WritecacheMapping.read(source: "wc", read) } catch {
                 #expect("\(error)".hasPrefix("wc: "))
             }
-            let xml = Data(bytes)
+            let xml = bytes
             do { _ = try ThinPoolMapping.parseThinDump(xml, source: "x") } catch { #expect(error.description.hasPrefix("x: ")) }
         }
     }
@@ -113,8 +113,8 @@ struct FuzzTests {
                       "\"", "=", "é", "中", "x", " ", "\n", "<!--", "-->", "<?xml version=\"1.0\"?>", "<![CDATA[", "]]>", "<a:b c:d=\"1\">"]
         for _ in 0..<150 {
             let text = (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
-            do { _ = try ThinPoolMapping.parseThinDump(Data(text.utf8), source: "t") } catch { #expect(error.description.hasPrefix("t: ")) }
-            do { _ = try CacheMapping.parseCacheDump(Data(text.utf8), source: "c") } catch { #expect(error.description.hasPrefix("c: ")) }
+            do { _ = try ThinPoolMapping.parseThinDump(Array(text.utf8), source: "t") } catch { #expect(error.description.hasPrefix("t: ")) }
+            do { _ = try CacheMapping.parseCacheDump(Array(text.utf8), source: "c") } catch { #expect(error.description.hasPrefix("c: ")) }
         }
     }
 

@@ -109,7 +109,7 @@ struct TargetTranslationTests {
 
     @Test func thinWithThinDump() throws {
         var m = DynamicMappings()
-        m.thinPools["pool"] = try ThinPoolMapping.parseThinDump(Data(Self.thinDump.utf8))
+        m.thinPools["pool"] = try ThinPoolMapping.parseThinDump(Array(Self.thinDump.utf8))
         let t = try translator(Self.thinTables, mappings: m)
         // Data block 10 is shared by thin1 block 0 and its snapshot thin2 block 0.
         #expect(summary(try t.up(from: "data", SectorRange(start: 1280, length: 8))) == ["thin1 0+8 lost", "thin2 0+8 lost"])
@@ -132,20 +132,29 @@ struct TargetTranslationTests {
 
     @Test(arguments: [
         ("<superblock/>", "<superblock> needs a numeric data_block_size=, got none"),
-        ("<nothing/>", "ends before </superblock>"),
+        ("<nothing/>", "no <superblock data_block_size"),
         ("<superblock data_block_size=\"x\"/>", "numeric data_block_size"),
         ("<superblock data_block_size=\"8\"><single_mapping origin_block=\"1\" data_block=\"2\"/></superblock>", "outside <device>"),
         ("<superblock data_block_size=\"8\"><device dev_id=\"1\"><range_mapping origin_begin=\"0\" data_begin=\"99999999999999999\" length=\"1\"/></device></superblock>", "beyond any device"),
-        ("<superblock data_block_size=\"8\"><device dev_id=\"1\">", "not valid XML"),
+        ("<superblock data_block_size=\"8\"><device dev_id=\"1\">", "line 1: the document ends inside <device> (truncated dump?)"),
+        ("<superblock data_block_size=\"8\"></device></superblock>", "line 1: </device> does not close <superblock>"),
+        ("<superblock data_block_size=8/>", "line 1: attribute value must be quoted"),
+        ("<superblock data_block_size=\"8\" data_block_size=\"8\"/>", "attribute data_block_size repeated"),
         ("<superblock data_block_size=\"8\"><def name=\"a\"/></superblock>", "shared subtrees"),
     ])
     func thinDumpErrorsSayWhat(xml: String, message: String) {
         do {
-            _ = try ThinPoolMapping.parseThinDump(Data(xml.utf8), source: "pool.xml")
+            _ = try ThinPoolMapping.parseThinDump(Array(xml.utf8), source: "pool.xml")
             Issue.record("parsed")
         } catch {
             #expect(error.description.hasPrefix("pool.xml: ") && error.description.contains(message), "\(error.description)")
         }
+    }
+
+    @Test func dumpReaderSkipsDeclarationsAndDecodesEntities() throws {
+        let xml = "<?xml version=\"1.0\"?>\n<!-- a comment -->\n<superblock uuid=\"a&amp;b\" data_block_size=\"&#49;28\">\n<device dev_id=\"3\"><![CDATA[x]]>text\n<single_mapping origin_block=\"0\" data_block=\"7\" time=\"0\"/></device></superblock>"
+        let m = try ThinPoolMapping.parseThinDump(Array(xml.utf8))
+        #expect(m.dataBlockSectors == 128 && m.devices[3] == [BlockRun(from: 0, to: 7, length: 1)])
     }
 
     // MARK: snapshot
@@ -212,7 +221,7 @@ struct TargetTranslationTests {
             </superblock>
             """
         var m = DynamicMappings()
-        m.caches["c"] = try CacheMapping.parseCacheDump(Data(xml.utf8))
+        m.caches["c"] = try CacheMapping.parseCacheDump(Array(xml.utf8))
         let t = try translator("c: 0 640 cache /dev/meta /dev/ssd /dev/slow 64 1 writeback smq 0", mappings: m)
         #expect(summary(try t.up(from: "slow", SectorRange(start: 128, length: 64))) == ["c 128+64 degraded"])
         #expect(summary(try t.up(from: "slow", SectorRange(start: 192, length: 64))) == ["c 192+64 lost"])

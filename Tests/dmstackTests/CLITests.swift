@@ -90,7 +90,7 @@ struct CLITests {
         (["show", "--snapshot", "minimal.json", "nosuch"], 64, "no block device 'nosuch'"),
         (["translate", "--snapshot", "minimal.json", "pmem0", "0+8"], 64, "no block device 'pmem0'"),
         (["translate", "--table", "raid.table", "--thin-dump", "pool", "loop0", "0+8"], 64, "expected NAME=FILE, got 'pool'"),
-        (["translate", "--table", "raid.table", "--thin-dump", "pool=raid.table", "loop0", "0+8"], 65, "raid.table: not valid XML"),
+        (["translate", "--table", "raid.table", "--thin-dump", "pool=raid.table", "loop0", "0+8"], 65, "raid.table: no <superblock data_block_size=...> element"),
     ])
     func failuresAreOneClearLine(arguments: [String], status: Int32, message: String) throws {
         let result = try Self.run(arguments)
