@@ -32,6 +32,9 @@ public struct DeviceReport: Codable, Sendable, Hashable {
     public var leaves: [String]
     public var filesystem: FilesystemInfo?
     public var mounts: [MountReport]
+    /// Mounted filesystems this device serves as an extra device: `external log of /mnt/x`,
+    /// `realtime device of /mnt/x` (XFS `logdev=`, `rtdev=`).
+    public var servesAs: [String]
     public var pmemNamespace: PmemNamespace?
     public var badblocks: [SectorRange]
     public var loopBackingFile: String?
@@ -49,6 +52,19 @@ extension Inventory {
                 DeviceReport.MountReport(mountpoint: m.mountpoint, fsType: m.fsType, source: m.source, options: m.options,
                                          superOptions: m.superOptions, dax: m.dax, logDevice: m.logDevice, realtimeDevice: m.realtimeDevice)
             },
+            servesAs: servesAs(d),
             pmemNamespace: namespace(of: d), badblocks: d.badblocks, loopBackingFile: d.loopBackingFile)
+    }
+}
+
+extension Inventory {
+    /// The mounts that name `d` as their XFS external log or realtime device.
+    public func servesAs(_ d: BlockDevice) -> [String] {
+        var out: [String] = []
+        for m in snapshot.mounts {
+            if let log = m.logDevice, (try? device(log))?.kernelName == d.kernelName { out.append("external log of \(m.mountpoint)") }
+            if let rt = m.realtimeDevice, (try? device(rt))?.kernelName == d.kernelName { out.append("realtime device of \(m.mountpoint)") }
+        }
+        return out
     }
 }

@@ -16,7 +16,7 @@ public struct TreeNode: Codable, Sendable, Hashable {
     public var mountpoints: [String]
     /// `fsdax`, `devdax`, `sector` or `raw` for a pmem block device.
     public var pmemMode: String?
-    /// `suspended`, `degraded`, `invalid`, `read-only`, `failed`, as status and sysfs say.
+    /// `suspended`, `degraded`, `recovering`, `invalid`, `read-only`, `failed`, as status and sysfs say.
     public var state: [String]
     public var children: [TreeNode]
 }
@@ -111,11 +111,16 @@ extension Inventory {
             let type = f[2], args = Array(f.dropFirst(3))
             switch type {
             case "raid":
-                // dm-raid.c raid_status: <type> <#devs> <health chars> ...
-                if args.count >= 3, args[2].contains("D") { out.append("degraded") }
+                // dm-raid.c raid_status: <type> <#devs> <health chars> ...; __raid_dev_status
+                // gives D for a failed leg, - for an absent one, a for one not yet in sync.
+                if args.count >= 3 {
+                    if args[2].contains(where: { $0 == "D" || $0 == "-" }) { out.append("degraded") }
+                    if args[2].contains("a") { out.append("recovering") }
+                }
             case "mirror":
-                // dm-raid1.c mirror_status: <#legs> <devs...> <in-sync/total> <#health> <chars>
-                if let n = args.first.flatMap({ Int($0) }), args.count > n + 3, args[n + 3].contains("D") { out.append("degraded") }
+                // dm-raid1.c mirror_status: <#legs> <devs...> <in-sync/total> <#health> <chars>;
+                // device_status_char gives A for a healthy leg, D/S/R/F/U for failures.
+                if let n = args.first.flatMap({ Int($0) }), args.count > n + 3, args[n + 3].contains(where: { $0 != "A" }) { out.append("degraded") }
             case "multipath":
                 if args.contains("F") { out.append("degraded") }
             case "snapshot":

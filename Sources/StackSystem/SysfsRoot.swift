@@ -16,13 +16,20 @@ public struct SysfsRoot: Sendable {
         let fd = open(path(p), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        // sysfs attributes fit in a page; /proc files may not. Reading into uninitialised
+        // capacity matters: zeroing a large buffer per attribute dominated discovery.
         var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        var capacity = 4096
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return out.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
-            if n == 0 { break }
-            out.append(contentsOf: buffer[0..<n])
+            if out.count == capacity { capacity *= 2 }
+            let before = out.count
+            var failed = false
+            out.append(contentsOf: [UInt8](unsafeUninitializedCapacity: capacity - before) { buffer, count in
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if n < 0 { failed = errno != EINTR; count = 0 } else { count = n }
+            })
+            if failed { return out.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
+            if out.count == before { break }
         }
         var s = String(decoding: out, as: UTF8.self)
         while s.hasSuffix("\n") { s.removeLast() }

@@ -12,7 +12,7 @@ struct Show: ParsableCommand {
             name, kernel_name, major_minor, path, size (bytes), sectors, type, read_only, \
             logical_block_size, partition, dm (name, uuid, suspended, open_count, table, \
             status, deps), table_summary, state, above, below, leaves, filesystem, mounts, \
-            pmem_namespace, badblocks (start, length in sectors) and loop_backing_file.
+            serves_as (external log or realtime device of a mount), pmem_namespace, badblocks (start, length in sectors) and loop_backing_file.
             """
     )
 
@@ -68,6 +68,7 @@ struct Show: ParsableCommand {
         for m in r.mounts {
             field("mounted on", "\(m.mountpoint) (\(m.fsType)\(m.dax ? ", dax" : "")\(m.logDevice.map { ", log \($0)" } ?? "")\(m.realtimeDevice.map { ", rt \($0)" } ?? ""))")
         }
+        for role in r.servesAs { field("serves as", role) }
         if let ns = r.pmemNamespace {
             field("namespace", "\(ns.name) in \(ns.region), \(ns.mode), \(HumanSize.format(ns.size))\(ns.claimedBy.map { ", claimed by \($0)" } ?? "")")
             field("namespace uuid", ns.uuid)

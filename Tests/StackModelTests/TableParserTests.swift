@@ -123,3 +123,38 @@ struct TableSecretsTests {
         _ = try TableSet.parse(TableSecrets.mask(line)) // still a valid table
     }
 }
+
+@Suite("State from dm status")
+struct StateTests {
+    func state(_ status: String, table: String) -> [String] {
+        let d = BlockDevice(kernelName: "dm-0", major: 254, minor: 0, size: 8,
+                            dm: DeviceMapperInfo(name: "x", uuid: "", suspended: false, openCount: 0, table: [table], status: [status], deps: []))
+        let snapshot = SystemSnapshot(host: HostInfo(hostname: "h", kernel: "k", capturedAt: "t", dmstackVersion: "0"), devices: [d], mounts: [], pmem: PmemInventory())
+        return Inventory(snapshot).state(of: d)
+    }
+
+    @Test(arguments: [
+        ("0 8 raid raid1 2 AA 8/8 idle 0 0 -", [String]()),
+        ("0 8 raid raid1 2 A- 8/8 idle 0 0 -", ["degraded"]),
+        ("0 8 raid raid5_ls 3 ADA 8/8 idle 0 0 -", ["degraded"]),
+        ("0 8 raid raid1 2 Aa 4/8 recover 0 0 -", ["recovering"]),
+    ])
+    func raidHealth(status: String, expected: [String]) {
+        #expect(state(status, table: "0 8 raid raid1 1 0 2 - 7:0 - 7:1") == expected)
+    }
+
+    @Test(arguments: [
+        ("0 8 mirror 2 7:0 7:1 8/8 1 AA 1 core", [String]()),
+        ("0 8 mirror 2 7:0 7:1 8/8 1 AD 1 core", ["degraded"]),
+        ("0 8 mirror 2 7:0 7:1 8/8 1 SA 1 core", ["degraded"]),
+    ])
+    func mirrorHealth(status: String, expected: [String]) {
+        #expect(state(status, table: "0 8 mirror core 1 1024 2 7:0 0 7:1 0") == expected)
+    }
+
+    @Test func otherStates() {
+        #expect(state("0 8 snapshot Invalid", table: "0 8 snapshot 7:0 7:1 P 8") == ["invalid"])
+        #expect(state("0 8 thin-pool Fail", table: "0 8 thin-pool 7:0 7:1 128 0") == ["failed"])
+        #expect(state("0 8 multipath 2 0 0 0 1 1 A 0 2 0 8:16 A 0 8:32 F 1", table: "0 8 multipath 0 0 1 1 round-robin 0 2 1 8:16 1 8:32 1") == ["degraded"])
+    }
+}
