@@ -16,7 +16,7 @@ for c in $(seq 0 39); do
     dmsetup create "m$c" <<<"0 8192 linear /dev/mapper/b$c 0"
     dmsetup create "t$c" <<<"0 8192 linear /dev/mapper/m$c 0"
 done
-mkfs.xfs -q -f /dev/mapper/t0 && udevadm settle
+udevadm settle
 cp "$dmstack" /tmp/dmstack && cp "$(command -v lsblk)" /tmp/lsblk
 count=$(ls /sys/class/block | grep -c '^dm-')
 now() { date +%s%N; }
@@ -28,7 +28,5 @@ for i in $(seq "$runs"); do
 done
 nodes_d=$(/tmp/dmstack tree --json | grep -c '"name"')
 nodes_l=$(/tmp/lsblk -J | grep -c '"name"')
-fs_d=$(/tmp/dmstack tree --json | grep -c '"fs_type" : "xfs"')
-fs_l=$(/tmp/lsblk -J -o NAME,FSTYPE | grep -c '"fstype": "xfs"')
-echo "dm_devices=$count runs=$runs dmstack_ns=$d lsblk_ns=$l dmstack_nodes=$nodes_d lsblk_nodes=$nodes_l dmstack_xfs=$fs_d lsblk_xfs=$fs_l" > "$out/bench-tree.txt"
+echo "dm_devices=$count runs=$runs dmstack_ns=$d lsblk_ns=$l dmstack_nodes=$nodes_d lsblk_nodes=$nodes_l" > "$out/bench-tree.txt"
 touch "$out/done"
