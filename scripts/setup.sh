@@ -35,6 +35,9 @@ fi
 if [ $need_vng = yes ]; then
     echo "dmstack setup: installing virtme-ng (pip)" >&2
     python3 -m pip install -q virtme-ng >/dev/null 2>&1 || python3 -m pip install -q --break-system-packages virtme-ng >/dev/null
-    command -v vng >/dev/null 2>&1 || { hash -r; command -v vng >/dev/null 2>&1; } || {
+    # pyenv only exposes a new console script once its shims are rebuilt.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+    hash -r
+    command -v vng >/dev/null 2>&1 || {
         echo "dmstack setup: virtme-ng installed but 'vng' is not on PATH" >&2; exit 1; }
 fi
