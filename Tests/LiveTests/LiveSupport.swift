@@ -60,6 +60,25 @@ enum Live {
         return dev
     }
 
+    /// capture, then each `dmstack` command live and with --snapshot: byte-identical output.
+    /// The live output is taken before and after the capture, so a machine that changed
+    /// meanwhile (a loop device of an earlier test still being released) retries instead of
+    /// comparing moving targets.
+    static func expectSnapshotIdentical(_ commands: [String]) throws {
+        let file = try sh("mktemp /tmp/dmstack-snap-XXXXXX.json").trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? sh("rm -f \(file)") }
+        for _ in 1...3 {
+            let before = try commands.map { try sh("\(dmstack) \($0)") }
+            try sh("\(dmstack) capture -o \(file)")
+            let offline = try commands.map { try sh("\(dmstack) \($0) --snapshot \(file)") }
+            let after = try commands.map { try sh("\(dmstack) \($0)") }
+            guard before == after else { try sh("sleep 2"); continue }
+            for (i, c) in commands.enumerated() { #expect(offline[i] == after[i], "\(c): live and --snapshot differ") }
+            return
+        }
+        Issue.record("the system kept changing while capturing; live output never settled")
+    }
+
     /// Runs cleanup commands last-first, ignoring failures.
     static func clean(_ commands: [String]) {
         for c in commands.reversed() { _ = try? sh(c) }

@@ -45,26 +45,10 @@ struct VMLiveTests {
         }
     }
 
-    /// capture, then every read command live and with --snapshot: byte-identical. The live
-    /// output is taken before and after the capture, so a device that changed meanwhile (a
-    /// loop device of an earlier test still being released) retries instead of failing.
     func checkSnapshotIdentical(_ devices: [String], translate: String) throws {
-        let file = try Live.sh("mktemp /tmp/dmstack-snap-XXXXXX.json").trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? Live.sh("rm -f \(file)") }
         var commands = ["tree --json", "tree --json --inverse", "tree", translate]
         for d in devices { commands += ["show --json \(d)", "show \(d)"] }
-        for _ in 1...3 {
-            let before = try commands.map { try Live.sh("\(Live.dmstack) \($0)") }
-            try Live.sh("\(Live.dmstack) capture -o \(file)")
-            let offline = try commands.map { try Live.sh("\(Live.dmstack) \($0) --snapshot \(file)") }
-            let after = try commands.map { try Live.sh("\(Live.dmstack) \($0)") }
-            guard before == after else { try Live.sh("sleep 2"); continue }
-            for (i, c) in commands.enumerated() {
-                #expect(offline[i] == after[i], "\(c): live and --snapshot differ")
-            }
-            return
-        }
-        Issue.record("the system kept changing while capturing; live output never settled")
+        try Live.expectSnapshotIdentical(commands)
     }
 
     func withStack(_ n: Int, _ body: () throws -> Void) throws {
