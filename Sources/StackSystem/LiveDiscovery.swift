@@ -59,13 +59,12 @@ public struct LiveDiscovery: Sendable {
         let mm = dev.split(separator: ":")
         guard mm.count == 2, let major = UInt32(mm[0]), let minor = UInt32(mm[1]) else { return nil }
         var d = BlockDevice(kernelName: name, major: major, minor: minor, size: sysfs.readNumber("\(base)/size") ?? 0)
-        // One listing says which attributes exist, so absent ones cost no failed open.
-        let attributes = Set(sysfs.list(base))
+        // Every read is a syscall or three: only what exists for this kind of device is read.
         d.readOnly = sysfs.read("\(base)/ro") == "1"
-        if attributes.contains("removable") { d.removable = sysfs.read("\(base)/removable") == "1" }
+        d.removable = sysfs.read("\(base)/removable") == "1"
         d.holders = sysfs.list("\(base)/holders")
-        if attributes.contains("slaves") { d.slaves = sysfs.list("\(base)/slaves") }
-        if attributes.contains("partition"), let number = sysfs.readNumber("\(base)/partition") {
+        d.slaves = sysfs.list("\(base)/slaves")
+        if !name.hasPrefix("dm-"), let number = sysfs.readNumber("\(base)/partition") {
             // A partition's sysfs directory sits inside its disk's.
             let parent = sysfs.linkParent("/sys/class/block/\(name)") ?? parentDisk(of: name)
             d.partition = PartitionInfo(number: Int(number), start: sysfs.readNumber("\(base)/start") ?? 0, parent: parent)
@@ -73,10 +72,10 @@ public struct LiveDiscovery: Sendable {
         } else {
             d.logicalBlockSize = UInt32(sysfs.readNumber("\(base)/queue/logical_block_size") ?? 512)
         }
-        if attributes.contains("badblocks") && !name.hasPrefix("dm-") {
+        if !name.hasPrefix("dm-") {
             d.badblocks = SystemParsers.badblocks(sysfs.read("\(base)/badblocks") ?? "")
         }
-        if attributes.contains("loop") { d.loopBackingFile = sysfs.read("\(base)/loop/backing_file") }
+        if name.hasPrefix("loop") { d.loopBackingFile = sysfs.read("\(base)/loop/backing_file") }
         if name.hasPrefix("pmem"), let nd = sysfs.linkBasename("\(base)/device") {
             // fsdax and sector devices hang off a pfn or btt that claims the namespace.
             d.pmemNamespace = nd.hasPrefix("namespace") ? nd : sysfs.read("/sys/bus/nd/devices/\(nd)/namespace") ?? nd

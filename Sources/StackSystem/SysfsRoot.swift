@@ -30,6 +30,8 @@ public struct SysfsRoot: Sendable {
             })
             if failed { return out.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
             if out.count == before { break }
+            // A sysfs attribute comes whole in one read; skip the read that would return 0.
+            if out.count < capacity && p.hasPrefix("/sys/") { break }
         }
         var s = String(decoding: out, as: UTF8.self)
         while s.hasSuffix("\n") { s.removeLast() }
