@@ -41,16 +41,6 @@ public struct DeviceTable: Hashable, Sendable {
     public init(targets: [Target]) { self.targets = targets }
     public var size: UInt64 { targets.last.map { $0.start + $0.length } ?? 0 }
 
-    /// Index of the target holding `sector`, by binary search.
-    public func targetIndex(containing sector: UInt64) -> Int? {
-        var lo = 0, hi = targets.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if targets[mid].start + targets[mid].length <= sector { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < targets.count && targets[lo].start <= sector ? lo : nil
-    }
-
     /// The distinct member devices of all targets, in first-use order.
     public var memberDevices: [String] {
         var seen = Set<String>(), out: [String] = []

@@ -48,16 +48,6 @@ public struct RaidTarget: Hashable, Sendable {
         }
     }
 
-    /// How many legs may fail with no data lost (md's `max_degraded` for raid4/5/6).
-    public var failuresTolerated: Int {
-        switch level {
-        case 0: 0
-        case 1: legs.count - 1
-        case 5, 6: parityDevices
-        default: raid10Copies - 1 // the per-sector answer comes from the copy placement
-        }
-    }
-
     /// dm-raid.c `raid_types[]`: name → (md level, parity devices, algorithm, raid10 format).
     static let types: [String: (level: Int, parity: Int, algorithm: RaidAlgorithm, format: Raid10Format?)] = [
         "raid0": (0, 0, .leftAsymmetric, nil),

@@ -27,7 +27,6 @@ public struct SectorRange: Hashable, Sendable, Comparable, Codable, CustomString
 
     public func contains(_ sector: UInt64) -> Bool { sector >= start && sector < end }
     public func contains(_ other: SectorRange) -> Bool { other.start >= start && other.end <= end }
-    public func overlaps(_ other: SectorRange) -> Bool { other.start < end && start < other.end }
 
     /// The common part of two ranges, or nil when they do not overlap.
     public func intersection(_ other: SectorRange) -> SectorRange? {
