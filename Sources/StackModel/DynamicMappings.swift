@@ -75,7 +75,8 @@ public struct ThinPoolMapping: Hashable, Sendable {
                 let o = try number(single ? "origin_block" : "origin_begin")
                 let d = try number(single ? "data_block" : "data_begin")
                 let l = single ? 1 : try number("length")
-                guard let bs = blockSectors, bs > 0, l > 0, o + l <= maxSectors / bs, d + l <= maxSectors / bs else {
+                let limit = maxSectors / max(blockSectors ?? 1, 1)
+                guard let bs = blockSectors, bs > 0, l > 0, o <= limit, d <= limit, l <= limit - o, l <= limit - d else {
                     throw DumpXML.Failure(line: line, message: "<\(name)> maps blocks beyond any device (or before <superblock>)")
                 }
                 devices[dev]!.append(BlockRun(from: o, to: d, length: l))
@@ -256,6 +257,9 @@ public struct WritecacheMapping: Hashable, Sendable {
             let o = Int(at - batchStart)
             let original = le64(batch, o), s = le64(batch, o + 8)
             guard s < seq else { continue } // free or uncommitted (dm-writecache.c writecache_entry_is_committed)
+            guard original < maxSectors else {
+                throw MappingParseError(source: source, message: "entry \(i) caches origin sector \(original), beyond any device")
+            }
             let block = original / bs
             if let b = best[block], b.seq >= s { continue }
             best[block] = (s, i)

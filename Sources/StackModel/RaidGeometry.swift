@@ -67,10 +67,9 @@ public enum RaidGeometry {
             case .parity0_6:
                 pd = 0; dd += 1; qd = raidDisks - 1
             }
-        } else {
-            // md level 4: parity on the last device (raid5.c `case 4`).
-            pd = dataDisks
         }
+        // md level 4 (parity on the last device) is not reachable: dm-raid's raid4 is md
+        // level 5 with ALGORITHM_PARITY_0 (dm-raid.c raid_types[]).
         return ParityPlacement(dataDisk: dd, pDisk: pd, qDisk: qd)
     }
 }

@@ -39,15 +39,6 @@ public struct RaidTarget: Hashable, Sendable {
     public var legs: [Leg]
 
     public var raidDisks: Int { legs.count }
-    /// Copies of each sector for mirroring levels, 1 otherwise.
-    public var copies: Int {
-        switch level {
-        case 1: legs.count
-        case 10: raid10Copies
-        default: 1
-        }
-    }
-
     /// dm-raid.c `raid_types[]`: name → (md level, parity devices, algorithm, raid10 format).
     static let types: [String: (level: Int, parity: Int, algorithm: RaidAlgorithm, format: Raid10Format?)] = [
         "raid0": (0, 0, .leftAsymmetric, nil),

@@ -33,8 +33,9 @@ public enum SnapshotCodec {
             throw SnapshotFileError(file: file, message: "snapshot format version \(version) is newer than this dmstack reads (\(SystemSnapshot.currentVersion)); use a newer dmstack")
         }
         guard version >= 1 else { throw SnapshotFileError(file: file, message: "snapshot format version \(version) is not valid") }
+        let snapshot: SystemSnapshot
         do {
-            return try decoder.decode(SystemSnapshot.self, from: data)
+            snapshot = try decoder.decode(SystemSnapshot.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
             throw SnapshotFileError(file: file, message: "corrupt snapshot: missing '\(key.stringValue)' at \(pathText(context.codingPath))")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
@@ -44,6 +45,17 @@ public enum SnapshotCodec {
         } catch {
             throw SnapshotFileError(file: file, message: "corrupt snapshot: \(error)")
         }
+        // Sizes and ranges bound every later computation: no device exceeds 2^54 sectors.
+        for d in snapshot.devices {
+            guard d.size <= maxSectors, (d.partition?.start ?? 0) <= maxSectors,
+                  d.badblocks.allSatisfy({ $0.start <= maxSectors && $0.length <= maxSectors - $0.start }) else {
+                throw SnapshotFileError(file: file, message: "corrupt snapshot: device \(d.kernelName) has a size, start or bad range beyond \(maxSectors) sectors")
+            }
+        }
+        for r in snapshot.pmem.regions where !r.badblocks.allSatisfy({ $0.start <= maxSectors && $0.length <= maxSectors - $0.start }) {
+            throw SnapshotFileError(file: file, message: "corrupt snapshot: region \(r.name) has a bad range beyond \(maxSectors) sectors")
+        }
+        return snapshot
     }
 
     static func pathText(_ path: [CodingKey]) -> String {

@@ -120,7 +120,7 @@ extension Inventory {
             case "mirror":
                 // dm-raid1.c mirror_status: <#legs> <devs...> <in-sync/total> <#health> <chars>;
                 // device_status_char gives A for a healthy leg, D/S/R/F/U for failures.
-                if let n = args.first.flatMap({ Int($0) }), args.count > n + 3, args[n + 3].contains(where: { $0 != "A" }) { out.append("degraded") }
+                if let n = args.first.flatMap({ Int($0) }), n >= 0, n < args.count - 3, args[n + 3].contains(where: { $0 != "A" }) { out.append("degraded") }
             case "multipath":
                 if args.contains("F") { out.append("degraded") }
             case "snapshot":

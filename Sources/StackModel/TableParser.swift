@@ -26,6 +26,7 @@ public struct TableSet: Hashable, Sendable {
     /// Parses table text; blank lines and lines starting with `#` are ignored.
     public static func parse(_ text: String) throws(TableParseError) -> TableSet {
         var set = TableSet()
+        var lineOf: [String: [UInt64: Int]] = [:] // device → target start → its line
         var lineNumber = 0
         var sawUnnamed = false, sawNamed = false
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -51,6 +52,7 @@ public struct TableSet: Hashable, Sendable {
             var parser = TargetParser(line: lineNumber, words: words)
             let target = try parser.parse(warnings: &set.warnings)
             set.tables[name]!.targets.append(target)
+            lineOf[name, default: [:]][target.start] = lineNumber
         }
         for name in set.names {
             var table = set.tables[name]!
@@ -58,7 +60,7 @@ public struct TableSet: Hashable, Sendable {
             var expected: UInt64 = 0
             for t in table.targets {
                 guard t.start == expected else {
-                    throw TableParseError(line: 0, field: "start", message: "device \(name): target at sector \(t.start) leaves a gap or overlap (expected start \(expected))")
+                    throw TableParseError(line: lineOf[name]?[t.start] ?? 0, field: "start", message: "device \(name): target at sector \(t.start) leaves a gap or overlap (expected start \(expected))")
                 }
                 expected = t.start + t.length
             }

@@ -149,6 +149,9 @@ extension TargetMap {
         guard let store = snapshotStore else {
             return [unknownExtent(wholeTarget, "snapshot \(deviceName): exception store not given; \(members[slot].role.rawValue) \(members[slot].device) hit")]
         }
+        guard store.valid else {
+            return [unknownExtent(wholeTarget, "snapshot \(deviceName) is invalidated (its COW header says so): the kernel fails all its I/O")]
+        }
         let cs = store.chunkSectors
         var out: [Extent] = []
         if slot == 0 {

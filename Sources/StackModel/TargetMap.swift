@@ -97,8 +97,9 @@ public struct TargetMap: Sendable {
     public var identitySlot: (slot: Int, offset: UInt64)? {
         switch target.kind {
         case .linear(_, let o), .crypt(_, _, let o), .flakey(_, let o), .partition(_, let o): (0, o)
-        case .snapshotOrigin: (0, 0)
-        case .thinPool: (1, 0)
+        // dm-snap.c origin_map and dm-thin.c pool_map pass the device's own sector through.
+        case .snapshotOrigin: (0, target.start)
+        case .thinPool: (1, target.start)
         default: nil
         }
     }
@@ -149,10 +150,9 @@ public struct TargetMap: Sendable {
         switch t.kind {
         case .linear(_, let o), .crypt(_, _, let o), .flakey(_, let o), .partition(_, let o):
             return single(0, o + rel)
-        case .snapshotOrigin:
-            return single(0, r.start)
-        case .thinPool:
-            return single(1, r.start)
+        case .snapshotOrigin, .thinPool:
+            let (slot, o) = identitySlot!
+            return single(slot, o + rel)
         case .delay(let paths):
             // dm-delay.c: reads, writes and flushes may go to different devices; the data must
             // be reachable on all of them, so each is a location whose loss loses it.
@@ -279,6 +279,9 @@ public struct TargetMap: Sendable {
     func snapshotDown(_ s: SnapshotTarget, rel: UInt64, length: UInt64) -> [Extent] {
         guard let store = snapshotStore else {
             return [unknownExtent(SectorRange(start: target.start + rel, length: length), "snapshot \(deviceName): exception store not given (read it from the COW device)")]
+        }
+        guard store.valid else {
+            return [unknownExtent(SectorRange(start: target.start + rel, length: length), "snapshot \(deviceName) is invalidated (its COW header says so): the kernel fails all its I/O")]
         }
         let cs = store.chunkSectors
         // dm-snap.c snapshot_map: a chunk with an exception is read from the COW device at

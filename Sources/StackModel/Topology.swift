@@ -54,6 +54,8 @@ public struct Topology: Sendable {
     var uppers: [[UpGroup]] = []
     /// Node ids, lower devices before the devices that use them.
     public private(set) var bottomUp: [Int] = []
+    /// For each node, the nodes it uses directly, distinct, in table order.
+    public private(set) var lowers: [[Int]] = []
 
     /// Builds the stack from tables; `aliases` maps other spellings (e.g. `253:0`) to names.
     public init(tables: TableSet, mappings: DynamicMappings = DynamicMappings(),
@@ -78,7 +80,8 @@ public struct Topology: Sendable {
             for (ti, map) in nodes[upper].maps.enumerated() {
                 for (slot, member) in map.members.enumerated() {
                     let lower = node(for: member.device)
-                    let start = member.role == .data || map.footprint(slot: slot) != nil ? member.offset : 0
+                    let identity = map.identitySlot.flatMap { $0.slot == slot ? $0.offset : nil }
+                    let start = identity ?? (member.role == .data || map.footprint(slot: slot) != nil ? member.offset : 0)
                     let length = map.footprint(slot: slot) ?? (UInt64.max - start)
                     var entry = UpEntry(start: start, end: start &+ length, target: Int32(ti), slot: Int32(slot),
                                         identityOffset: UInt64.max, targetStart: map.target.start, targetLength: map.target.length)
@@ -89,6 +92,11 @@ public struct Topology: Sendable {
         }
         for lower in uppers.indices {
             for g in uppers[lower].indices { uppers[lower][g].finish() }
+        }
+        lowers = nodes.indices.map { id in
+            var seen = Set<Int>(), out: [Int] = []
+            for m in nodes[id].maps { for member in m.members { let l = index[canonical(member.device)]!; if seen.insert(l).inserted { out.append(l) } } }
+            return out
         }
         bottomUp = try order()
     }
@@ -133,11 +141,7 @@ public struct Topology: Sendable {
     public func upperDevices(of id: Int) -> [Int] { uppers[id].map(\.upper) }
 
     /// Devices `id` uses directly, in table order.
-    public func lowerDevices(of id: Int) -> [Int] {
-        var seen = Set<Int>(), out: [Int] = []
-        for m in nodes[id].maps { for member in m.members { let l = index[canonical(member.device)]!; if seen.insert(l).inserted { out.append(l) } } }
-        return out
-    }
+    public func lowerDevices(of id: Int) -> [Int] { lowers[id] }
 
     /// Kahn's algorithm over the member relation; a cycle is an error naming its devices.
     func order() throws(TopologyError) -> [Int] {

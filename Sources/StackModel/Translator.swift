@@ -242,28 +242,27 @@ public struct Translator: Sendable {
     // MARK: Damage propagation
 
     /// Carries damage from lower devices to every device above, judging redundancy per target
-    /// with all damaged members at once (so two raid1 legs on one leaf lose data).
+    /// with all damaged members at once (so two raid1 legs on one leaf lose data). Devices are
+    /// judged in topological order, each only once every device below it is final.
     public func propagate(_ initial: [Int: Damage]) -> [Int: Damage] {
         var damage = initial
         for id in topology.bottomUp {
-            guard var d = damage[id], !d.isEmpty else { continue }
-            d.normalize()
-            damage[id] = d
-            for g in topology.uppers[id] {
-                let upper = g.upper
-                var result = damage[upper] ?? Damage()
+            var result = damage[id] ?? Damage()
+            for lower in topology.lowers[id] {
+                guard let d = damage[lower], !d.isEmpty, let g = topology.uppers[lower].first(where: { $0.upper == id }) else { continue }
                 for r in d.any.ranges {
                     g.forEachOverlap(r) { entry in
-                        let map = topology.nodes[upper].maps[Int(entry.target)]
+                        let map = topology.nodes[id].maps[Int(entry.target)]
                         for e in map.up(slot: Int(entry.slot), r) {
                             judge(e, map: map, damage: damage, into: &result)
                         }
                     }
                 }
-                damage[upper] = result
             }
+            guard !result.isEmpty else { continue }
+            result.normalize()
+            damage[id] = result
         }
-        for id in damage.keys { damage[id]!.normalize() }
         return damage
     }
 
@@ -368,8 +367,8 @@ public struct Translator: Sendable {
 
     func walkDown(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation]) {
         let node = topology.nodes[id]
-        if node.isLeaf || kind == .unknown {
-            if path.count > 1 || kind == .unknown {
+        if node.isLeaf {
+            if path.count > 1 {
                 rows.append(Translation(device: node.name, start: range.start, length: range.length, outcome: .unknown, kind: kind, reason: reason, path: path))
             }
             return

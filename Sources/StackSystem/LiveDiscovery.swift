@@ -22,7 +22,12 @@ public struct LiveDiscovery: Sendable {
         for name in sysfs.list("/sys/class/block") {
             guard var d = device(name) else { continue }
             if d.kernelName.hasPrefix("dm-"), driver != nil {
-                let info = try dm.describe(major: d.major, minor: d.minor)
+                let info: (name: String, uuid: String, suspended: Bool, openCount: Int32, table: [String], status: [String], deps: [String])
+                do { info = try dm.describe(major: d.major, minor: d.minor) } catch {
+                    // Removed between the listing and the query: it is not part of the machine now.
+                    if !sysfs.exists("/sys/class/block/\(name)/dev") { continue }
+                    throw error
+                }
                 d.dm = DeviceMapperInfo(name: info.name, uuid: info.uuid, suspended: info.suspended, openCount: info.openCount,
                                         table: info.table, status: info.status, deps: info.deps)
             } else if d.kernelName.hasPrefix("dm-") {

@@ -23,11 +23,12 @@ public struct SysfsRoot: Sendable {
         while true {
             if out.count == capacity { capacity *= 2 }
             let before = out.count
-            var failed = false
+            var failed = false, interrupted = false
             out.append(contentsOf: [UInt8](unsafeUninitializedCapacity: capacity - before) { buffer, count in
                 let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                if n < 0 { failed = errno != EINTR; count = 0 } else { count = n }
+                if n < 0 { interrupted = errno == EINTR; failed = !interrupted; count = 0 } else { count = n }
             })
+            if interrupted { continue }
             if failed { return out.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
             if out.count == before { break }
             // A sysfs attribute comes whole in one read; skip the read that would return 0.

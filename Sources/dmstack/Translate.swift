@@ -70,7 +70,6 @@ struct Translate: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let sectors = try RangeParser.parse(range)
-            let mappings = try loadMappings()
             var stderr = StandardError()
             let topology: Topology
             let source: String
@@ -79,6 +78,9 @@ struct Translate: ParsableCommand {
                 let tables = try loadTables(tableFile)
                 for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
                 source = tableFile
+                let mappings = try loadMappings(tables: tables) { n in
+                    n.hasPrefix("/dev/mapper/") ? String(n.dropFirst(12)) : n.hasPrefix("/dev/") ? String(n.dropFirst(5)) : n
+                }
                 do { topology = try Topology(tables: tables, mappings: mappings) } catch {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
@@ -87,9 +89,13 @@ struct Translate: ParsableCommand {
                 source = engine.engine.source
                 name = try engine.device(device, in: inventory).displayName
                 do {
+                    let tables = try inventory.tableSet()
+                    let mappings = try loadMappings(tables: tables) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
                     let (t, warnings) = try inventory.topology(mappings: mappings)
                     for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
                     topology = t
+                } catch let failure as CommandFailure {
+                    throw failure
                 } catch {
                     throw CommandFailure(status: .dataError, message: "\(source): \(error)")
                 }
@@ -125,7 +131,10 @@ struct Translate: ParsableCommand {
         }
     }
 
-    func loadMappings() throws -> DynamicMappings {
+    /// Reads the dynamic-mapping options. Each NAME is resolved the way device arguments are
+    /// and must be a device of the tables with a target of the right type; a writecache's
+    /// metadata is read from its table's `start_sector`.
+    func loadMappings(tables: TableSet, canonical: (String) -> String) throws -> DynamicMappings {
         var m = DynamicMappings()
         func read(_ file: String) throws -> [UInt8] {
             do { return try SectorReader.contents(of: file) } catch { throw CommandFailure(status: .failure, message: "\(error)") }
@@ -135,23 +144,36 @@ struct Translate: ParsableCommand {
                 throw CommandFailure(status: .dataError, message: e.description)
             } catch { throw CommandFailure(status: .failure, message: "\(error)") }
         }
+        /// The device NAME names, checked to hold a target of `type`.
+        func target(_ option: String, _ pair: String, type: String) throws -> (name: String, file: String, target: Target) {
+            let (given, file) = Self.split(pair)!
+            let name = canonical(given)
+            guard let t = tables.tables[name]?.targets.first(where: { $0.typeName == type || $0.typeName == "\(type)-merge" }) else {
+                throw CommandFailure(status: .usage, message: "\(option): '\(given)' is not a \(type) device of the tables")
+            }
+            return (name, file, t)
+        }
         for pair in thinDumps {
-            let (name, file) = Self.split(pair)!
+            let (name, file, _) = try target("--thin-dump", pair, type: "thin-pool")
             let data = try read(file)
             m.thinPools[name] = try parsing { try ThinPoolMapping.parseThinDump(data, source: file) }
         }
         for pair in cacheDumps {
-            let (name, file) = Self.split(pair)!
+            let (name, file, _) = try target("--cache-dump", pair, type: "cache")
             let data = try read(file)
             m.caches[name] = try parsing { try CacheMapping.parseCacheDump(data, source: file) }
         }
         for pair in snapshotStores {
-            let (name, file) = Self.split(pair)!
+            let (name, file, _) = try target("--snapshot-store", pair, type: "snapshot")
             m.snapshots[name] = try parsing { let r = try SectorReader(path: file); return try SnapshotExceptionStore.read(source: file, r.read) }
         }
         for pair in writecacheMetadata {
-            let (name, file) = Self.split(pair)!
-            m.writecaches[name] = try parsing { let r = try SectorReader(path: file); return try WritecacheMapping.read(source: file, r.read) }
+            let (name, file, t) = try target("--writecache-metadata", pair, type: "writecache")
+            guard case .writecache(let w) = t.kind else { continue }
+            m.writecaches[name] = try parsing {
+                let r = try SectorReader(path: file, base: w.startSector)
+                return try WritecacheMapping.read(source: file, r.read)
+            }
         }
         return m
     }

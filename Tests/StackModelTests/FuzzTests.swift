@@ -103,14 +103,18 @@ struct FuzzTests {
         }
     }
 
-    /// Text that looks like a dump: FoundationXML must never trap on it.
+    /// Text that looks like a dump, with numbers up to UInt64.max: the dump reader must never
+    /// trap on it.
     @Test(arguments: 0..<10)
     func randomXMLText(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let pieces = ["<superblock ", "data_block_size=\"128\" ", "block_size=\"8\"", "<device dev_id=\"1\">", "</device>",
                       "<range_mapping origin_begin=\"0\" data_begin=\"5\" length=\"2\"/>", "<single_mapping origin_block=\"9\" data_block=\"1\"/>",
                       "<mapping cache_block=\"1\" origin_block=\"2\" dirty=\"true\"/>", "</superblock>", ">", "/>", "<", "&", "&amp;",
-                      "\"", "=", "é", "中", "x", " ", "\n", "<!--", "-->", "<?xml version=\"1.0\"?>", "<![CDATA[", "]]>", "<a:b c:d=\"1\">"]
+                      "\"", "=", "é", "中", "x", " ", "\n", "<!--", "-->", "<?xml version=\"1.0\"?>", "<![CDATA[", "]]>", "<a:b c:d=\"1\">",
+                      "<device dev_id=\"2\"><range_mapping origin_begin=\"18446744073709551615\" data_begin=\"18446744073709551615\" length=\"18446744073709551615\"/>",
+                      "<superblock data_block_size=\"18446744073709551615\" block_size=\"18446744073709551615\">",
+                      "<mapping cache_block=\"18446744073709551615\" origin_block=\"9223372036854775808\" dirty=\"true\"/>"]
         for _ in 0..<150 {
             let text = (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
             do { _ = try ThinPoolMapping.parseThinDump(Array(text.utf8), source: "t") } catch { #expect(error.description.hasPrefix("t: ")) }

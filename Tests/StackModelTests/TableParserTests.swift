@@ -98,7 +98,7 @@ struct TableParserTests {
         ("0 16 raid raid1 1 0 2 /dev/m - - /dev/b", "line 1: raid leg 0 data device: a metadata device needs a data device"),
         ("0 16 snapshot /dev/a /dev/b X 8", "line 1: snapshot persistent flag: expected P, N or PO, got 'X'"),
         ("0 16 writecache p /dev/a /dev/b 1000 0", "line 1: writecache block size: 1000 is not a power of two"),
-        ("0 16 linear /dev/a 0\n16 8 linear /dev/b 0\n32 8 linear /dev/c 0", "device top: target at sector 32 leaves a gap"),
+        ("0 16 linear /dev/a 0\n16 8 linear /dev/b 0\n32 8 linear /dev/c 0", "line 3: start: device top: target at sector 32 leaves a gap"),
         ("a: 0 8 linear /dev/x 0\n0 8 linear /dev/y 0", "line 2: name: mixes named"),
         ("0 16 multipath 0 0 1 1 round-robin 0 2 1 8:16 1000", "line 1: multipath group 1 path 1 device: missing"),
     ])
@@ -150,6 +150,12 @@ struct StateTests {
     ])
     func mirrorHealth(status: String, expected: [String]) {
         #expect(state(status, table: "0 8 mirror core 1 1024 2 7:0 0 7:1 0") == expected)
+    }
+
+    @Test func malformedStatusNeverTraps() {
+        for status in ["0 8 mirror -5 a b c d", "0 8 mirror 9223372036854775807 x", "0 8 mirror 2", "0 8 raid raid1", "0 8 mirror"] {
+            _ = state(status, table: "0 8 linear 7:0 0")
+        }
     }
 
     @Test func otherStates() {

@@ -70,9 +70,12 @@ struct TargetTranslationTests {
         #expect(summary(try t.up(from: "b", SectorRange(start: 0, length: 16))) == ["top 8+8 lost", "top 24+8 lost"])
     }
 
-    @Test func zeroAndErrorHaveNoMembers() throws {
-        let t = try translator("0 100 zero")
-        #expect(try t.down(from: "top", SectorRange(start: 0, length: 10)).isEmpty)
+    @Test(arguments: ["zero", "error"])
+    func zeroAndErrorHaveNoMembers(type: String) throws {
+        let t = try translator("x: 0 100 \(type)\ny: 0 100 linear /dev/mapper/x 0")
+        #expect(try t.down(from: "x", SectorRange(start: 0, length: 10)).isEmpty)
+        #expect(try t.down(from: "y", SectorRange(start: 0, length: 10)).isEmpty)
+        #expect(try t.topology.lowerDevices(of: t.topology.resolve("x")).isEmpty)
     }
 
     @Test func opaqueAndIntegrityAreUnknownWithReason() throws {
@@ -82,8 +85,10 @@ struct TargetTranslationTests {
             """)
         let rows = try t.up(from: "/dev/origin", SectorRange(start: 0, length: 1))
         #expect(rows.count == 1 && rows[0].outcome == .unknown && rows[0].reason!.contains("'era'"))
-        #expect(try t.down(from: "i", SectorRange(start: 0, length: 1))[0].outcome == .unknown)
-        #expect(try t.up(from: "x", SectorRange(start: 0, length: 1))[0].outcome == .unknown)
+        let down = try t.down(from: "i", SectorRange(start: 0, length: 1))
+        #expect(down.count == 1 && down[0].outcome == .unknown && down[0].reason!.contains("integrity"))
+        let up = try t.up(from: "x", SectorRange(start: 0, length: 1))
+        #expect(up.count == 1 && up[0].outcome == .unknown && up[0].reason!.contains("integrity i"))
     }
 
     // MARK: thin
@@ -136,6 +141,8 @@ struct TargetTranslationTests {
         ("<superblock data_block_size=\"x\"/>", "numeric data_block_size"),
         ("<superblock data_block_size=\"8\"><single_mapping origin_block=\"1\" data_block=\"2\"/></superblock>", "outside <device>"),
         ("<superblock data_block_size=\"8\"><device dev_id=\"1\"><range_mapping origin_begin=\"0\" data_begin=\"99999999999999999\" length=\"1\"/></device></superblock>", "beyond any device"),
+        ("<superblock data_block_size=\"8\"><device dev_id=\"1\"><range_mapping origin_begin=\"18446744073709551615\" data_begin=\"0\" length=\"1\"/></device></superblock>", "beyond any device"),
+        ("<superblock data_block_size=\"8\"><device dev_id=\"1\"><range_mapping origin_begin=\"0\" data_begin=\"0\" length=\"18446744073709551615\"/></device></superblock>", "beyond any device"),
         ("<superblock data_block_size=\"8\"><device dev_id=\"1\">", "line 1: the document ends inside <device> (truncated dump?)"),
         ("<superblock data_block_size=\"8\"></device></superblock>", "line 1: </device> does not close <superblock>"),
         ("<superblock data_block_size=8/>", "line 1: attribute value must be quoted"),
@@ -255,5 +262,31 @@ struct TargetTranslationTests {
         #expect(try t.up(from: "slow", SectorRange(start: 16, length: 8)).isEmpty) // superseded by the cache
         #expect(summary(try t.up(from: "slow", SectorRange(start: 24, length: 8))) == ["wc 24+8 lost"])
         #expect(try t.up(from: "pmem", SectorRange(start: 0, length: 1)).map(\.outcome) == [.unknown])
+        // An entry naming an origin sector beyond any device is corruption, not a trap.
+        let bad = Self.writecacheImage(blockBytes: 512, entries: [(UInt64.max - 1, 1)], seq: 10)
+        #expect(throws: MappingParseError.self) { try WritecacheMapping.read(source: "pmem", Self.reader(bad)) }
+    }
+
+    @Test func invalidatedSnapshotIsUnknownWithReason() throws {
+        var image = Self.cowImage(chunk: 8, exceptions: [(3, 2)])
+        image[4] = 0 // valid = 0: dm-snap marks a snapshot invalid there
+        let store = try SnapshotExceptionStore.read(source: "cow", Self.reader(image))
+        #expect(!store.valid)
+        var m = DynamicMappings()
+        m.snapshots["snap"] = store
+        let t = try translator("snap: 0 80 snapshot /dev/origin /dev/cow P 8", mappings: m)
+        for rows in [try t.down(from: "snap", SectorRange(start: 0, length: 8)), try t.up(from: "cow", SectorRange(start: 16, length: 8))] {
+            #expect(rows.count == 1 && rows[0].outcome == .unknown && rows[0].reason!.contains("invalidated"))
+        }
+    }
+
+    /// dm-snap.c origin_map passes the device sector through unchanged, also for a target
+    /// that does not start at 0.
+    @Test func snapshotOriginAtAnOffsetRoundTrips() throws {
+        let t = try translator("o: 0 100 linear /dev/a 0\no: 100 100 snapshot-origin /dev/base")
+        let down = try t.down(from: "o", SectorRange(start: 150, length: 10))
+        #expect(down.map { "\($0.device):\($0.start)" } == ["base:150"])
+        #expect(summary(try t.up(from: "base", SectorRange(start: 150, length: 10))) == ["o 150+10 lost"])
+        #expect(try t.up(from: "base", SectorRange(start: 0, length: 10)).isEmpty)
     }
 }

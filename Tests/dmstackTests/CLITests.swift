@@ -90,7 +90,9 @@ struct CLITests {
         (["show", "--snapshot", "minimal.json", "nosuch"], 64, "no block device 'nosuch'"),
         (["translate", "--snapshot", "minimal.json", "pmem0", "0+8"], 64, "no block device 'pmem0'"),
         (["translate", "--table", "raid.table", "--thin-dump", "pool", "loop0", "0+8"], 64, "expected NAME=FILE, got 'pool'"),
-        (["translate", "--table", "raid.table", "--thin-dump", "pool=raid.table", "loop0", "0+8"], 65, "raid.table: no <superblock data_block_size=...> element"),
+        (["translate", "--table", "raid.table", "--thin-dump", "pool=raid.table", "loop0", "0+8"], 64, "--thin-dump: 'pool' is not a thin-pool device of the tables"),
+        (["translate", "--table", "dynamic.table.txt", "--thin-dump", "pool=raid.table", "data", "0+8"], 65, "raid.table: no <superblock data_block_size=...> element"),
+        (["translate", "--table", "dynamic.table.txt", "--writecache-metadata", "thin1=writecache.img", "slow", "0+8"], 64, "--writecache-metadata: 'thin1' is not a writecache device of the tables"),
     ])
     func failuresAreOneClearLine(arguments: [String], status: Int32, message: String) throws {
         let result = try Self.run(arguments)
@@ -98,6 +100,21 @@ struct CLITests {
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         if status != 64 { #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)") }
+    }
+
+    /// Mapping names resolve like device arguments (/dev/mapper/NAME), and a writecache's
+    /// metadata is read from its table's start_sector.
+    @Test func dynamicMappingOptions() throws {
+        let thin = try Self.run(["translate", "--table", "dynamic.table.txt", "--thin-dump", "/dev/mapper/pool=thin.xml", "--json", "data", "1290+4"])
+        #expect(thin.status == 0, "\(thin.stderr)")
+        let rows = (try JSONSerialization.jsonObject(with: Data(thin.stdout.utf8)) as! [String: [[String: Any]]])["translations"]!
+        #expect(rows.map { "\($0["device"]!) \($0["start"]!) \($0["outcome"]!)" } == ["thin1 10 lost"])
+        // Block 1 of the volume (sectors 8..15) lives on the cache device: superblock at sector
+        // 16, metadata rounded up to one 4 KiB block, so data block 0 starts at 16 + 8 = 24.
+        let wc = try Self.run(["translate", "--table", "dynamic.table.txt", "--writecache-metadata", "wc=writecache.img", "--down", "--json", "wc", "8+8"])
+        #expect(wc.status == 0, "\(wc.stderr)")
+        let down = (try JSONSerialization.jsonObject(with: Data(wc.stdout.utf8)) as! [String: [[String: Any]]])["translations"]!
+        #expect(down.map { "\($0["device"]!) \($0["start"]!)" } == ["fast 24"])
     }
 
     @Test func unknownTargetWarnsOnStderrOnly() throws {
