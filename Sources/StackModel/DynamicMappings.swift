@@ -40,15 +40,6 @@ public struct ThinPoolMapping: Hashable, Sendable {
     public var dataBlockSectors: UInt64
     /// Per thin device id: runs from thin block (`from`) to pool data block (`to`), by `from`.
     public var devices: [UInt64: [BlockRun]]
-    /// Every run of every device by data block, for the reverse direction: (run, device id).
-    public var byDataBlock: [(run: BlockRun, device: UInt64)] { 
-        devices.flatMap { id, runs in runs.map { (run: $0, device: id) } }.sorted { $0.run.to < $1.run.to }
-    }
-
-    public static func == (a: ThinPoolMapping, b: ThinPoolMapping) -> Bool {
-        a.dataBlockSectors == b.dataBlockSectors && a.devices == b.devices
-    }
-    public func hash(into h: inout Hasher) { h.combine(dataBlockSectors); h.combine(devices) }
 
     public init(dataBlockSectors: UInt64, devices: [UInt64: [BlockRun]]) {
         self.dataBlockSectors = dataBlockSectors

@@ -186,8 +186,7 @@ extension TargetMap {
             return down(d).filter { $0.locations.first?.slot == 1 }
         }
         let first = range.start / bs, last = (range.end - 1) / bs
-        for entry in overlappingReverse(first: first, count: last - first + 1) where entry.device == th.deviceID {
-            let run = entry.run
+        for run in overlappingRuns(thinReverse, key: \.to, first: first, count: last - first + 1) {
             let poolRange = SectorRange(start: run.to * bs, length: run.length * bs)
             guard let part = poolRange.intersection(range) else { continue }
             let thinSector = run.from * bs + (part.start - poolRange.start)
@@ -195,21 +194,6 @@ extension TargetMap {
             out.append(contentsOf: down(SectorRange(start: target.start + thinSector, length: min(part.length, target.length - thinSector))))
         }
         return out
-    }
-
-    /// Reverse thin runs overlapping data blocks `[first, first+count)`; runs of different
-    /// devices may share blocks (thin snapshots), so this scans back over long runs.
-    func overlappingReverse(first: UInt64, count: UInt64) -> [(run: BlockRun, device: UInt64)] {
-        var hi = thinReverse.count, lo = 0
-        while lo < hi { let m = (lo + hi) / 2; if thinReverse[m].run.to < first + count { lo = m + 1 } else { hi = m } }
-        var out: [(run: BlockRun, device: UInt64)] = []
-        var i = lo - 1
-        while i >= 0 {
-            let r = thinReverse[i].run
-            if r.to + r.length > first { out.append(thinReverse[i]) }
-            i -= 1
-        }
-        return out.reversed()
     }
 
     func cacheUp(slot: Int, _ range: SectorRange) -> [Extent] {
@@ -228,14 +212,15 @@ extension TargetMap {
             return down(d).filter { $0.locations.contains { $0.slot == 2 } }
         }
         var out: [Extent] = []
-        for e in m.entries {
-            let cacheRange = SectorRange(start: e.cacheBlock * bs, length: bs)
+        let first = range.start / bs, last = (range.end - 1) / bs
+        for e in overlappingRuns(cacheReverse, key: \.to, first: first, count: last - first + 1) {
+            let cacheRange = SectorRange(start: e.to * bs, length: bs)
             guard let part = cacheRange.intersection(range) else { continue }
-            let origin = e.originBlock * bs + (part.start - cacheRange.start)
+            let origin = e.from * bs + (part.start - cacheRange.start)
             guard origin < target.length else { continue }
             out.append(contentsOf: down(SectorRange(start: target.start + origin, length: min(part.length, target.length - origin))))
         }
-        return out.sorted { $0.start < $1.start }
+        return out
     }
 
     func writecacheUp(_ w: WritecacheTarget, slot: Int, _ range: SectorRange) -> [Extent] {

@@ -56,10 +56,14 @@ public struct TargetMap: Sendable {
     let raidDataSlot: [Int]
     let raidLegOfSlot: [Int]
     let thin: ThinPoolMapping?
-    let thinReverse: [(run: BlockRun, device: UInt64)]
+    /// This thin device's runs by pool data block; one device maps a data block at most once,
+    /// so they are disjoint and binary-searchable (shared blocks belong to other devices).
+    let thinReverse: [BlockRun]
     let snapshotStore: SnapshotExceptionStore?
     let snapshotReverse: [BlockRun]
     let cache: CacheMapping?
+    /// Cache blocks (`to`) → origin blocks (`from`), by cache block.
+    let cacheReverse: [BlockRun]
     let writecache: WritecacheMapping?
     let writecacheReverse: [BlockRun]
 
@@ -82,10 +86,15 @@ public struct TargetMap: Sendable {
         raidDataSlot = dataSlot
         raidLegOfSlot = legOfSlot
         thin = poolName.flatMap { mappings.thinPools[$0] }
-        thinReverse = thin?.byDataBlock ?? []
+        if case .thin(let th) = target.kind, let runs = thin?.devices[th.deviceID] {
+            thinReverse = runs.sorted { $0.to < $1.to }
+        } else {
+            thinReverse = []
+        }
         snapshotStore = mappings.snapshots[deviceName]
         snapshotReverse = (snapshotStore?.exceptions ?? []).sorted { $0.to < $1.to }
         cache = mappings.caches[deviceName]
+        cacheReverse = (cache?.entries ?? []).map { BlockRun(from: $0.originBlock, to: $0.cacheBlock, length: 1) }.sorted { $0.to < $1.to }
         writecache = mappings.writecaches[deviceName]
         writecacheReverse = (writecache?.blocks ?? []).sorted { $0.to < $1.to }
     }
