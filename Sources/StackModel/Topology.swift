@@ -56,6 +56,12 @@ public struct Topology: Sendable {
     public private(set) var bottomUp: [Int] = []
     /// For each node, the nodes it uses directly, distinct, in table order.
     public private(set) var lowers: [[Int]] = []
+    /// The up index flattened into three arrays, for the allocation- and retain-free walk of
+    /// `Translator.forEachTop`: node → its groups, group → its entries.
+    struct FlatGroup: Sendable { var upper: Int32; var first: Int32; var end: Int32 }
+    var flatNodeGroups: [(first: Int32, end: Int32)] = []
+    var flatGroups: [FlatGroup] = []
+    var flatEntries: [UpEntry] = []
 
     /// Builds the stack from tables; `aliases` maps other spellings (e.g. `253:0`) to names.
     public init(tables: TableSet, mappings: DynamicMappings = DynamicMappings(),
@@ -92,6 +98,15 @@ public struct Topology: Sendable {
         }
         for lower in uppers.indices {
             for g in uppers[lower].indices { uppers[lower][g].finish() }
+        }
+        for lower in nodes.indices {
+            let first = Int32(flatGroups.count)
+            for g in uppers[lower] {
+                let e = Int32(flatEntries.count)
+                flatEntries.append(contentsOf: g.entries)
+                flatGroups.append(FlatGroup(upper: Int32(g.upper), first: e, end: Int32(flatEntries.count)))
+            }
+            flatNodeGroups.append((first, Int32(flatGroups.count)))
         }
         lowers = nodes.indices.map { id in
             var seen = Set<Int>(), out: [Int] = []

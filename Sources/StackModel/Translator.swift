@@ -126,44 +126,61 @@ public struct Translator: Sendable {
     }
 
     /// The top-device ranges above `range` of device `id`, without paths or outcomes, for
-    /// callers that translate many ranges (monitoring, benchmarks): no allocation on 1:1
-    /// layers. `body` gets the top device, its range and the piece kind.
+    /// callers that translate many ranges (monitoring, benchmarks): no allocation and no
+    /// reference counting on 1:1 layers. `body` gets the top device, its range and the kind.
     public func forEachTop(from id: Int, _ range: SectorRange, _ body: (Int, SectorRange, PieceKind) -> Void) {
-        let groups = topology.uppers[id]
-        if groups.isEmpty { body(id, range, .data); return }
+        topology.flatNodeGroups.withUnsafeBufferPointer { nodeGroups in
+            topology.flatGroups.withUnsafeBufferPointer { groups in
+                topology.flatEntries.withUnsafeBufferPointer { entries in
+                    walkTops(id, range, .data, nodeGroups, groups, entries, body)
+                }
+            }
+        }
+    }
+
+    private func walkTops(_ id: Int, _ range: SectorRange, _ kind: PieceKind,
+                          _ nodeGroups: UnsafeBufferPointer<(first: Int32, end: Int32)>,
+                          _ groups: UnsafeBufferPointer<Topology.FlatGroup>,
+                          _ entries: UnsafeBufferPointer<Topology.UpEntry>,
+                          _ body: (Int, SectorRange, PieceKind) -> Void) {
+        let span = nodeGroups[id]
+        if span.first == span.end { body(id, range, kind); return }
         var coveredEnd = range.start // covered prefix, the common case of one window
         var covered: SectorSet?
-        for g in groups {
-            let upper = g.upper
-            g.forEachOverlap(range) { entry in
-                let lo = max(entry.start, range.start), hi = min(entry.end, range.end)
-                if covered == nil && lo <= coveredEnd { coveredEnd = max(coveredEnd, hi) } else {
+        for gi in Int(span.first)..<Int(span.end) {
+            let g = groups[gi]
+            let upper = Int(g.upper)
+            // The last window starting before the range ends, then back while windows reach it.
+            var lo = Int(g.first), hi = Int(g.end)
+            while lo < hi { let mid = (lo + hi) &>> 1; if entries[mid].start < range.end { lo = mid + 1 } else { hi = mid } }
+            var i = lo - 1
+            while i >= Int(g.first) && entries[i].maxEnd > range.start {
+                let entry = entries[i]
+                i -= 1
+                guard entry.end > range.start else { continue }
+                let wlo = max(entry.start, range.start), whi = min(entry.end, range.end)
+                if covered == nil && wlo <= coveredEnd { coveredEnd = max(coveredEnd, whi) } else {
                     if covered == nil { covered = SectorSet([SectorRange(start: range.start, end: max(range.start, coveredEnd))].filter { $0.length > 0 }) }
-                    covered!.insert(SectorRange(start: lo, end: hi))
+                    covered!.insert(SectorRange(start: wlo, end: whi))
                 }
                 if entry.identityOffset != UInt64.max {
                     // dm-linear.c linear_map_sector and the other 1:1 targets, inlined.
                     let o = entry.identityOffset
-                    let lo = max(range.start, o), hi = min(range.end, o &+ entry.targetLength)
-                    if lo < hi { forEachTop(from: upper, SectorRange(start: entry.targetStart + (lo - o), length: hi - lo), body) }
-                    return
+                    let a = max(range.start, o), b = min(range.end, o &+ entry.targetLength)
+                    if a < b { walkTops(upper, SectorRange(start: entry.targetStart + (a - o), length: b - a), kind, nodeGroups, groups, entries, body) }
+                    continue
                 }
                 let map = topology.nodes[upper].maps[Int(entry.target)]
-                let slot = Int(entry.slot)
-                for e in map.up(slot: slot, range) {
-                    if e.kind == .data {
-                        forEachTop(from: upper, e.range, body)
-                    } else {
-                        forEachTop(from: upper, e.range) { top, r, _ in body(top, r, e.kind) }
-                    }
+                for e in map.up(slot: Int(entry.slot), range) {
+                    walkTops(upper, e.range, kind == .data ? e.kind : kind, nodeGroups, groups, entries, body)
                 }
             }
         }
         // Parts no device above uses end here: this device is their top.
         if let covered {
-            for piece in covered.subtracting(from: range) { body(id, piece, .data) }
+            for piece in covered.subtracting(from: range) { body(id, piece, kind) }
         } else if coveredEnd < range.end {
-            body(id, SectorRange(start: coveredEnd, end: range.end), .data)
+            body(id, SectorRange(start: coveredEnd, end: range.end), kind)
         }
     }
 
