@@ -170,7 +170,8 @@ public struct TargetMap: Sendable {
                        locations: [Location(slot: i, start: paths[i].offset + rel, role: .data)])
             }
         case .zero, .error:
-            return [Extent(start: r.start, length: r.length, kind: .data, redundancy: .single, locations: [], reason: "\(t.typeName) target: no member device")]
+            return [Extent(start: r.start, length: r.length, kind: .data, redundancy: .single, locations: [],
+                           reason: t.typeName == "zero" ? "zero target: reads zeros from no device" : "error target: every I/O fails, no device")]
         case .mirror(let m):
             return [Extent(start: r.start, length: r.length, kind: .data, redundancy: .copies,
                            locations: m.legs.indices.map { Location(slot: $0, start: m.legs[$0].offset + rel, role: .data) })]
@@ -319,7 +320,7 @@ public struct TargetMap: Sendable {
                 return Extent(start: 0, length: 0, kind: .data, redundancy: .single,
                               locations: [Location(slot: 1, start: block * bs, role: .data)], reason: "external origin")
             }
-            return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [], reason: "unprovisioned")
+            return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [], reason: "unprovisioned: reads zeros from no device")
         }
     }
 

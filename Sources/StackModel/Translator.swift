@@ -369,7 +369,7 @@ public struct Translator: Sendable {
         var rows: [Translation] = []
         var path = [Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil)]
         walkDown(start, range, kind: .data, reason: nil, path: &path, rows: &rows)
-        for i in rows.indices where rows[i].kind != .unknown {
+        for i in rows.indices where rows[i].kind != .unknown && rows[i].outcome != .unaffected {
             let leaf = topology.resolveUnchecked(rows[i].device)
             var d = Damage()
             d.lost.insert(rows[i].range)
@@ -396,6 +396,15 @@ public struct Translator: Sendable {
             for e in map.down(range) {
                 if e.kind == .unknown {
                     rows.append(Translation(device: node.name, start: e.start, length: e.length, outcome: .unknown, kind: .unknown, reason: e.reason, path: path))
+                    continue
+                }
+                if e.locations.isEmpty {
+                    // zero/error targets and unprovisioned thin blocks live on no device: say so
+                    // rather than leave the range out.
+                    var p = path
+                    Self.narrow(&p, to: e.range)
+                    rows.append(Translation(device: node.name, start: e.start, length: e.length, outcome: .unaffected, kind: .data,
+                                            reason: e.reason ?? "no member device", path: p))
                     continue
                 }
                 // The hops above show the piece being followed, not the whole query.

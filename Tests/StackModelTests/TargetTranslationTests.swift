@@ -73,8 +73,11 @@ struct TargetTranslationTests {
     @Test(arguments: ["zero", "error"])
     func zeroAndErrorHaveNoMembers(type: String) throws {
         let t = try translator("x: 0 100 \(type)\ny: 0 100 linear /dev/mapper/x 0")
-        #expect(try t.down(from: "x", SectorRange(start: 0, length: 10)).isEmpty)
-        #expect(try t.down(from: "y", SectorRange(start: 0, length: 10)).isEmpty)
+        for device in ["x", "y"] {
+            let rows = try t.down(from: device, SectorRange(start: 0, length: 10))
+            #expect(rows.count == 1 && rows[0].device == "x" && rows[0].outcome == .unaffected, "\(rows)")
+            #expect(rows[0].reason!.hasPrefix("\(type) target"))
+        }
         #expect(try t.topology.lowerDevices(of: t.topology.resolve("x")).isEmpty)
     }
 
@@ -122,7 +125,9 @@ struct TargetTranslationTests {
         let down = try t.down(from: "thin2", SectorRange(start: 250, length: 20))
         #expect(down.map { "\($0.device):\($0.start)+\($0.length)" } == ["data:1530+6", "data:3840+14"])
         // Unprovisioned blocks live nowhere.
-        #expect(try t.down(from: "thin1", SectorRange(start: 4 * 128, length: 10)).isEmpty)
+        let unprovisioned = try t.down(from: "thin1", SectorRange(start: 4 * 128, length: 10))
+        #expect(unprovisioned.count == 1 && unprovisioned[0].device == "thin1" && unprovisioned[0].outcome == .unaffected)
+        #expect(unprovisioned[0].reason!.hasPrefix("unprovisioned"))
         // The pool metadata holds every mapping.
         let meta = try t.up(from: "meta", SectorRange(start: 0, length: 8))
         #expect(Set(meta.map(\.device)) == ["thin1", "thin2"] && meta.allSatisfy { $0.outcome == .unknown })
