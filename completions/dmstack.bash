@@ -232,7 +232,7 @@ _dmstack_capture() {
 _dmstack_translate() {
     repeating_flags=()
     non_repeating_flags=(--down --json --version -h --help)
-    repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata)
+    repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
     non_repeating_options=(--table --snapshot)
     __dmstack_offer_flags_options 2
 
@@ -254,6 +254,9 @@ _dmstack_translate() {
         return
         ;;
     '--writecache-metadata')
+        return
+        ;;
+    '--integrity-superblock')
         return
         ;;
     esac

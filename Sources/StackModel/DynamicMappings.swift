@@ -274,6 +274,7 @@ public struct DynamicMappings: Sendable {
     public var snapshots: [String: SnapshotExceptionStore] = [:]
     public var caches: [String: CacheMapping] = [:]
     public var writecaches: [String: WritecacheMapping] = [:]
+    public var integrity: [String: IntegrityGeometry] = [:]
     public init() {}
 }
 
@@ -302,4 +303,59 @@ func dumpNumber(_ attributes: [String: String], _ key: String, _ element: String
 func hex32(_ v: UInt32) -> String {
     let digits = String(v, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
+
+/// dm-integrity's on-disk layout, from its superblock (drivers/md/dm-integrity.c: `struct
+/// superblock` at the table's start sector, "integrt" magic; `calculate_journal_section_size`,
+/// `calculate_device_limits`, `get_area_and_offset`, `get_data_sector`): data is interleaved
+/// with runs of tags, `interleave` data sectors per area, each area preceded by its tag run.
+public struct IntegrityGeometry: Hashable, Sendable {
+    public var log2InterleaveSectors: UInt8
+    public var tagSize: UInt16
+    public var journalSections: UInt32
+    public var providedDataSectors: UInt64
+    public var flags: UInt32
+    public var log2SectorsPerBlock: UInt8
+
+    public var interleaveSectors: UInt64 { 1 << UInt64(log2InterleaveSectors) }
+
+    /// Sectors of tags before each area's data (`ic->metadata_run`): the area's tags rounded up
+    /// to the padding, 4 KiB with SB_FLAG_FIXED_PADDING and 128 KiB without.
+    public var metadataRun: UInt64 {
+        let padding: UInt64 = flags & 0x8 != 0 ? 4096 : 131072
+        let tagBytes = UInt64(tagSize) << UInt64(log2InterleaveSectors - log2SectorsPerBlock)
+        return (tagBytes + padding - 1) / padding * padding / 512
+    }
+
+    /// Superblock and journal sectors before the first area (`ic->initial_sectors`).
+    public var initialSectors: UInt64 {
+        let sectorsPerBlock = UInt64(1) << UInt64(log2SectorsPerBlock)
+        let entrySize = (8 + 8 * sectorsPerBlock + UInt64(tagSize) + 7) / 8 * 8
+        let macBytes: UInt64 = flags & 0x1 != 0 ? 8 : 0
+        let entriesPerSector = (504 - macBytes) / entrySize
+        let sectionSectors = ((entriesPerSector * 8) << UInt64(log2SectorsPerBlock)) + 8
+        return 8 + sectionSectors * UInt64(journalSections)
+    }
+
+    /// Where logical sector `s` lives, relative to the table's start sector.
+    public func dataSector(_ s: UInt64) -> UInt64 {
+        let area = s >> UInt64(log2InterleaveSectors), offset = s & (interleaveSectors - 1)
+        return initialSectors + area * interleaveSectors + (area + 1) * metadataRun + offset
+    }
+
+    /// Reads the superblock through `read(sector, count)` relative to the table's start.
+    public static func read(source: String, _ read: (UInt64, UInt64) throws -> [UInt8]) throws -> IntegrityGeometry {
+        let sb = try read(0, 1)
+        guard sb.count >= 32, Array(sb[0..<8]) == Array("integrt\u{0}".utf8) else {
+            throw MappingParseError(source: source, message: "no dm-integrity superblock (magic \"integrt\") at the table's start sector")
+        }
+        let g = IntegrityGeometry(log2InterleaveSectors: sb[9], tagSize: UInt16(sb[10]) | UInt16(sb[11]) << 8,
+                                  journalSections: le32(sb, 12), providedDataSectors: le64(sb, 16), flags: le32(sb, 24),
+                                  log2SectorsPerBlock: sb[28])
+        guard g.log2InterleaveSectors >= 3, g.log2InterleaveSectors <= 31, g.log2SectorsPerBlock <= g.log2InterleaveSectors,
+              g.log2SectorsPerBlock <= 3, g.tagSize > 0, g.providedDataSectors <= maxSectors, g.journalSections < 1 << 24 else {
+            throw MappingParseError(source: source, message: "implausible dm-integrity superblock (interleave 2^\(sb[9]), tag size \(g.tagSize), block 2^\(sb[28]) sectors); a separate metadata device is not supported")
+        }
+        return g
+    }
 }

@@ -38,8 +38,11 @@ extension TargetMap {
             return cacheUp(slot: slot, range)
         case .writecache(let w):
             return writecacheUp(w, slot: slot, range)
-        case .integrity:
-            return [unknownExtent(wholeTarget, "integrity \(deviceName): data and tag interleaving not modelled")]
+        case .integrity(let i):
+            guard slot == 0, let g = integrity else {
+                return [unknownExtent(wholeTarget, "integrity \(deviceName): data and tag interleaving come from its superblock; not given")]
+            }
+            return integrityUp(g, start: i.start, range)
         case .opaque(let name, _):
             return [unknownExtent(wholeTarget, "unknown target type '\(name)' over \(members[slot].device)")]
         default:
@@ -249,6 +252,50 @@ extension TargetMap {
             let origin = run.from * bs + (part.start - cacheRange.start)
             guard origin < target.length else { continue }
             out.append(contentsOf: down(SectorRange(start: target.start + origin, length: min(part.length, target.length - origin))))
+        }
+        return out
+    }
+
+    /// dm-integrity.c get_data_sector inverted: a device range → the logical sectors whose data
+    /// it holds; a hit on an area's tags makes that area's data unreadable (its checksums are
+    /// gone), a hit on the superblock or journal affects the whole device.
+    func integrityUp(_ g: IntegrityGeometry, start: UInt64, _ range: SectorRange) -> [Extent] {
+        var out: [Extent] = []
+        let areaSectors = g.interleaveSectors + g.metadataRun
+        let base = start + g.initialSectors
+        if range.start < base && range.end > start {
+            out.append(unknownExtent(wholeTarget, "integrity \(deviceName): superblock or journal hit"))
+        }
+        var p = max(range.start, base)
+        while p < range.end {
+            let area = (p - base) / areaSectors, within = (p - base) % areaSectors
+            let areaStart = area * g.interleaveSectors
+            guard areaStart < target.length else { break }
+            if within < g.metadataRun {
+                // Tags: tag sector k of an area holds the tags of blocks k*512/tag_size up to
+                // ((k+1)*512-1)/tag_size (dm-integrity.c get_metadata_sector_and_offset); reads of
+                // those blocks fail their check once the tags are gone.
+                let len = min(g.metadataRun - within, range.end - p)
+                let tagBytes = UInt64(g.tagSize)
+                let firstBlock = within * 512 / tagBytes
+                let endBlock = ((within + len) * 512 + tagBytes - 1) / tagBytes
+                let spb = UInt64(1) << UInt64(g.log2SectorsPerBlock)
+                let lo = areaStart + firstBlock * spb
+                let hi = min(areaStart + endBlock * spb, areaStart + g.interleaveSectors, target.length)
+                if lo < hi {
+                    out.append(Extent(start: target.start + lo, length: hi - lo, kind: .data, redundancy: .single,
+                                      locations: [Location(slot: 0, start: p, role: .data, span: len)],
+                                      reason: "integrity tags hit: these blocks fail their checksums"))
+                }
+                p += len
+            } else {
+                let offset = within - g.metadataRun
+                let len = min(g.interleaveSectors - offset, range.end - p)
+                let logical = areaStart + offset
+                guard logical < target.length else { break }
+                out.append(contentsOf: down(SectorRange(start: target.start + logical, length: min(len, target.length - logical))))
+                p += len
+            }
         }
         return out
     }

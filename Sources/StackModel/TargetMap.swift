@@ -28,6 +28,9 @@ public struct Location: Hashable, Sendable {
     public var slot: Int
     public var start: UInt64
     public var role: Role
+    /// Set when the location is not a linear copy of the extent but something the whole extent
+    /// depends on (dm-integrity tags): `span` sectors from `start`, any of which lost loses it.
+    public var span: UInt64? = nil
 }
 
 /// A piece of a device, `[start, start + length)` in device sectors, mapped linearly onto each
@@ -66,6 +69,7 @@ public struct TargetMap: Sendable {
     let cacheReverse: [BlockRun]
     let writecache: WritecacheMapping?
     let writecacheReverse: [BlockRun]
+    let integrity: IntegrityGeometry?
 
     public init(target: Target, deviceName: String, mappings: DynamicMappings, poolName: String? = nil) {
         self.target = target
@@ -97,6 +101,11 @@ public struct TargetMap: Sendable {
         cacheReverse = (cache?.entries ?? []).map { BlockRun(from: $0.originBlock, to: $0.cacheBlock, length: 1) }.sorted { $0.to < $1.to }
         writecache = mappings.writecaches[deviceName]
         writecacheReverse = (writecache?.blocks ?? []).sorted { $0.to < $1.to }
+        if case .integrity(let i) = target.kind, i.metaDevice == nil, i.mode != "I" {
+            integrity = mappings.integrity[deviceName]
+        } else {
+            integrity = nil
+        }
     }
 
     /// For targets that map one member 1:1 at an offset: that slot and offset; used for a
@@ -126,6 +135,10 @@ public struct TargetMap: Sendable {
         case .raid(let r):
             guard slot < raidLegOfSlot.count, raidLegOfSlot[slot] >= 0, members[slot].role == .data else { return nil }
             return raidDeviceSectors(r)
+        case .integrity(let i) where slot == 0 && integrity != nil:
+            let g = integrity!
+            _ = i
+            return g.dataSector(t.length - 1) + 1
         case .integrity, .snapshot, .thin, .cache, .writecache, .opaque, .zero, .error: return nil
         }
     }
@@ -190,8 +203,21 @@ public struct TargetMap: Sendable {
             return cacheDown(c, rel: rel, length: r.length)
         case .writecache(let w):
             return writecacheDown(w, rel: rel, length: r.length)
-        case .integrity:
-            return [unknownExtent(r, "integrity target: the interleaving of data and tags comes from its superblock, which dmstack does not read yet")]
+        case .integrity(let i):
+            guard let g = integrity else {
+                return [unknownExtent(r, "integrity \(deviceName): data and tag interleaving come from its superblock; not given (or a separate metadata device / inline mode, not supported)")]
+            }
+            // Data runs are linear within an area; each area starts after its tag run.
+            var out: [Extent] = []
+            var s = rel
+            let end = rel + r.length
+            while s < end {
+                let len = min(g.interleaveSectors - s % g.interleaveSectors, end - s)
+                out.append(Extent(start: t.start + s, length: len, kind: .data, redundancy: .single,
+                                  locations: [Location(slot: 0, start: i.start + g.dataSector(s), role: .data)]))
+                s += len
+            }
+            return out
         case .opaque(let name, _):
             return [unknownExtent(r, "unknown target type '\(name)'")]
         }

@@ -225,7 +225,7 @@ public struct Translator: Sendable {
                     let k: PieceKind = kind == .data ? e.kind : kind
                     // The hops below show the piece of their range that backs this extent.
                     path = saved
-                    if let l = e.locations.first(where: { $0.slot == slot }),
+                    if let l = e.locations.first(where: { $0.slot == slot && $0.span == nil }),
                        let piece = SectorRange(start: l.start, length: e.length).intersection(range) {
                         Self.narrow(&path, to: piece)
                     }
@@ -289,6 +289,16 @@ public struct Translator: Sendable {
         let window = SectorRange(start: l.start, length: length)
         guard l.slot >= 0 else {
             out.lost.insert(SectorRange(start: 0, length: length)) // an absent raid leg has failed already
+            return out
+        }
+        if let span = l.span {
+            // The whole extent depends on these sectors: any loss among them loses it all.
+            let w = SectorRange(start: l.start, length: span), full = SectorRange(start: 0, length: length)
+            if let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] {
+                if !d.lost.intersection(with: w).isEmpty { out.lost.insert(full) }
+                else if !d.unknown.intersection(with: w).isEmpty { out.unknown.insert(full) }
+                else if !d.degraded.intersection(with: w).isEmpty { out.degraded.insert(full) }
+            }
             return out
         }
         if let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] {

@@ -21,8 +21,9 @@ struct Translate: ParsableCommand {
             device `top`; a partition is written `start length partition PARENT START`). \
             Dynamic targets need their metadata, or their ranges are `unknown`: give \
             --thin-dump POOL=FILE (thin_dump XML), --cache-dump CACHE=FILE (cache_dump XML), \
-            --snapshot-store SNAP=FILE (the COW device or an image of it) and \
-            --writecache-metadata WC=FILE (the cache device or an image of it).
+            --snapshot-store SNAP=FILE (the COW device or an image of it), \
+            --writecache-metadata WC=FILE (the cache device or an image of it) and \
+            --integrity-superblock INT=FILE (the integrity data device or an image of it).
             """
     )
 
@@ -49,6 +50,9 @@ struct Translate: ParsableCommand {
     @Option(name: .customLong("writecache-metadata"), help: ArgumentHelp("Cache device (or image) of the writecache device WC.", valueName: "WC=FILE"))
     var writecacheMetadata: [String] = []
 
+    @Option(name: .customLong("integrity-superblock"), help: ArgumentHelp("Data device (or image) of the dm-integrity device INT, whose superblock gives its layout.", valueName: "INT=FILE"))
+    var integritySuperblocks: [String] = []
+
     @Argument(help: "The device the range is on.")
     var device: String
 
@@ -57,7 +61,7 @@ struct Translate: ParsableCommand {
 
     func validate() throws {
         do { _ = try RangeParser.parse(range) } catch { throw ValidationError(error.description) }
-        for pair in thinDumps + cacheDumps + snapshotStores + writecacheMetadata where Self.split(pair) == nil {
+        for pair in thinDumps + cacheDumps + snapshotStores + writecacheMetadata + integritySuperblocks where Self.split(pair) == nil {
             throw ValidationError("expected NAME=FILE, got '\(pair)'")
         }
     }
@@ -173,6 +177,14 @@ struct Translate: ParsableCommand {
             m.writecaches[name] = try parsing {
                 let r = try SectorReader(path: file, base: w.startSector)
                 return try WritecacheMapping.read(source: file, r.read)
+            }
+        }
+        for pair in integritySuperblocks {
+            let (name, file, t) = try target("--integrity-superblock", pair, type: "integrity")
+            guard case .integrity(let i) = t.kind else { continue }
+            m.integrity[name] = try parsing {
+                let r = try SectorReader(path: file, base: i.start)
+                return try IntegrityGeometry.read(source: file, r.read)
             }
         }
         return m

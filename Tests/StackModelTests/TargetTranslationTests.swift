@@ -295,3 +295,49 @@ struct TargetTranslationTests {
         #expect(try t.up(from: "base", SectorRange(start: 0, length: 10)).isEmpty)
     }
 }
+
+/// dm-integrity's layout from its superblock (formulas checked byte for byte in the VM test
+/// `integrityLayoutIsByteVerified`).
+@Suite("dm-integrity layout")
+struct IntegrityTests {
+    /// A superblock: interleave 2^10, 4-byte tags, one journal section, fixed padding.
+    static func superblock(flags: UInt32 = 0x8, journalSections: UInt32 = 1) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: 512)
+        b.replaceSubrange(0..<8, with: Array("integrt\u{0}".utf8))
+        b[8] = 5; b[9] = 10; b[10] = 4; b[11] = 0
+        for i in 0..<4 { b[12 + i] = UInt8((journalSections >> (8 * UInt32(i))) & 0xff) }
+        b[16] = 0; b[17] = 0x20 // provided_data_sectors 8192
+        for i in 0..<4 { b[24 + i] = UInt8((flags >> (8 * UInt32(i))) & 0xff) }
+        b[28] = 0
+        return b
+    }
+
+    @Test func geometryFollowsTheKernelFormulas() throws {
+        let g = try IntegrityGeometry.read(source: "sb", TargetTranslationTests.reader(Self.superblock()))
+        // journal entry: 8 + 8 + 4 → 24 bytes; 504 / 24 = 21 per sector; 168 per section;
+        // section = 168 + 8 sectors; initial = 8 + 176. Tags: 4 << 10 = 4 KiB → 8 sectors.
+        #expect(g.initialSectors == 184 && g.metadataRun == 8 && g.interleaveSectors == 1024)
+        #expect(g.dataSector(0) == 192 && g.dataSector(1023) == 1215 && g.dataSector(1024) == 1224)
+        let unpadded = try IntegrityGeometry.read(source: "sb", TargetTranslationTests.reader(Self.superblock(flags: 0)))
+        #expect(unpadded.metadataRun == 256) // 128 KiB padding without SB_FLAG_FIXED_PADDING
+    }
+
+    @Test func translatesBothWaysAndTagsLoseTheirBlocks() throws {
+        var m = DynamicMappings()
+        m.integrity["int"] = try IntegrityGeometry.read(source: "sb", TargetTranslationTests.reader(Self.superblock()))
+        let t = try translator("int: 0 4096 integrity /dev/d 100 4 D 0", mappings: m)
+        #expect(try t.down(from: "int", SectorRange(start: 1020, length: 8)).map { "\($0.device):\($0.start)+\($0.length)" } == ["d:1312+4", "d:1324+4"])
+        #expect(summary(try t.up(from: "d", SectorRange(start: 1324, length: 4))) == ["int 1024+4 lost"])
+        // The first tag sector of area 1 (d 100 + 184 + 1024 + 8 = 1316) holds the tags of its blocks 0..127.
+        #expect(summary(try t.up(from: "d", SectorRange(start: 1316, length: 1))) == ["int 1024+128 lost"])
+        // The superblock and journal affect the whole device.
+        #expect(try t.up(from: "d", SectorRange(start: 100, length: 1)).map(\.outcome) == [.unknown])
+    }
+
+    @Test func badSuperblocksAreRefused() {
+        #expect(throws: MappingParseError.self) { try IntegrityGeometry.read(source: "sb", TargetTranslationTests.reader([UInt8](repeating: 0, count: 512))) }
+        var b = Self.superblock()
+        b[9] = 40 // interleave 2^40
+        #expect(throws: MappingParseError.self) { try IntegrityGeometry.read(source: "sb", TargetTranslationTests.reader(b)) }
+    }
+}
