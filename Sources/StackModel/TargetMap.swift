@@ -135,10 +135,9 @@ public struct TargetMap: Sendable {
         case .raid(let r):
             guard slot < raidLegOfSlot.count, raidLegOfSlot[slot] >= 0, members[slot].role == .data else { return nil }
             return raidDeviceSectors(r)
-        case .integrity(let i) where slot == 0 && integrity != nil:
-            let g = integrity!
-            _ = i
-            return g.dataSector(t.length - 1) + 1
+        case .integrity where slot == 0 && integrity != nil:
+            // Superblock and journal, then every area's tags and data up to the last sector.
+            return integrity!.dataSector(t.length - 1) + 1
         case .integrity, .snapshot, .thin, .cache, .writecache, .opaque, .zero, .error: return nil
         }
     }
