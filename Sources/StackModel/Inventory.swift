@@ -11,6 +11,10 @@ public struct Inventory: Sendable {
     public let snapshot: SystemSnapshot
     let byKernelName: [String: Int]
     let byAlias: [String: Int]
+    /// Partitions by the kernel name of their disk, and mounts by major:minor, built once:
+    /// `tree` asks for every device's.
+    let partitionsByDisk: [String: [Int]]
+    let mountsByDevice: [String: [Int]]
 
     public init(_ snapshot: SystemSnapshot) {
         self.snapshot = snapshot
@@ -24,6 +28,12 @@ public struct Inventory: Sendable {
         }
         byKernelName = k
         byAlias = a
+        var parts: [String: [Int]] = [:]
+        for (i, d) in snapshot.devices.enumerated() { if let p = d.partition { parts[p.parent, default: []].append(i) } }
+        partitionsByDisk = parts
+        var mounts: [String: [Int]] = [:]
+        for (i, m) in snapshot.mounts.enumerated() { mounts[m.majorMinor, default: []].append(i) }
+        mountsByDevice = mounts
     }
 
     public var devices: [BlockDevice] { snapshot.devices }
@@ -39,7 +49,7 @@ public struct Inventory: Sendable {
     /// Devices built directly on `d`: its holders, and for a whole disk its partitions.
     public func above(_ d: BlockDevice) -> [BlockDevice] {
         var out = d.holders.compactMap { device(kernelName: $0) }
-        out += snapshot.devices.filter { $0.partition?.parent == d.kernelName }
+        out += (partitionsByDisk[d.kernelName] ?? []).map { snapshot.devices[$0] }
         return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
     }
 
@@ -63,7 +73,7 @@ public struct Inventory: Sendable {
     }
 
     public func mounts(of d: BlockDevice) -> [Mount] {
-        snapshot.mounts.filter { $0.major == d.major && $0.minor == d.minor }
+        (mountsByDevice[d.majorMinor] ?? []).map { snapshot.mounts[$0] }
     }
 
     public func namespace(of d: BlockDevice) -> PmemNamespace? {

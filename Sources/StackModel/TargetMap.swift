@@ -57,6 +57,7 @@ public struct TargetMap: Sendable {
     let raid10: Raid10Geometry?
     /// For raid: the data slot of each leg (-1 when absent) and the leg of each slot.
     let raidDataSlot: [Int]
+    let raidMetaSlot: [Int]
     let raidLegOfSlot: [Int]
     let thin: ThinPoolMapping?
     /// This thin device's runs by pool data block; one device maps a data block at most once,
@@ -75,11 +76,11 @@ public struct TargetMap: Sendable {
         self.target = target
         self.deviceName = deviceName
         members = target.members
-        var dataSlot: [Int] = [], legOfSlot: [Int] = []
+        var dataSlot: [Int] = [], metaSlot: [Int] = [], legOfSlot: [Int] = []
         if case .raid(let r) = target.kind {
             var slot = 0
             for (i, leg) in r.legs.enumerated() {
-                if leg.metadata != nil { legOfSlot.append(i); slot += 1 }
+                if leg.metadata != nil { legOfSlot.append(i); metaSlot.append(slot); slot += 1 } else { metaSlot.append(-1) }
                 if leg.data != nil { legOfSlot.append(i); dataSlot.append(slot); slot += 1 } else { dataSlot.append(-1) }
             }
             if r.journalDevice != nil { legOfSlot.append(-1) }
@@ -88,6 +89,7 @@ public struct TargetMap: Sendable {
             raid10 = nil
         }
         raidDataSlot = dataSlot
+        raidMetaSlot = metaSlot
         raidLegOfSlot = legOfSlot
         thin = poolName.flatMap { mappings.thinPools[$0] }
         if case .thin(let th) = target.kind, let runs = thin?.devices[th.deviceID] {

@@ -41,27 +41,24 @@ public struct Topology: Sendable {
         var targetLength: UInt64
     }
 
-    /// For one (lower, upper) pair: the windows of every target of `upper` that uses `lower`,
-    /// sorted by start.
-    struct UpGroup: Sendable {
-        var upper: Int
-        var entries: [UpEntry] = []
-    }
+    /// For one (lower, upper) pair: `upper` and the slice `first..<end` of `entries` holding
+    /// the windows of every target of `upper` that uses `lower`, sorted by start.
+    struct UpGroup: Sendable { var upper: Int32; var first: Int32; var end: Int32 }
 
     public private(set) var nodes: [Node] = []
     var index: [String: Int] = [:]
     var aliases: [String: String]
-    var uppers: [[UpGroup]] = []
+    /// The up index in three flat arrays (node → its groups, group → its entries), so the
+    /// walks read it through buffer pointers without reference counting.
+    var nodeGroups: [(first: Int32, end: Int32)] = []
+    var groups: [UpGroup] = []
+    var entries: [UpEntry] = []
     /// Node ids, lower devices before the devices that use them.
     public private(set) var bottomUp: [Int] = []
     /// For each node, the nodes it uses directly, distinct, in table order.
     public private(set) var lowers: [[Int]] = []
-    /// The up index flattened into three arrays, for the allocation- and retain-free walk of
-    /// `Translator.forEachTop`: node → its groups, group → its entries.
-    struct FlatGroup: Sendable { var upper: Int32; var first: Int32; var end: Int32 }
-    var flatNodeGroups: [(first: Int32, end: Int32)] = []
-    var flatGroups: [FlatGroup] = []
-    var flatEntries: [UpEntry] = []
+    /// For each node, target and slot: the node of that member, resolved once.
+    public private(set) var memberNodes: [[[Int]]] = []
 
     /// Builds the stack from tables; `aliases` maps other spellings (e.g. `253:0`) to names.
     public init(tables: TableSet, mappings: DynamicMappings = DynamicMappings(),
@@ -81,54 +78,63 @@ public struct Topology: Sendable {
             nodes[id].size = table.size
         }
         for (name, size) in sizes { let id = node(for: name); if nodes[id].size == nil { nodes[id].size = size } }
-        // Up index, built after every member has a node.
+        // Up index, built after every member has a node: per lower node, its groups by upper.
+        var building: [[(upper: Int, entries: [UpEntry])]] = []
         for upper in nodes.indices {
+            var targets: [[Int]] = []
             for (ti, map) in nodes[upper].maps.enumerated() {
+                var slots: [Int] = []
                 for (slot, member) in map.members.enumerated() {
                     let lower = node(for: member.device)
+                    slots.append(lower)
                     let identity = map.identitySlot.flatMap { $0.slot == slot ? $0.offset : nil }
                     let start = identity ?? (member.role == .data || map.footprint(slot: slot) != nil ? member.offset : 0)
                     let length = map.footprint(slot: slot) ?? (UInt64.max - start)
-                    var entry = UpEntry(start: start, end: start &+ length, target: Int32(ti), slot: Int32(slot),
-                                        identityOffset: UInt64.max, targetStart: map.target.start, targetLength: map.target.length)
-                    if let (s, o) = map.identitySlot, s == slot { entry.identityOffset = o }
-                    addUpEntry(lower: lower, upper: upper, entry)
+                    let entry = UpEntry(start: start, end: start &+ length, target: Int32(ti), slot: Int32(slot),
+                                        identityOffset: identity ?? UInt64.max, targetStart: map.target.start, targetLength: map.target.length)
+                    while building.count < nodes.count { building.append([]) }
+                    if let g = building[lower].firstIndex(where: { $0.upper == upper }) {
+                        building[lower][g].entries.append(entry)
+                    } else {
+                        building[lower].append((upper, [entry]))
+                    }
                 }
+                targets.append(slots)
             }
+            memberNodes.append(targets)
         }
-        for lower in uppers.indices {
-            for g in uppers[lower].indices { uppers[lower][g].finish() }
-        }
+        while building.count < nodes.count { building.append([]) }
+        while memberNodes.count < nodes.count { memberNodes.append([]) }
         for lower in nodes.indices {
-            let first = Int32(flatGroups.count)
-            for g in uppers[lower] {
-                let e = Int32(flatEntries.count)
-                flatEntries.append(contentsOf: g.entries)
-                flatGroups.append(FlatGroup(upper: Int32(g.upper), first: e, end: Int32(flatEntries.count)))
+            let first = Int32(groups.count)
+            for g in building[lower] {
+                let e = Int32(entries.count)
+                var m: UInt64 = 0
+                for var entry in g.entries.sorted(by: { $0.start < $1.start }) {
+                    m = max(m, entry.end)
+                    entry.maxEnd = m
+                    entries.append(entry)
+                }
+                groups.append(UpGroup(upper: Int32(g.upper), first: e, end: Int32(entries.count)))
             }
-            flatNodeGroups.append((first, Int32(flatGroups.count)))
+            nodeGroups.append((first, Int32(groups.count)))
         }
-        lowers = nodes.indices.map { id in
+        lowers = memberNodes.map { targets in
             var seen = Set<Int>(), out: [Int] = []
-            for m in nodes[id].maps { for member in m.members { let l = index[canonical(member.device)]!; if seen.insert(l).inserted { out.append(l) } } }
+            for slots in targets { for l in slots where seen.insert(l).inserted { out.append(l) } }
             return out
         }
         bottomUp = try order()
     }
 
-    mutating func addUpEntry(lower: Int, upper: Int, _ entry: UpEntry) {
-        while uppers.count < nodes.count { uppers.append([]) }
-        if let g = uppers[lower].firstIndex(where: { $0.upper == upper }) {
-            uppers[lower][g].entries.append(entry)
-        } else {
-            uppers[lower].append(UpGroup(upper: upper, entries: [entry]))
-        }
-    }
-
     /// The name under which a device is known: aliases first, then `/dev/mapper/NAME` and
     /// `/dev/NAME` are the same device as `NAME`.
     public func canonical(_ name: String) -> String {
-        if let a = aliases[name] { return a }
+        aliases[name] ?? Self.plainName(name)
+    }
+
+    /// `NAME` for `/dev/mapper/NAME` and `/dev/NAME`; anything else unchanged.
+    public static func plainName(_ name: String) -> String {
         if name.hasPrefix("/dev/mapper/") { return String(name.dropFirst(12)) }
         if name.hasPrefix("/dev/") { return String(name.dropFirst(5)) }
         return name
@@ -139,7 +145,6 @@ public struct Topology: Sendable {
         if let id = index[c] { return id }
         let id = nodes.count
         nodes.append(Node(name: c, maps: [], size: nil))
-        uppers.append([])
         index[c] = id
         return id
     }
@@ -153,7 +158,13 @@ public struct Topology: Sendable {
     public func name(of id: Int) -> String { nodes[id].name }
 
     /// Devices that use `id` directly.
-    public func upperDevices(of id: Int) -> [Int] { uppers[id].map(\.upper) }
+    public func upperDevices(of id: Int) -> [Int] { upperGroups(of: id).map { Int(groups[$0].upper) } }
+
+    /// The groups of devices built on `id` (indices for `upper(ofGroup:)`, `forEachOverlap`).
+    func upperGroups(of id: Int) -> Range<Int> { Int(nodeGroups[id].first)..<Int(nodeGroups[id].end) }
+    func upper(ofGroup g: Int) -> Int { Int(groups[g].upper) }
+    /// The group holding the windows `upper` uses on `lower`.
+    func group(from lower: Int, to upper: Int) -> Int? { upperGroups(of: lower).first { groups[$0].upper == upper } }
 
     /// Devices `id` uses directly, in table order.
     public func lowerDevices(of id: Int) -> [Int] { lowers[id] }
@@ -174,26 +185,25 @@ public struct Topology: Sendable {
     }
 }
 
-extension Topology.UpGroup {
-    mutating func finish() {
-        entries.sort { $0.start < $1.start }
-        var m: UInt64 = 0
-        for i in entries.indices { m = max(m, entries[i].end); entries[i].maxEnd = m }
+extension Topology {
+    /// Calls `body` for every window of group `g` overlapping `range`.
+    @inline(__always)
+    func forEachOverlap(group g: Int, _ range: SectorRange, _ body: (UpEntry) throws -> Void) rethrows {
+        let group = groups[g]
+        try entries.withUnsafeBufferPointer { try Self.forEachOverlap($0, Int(group.first), Int(group.end), range, body) }
     }
 
-    /// Calls `body` for every window overlapping `range`: binary search for the last window
+    /// The interval search over one group's entries: binary search for the last window
     /// starting before the range ends, then walk back while windows can still reach it.
     @inline(__always)
-    func forEachOverlap(_ range: SectorRange, _ body: (Topology.UpEntry) throws -> Void) rethrows {
-        try entries.withUnsafeBufferPointer { e in
-            var lo = 0, hi = e.count
-            let end = range.end
-            while lo < hi { let mid = (lo + hi) &>> 1; if e[mid].start < end { lo = mid + 1 } else { hi = mid } }
-            var i = lo - 1
-            while i >= 0 && e[i].maxEnd > range.start {
-                if e[i].end > range.start { try body(e[i]) }
-                i -= 1
-            }
+    static func forEachOverlap(_ e: UnsafeBufferPointer<UpEntry>, _ first: Int, _ end: Int, _ range: SectorRange,
+                               _ body: (UpEntry) throws -> Void) rethrows {
+        var lo = first, hi = end
+        while lo < hi { let mid = (lo + hi) &>> 1; if e[mid].start < range.end { lo = mid + 1 } else { hi = mid } }
+        var i = lo - 1
+        while i >= first && e[i].maxEnd > range.start {
+            if e[i].end > range.start { try body(e[i]) }
+            i -= 1
         }
     }
 }

@@ -129,9 +129,9 @@ public struct Translator: Sendable {
     /// callers that translate many ranges (monitoring, benchmarks): no allocation and no
     /// reference counting on 1:1 layers. `body` gets the top device, its range and the kind.
     public func forEachTop(from id: Int, _ range: SectorRange, _ body: (Int, SectorRange, PieceKind) -> Void) {
-        topology.flatNodeGroups.withUnsafeBufferPointer { nodeGroups in
-            topology.flatGroups.withUnsafeBufferPointer { groups in
-                topology.flatEntries.withUnsafeBufferPointer { entries in
+        topology.nodeGroups.withUnsafeBufferPointer { nodeGroups in
+            topology.groups.withUnsafeBufferPointer { groups in
+                topology.entries.withUnsafeBufferPointer { entries in
                     walkTops(id, range, .data, nodeGroups, groups, entries, body)
                 }
             }
@@ -140,7 +140,7 @@ public struct Translator: Sendable {
 
     private func walkTops(_ id: Int, _ range: SectorRange, _ kind: PieceKind,
                           _ nodeGroups: UnsafeBufferPointer<(first: Int32, end: Int32)>,
-                          _ groups: UnsafeBufferPointer<Topology.FlatGroup>,
+                          _ groups: UnsafeBufferPointer<Topology.UpGroup>,
                           _ entries: UnsafeBufferPointer<Topology.UpEntry>,
                           _ body: (Int, SectorRange, PieceKind) -> Void) {
         let span = nodeGroups[id]
@@ -150,14 +150,7 @@ public struct Translator: Sendable {
         for gi in Int(span.first)..<Int(span.end) {
             let g = groups[gi]
             let upper = Int(g.upper)
-            // The last window starting before the range ends, then back while windows reach it.
-            var lo = Int(g.first), hi = Int(g.end)
-            while lo < hi { let mid = (lo + hi) &>> 1; if entries[mid].start < range.end { lo = mid + 1 } else { hi = mid } }
-            var i = lo - 1
-            while i >= Int(g.first) && entries[i].maxEnd > range.start {
-                let entry = entries[i]
-                i -= 1
-                guard entry.end > range.start else { continue }
+            Topology.forEachOverlap(entries, Int(g.first), Int(g.end), range) { entry in
                 let wlo = max(entry.start, range.start), whi = min(entry.end, range.end)
                 if covered == nil && wlo <= coveredEnd { coveredEnd = max(coveredEnd, whi) } else {
                     if covered == nil { covered = SectorSet([SectorRange(start: range.start, end: max(range.start, coveredEnd))].filter { $0.length > 0 }) }
@@ -168,7 +161,7 @@ public struct Translator: Sendable {
                     let o = entry.identityOffset
                     let a = max(range.start, o), b = min(range.end, o &+ entry.targetLength)
                     if a < b { walkTops(upper, SectorRange(start: entry.targetStart + (a - o), length: b - a), kind, nodeGroups, groups, entries, body) }
-                    continue
+                    return
                 }
                 let map = topology.nodes[upper].maps[Int(entry.target)]
                 for e in map.up(slot: Int(entry.slot), range) {
@@ -191,7 +184,7 @@ public struct Translator: Sendable {
     }
 
     func walkUp(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation], simple: inout Bool) {
-        let groups = topology.uppers[id]
+        let groups = topology.upperGroups(of: id)
         if groups.isEmpty {
             if path.count > 1 {
                 rows.append(Translation(device: topology.name(of: id), start: range.start, length: range.length,
@@ -202,8 +195,8 @@ public struct Translator: Sendable {
         if groups.count > 1 { simple = false }
         var covered = SectorSet()
         for g in groups {
-            let upper = g.upper
-            g.forEachOverlap(range) { entry in
+            let upper = topology.upper(ofGroup: g)
+            topology.forEachOverlap(group: g, range) { entry in
                 if let c = SectorRange(start: entry.start, end: max(entry.start, entry.end)).intersection(range) { covered.insert(c) }
                 let map = topology.nodes[upper].maps[Int(entry.target)]
                 let slot = Int(entry.slot)
@@ -266,12 +259,14 @@ public struct Translator: Sendable {
         for id in topology.bottomUp {
             var result = damage[id] ?? Damage()
             for lower in topology.lowers[id] {
-                guard let d = damage[lower], !d.isEmpty, let g = topology.uppers[lower].first(where: { $0.upper == id }) else { continue }
+                guard let d = damage[lower], !d.isEmpty, let g = topology.group(from: lower, to: id) else { continue }
                 for r in d.any.ranges {
-                    g.forEachOverlap(r) { entry in
-                        let map = topology.nodes[id].maps[Int(entry.target)]
+                    topology.forEachOverlap(group: g, r) { entry in
+                        let target = Int(entry.target)
+                        let map = topology.nodes[id].maps[target]
+                        let members = topology.memberNodes[id][target]
                         for e in map.up(slot: Int(entry.slot), r) {
-                            judge(e, map: map, damage: damage, into: &result)
+                            judge(e, map: map, members: members, damage: damage, into: &result)
                         }
                     }
                 }
@@ -283,8 +278,9 @@ public struct Translator: Sendable {
         return damage
     }
 
-    /// The damage of one location over `[0, length)` relative to the extent.
-    func relative(_ l: Location, _ length: UInt64, map: TargetMap, damage: [Int: Damage]) -> Damage {
+    /// The damage of one location over `[0, length)` relative to the extent; `members` are the
+    /// target's member nodes by slot.
+    func relative(_ l: Location, _ length: UInt64, map: TargetMap, members: [Int], damage: [Int: Damage]) -> Damage {
         var out = Damage()
         let window = SectorRange(start: l.start, length: length)
         guard l.slot >= 0 else {
@@ -294,22 +290,22 @@ public struct Translator: Sendable {
         if let span = l.span {
             // The whole extent depends on these sectors: any loss among them loses it all.
             let w = SectorRange(start: l.start, length: span), full = SectorRange(start: 0, length: length)
-            if let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] {
+            if let d = damage[members[l.slot]] {
                 if !d.lost.intersection(with: w).isEmpty { out.lost.insert(full) }
                 else if !d.unknown.intersection(with: w).isEmpty { out.unknown.insert(full) }
                 else if !d.degraded.intersection(with: w).isEmpty { out.degraded.insert(full) }
             }
             return out
         }
-        if let d = damage[topology.resolveUnchecked(map.members[l.slot].device)] {
+        if let d = damage[members[l.slot]] {
             for r in d.lost.intersection(with: window) { out.lost.insert(r.rebased(from: l.start, to: 0)) }
             for r in d.unknown.intersection(with: window) { out.unknown.insert(r.rebased(from: l.start, to: 0)) }
             for r in d.degraded.intersection(with: window) { out.degraded.insert(r.rebased(from: l.start, to: 0)) }
         }
-        if map.members[l.slot].role != .metadata, case .raid(let raid) = map.target.kind {
+        if map.members[l.slot].role != .metadata, case .raid = map.target.kind {
             // A raid leg whose metadata device lost anything is failed as a whole (dm-raid).
-            let leg = map.raidLegOfSlot[l.slot]
-            if let meta = raid.legs[leg].metadata, let md = damage[topology.resolveUnchecked(meta)] {
+            let meta = map.raidMetaSlot[map.raidLegOfSlot[l.slot]]
+            if meta >= 0, let md = damage[members[meta]] {
                 if !md.lost.isEmpty { out.lost.insert(SectorRange(start: 0, length: length)) }
                 else if !md.unknown.isEmpty { out.unknown.insert(SectorRange(start: 0, length: length)) }
             }
@@ -317,10 +313,10 @@ public struct Translator: Sendable {
         return out
     }
 
-    func judge(_ e: Extent, map: TargetMap, damage: [Int: Damage], into result: inout Damage) {
+    func judge(_ e: Extent, map: TargetMap, members: [Int], damage: [Int: Damage], into result: inout Damage) {
         if e.kind == .unknown { result.unknown.insert(e.range); return }
         let n = e.length
-        let rel = e.locations.map { relative($0, n, map: map, damage: damage) }
+        let rel = e.locations.map { relative($0, n, map: map, members: members, damage: damage) }
         var lost = SectorSet(), maybe = SectorSet(), touched = SectorSet()
         let full = SectorRange(start: 0, length: n)
         switch e.redundancy {
@@ -423,7 +419,7 @@ public struct Translator: Sendable {
                 Self.narrow(&path, to: e.range)
                 for l in e.locations where l.role != .peer && l.slot >= 0 {
                     let member = map.members[l.slot]
-                    let lower = topology.resolveUnchecked(member.device)
+                    let lower = topology.memberNodes[id][ti][l.slot]
                     let k: PieceKind = l.role == .parity ? .parity : kind
                     path.append(Hop(device: topology.name(of: lower), start: l.start, length: e.length, target: map.target.typeName, role: l.role == .parity ? "parity" : member.role.rawValue))
                     walkDown(lower, SectorRange(start: l.start, length: e.length), kind: k, reason: reason, path: &path, rows: &rows)

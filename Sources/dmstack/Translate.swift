@@ -82,9 +82,7 @@ struct Translate: ParsableCommand {
                 let tables = try loadTables(tableFile)
                 for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
                 source = tableFile
-                let mappings = try loadMappings(tables: tables) { n in
-                    n.hasPrefix("/dev/mapper/") ? String(n.dropFirst(12)) : n.hasPrefix("/dev/") ? String(n.dropFirst(5)) : n
-                }
+                let mappings = try loadMappings(tables: tables, canonical: Topology.plainName)
                 do { topology = try Topology(tables: tables, mappings: mappings) } catch {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
