@@ -23,6 +23,13 @@ let package = Package(
             pkgConfig: "blkid",
             providers: [.apt(["libblkid-dev"])]
         ),
+        // libyaml: the reference YAML 1.1 parser, for specs (keeps Foundation out of the binary;
+        // every node carries its line, so spec errors can name it).
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
         // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...). No logic.
         .target(name: "CLinux", linkerSettings: [.linkedLibrary("devmapper")]),
         // Pure model: no I/O. Tables, ranges, translation, snapshots, decisions.
@@ -30,7 +37,7 @@ let package = Package(
         // The live machine: the only module that touches the OS.
         .target(
             name: "StackSystem",
-            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux"]
+            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML"]
         ),
         // One engine protocol, a live and a snapshot implementation.
         .target(name: "StackEngine", dependencies: ["StackModel", "StackSystem"]),

@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|version|help)
+    tree|show|capture|translate|apply|teardown|list|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate apply teardown list version help' -- "${cur}"))
         ;;
     esac
 }
@@ -257,6 +257,51 @@ _dmstack_translate() {
         return
         ;;
     '--integrity-superblock')
+        return
+        ;;
+    esac
+}
+
+_dmstack_apply() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --force --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--snapshot)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--snapshot')
+        return
+        ;;
+    esac
+}
+
+_dmstack_teardown() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --force --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--snapshot)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--snapshot')
+        return
+        ;;
+    esac
+}
+
+_dmstack_list() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--snapshot)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--snapshot')
         return
         ;;
     esac

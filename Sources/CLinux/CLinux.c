@@ -15,6 +15,7 @@ size_t clinux_fiemap_size(uint32_t count) { return sizeof(struct fiemap) + (size
 
 unsigned clinux_major(uint64_t dev) { return major((dev_t)dev); }
 unsigned clinux_minor(uint64_t dev) { return minor((dev_t)dev); }
+uint64_t clinux_makedev(unsigned ma, unsigned mi) { return (uint64_t)makedev(ma, mi); }
 
 static __thread char dm_last_error[1024];
 

@@ -58,7 +58,8 @@ public enum RangeParser {
 }
 
 extension String {
-    func trimmed(_ set: String) -> String {
+    /// Without leading and trailing characters from `set`.
+    public func trimmed(_ set: String) -> String {
         var s = Substring(self)
         while let f = s.first, set.contains(f) { s = s.dropFirst() }
         while let l = s.last, set.contains(l) { s = s.dropLast() }

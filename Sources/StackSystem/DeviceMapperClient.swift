@@ -1,4 +1,7 @@
 import CDeviceMapper
+#if canImport(Glibc)
+import Glibc
+#endif
 import CLinux
 import StackModel
 
@@ -7,6 +10,8 @@ public struct DeviceMapperError: Error, CustomStringConvertible, Sendable {
     public var operation: String
     public var device: String
     public var message: String
+    /// The ioctl's errno where the kernel refused (EBUSY, EEXIST, EINVAL...), else 0.
+    public var errno: Int32 = 0
     public var description: String {
         "cannot \(operation) dm device \(device)" + (message.isEmpty ? "" : ": \(message)")
     }
@@ -83,5 +88,125 @@ public struct DeviceMapperClient: Sendable {
         let status = try run(DM_DEVICE_STATUS, major: major, minor: minor, what: "read the status of")
         let deps = try run(DM_DEVICE_DEPS, major: major, minor: minor, what: "read the dependencies of")
         return (table.name, table.uuid, table.info.suspended != 0, table.info.open_count, table.lines, status.lines, deps.lines)
+    }
+
+    // MARK: - Changing devices
+
+    /// Runs one task on the device `name`: `prepare` adds targets or a message; `udev` sets a
+    /// cookie and waits for udev (or libdevmapper's own node fallback when udev is not
+    /// running), so /dev/mapper/NAME exists or is gone when this returns.
+    @discardableResult
+    func change(_ type: Int, name: String, uuid: String? = nil, what: String, udev: Bool = false,
+                prepare: (OpaquePointer) -> Bool = { _ in true }) throws(DeviceMapperError) -> (info: dm_info, errno: Int32) {
+        clinux_dm_clear_error()
+        if let fault = FaultInjection.shared.fire(what) {
+            throw DeviceMapperError(operation: what, device: name, message: fault)
+        }
+        guard let task = dm_task_create(Int32(type)) else {
+            throw DeviceMapperError(operation: what, device: name, message: "dm_task_create failed")
+        }
+        defer { dm_task_destroy(task) }
+        guard dm_task_set_name(task, name) != 0 else {
+            throw DeviceMapperError(operation: what, device: name, message: "invalid dm name")
+        }
+        if let uuid, dm_task_set_uuid(task, uuid) == 0 {
+            throw DeviceMapperError(operation: what, device: name, message: "invalid dm uuid '\(uuid)'")
+        }
+        guard prepare(task) else {
+            throw DeviceMapperError(operation: what, device: name, message: String(cString: clinux_dm_last_error()))
+        }
+        var cookie: UInt32 = 0
+        if udev { _ = dm_task_set_cookie(task, &cookie, 0) }
+        let ok = dm_task_run(task) != 0
+        let errno = dm_task_get_errno(task)
+        if udev { _ = dm_udev_wait(cookie) }
+        guard ok else {
+            let message = String(cString: clinux_dm_last_error())
+            throw DeviceMapperError(operation: what, device: name, message: message.isEmpty ? "the kernel refused (errno \(errno))" : message, errno: errno)
+        }
+        var info = dm_info()
+        _ = dm_task_get_info(task, &info)
+        return (info, errno)
+    }
+
+    /// DM_DEVICE_CREATE without a table: the device exists, with no live table, until
+    /// `load` and `resume` (the order lvm2 uses, so a refused table leaves nothing half-made).
+    public func create(name: String, uuid: String) throws(DeviceMapperError) -> (major: UInt32, minor: UInt32) {
+        let r = try change(Int(DM_DEVICE_CREATE), name: name, uuid: uuid, what: "create")
+        return (r.info.major, r.info.minor)
+    }
+
+    /// DM_DEVICE_RELOAD: loads `lines` (`start length target args`) as the inactive table.
+    public func load(name: String, table lines: [String]) throws(DeviceMapperError) {
+        var bad: String? = nil
+        do {
+            try change(Int(DM_DEVICE_RELOAD), name: name, what: "load a table into") { task in
+                for line in lines {
+                    let w = line.split(separator: " ", maxSplits: 3).map(String.init)
+                    guard w.count >= 3, let start = UInt64(w[0]), let length = UInt64(w[1]) else { bad = line; return false }
+                    guard dm_task_add_target(task, start, length, w[2], w.count > 3 ? w[3] : "") != 0 else { return false }
+                }
+                return true
+            }
+        } catch {
+            if let bad { throw DeviceMapperError(operation: "load a table into", device: name, message: "malformed table line '\(TableSecrets.mask(bad))'") }
+            throw error
+        }
+    }
+
+    /// DM_DEVICE_RESUME: makes the loaded table live (suspending first if a table was live).
+    public func resume(name: String) throws(DeviceMapperError) {
+        try change(Int(DM_DEVICE_RESUME), name: name, what: "resume", udev: true)
+    }
+
+    /// DM_DEVICE_REMOVE; the kernel refuses (EBUSY) while the device is open.
+    public func remove(name: String) throws(DeviceMapperError) {
+        try change(Int(DM_DEVICE_REMOVE), name: name, what: "remove", udev: true)
+    }
+
+    /// DM_DEVICE_CLEAR: drops an inactive table loaded by a failed step.
+    public func clearInactive(name: String) throws(DeviceMapperError) {
+        try change(Int(DM_DEVICE_CLEAR), name: name, what: "clear the inactive table of")
+    }
+
+    /// DM_DEVICE_TARGET_MSG to sector 0 (`dmsetup message NAME 0 TEXT`).
+    public func message(name: String, _ text: String) throws(DeviceMapperError) {
+        try change(Int(DM_DEVICE_TARGET_MSG), name: name, what: "send '\(text)' to") { task in
+            dm_task_set_sector(task, 0) != 0 && dm_task_set_message(task, text) != 0
+        }
+    }
+
+    /// DM_DEVICE_INFO by name: nil when no such device exists.
+    public func info(name: String) -> (major: UInt32, minor: UInt32, openCount: Int32, suspended: Bool, uuid: String)? {
+        guard let task = dm_task_create(Int32(DM_DEVICE_INFO)) else { return nil }
+        defer { dm_task_destroy(task) }
+        guard dm_task_set_name(task, name) != 0, dm_task_run(task) != 0 else { return nil }
+        var info = dm_info()
+        guard dm_task_get_info(task, &info) != 0, info.exists != 0 else { return nil }
+        let uuid = dm_task_get_uuid(task).map { String(cString: $0) } ?? ""
+        return (info.major, info.minor, info.open_count, info.suspended != 0, uuid)
+    }
+}
+
+/// A test hook, documented in the man page: `DMSTACK_FAULT=OPERATION:N` makes the N-th
+/// libdevmapper change of that kind (`create`, `load`, `resume`, `remove`, `send`) fail
+/// before it reaches the kernel, so tests can show that a failure midway rolls back.
+public final class FaultInjection: @unchecked Sendable {
+    public static let shared = FaultInjection(spec: getenv("DMSTACK_FAULT").map { String(cString: $0) })
+    let operation: String?
+    let target: Int
+    var count = 0
+
+    init(spec: String?) {
+        let parts = spec?.split(separator: ":") ?? []
+        operation = parts.first.map(String.init)
+        target = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
+    }
+
+    /// The injected error for this call, if it is the one to fail.
+    func fire(_ what: String) -> String? {
+        guard let operation, what.hasPrefix(operation) else { return nil }
+        count += 1
+        return count == target ? "injected failure (DMSTACK_FAULT=\(operation):\(target))" : nil
     }
 }

@@ -26,6 +26,8 @@ size_t clinux_fiemap_size(uint32_t count);
 /// major(3)/minor(3) of a dev_t as the kernel encodes it (libdevmapper `dm_deps` entries).
 unsigned clinux_major(uint64_t dev);
 unsigned clinux_minor(uint64_t dev);
+/// makedev(3).
+uint64_t clinux_makedev(unsigned major, unsigned minor);
 
 /// libdevmapper logs through a variadic callback Swift cannot write: these route its error
 /// messages into a per-thread buffer (read with clinux_dm_last_error) instead of stderr.

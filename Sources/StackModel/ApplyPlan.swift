@@ -1,0 +1,467 @@
+/// Why a spec cannot be applied as it stands; the category decides the exit status.
+public struct PlanError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Category: String, Sendable, Hashable {
+        /// A member that does not exist (or a key file that cannot be read).
+        case missing
+        /// A member smaller than what the spec asks of it, or a size the target cannot take.
+        case size
+        /// A member mounted, held by something outside the spec, or a dm name owned by
+        /// someone else: refused for safety.
+        case inUse
+        /// The live device differs from the spec in a way the kernel cannot change in place.
+        case unsupportedChange
+    }
+    public var category: Category
+    public var message: String
+    public var description: String { message }
+
+    init(_ category: Category, _ spec: StackSpec, line: Int, key: String, _ message: String) {
+        self.category = category
+        self.message = "\(spec.file):\(line): \(key): \(message)"
+    }
+}
+
+/// A crypt key file that cannot be used (missing, unreadable, empty, too long).
+public struct KeyFileError: Error, Hashable, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// One step of applying a spec, in the order it runs. Tables name volumes created in the same
+/// run as `{name}`, filled in with their major:minor once they exist.
+public enum ApplyStep: Sendable, Hashable {
+    /// Thin-pool or cache metadata, or a writecache cache device: zeroed in its first 4 KiB
+    /// only when it holds neither that target's superblock nor any other signature, so the
+    /// kernel formats it (dm-thin-metadata.c / dm-cache-metadata.c `__superblock_all_zeroes`,
+    /// dm-writecache.c `writecache_ctr`) and a re-apply keeps what it holds.
+    case prepareMetadata(volume: String, device: String, format: MetadataFormat)
+    case create(volume: String, uuid: String, table: [String])
+    /// dm-thin.c `pool_message` `create_thin <id>`; an id that exists already is kept.
+    case createThin(pool: String, id: UInt64, volume: String)
+    case reload(volume: String, from: [String], to: [String], reason: String)
+    case unchanged(volume: String)
+    /// mkfs only when blkid finds no filesystem on the volume; the same type found is kept.
+    case makeFilesystem(volume: String, filesystem: FilesystemSpec)
+    case mount(volume: String, mountpoint: String, options: [String])
+}
+
+/// Which superblock a metadata device carries when it is already formatted.
+public enum MetadataFormat: String, Sendable, Hashable {
+    case thin, cache, writecache
+
+    /// Where the magic number sits and its little-endian value: dm-thin-metadata.c
+    /// THIN_SUPERBLOCK_MAGIC 27022010 and dm-cache-metadata.c CACHE_SUPERBLOCK_MAGIC 06142003
+    /// at byte 32 (after csum, flags, blocknr, uuid[16]) as a __le64; dm-writecache.c
+    /// MEMORY_SUPERBLOCK_MAGIC 0x23489321 at byte 0 as a __le32.
+    public var magic: (offset: Int, bytes: [UInt8]) {
+        func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        switch self {
+        case .thin: return (32, le(27_022_010, 8))
+        case .cache: return (32, le(6_142_003, 8))
+        case .writecache: return (0, le(0x2348_9321, 4))
+        }
+    }
+
+    /// Whether `block` (the device's first bytes) carries this format's superblock.
+    public func isFormatted(_ block: [UInt8]) -> Bool {
+        let m = magic
+        return block.count >= m.offset + m.bytes.count && Array(block[m.offset..<m.offset + m.bytes.count]) == m.bytes
+    }
+}
+
+/// What `apply` will do, volume by volume, in dependency order.
+public struct ApplyPlan: Sendable, Hashable {
+    public var stack: String
+    public var steps: [ApplyStep]
+    /// Volumes of this stack that exist but are no longer in the spec: left alone.
+    public var strays: [String]
+    /// Per volume: size in sectors and its table as planned (for display and `--json`).
+    public var volumes: [PlannedVolume]
+
+    public var changes: Bool {
+        steps.contains { if case .unchanged = $0 { return false } else { return true } }
+    }
+}
+
+public struct PlannedVolume: Sendable, Hashable, Codable {
+    public var name: String
+    public var uuid: String
+    public var size: UInt64
+    public var table: [String]
+    /// `create`, `reload` or `unchanged`.
+    public var action: String
+}
+
+/// Resolves members and turns a spec into tables and steps against what exists. Pure: the
+/// live machine comes in as an `Inventory`, /dev paths through `resolvePath` (symlinks to
+/// kernel names) and crypt keys through `key`.
+public struct ApplyPlanner {
+    public var spec: StackSpec
+    public var inventory: Inventory
+    /// `/dev/...` → the kernel name of the node it leads to, nil if none.
+    public var resolvePath: (String) -> String?
+    /// key_file → the key as hex, or why it cannot be read.
+    public var key: (String) -> Result<String, KeyFileError>
+    /// Reload or adopt dm devices whose uuid lacks the `DMSTACK-` prefix.
+    public var force: Bool
+
+    public init(spec: StackSpec, inventory: Inventory, force: Bool = false,
+                resolvePath: @escaping (String) -> String?, key: @escaping (String) -> Result<String, KeyFileError>) {
+        self.spec = spec
+        self.inventory = inventory
+        self.force = force
+        self.resolvePath = resolvePath
+        self.key = key
+    }
+
+    /// A member resolved: the table word for it and the sectors available from its offset.
+    struct Resolved {
+        var word: String
+        var available: UInt64
+        /// Kernel name for real devices, `{volume}` for volumes of this spec.
+        var identity: String
+    }
+
+    func fail(_ c: PlanError.Category, _ m: MemberSpec, _ message: String) -> PlanError {
+        PlanError(c, spec, line: m.line, key: m.key, message)
+    }
+
+    /// The device a reference names, or why not.
+    func device(_ m: MemberSpec) throws(PlanError) -> BlockDevice {
+        let d = inventory.snapshot.devices
+        switch m.ref {
+        case .path(let p):
+            guard let k = resolvePath(p), let dev = inventory.device(kernelName: k) ?? (try? inventory.device(k)) else {
+                throw fail(.missing, m, "member \(p) does not exist")
+            }
+            return dev
+        case .tag(let name, let value):
+            let hits = d.filter {
+                switch name {
+                case "UUID": $0.filesystem?.uuid == value
+                case "PARTUUID": $0.filesystem?.partUuid?.lowercased() == value.lowercased()
+                default: $0.filesystem?.label == value
+                }
+            }
+            // A stacked device shows its lower device's superblock too (a linear over the
+            // whole disk): the lowest one is the member meant.
+            let lowest = hits.filter { h in !h.slaves.contains { s in hits.contains { $0.kernelName == s } } }
+            guard !lowest.isEmpty else { throw fail(.missing, m, "no device has \(name)=\(value)") }
+            guard lowest.count == 1 else {
+                throw fail(.missing, m, "\(name)=\(value) is on \(lowest.map(\.kernelName).joined(separator: " and ")); name one by path")
+            }
+            return lowest[0]
+        case .namespace(let n):
+            guard let ns = inventory.snapshot.pmem.namespaces.first(where: { $0.name == n || $0.uuid == n }) else {
+                throw fail(.missing, m, "no pmem namespace \(n)")
+            }
+            guard let b = ns.blockDevice, let dev = inventory.device(kernelName: b) else {
+                throw fail(.missing, m, "pmem namespace \(ns.name) (\(ns.mode)) has no block device; fsdax or sector mode gives one")
+            }
+            return dev
+        case .volume:
+            preconditionFailure("volumes are resolved by the planner")
+        }
+    }
+
+    public func plan() throws(PlanError) -> ApplyPlan {
+        let order: [VolumeSpec]
+        do { order = try spec.dependencyOrder() } catch { throw PlanError(.size, spec, line: error.line, key: error.key, error.message) }
+        let names = Set(spec.volumes.map(\.name))
+        // Existing dm devices by name, and this stack's by volume.
+        var existing: [String: BlockDevice] = [:]
+        for d in inventory.devices { if let dm = d.dm { existing[dm.name] = d } }
+        var sizes: [String: UInt64] = [:]
+        var steps: [ApplyStep] = [], planned: [PlannedVolume] = []
+        var uses: [String: [(range: SectorRange, volume: String, shared: Bool, member: MemberSpec)]] = [:]
+        var createdNow = Set<String>()
+
+        for volume in order {
+            let uuid = spec.uuid(of: volume.name)
+            let live = existing[volume.name]
+            // Ownership first: never touch a device someone else made.
+            if let live, let dm = live.dm {
+                if let owner = StackSpec.owner(ofUUID: dm.uuid) {
+                    if owner.stack != spec.name || owner.volume != volume.name {
+                        throw PlanError(.inUse, spec, line: volume.line, key: "volumes.\(volume.name)", "dm device \(volume.name) exists and belongs to dmstack stack '\(owner.stack)' (uuid \(dm.uuid))")
+                    }
+                } else if !force {
+                    throw PlanError(.inUse, spec, line: volume.line, key: "volumes.\(volume.name)", "dm device \(volume.name) exists and is not dmstack's (uuid '\(dm.uuid)'); --force to adopt it")
+                }
+            } else if let live {
+                throw PlanError(.inUse, spec, line: volume.line, key: "volumes.\(volume.name)", "\(volume.name) is the name of \(live.path), not a dm device")
+            }
+
+            var table: [String] = []
+            var start: UInt64 = 0
+            for target in volume.targets {
+                func member(_ m: MemberSpec) throws(PlanError) -> Resolved {
+                    if case .volume(let v) = m.ref {
+                        let total = sizes[v] ?? 0
+                        guard m.offset < total else { throw fail(.size, m, "offset \(SpecSize.describe(m.offset)) is past the end of volume \(v) (\(SpecSize.describe(total)))") }
+                        let word = createdNow.contains(v) ? "{\(v)}" : (existing[v]?.majorMinor ?? "{\(v)}")
+                        return Resolved(word: word, available: total - m.offset, identity: "{\(v)}")
+                    }
+                    let dev = try device(m)
+                    guard m.offset < dev.size else {
+                        throw fail(.size, m, "offset \(SpecSize.describe(m.offset)) is past the end of \(m.ref) (\(dev.path), \(SpecSize.describe(dev.size)))")
+                    }
+                    try checkFree(dev, m, volumeNames: names)
+                    return Resolved(word: dev.majorMinor, available: dev.size - m.offset, identity: dev.kernelName)
+                }
+                func use(_ r: Resolved, _ m: MemberSpec, _ length: UInt64, shared: Bool = false) throws(PlanError) {
+                    guard length <= r.available else {
+                        throw fail(.size, m, "member \(m.ref) is too small: \(SpecSize.describe(length)) needed from offset \(SpecSize.describe(m.offset)), \(SpecSize.describe(r.available)) available")
+                    }
+                    uses[r.identity, default: []].append((SectorRange(start: m.offset, length: length), volume.name, shared, m))
+                }
+                var lines: [(length: UInt64, text: String)] = []
+                switch target.kind {
+                case .linear(let members):
+                    for m in members {
+                        let r = try member(m)
+                        let len = m.size ?? r.available
+                        try use(r, m, len)
+                        lines.append((len, "linear \(r.word) \(m.offset)"))
+                    }
+                case .striped(let members, let chunk):
+                    let rs = try members.map { m throws(PlanError) in try member(m) }
+                    let n = UInt64(members.count)
+                    var per = rs.map(\.available).min()! / chunk * chunk
+                    if let size = target.size {
+                        // dm-stripe.c stripe_ctr: the length divides into equal stripes of whole chunks.
+                        guard size % (n * chunk) == 0 else {
+                            throw PlanError(.size, spec, line: target.line, key: "\(target.key).size", "\(SpecSize.describe(size)) is not a multiple of \(n) stripes × \(SpecSize.describe(chunk)) chunk")
+                        }
+                        per = size / n
+                    }
+                    guard per > 0 else { throw PlanError(.size, spec, line: target.line, key: target.key, "members are smaller than one \(SpecSize.describe(chunk)) chunk") }
+                    for (r, m) in zip(rs, members) { try use(r, m, per) }
+                    lines.append((per * n, "striped \(n) \(chunk) " + zip(rs, members).map { "\($0.word) \($1.offset)" }.joined(separator: " ")))
+                case .raid(let level, let type, let members, let metadata, let chunk, let region, let copies, let format, let nosync):
+                    let rs = try members.map { m throws(PlanError) in try member(m) }
+                    let metas = try metadata.map { m throws(PlanError) -> Resolved? in try m.map { x throws(PlanError) in try member(x) } }
+                    var per = rs.map(\.available).min()!
+                    per = chunk > 0 ? per / chunk * chunk : per / 8 * 8
+                    let dataLegs = UInt64(level.dataLegs(members.count, copies: copies))
+                    if let size = target.size {
+                        // dm-raid.c rs_set_dev_and_array_sectors: equal legs of whole chunks.
+                        let unit = chunk > 0 ? chunk : 8
+                        let legs = level == .raid10 ? UInt64(members.count) : dataLegs
+                        let scaled = level == .raid10 ? size * UInt64(copies) : size
+                        guard scaled % (legs * unit) == 0 else {
+                            throw PlanError(.size, spec, line: target.line, key: "\(target.key).size", "\(SpecSize.describe(size)) does not divide into \(legs) legs of whole \(SpecSize.describe(unit)) units")
+                        }
+                        per = scaled / legs
+                    }
+                    guard per > 0 else { throw PlanError(.size, spec, line: target.line, key: target.key, "members are smaller than one chunk") }
+                    for (r, m) in zip(rs, members) { try use(r, m, per) }
+                    for (meta, m) in zip(metas, metadata) { if let meta, let m { try use(meta, m, meta.available) } }
+                    let length = level == .raid10 ? per * UInt64(members.count) / UInt64(copies) : per * dataLegs
+                    // dm-raid.c raid_ctr argument order: <type> <#params> <chunk> [params].
+                    var params = ["\(chunk)"]
+                    if nosync { params.append("nosync") }
+                    if let region { params += ["region_size", "\(region)"] }
+                    if level == .raid10 {
+                        if copies != 2 { params += ["raid10_copies", "\(copies)"] }
+                        if let format { params += ["raid10_format", format] }
+                    }
+                    let legs = zip(rs, metas).map { "\($1?.word ?? "-") \($0.word)" }.joined(separator: " ")
+                    lines.append((length, "raid \(type) \(params.count) \(params.joined(separator: " ")) \(members.count) \(legs)"))
+                case .mirror(let members, let region, let nosync):
+                    let rs = try members.map { m throws(PlanError) in try member(m) }
+                    var per = rs.map(\.available).min()!
+                    if let size = target.size { per = size }
+                    for (r, m) in zip(rs, members) { try use(r, m, per) }
+                    let log = nosync ? "core 2 \(region) nosync" : "core 1 \(region)"
+                    lines.append((per, "mirror \(log) \(members.count) " + zip(rs, members).map { "\($0.word) \($1.offset)" }.joined(separator: " ") + " 1 handle_errors"))
+                case .crypt(let d, let cipher, let keyFile, let iv):
+                    let r = try member(d)
+                    let len = target.size ?? r.available
+                    try use(r, d, len)
+                    let hex: String
+                    switch key(keyFile) {
+                    case .success(let k): hex = k
+                    case .failure(let e): throw PlanError(.missing, spec, line: target.line, key: "\(target.key).key_file", e.message)
+                    }
+                    lines.append((len, "crypt \(cipher) \(hex) \(iv) \(r.word) \(d.offset)"))
+                case .snapshotOrigin(let d):
+                    let r = try member(d)
+                    try use(r, d, r.available, shared: true)
+                    lines.append((r.available, "snapshot-origin \(r.word)"))
+                case .snapshot(let o, let c, let chunk, let persistent):
+                    let ro = try member(o), rc = try member(c)
+                    try use(ro, o, ro.available, shared: true)
+                    try use(rc, c, rc.available)
+                    lines.append((ro.available, "snapshot \(ro.word) \(rc.word) \(persistent ? "P" : "N") \(chunk)"))
+                case .thinPool(let m, let d, let block, let low, let zero):
+                    let rm = try member(m), rd = try member(d)
+                    try use(rm, m, rm.available)
+                    let len = rd.available / block * block
+                    guard len > 0 else { throw fail(.size, d, "data device is smaller than one \(SpecSize.describe(block)) block") }
+                    try use(rd, d, len)
+                    // dm-thin.c pool_status prints the features it was given, counted.
+                    let features = zero ? "0" : "1 skip_block_zeroing"
+                    lines.append((len, "thin-pool \(rm.word) \(rd.word) \(block) \(low) \(features)"))
+                    steps.append(.prepareMetadata(volume: volume.name, device: rm.word, format: .thin))
+                case .thin(let pool, let id):
+                    guard case .volume(let p) = pool.ref, spec.volume(p)?.targets.contains(where: { if case .thinPool = $0.kind { true } else { false } }) == true else {
+                        throw fail(.size, pool, "pool must be VOLUME=<a thin-pool volume of this spec>")
+                    }
+                    let r = try member(pool)
+                    lines.append((target.size!, "thin \(r.word) \(id)"))
+                    if live == nil { steps.append(.createThin(pool: p, id: id, volume: volume.name)) }
+                case .writecache(let o, let c, let pmem, let block):
+                    let ro = try member(o), rc = try member(c)
+                    try use(ro, o, ro.available)
+                    try use(rc, c, rc.available)
+                    lines.append((ro.available, "writecache \(pmem ? "p" : "s") \(ro.word) \(rc.word) \(block) 0"))
+                    steps.append(.prepareMetadata(volume: volume.name, device: rc.word, format: .writecache))
+                case .cache(let m, let c, let o, let block, let mode, let policy):
+                    let rm = try member(m), rc = try member(c), ro = try member(o)
+                    try use(rm, m, rm.available)
+                    try use(rc, c, rc.available)
+                    try use(ro, o, ro.available)
+                    lines.append((ro.available, "cache \(rm.word) \(rc.word) \(ro.word) \(block) 1 \(mode) \(policy) 0"))
+                    steps.append(.prepareMetadata(volume: volume.name, device: rm.word, format: .cache))
+                case .delay(let d, let ms):
+                    let r = try member(d)
+                    let len = target.size ?? r.available
+                    try use(r, d, len)
+                    lines.append((len, "delay \(r.word) \(d.offset) \(ms)"))
+                case .flakey(let d, let up, let down, let features):
+                    let r = try member(d)
+                    let len = target.size ?? r.available
+                    try use(r, d, len)
+                    lines.append((len, "flakey \(r.word) \(d.offset) \(up) \(down)" + (features.isEmpty ? "" : " \(features.count) \(features.joined(separator: " "))")))
+                case .error:
+                    lines.append((target.size!, "error"))
+                case .zero:
+                    lines.append((target.size!, "zero"))
+                }
+                for l in lines {
+                    table.append("\(start) \(l.length) \(l.text)")
+                    start += l.length
+                }
+            }
+            sizes[volume.name] = start
+            let rendered = table.map(TableSecrets.mask)
+
+            if let live, let dm = live.dm {
+                let liveTable = dm.table
+                if liveTable == rendered {
+                    // Steps queued for this volume (metadata, thin ids) only matter on creation.
+                    steps.removeAll { if case .prepareMetadata(let v, _, _) = $0 { v == volume.name } else { false } }
+                    steps.append(.unchanged(volume: volume.name))
+                    planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "unchanged"))
+                } else if let reason = Self.growable(from: liveTable, to: rendered) {
+                    steps.removeAll { if case .prepareMetadata(let v, _, _) = $0 { v == volume.name } else { false } }
+                    steps.append(.reload(volume: volume.name, from: liveTable, to: table, reason: reason))
+                    planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "reload"))
+                } else {
+                    throw PlanError(.unsupportedChange, spec, line: volume.line, key: "volumes.\(volume.name)",
+                                    "live table differs and cannot be changed in place (only appending to the end, or growing a last linear, thin, zero or error target, keeps existing data where it is); live: \(liveTable.joined(separator: " | ")); spec: \(rendered.joined(separator: " | "))")
+                }
+            } else {
+                steps.append(.create(volume: volume.name, uuid: uuid, table: table))
+                createdNow.insert(volume.name)
+                planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "create"))
+            }
+            if let fs = volume.filesystem {
+                steps.append(.makeFilesystem(volume: volume.name, filesystem: fs))
+                if let mp = fs.mountpoint { steps.append(.mount(volume: volume.name, mountpoint: mp, options: fs.options)) }
+            }
+        }
+        try checkOverlaps(uses)
+        let strays = inventory.devices.compactMap { d -> String? in
+            guard let dm = d.dm, let o = StackSpec.owner(ofUUID: dm.uuid), o.stack == spec.name, !names.contains(o.volume) else { return nil }
+            return dm.name
+        }
+        return ApplyPlan(stack: spec.name, steps: steps, strays: strays, volumes: planned)
+    }
+
+    /// A member must not be mounted or held by anything but this stack's own volumes (dm
+    /// opens its members exclusively: dm-table.c `dm_get_device`).
+    func checkFree(_ dev: BlockDevice, _ m: MemberSpec, volumeNames: Set<String>) throws(PlanError) {
+        if let mount = inventory.mounts(of: dev).first {
+            throw fail(.inUse, m, "member \(m.ref) (\(dev.path)) is in use: mounted on \(mount.mountpoint)")
+        }
+        for h in dev.holders {
+            guard let holder = inventory.device(kernelName: h) else { continue }
+            if let dm = holder.dm, let o = StackSpec.owner(ofUUID: dm.uuid), o.stack == spec.name, volumeNames.contains(o.volume) { continue }
+            throw fail(.inUse, m, "member \(m.ref) (\(dev.path)) is in use: held by \(holder.displayName)" + (holder.dm.map { " (dm uuid '\($0.uuid)')" } ?? ""))
+        }
+        for p in inventory.above(dev) where p.partition != nil {
+            throw fail(.inUse, m, "member \(m.ref) (\(dev.path)) has partitions (\(p.kernelName)); name the partition instead")
+        }
+    }
+
+    /// Two volumes must not use the same sectors of a member, except an origin, which a
+    /// snapshot and its snapshot-origin share by design (dm-snap.c).
+    func checkOverlaps(_ uses: [String: [(range: SectorRange, volume: String, shared: Bool, member: MemberSpec)]]) throws(PlanError) {
+        for (_, list) in uses {
+            for i in list.indices {
+                for j in list.indices where j > i {
+                    let a = list[i], b = list[j]
+                    guard !(a.shared && b.shared), a.range.intersection(b.range) != nil else { continue }
+                    throw fail(.size, b.member, "sectors \(b.range) of \(b.member.ref) are also used by volume \(a.volume) (\(a.member.key))")
+                }
+            }
+        }
+    }
+
+    /// Whether the kernel can move from `old` to `new` without moving data: every old target
+    /// kept as is, the last one possibly grown if its mapping does not depend on its length
+    /// (linear, thin, zero, error), new targets only appended. Returns why it is allowed.
+    public static func growable(from old: [String], to new: [String]) -> String? {
+        guard !old.isEmpty, new.count >= old.count else { return nil }
+        func words(_ l: String) -> [Substring] { l.split(separator: " ") }
+        for (i, o) in old.enumerated() {
+            if o == new[i] { continue }
+            guard i == old.count - 1 else { return nil }
+            let a = words(o), b = words(new[i])
+            guard a.count == b.count, a.count >= 3, a[0] == b[0], a[2] == b[2], Array(a[3...]) == Array(b[3...]),
+                  ["linear", "thin", "zero", "error"].contains(String(a[2])),
+                  let la = UInt64(a[1]), let lb = UInt64(b[1]), lb > la else { return nil }
+        }
+        guard old != new else { return nil }
+        let oldSize = old.last.flatMap { l -> UInt64? in let w = words(l); return UInt64(w[0]).flatMap { s in UInt64(w[1]).map { s + $0 } } } ?? 0
+        let newSize = new.last.flatMap { l -> UInt64? in let w = words(l); return UInt64(w[0]).flatMap { s in UInt64(w[1]).map { s + $0 } } } ?? 0
+        return "grows from \(SpecSize.describe(oldSize)) to \(SpecSize.describe(newSize)); existing sectors keep their place"
+    }
+}
+
+extension ApplyStep {
+    /// One line for plans and reports; tables with their keys masked, `{name}` shown as the
+    /// /dev/mapper path it will be.
+    public var summary: String {
+        func show(_ table: [String]) -> String {
+            table.map { l in
+                var t = TableSecrets.mask(l)
+                while let open = t.firstIndex(of: "{"), let close = t[open...].firstIndex(of: "}") {
+                    t.replaceSubrange(open...close, with: "/dev/mapper/" + t[t.index(after: open)..<close])
+                }
+                return t
+            }.joined(separator: " | ")
+        }
+        switch self {
+        case .prepareMetadata(let v, let d, let f):
+            return "prepare \(v): \(show([d])) as \(f.rawValue) metadata (kept if formatted, zeroed if it holds no signature, refused if it holds another)"
+        case .create(let v, let uuid, let table):
+            return "create \(v) (\(uuid)): \(show(table))"
+        case .createThin(let pool, let id, let v):
+            return "create thin id \(id) in \(pool) for \(v) (kept if it exists)"
+        case .reload(let v, _, let to, let reason):
+            return "reload \(v): \(show(to)) (\(reason))"
+        case .unchanged(let v):
+            return "unchanged \(v)"
+        case .makeFilesystem(let v, let fs):
+            var features: [String] = []
+            if fs.kind == .xfs { features += ["rmapbt=\(fs.rmapbt ? 1 : 0)", "reflink=\(fs.reflink ? 1 : 0)"] }
+            if let l = fs.label { features.append("label \(l)") }
+            return "mkfs \(v): \(fs.kind.rawValue)" + (features.isEmpty ? "" : " (\(features.joined(separator: ", ")))") + " unless one is there"
+        case .mount(let v, let mp, let options):
+            return "mount \(v) on \(mp)" + (options.isEmpty ? "" : " (\(options.joined(separator: ",")))")
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import CBlkid
+import CLinux
+import StackModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `apply` or `teardown` stopped: the cause, what was undone and what could not be.
+public struct ApplyFailure: Error, Sendable, CustomStringConvertible {
+    public enum Category: Sendable { case kernel, inUse, filesystem }
+    public var category: Category
+    public var cause: String
+    public var rolledBack: [String]
+    public var rollbackFailures: [String]
+    public var description: String {
+        var s = cause
+        if !rolledBack.isEmpty { s += "; rolled back: \(rolledBack.joined(separator: ", "))" }
+        if !rollbackFailures.isEmpty { s += "; ROLLBACK FAILED: \(rollbackFailures.joined(separator: "; "))" }
+        return s
+    }
+}
+
+/// Carries out an `ApplyPlan` on the live machine: libdevmapper create → load → resume in
+/// dependency order, metadata preparation, thin ids, mkfs and mount. Every step that changes
+/// something pushes its undo first; on any failure the undos run last-first, so what existed
+/// before the run is untouched and what the run made is gone.
+public final class VolumeBuilder {
+    let dm = DeviceMapperClient()
+    /// Volumes created in this run → major:minor, to fill `{name}` in later tables.
+    var created: [String: String] = [:]
+    var undo: [(what: String, action: () throws -> Void)] = []
+    /// One line per step done, for the report.
+    public private(set) var log: [String] = []
+
+    public init() {}
+
+    func fill(_ text: String) -> String {
+        var t = text
+        for (name, mm) in created { t = t.replacingAll("{\(name)}", with: mm) }
+        return t
+    }
+
+    /// /dev node of major:minor (devtmpfs names it after the kernel name in /sys/dev/block).
+    static func node(_ majorMinor: String) -> String {
+        guard let real = realpath("/sys/dev/block/\(majorMinor)", nil) else { return "/dev/block/\(majorMinor)" }
+        defer { free(real) }
+        let name = String(cString: real).split(separator: "/").last.map(String.init) ?? majorMinor
+        return "/dev/\(name)"
+    }
+
+    public func run(_ plan: ApplyPlan) throws(ApplyFailure) {
+        do {
+            for step in plan.steps { try perform(step) }
+        } catch let failure as ApplyFailure {
+            throw rollback(failure)
+        } catch let e as DeviceMapperError {
+            throw rollback(ApplyFailure(category: e.errno == EBUSY ? .inUse : .kernel, cause: e.description, rolledBack: [], rollbackFailures: []))
+        } catch {
+            throw rollback(ApplyFailure(category: .kernel, cause: "\(error)", rolledBack: [], rollbackFailures: []))
+        }
+    }
+
+    func rollback(_ failure: ApplyFailure) -> ApplyFailure {
+        var f = failure
+        while let u = undo.popLast() {
+            do { try u.action(); f.rolledBack.append(u.what) } catch { f.rollbackFailures.append("\(u.what): \(error)") }
+        }
+        return f
+    }
+
+    func perform(_ step: ApplyStep) throws {
+        switch step {
+        case .unchanged(let v):
+            log.append("\(v): unchanged")
+        case .prepareMetadata(let volume, let device, let format):
+            try prepare(volume: volume, device: fill(device), format: format)
+        case .create(let volume, let uuid, let table):
+            let mm = try dm.create(name: volume, uuid: uuid)
+            undo.append(("remove \(volume)", { [dm] in try dm.remove(name: volume) }))
+            try dm.load(name: volume, table: table.map(fill))
+            try dm.resume(name: volume)
+            created[volume] = "\(mm.major):\(mm.minor)"
+            log.append("\(volume): created (\(mm.major):\(mm.minor))")
+        case .createThin(let pool, let id, let volume):
+            let refused: DeviceMapperError?
+            do { try dm.message(name: pool, "create_thin \(id)"); refused = nil } catch { refused = error }
+            if let refused {
+                guard refused.errno == EEXIST else { throw refused }
+                log.append("\(pool): thin id \(id) exists already; \(volume) keeps its data")
+            } else {
+                undo.append(("delete thin id \(id) in \(pool)", { [dm] in try dm.message(name: pool, "delete_thin \(id)") }))
+                log.append("\(pool): thin id \(id) created for \(volume)")
+            }
+        case .reload(let volume, let from, let to, let reason):
+            // The old table's secrets are masked when read back; its lines equal the new
+            // table's except the grown last one, which never holds a key.
+            var old = Array(to.prefix(from.count))
+            if let last = from.last, TableSecrets.mask(old[old.count - 1]) != last { old[old.count - 1] = last }
+            var loadError: DeviceMapperError? = nil
+            do { try dm.load(name: volume, table: to.map(fill)) } catch { loadError = error }
+            if let loadError {
+                try? dm.clearInactive(name: volume)
+                throw loadError
+            }
+            try dm.resume(name: volume)
+            undo.append(("restore the table of \(volume)", { [dm] in try dm.load(name: volume, table: old); try dm.resume(name: volume) }))
+            log.append("\(volume): reloaded, \(reason)")
+        case .makeFilesystem(let volume, let fs):
+            try makeFilesystem(volume: volume, fs)
+        case .mount(let volume, let mountpoint, let options):
+            try mount(volume: volume, at: mountpoint, options: options)
+        }
+    }
+
+    func prepare(volume: String, device: String, format: MetadataFormat) throws {
+        let path = device.hasPrefix("/") ? device : Self.node(device)
+        let block: [UInt8]
+        do { block = try SectorReader(path: path).read(0, 8) } catch {
+            throw ApplyFailure(category: .kernel, cause: "\(volume): \(error)", rolledBack: [], rollbackFailures: [])
+        }
+        if format.isFormatted(block) { log.append("\(volume): \(path) holds \(format.rawValue) metadata; kept"); return }
+        if block.allSatisfy({ $0 == 0 }) { log.append("\(volume): \(path) is blank; the kernel formats it"); return }
+        if let found = BlkidProbe.probe(path: path, partitions: true), let type = found.type ?? found.partitionTableType {
+            throw ApplyFailure(category: .inUse, cause: "\(volume): \(path) holds a \(type) signature, not \(format.rawValue) metadata; refusing to overwrite it (wipefs it first if it is spare)", rolledBack: [], rollbackFailures: [])
+        }
+        try writeBlock(path, [UInt8](repeating: 0, count: block.count))
+        undo.append(("restore the first 4 KiB of \(path)", { try Self.writeBlockOrThrow(path, block) }))
+        log.append("\(volume): \(path) held no metadata; first 4 KiB zeroed so the kernel formats it")
+    }
+
+    func writeBlock(_ path: String, _ bytes: [UInt8]) throws { try Self.writeBlockOrThrow(path, bytes) }
+
+    static func writeBlockOrThrow(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(path: path, operation: "open for writing", errno: errno) }
+        defer { close(fd) }
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard n == bytes.count else { throw SystemError(path: path, operation: "write", errno: errno) }
+        guard fsync(fd) == 0 else { throw SystemError(path: path, operation: "flush", errno: errno) }
+    }
+
+    func makeFilesystem(volume: String, _ fs: FilesystemSpec) throws {
+        let path = "/dev/mapper/\(volume)"
+        if let found = BlkidProbe.probe(path: path, partitions: false), let type = found.type {
+            guard type == fs.kind.rawValue else {
+                throw ApplyFailure(category: .inUse, cause: "\(volume): holds a \(type) signature, not \(fs.kind.rawValue); refusing to make a filesystem over it", rolledBack: [], rollbackFailures: [])
+            }
+            log.append("\(volume): \(type) present; kept")
+            return
+        }
+        var args: [String]
+        switch fs.kind {
+        case .xfs:
+            args = ["mkfs.xfs", "-q", "-m", "rmapbt=\(fs.rmapbt ? 1 : 0),reflink=\(fs.reflink ? 1 : 0)"]
+        case .ext4:
+            args = ["mkfs.ext4", "-q"]
+        }
+        if let label = fs.label { args += ["-L", label] }
+        args += fs.mkfsOptions + [path]
+        let result = try CommandRunner.run(args)
+        guard result.status == 0 else {
+            let first = result.output.split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
+            throw ApplyFailure(category: .filesystem, cause: "\(volume): \(args[0]) failed: \(first)", rolledBack: [], rollbackFailures: [])
+        }
+        if created[volume] == nil {
+            // The volume stays after a rollback: take the new signature off it again.
+            undo.append(("wipe the new \(fs.kind.rawValue) signature on \(volume)", { try BlkidProbe.wipe(path: path) }))
+        }
+        log.append("\(volume): \(fs.kind.rawValue) made")
+    }
+
+    func mount(volume: String, at mountpoint: String, options: [String]) throws {
+        guard let info = dm.info(name: volume) else {
+            throw ApplyFailure(category: .kernel, cause: "\(volume): vanished before mounting", rolledBack: [], rollbackFailures: [])
+        }
+        let mm = "\(info.major):\(info.minor)"
+        let mounts = SystemParsers.mountinfo((try? SectorReader.contents(of: "/proc/self/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        if mounts.contains(where: { $0.majorMinor == mm && $0.mountpoint == mountpoint }) {
+            log.append("\(volume): mounted on \(mountpoint) already")
+            return
+        }
+        // Missing directories are made, and removed again on rollback.
+        var made: [String] = []
+        var prefix = ""
+        for part in mountpoint.split(separator: "/") {
+            prefix += "/\(part)"
+            if access(prefix, F_OK) != 0 {
+                guard mkdir(prefix, 0o755) == 0 else {
+                    throw ApplyFailure(category: .filesystem, cause: "\(volume): cannot create mountpoint \(prefix): \(String(cString: strerror(errno)))", rolledBack: [], rollbackFailures: [])
+                }
+                made.append(prefix)
+            }
+        }
+        if !made.isEmpty {
+            undo.append(("remove \(made[0])", { for d in made.reversed() { rmdir(d) } }))
+        }
+        let (flags, data) = MountOptions.split(options)
+        let type = BlkidProbe.probe(path: "/dev/mapper/\(volume)", partitions: false)?.type ?? "auto"
+        guard Glibc.mount("/dev/mapper/\(volume)", mountpoint, type, flags, data.isEmpty ? nil : data) == 0 else {
+            let e = errno
+            throw ApplyFailure(category: .filesystem, cause: "\(volume): mount on \(mountpoint) with '\(options.joined(separator: ","))' failed: \(String(cString: strerror(e)))", rolledBack: [], rollbackFailures: [])
+        }
+        undo.append(("unmount \(mountpoint)", {
+            guard umount2(mountpoint, 0) == 0 else { throw SystemError(path: mountpoint, operation: "unmount", errno: errno) }
+        }))
+        log.append("\(volume): mounted on \(mountpoint)")
+    }
+}
+
+/// mount(8) option words split into mount(2) flags and the filesystem's data string.
+public enum MountOptions {
+    /// The MS_* values of <sys/mount.h> (named there; Glibc and linux/fs.h both export them,
+    /// which Swift finds ambiguous).
+    static let flags: [String: UInt] = [
+        "ro": 1, "nosuid": 2, "nodev": 4, "noexec": 8, "sync": 16, "dirsync": 128, "noatime": 1024,
+        "nodiratime": 2048, "relatime": 1 << 21, "strictatime": 1 << 24, "lazytime": 1 << 25,
+    ]
+    static let ignored: Set<String> = ["rw", "defaults", "suid", "dev", "exec", "async", "atime"]
+
+    public static func split(_ options: [String]) -> (UInt, String) {
+        var f: UInt = 0, data: [String] = []
+        for o in options {
+            if let bit = flags[o] { f |= bit } else if !ignored.contains(o) { data.append(o) }
+        }
+        return (f, data.joined(separator: ","))
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = "", rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

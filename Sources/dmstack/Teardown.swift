@@ -1,0 +1,84 @@
+import ArgumentParser
+import StackModel
+import StackSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dmstack teardown NAME|SPEC`: unmount and remove a stack or a volume, top-down.
+struct Teardown: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Unmount and remove a stack's volumes (or one volume and what is built on it), top-down.",
+        discussion: """
+            NAME is a stack name (every volume whose dm uuid is DMSTACK-NAME:...), a dm name (that \
+            device and every dm device built on it), or a spec file (its stack). Nothing is \
+            touched while any process has a device of it open, a file open or mapped on one of \
+            its filesystems, or its working directory there: the processes are named and the \
+            exit status is 3. Devices without the DMSTACK- uuid prefix are refused unless \
+            --force. JSON: {"teardown": {items: [{name, major_minor, uuid, owned, mountpoints}], \
+            log: [text]}}. Exit status: 1 no such stack or device, or a kernel failure; 3 \
+            refused (in use, not dmstack's).
+            """
+    )
+
+    @Argument(help: "A stack name, a dm name or a spec file.")
+    var target: String
+
+    @Flag(name: .long, help: "Print what would be unmounted and removed; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Also remove dm devices that lack the DMSTACK- uuid prefix.")
+    var force = false
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var engine: EngineOptions
+
+    struct Report: Encodable {
+        var items: [TeardownItem]
+        var log: [String]
+    }
+
+    func run() throws {
+        try reportingFailures {
+            if engine.snapshot != nil && !dryRun {
+                throw CommandFailure(status: .usage, message: "--snapshot plans against a captured machine; it needs --dry-run")
+            }
+            var selector = target
+            if target.hasSuffix(".yaml") || target.hasSuffix(".yml") {
+                do { selector = try SpecLoader.load(file: target).name } catch let e as SpecError {
+                    throw CommandFailure(status: .dataError, message: e.description)
+                }
+            }
+            let inventory = try engine.inventory()
+            let items: [TeardownItem]
+            do { items = try inventory.teardown(selector, force: force) } catch let e as TeardownError {
+                throw CommandFailure(status: e.category == .notOwned ? .refused : .failure, message: e.message)
+            }
+            var report = Report(items: items, log: [])
+            if !json {
+                print("teardown \(selector)\(dryRun ? ", dry run" : "")")
+                for i in items {
+                    for m in i.mountpoints { print("  unmount \(m)") }
+                    print("  remove \(i.name) (\(i.majorMinor))\(i.owned ? "" : ", not dmstack's: --force")")
+                }
+            }
+            guard !dryRun else {
+                if json { print(try JSONOutput.encode(["teardown": report])) }
+                return
+            }
+            let remover = VolumeRemover()
+            let users = remover.users(of: items)
+            if !users.isEmpty {
+                let names = Dictionary(items.map { ($0.majorMinor, $0.name) }, uniquingKeysWith: { a, _ in a })
+                throw CommandFailure(status: .refused, message: "teardown \(selector) refused: in use by " +
+                    users.map { "\($0) on \(names[$0.device] ?? $0.device)" }.joined(separator: "; "))
+            }
+            do { report.log = try remover.run(items) } catch let e as ApplyFailure {
+                throw CommandFailure(status: e.category == .inUse ? .refused : .failure, message: "teardown \(selector) stopped: \(e.description)")
+            }
+            if json { print(try JSONOutput.encode(["teardown": report])) } else { for l in report.log { print("  done: \(l)") } }
+        }
+    }
+}
