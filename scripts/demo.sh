@@ -6,6 +6,12 @@ bin=${1:-.build/debug/dmstack}
 ex=examples
 run() { echo; echo "\$ dmstack $*"; "$bin" "$@"; }
 
+echo "== A spec (examples/stack.yaml) planned against a captured machine: what apply would do =="
+run apply --dry-run --snapshot $ex/crypt-over-linear.json $ex/stack.yaml
+echo
+echo "== Volumes dmstack owns on that machine (none: its stack was built by dmsetup) =="
+run list --snapshot $ex/crypt-over-linear.json
+echo
 echo "== Two fsdax pmem namespaces under a linear and a striped volume, each with XFS =="
 run tree --snapshot $ex/pmem-linear-striped.json
 run tree --inverse --snapshot $ex/pmem-linear-striped.json pmem1

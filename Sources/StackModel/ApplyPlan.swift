@@ -333,7 +333,8 @@ public struct ApplyPlanner {
                     let r = try member(d)
                     let len = target.size ?? r.available
                     try use(r, d, len)
-                    lines.append((len, "flakey \(r.word) \(d.offset) \(up) \(down)" + (features.isEmpty ? "" : " \(features.count) \(features.joined(separator: " "))")))
+                    // dm-flakey.c flakey_status prints the feature count, 0 included.
+                    lines.append((len, "flakey \(r.word) \(d.offset) \(up) \(down) \(features.count)" + (features.isEmpty ? "" : " \(features.joined(separator: " "))")))
                 case .error:
                     lines.append((target.size!, "error"))
                 case .zero:
@@ -348,7 +349,9 @@ public struct ApplyPlanner {
             let rendered = table.map(TableSecrets.mask)
 
             if let live, let dm = live.dm {
-                let liveTable = dm.table
+                // The kernel prints some tables with a trailing blank (dm-thin's pool_status):
+                // compare words, not spacing.
+                let liveTable = dm.table.map { $0.split(separator: " ").joined(separator: " ") }
                 if liveTable == rendered {
                     // Steps queued for this volume (metadata, thin ids) only matter on creation.
                     steps.removeAll { if case .prepareMetadata(let v, _, _) = $0 { v == volume.name } else { false } }
@@ -368,8 +371,14 @@ public struct ApplyPlanner {
                 planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "create"))
             }
             if let fs = volume.filesystem {
-                steps.append(.makeFilesystem(volume: volume.name, filesystem: fs))
-                if let mp = fs.mountpoint { steps.append(.mount(volume: volume.name, mountpoint: mp, options: fs.options)) }
+                // An existing volume that already holds this filesystem, mounted where the
+                // spec says, needs nothing: that is what makes a re-apply `unchanged`.
+                if live?.filesystem?.type != fs.kind.rawValue {
+                    steps.append(.makeFilesystem(volume: volume.name, filesystem: fs))
+                }
+                if let mp = fs.mountpoint, !(live.map { inventory.mounts(of: $0).contains { $0.mountpoint == mp } } ?? false) {
+                    steps.append(.mount(volume: volume.name, mountpoint: mp, options: fs.options))
+                }
             }
         }
         try checkOverlaps(uses)

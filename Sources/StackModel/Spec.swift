@@ -494,6 +494,16 @@ extension StackSpec {
                 }
             }
         }
+        // A mounted filesystem holds its device exclusively: dm could not open it as a member.
+        for v in volumes {
+            for t in v.targets {
+                for m in t.kind.references {
+                    if case .volume(let other) = m.ref, volume(other)?.filesystem != nil {
+                        throw SpecError(file: file, line: m.line, key: m.key, message: "volume \(other) has a filesystem, so it cannot also be a member of \(v.name); put the filesystem on the top volume")
+                    }
+                }
+            }
+        }
         do { _ = try dependencyOrder() } catch { throw error }
     }
 

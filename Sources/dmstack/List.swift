@@ -25,6 +25,10 @@ struct List: ParsableCommand {
                 print(try JSONOutput.encode(["volumes": volumes]))
                 return
             }
+            guard !volumes.isEmpty else {
+                print("no volumes owned by dmstack (dm uuid prefix DMSTACK-)")
+                return
+            }
             var table = TextTable(columns: [Column(header: "NAME"), Column(header: "STACK"), Column(header: "SIZE", alignment: .right),
                                             Column(header: "TARGETS"), Column(header: "STATE"), Column(header: "MEMBERS"), Column(header: "MOUNTPOINTS")])
             for v in volumes {

@@ -63,6 +63,7 @@ struct SpecTests {
         ("volumes:\n  a:\n    targets:\n      - {type: lineer, members: [/dev/x]}\n", 4, "volumes.a.targets[0].type", "unknown target type"),
         ("volumes:\n  a:\n    targets:\n      - {type: linear, members: [/dev/x]\n", 5, "", "not valid YAML"),
         ("name: 'a:b'\nvolumes: {}\n", 1, "name", "not a valid stack name"),
+        ("volumes:\n  a:\n    targets: [{type: zero, size: 1M}]\n    filesystem: {type: xfs}\n  b:\n    targets: [{type: linear, members: [VOLUME=a]}]\n", 6, "volumes.b.targets[0].members[0]", "has a filesystem"),
         ("volumes:\n  a:\n    targets:\n      - {type: crypt, device: /dev/x}\n", 4, "volumes.a.targets[0].key_file", "missing"),
         ("volumes:\n  a:\n    targets:\n      - {type: linear, members: [/dev/x]}\n    filesystem: {type: xfs, mountpoint: rel/dir}\n", 5, "volumes.a.filesystem.mountpoint", "absolute"),
     ] as [(String, Int, String, String)])

@@ -18,6 +18,8 @@ if ! boot_vm "$work" "$out" "bash $root/Tests/VM/guest.sh $out $root $filter" ||
     exit 1
 fi
 grep -E '^(PASS|FAIL|note)' "$out/setup.log"
+# The whole log outlives the run, for the messages of failed expectations.
+cp "$out/live.log" /tmp/dmstack-vm-last.log 2>/dev/null || true
 passed=$(grep -c '^PASS' "$out/setup.log")
 failed=$(grep -c '^FAIL' "$out/setup.log")
 if [ -f "$out/live.log" ]; then
