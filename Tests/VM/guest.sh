@@ -17,7 +17,8 @@ tests=$(ls -d "$root"/.build/*/debug/dmstackPackageTests.xctest 2>/dev/null | he
 if [ -z "$tests" ]; then
     echo "FAIL setup: no test binary under $root/.build (build on the host first)" >> "$out/setup.log"
 else
-    cd /tmp && "$tests" --testing-library swift-testing --filter "$filter" > "$out/live.log" 2>&1
+    # One suite at a time: suites build and tear down devices the others capture.
+    cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "$filter" > "$out/live.log" 2>&1
     echo $? > "$out/live.rc"
 fi
 touch "$out/done"
