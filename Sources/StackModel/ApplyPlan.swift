@@ -42,7 +42,7 @@ public enum ApplyStep: Sendable, Hashable {
     case unchanged(volume: String)
     /// mkfs only when blkid finds no filesystem on the volume; the same type found is kept.
     case makeFilesystem(volume: String, filesystem: FilesystemSpec)
-    case mount(volume: String, mountpoint: String, options: [String])
+    case mount(volume: String, mountpoint: String, type: FilesystemSpec.Kind, options: [String])
 }
 
 /// Which superblock a metadata device carries when it is already formatted.
@@ -377,7 +377,7 @@ public struct ApplyPlanner {
                     steps.append(.makeFilesystem(volume: volume.name, filesystem: fs))
                 }
                 if let mp = fs.mountpoint, !(live.map { inventory.mounts(of: $0).contains { $0.mountpoint == mp } } ?? false) {
-                    steps.append(.mount(volume: volume.name, mountpoint: mp, options: fs.options))
+                    steps.append(.mount(volume: volume.name, mountpoint: mp, type: fs.kind, options: fs.options))
                 }
             }
         }
@@ -469,7 +469,7 @@ extension ApplyStep {
             if fs.kind == .xfs { features += ["rmapbt=\(fs.rmapbt ? 1 : 0)", "reflink=\(fs.reflink ? 1 : 0)"] }
             if let l = fs.label { features.append("label \(l)") }
             return "mkfs \(v): \(fs.kind.rawValue)" + (features.isEmpty ? "" : " (\(features.joined(separator: ", ")))") + " unless one is there"
-        case .mount(let v, let mp, let options):
+        case .mount(let v, let mp, _, let options):
             return "mount \(v) on \(mp)" + (options.isEmpty ? "" : " (\(options.joined(separator: ",")))")
         }
     }

@@ -175,17 +175,6 @@ public struct DeviceMapperClient: Sendable {
             dm_task_set_sector(task, 0) != 0 && dm_task_set_message(task, text) != 0
         }
     }
-
-    /// DM_DEVICE_INFO by name: nil when no such device exists.
-    public func info(name: String) -> (major: UInt32, minor: UInt32, openCount: Int32, suspended: Bool, uuid: String)? {
-        guard let task = dm_task_create(Int32(DM_DEVICE_INFO)) else { return nil }
-        defer { dm_task_destroy(task) }
-        guard dm_task_set_name(task, name) != 0, dm_task_run(task) != 0 else { return nil }
-        var info = dm_info()
-        guard dm_task_get_info(task, &info) != 0, info.exists != 0 else { return nil }
-        let uuid = dm_task_get_uuid(task).map { String(cString: $0) } ?? ""
-        return (info.major, info.minor, info.open_count, info.suspended != 0, uuid)
-    }
 }
 
 /// A test hook, documented in the man page: `DMSTACK_FAULT=OPERATION:N` makes the N-th

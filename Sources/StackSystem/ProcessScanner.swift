@@ -28,10 +28,6 @@ public enum ProcessScanner {
         return UInt64(clinux_makedev(ma, mi))
     }
 
-    static func text(_ path: String) -> String? {
-        guard let bytes = try? SectorReader.contents(of: path) else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 
     static func link(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
@@ -45,13 +41,13 @@ public enum ProcessScanner {
         let wanted = Dictionary(uniqueKeysWithValues: majorMinors.compactMap { mm in devNumber(mm).map { ($0, mm) } })
         guard !wanted.isEmpty, let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
-        let me = getpid()
+        let me = getpid(), proc = SysfsRoot()
         var out: [ProcessUse] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard let pid = Int32(name), pid != me else { continue }
             let base = "/proc/\(pid)"
-            let command = text("\(base)/comm").map { $0.trimmed("\n") } ?? "?"
+            let command = proc.read("\(base)/comm") ?? "?"
             func check(_ path: String, how: String) {
                 var st = stat()
                 guard stat(path, &st) == 0 else { return }
@@ -73,7 +69,7 @@ public enum ProcessScanner {
             }
             // maps: "start-end perms offset MAJ:MIN inode path", MAJ:MIN in hex.
             var seenMaps = Set<String>()
-            for line in (text("\(base)/maps") ?? "").split(separator: "\n") {
+            for line in (proc.read("\(base)/maps") ?? "").split(separator: "\n") {
                 let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
                 guard f.count >= 6, f[4] != "0" else { continue }
                 let dev = f[3].split(separator: ":")

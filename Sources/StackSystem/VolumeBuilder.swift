@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// `apply` or `teardown` stopped: the cause, what was undone and what could not be.
-public struct ApplyFailure: Error, Sendable, CustomStringConvertible {
+public struct ChangeFailure: Error, Sendable, CustomStringConvertible {
     public enum Category: Sendable { case kernel, inUse, filesystem }
     public var category: Category
     public var cause: String
@@ -36,7 +36,7 @@ public final class VolumeBuilder {
 
     func fill(_ text: String) -> String {
         var t = text
-        for (name, mm) in created { t = t.replacingAll("{\(name)}", with: mm) }
+        for (name, mm) in created { t = t.replacing("{\(name)}", with: mm) }
         return t
     }
 
@@ -48,19 +48,19 @@ public final class VolumeBuilder {
         return "/dev/\(name)"
     }
 
-    public func run(_ plan: ApplyPlan) throws(ApplyFailure) {
+    public func run(_ plan: ApplyPlan) throws(ChangeFailure) {
         do {
             for step in plan.steps { try perform(step) }
-        } catch let failure as ApplyFailure {
+        } catch let failure as ChangeFailure {
             throw rollback(failure)
         } catch let e as DeviceMapperError {
-            throw rollback(ApplyFailure(category: e.errno == EBUSY ? .inUse : .kernel, cause: e.description, rolledBack: [], rollbackFailures: []))
+            throw rollback(ChangeFailure(category: e.errno == EBUSY ? .inUse : .kernel, cause: e.description, rolledBack: [], rollbackFailures: []))
         } catch {
-            throw rollback(ApplyFailure(category: .kernel, cause: "\(error)", rolledBack: [], rollbackFailures: []))
+            throw rollback(ChangeFailure(category: .kernel, cause: "\(error)", rolledBack: [], rollbackFailures: []))
         }
     }
 
-    func rollback(_ failure: ApplyFailure) -> ApplyFailure {
+    func rollback(_ failure: ChangeFailure) -> ChangeFailure {
         var f = failure
         while let u = undo.popLast() {
             do { try u.action(); f.rolledBack.append(u.what) } catch { f.rollbackFailures.append("\(u.what): \(error)") }
@@ -107,8 +107,8 @@ public final class VolumeBuilder {
             log.append("\(volume): reloaded, \(reason)")
         case .makeFilesystem(let volume, let fs):
             try makeFilesystem(volume: volume, fs)
-        case .mount(let volume, let mountpoint, let options):
-            try mount(volume: volume, at: mountpoint, options: options)
+        case .mount(let volume, let mountpoint, let type, let options):
+            try mount(volume: volume, at: mountpoint, type: type, options: options)
         }
     }
 
@@ -116,12 +116,12 @@ public final class VolumeBuilder {
         let path = device.hasPrefix("/") ? device : Self.node(device)
         let block: [UInt8]
         do { block = try SectorReader(path: path).read(0, 8) } catch {
-            throw ApplyFailure(category: .kernel, cause: "\(volume): \(error)", rolledBack: [], rollbackFailures: [])
+            throw ChangeFailure(category: .kernel, cause: "\(volume): \(error)", rolledBack: [], rollbackFailures: [])
         }
         if format.isFormatted(block) { log.append("\(volume): \(path) holds \(format.rawValue) metadata; kept"); return }
         if block.allSatisfy({ $0 == 0 }) { log.append("\(volume): \(path) is blank; the kernel formats it"); return }
         if let found = BlkidProbe.probe(path: path, partitions: true), let type = found.type ?? found.partitionTableType {
-            throw ApplyFailure(category: .inUse, cause: "\(volume): \(path) holds a \(type) signature, not \(format.rawValue) metadata; refusing to overwrite it (wipefs it first if it is spare)", rolledBack: [], rollbackFailures: [])
+            throw ChangeFailure(category: .inUse, cause: "\(volume): \(path) holds a \(type) signature, not \(format.rawValue) metadata; refusing to overwrite it (wipefs it first if it is spare)", rolledBack: [], rollbackFailures: [])
         }
         try writeBlock(path, [UInt8](repeating: 0, count: block.count))
         undo.append(("restore the first 4 KiB of \(path)", { try Self.writeBlockOrThrow(path, block) }))
@@ -143,7 +143,7 @@ public final class VolumeBuilder {
         let path = "/dev/mapper/\(volume)"
         if let found = BlkidProbe.probe(path: path, partitions: false), let type = found.type {
             guard type == fs.kind.rawValue else {
-                throw ApplyFailure(category: .inUse, cause: "\(volume): holds a \(type) signature, not \(fs.kind.rawValue); refusing to make a filesystem over it", rolledBack: [], rollbackFailures: [])
+                throw ChangeFailure(category: .inUse, cause: "\(volume): holds a \(type) signature, not \(fs.kind.rawValue); refusing to make a filesystem over it", rolledBack: [], rollbackFailures: [])
             }
             log.append("\(volume): \(type) present; kept")
             return
@@ -160,7 +160,7 @@ public final class VolumeBuilder {
         let result = try CommandRunner.run(args)
         guard result.status == 0 else {
             let first = result.output.split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
-            throw ApplyFailure(category: .filesystem, cause: "\(volume): \(args[0]) failed: \(first)", rolledBack: [], rollbackFailures: [])
+            throw ChangeFailure(category: .filesystem, cause: "\(volume): \(args[0]) failed: \(first)", rolledBack: [], rollbackFailures: [])
         }
         if created[volume] == nil {
             // The volume stays after a rollback: take the new signature off it again.
@@ -169,16 +169,8 @@ public final class VolumeBuilder {
         log.append("\(volume): \(fs.kind.rawValue) made")
     }
 
-    func mount(volume: String, at mountpoint: String, options: [String]) throws {
-        guard let info = dm.info(name: volume) else {
-            throw ApplyFailure(category: .kernel, cause: "\(volume): vanished before mounting", rolledBack: [], rollbackFailures: [])
-        }
-        let mm = "\(info.major):\(info.minor)"
-        let mounts = SystemParsers.mountinfo((try? SectorReader.contents(of: "/proc/self/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? "")
-        if mounts.contains(where: { $0.majorMinor == mm && $0.mountpoint == mountpoint }) {
-            log.append("\(volume): mounted on \(mountpoint) already")
-            return
-        }
+    /// The planner emits no mount step for a volume already mounted where the spec says.
+    func mount(volume: String, at mountpoint: String, type: FilesystemSpec.Kind, options: [String]) throws {
         // Missing directories are made, and removed again on rollback.
         var made: [String] = []
         var prefix = ""
@@ -186,7 +178,7 @@ public final class VolumeBuilder {
             prefix += "/\(part)"
             if access(prefix, F_OK) != 0 {
                 guard mkdir(prefix, 0o755) == 0 else {
-                    throw ApplyFailure(category: .filesystem, cause: "\(volume): cannot create mountpoint \(prefix): \(String(cString: strerror(errno)))", rolledBack: [], rollbackFailures: [])
+                    throw ChangeFailure(category: .filesystem, cause: "\(volume): cannot create mountpoint \(prefix): \(String(cString: strerror(errno)))", rolledBack: [], rollbackFailures: [])
                 }
                 made.append(prefix)
             }
@@ -195,10 +187,9 @@ public final class VolumeBuilder {
             undo.append(("remove \(made[0])", { for d in made.reversed() { rmdir(d) } }))
         }
         let (flags, data) = MountOptions.split(options)
-        let type = BlkidProbe.probe(path: "/dev/mapper/\(volume)", partitions: false)?.type ?? "auto"
-        guard Glibc.mount("/dev/mapper/\(volume)", mountpoint, type, flags, data.isEmpty ? nil : data) == 0 else {
+        guard Glibc.mount("/dev/mapper/\(volume)", mountpoint, type.rawValue, flags, data.isEmpty ? nil : data) == 0 else {
             let e = errno
-            throw ApplyFailure(category: .filesystem, cause: "\(volume): mount on \(mountpoint) with '\(options.joined(separator: ","))' failed: \(String(cString: strerror(e)))", rolledBack: [], rollbackFailures: [])
+            throw ChangeFailure(category: .filesystem, cause: "\(volume): mount on \(mountpoint) with '\(options.joined(separator: ","))' failed: \(String(cString: strerror(e)))", rolledBack: [], rollbackFailures: [])
         }
         undo.append(("unmount \(mountpoint)", {
             guard umount2(mountpoint, 0) == 0 else { throw SystemError(path: mountpoint, operation: "unmount", errno: errno) }
@@ -223,28 +214,5 @@ public enum MountOptions {
             if let bit = flags[o] { f |= bit } else if !ignored.contains(o) { data.append(o) }
         }
         return (f, data.joined(separator: ","))
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = "", rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound] + replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
-
-extension Substring {
-    func range(of target: String) -> Range<Substring.Index>? {
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
-            i = index(after: i)
-        }
-        return nil
     }
 }

@@ -16,10 +16,10 @@ public struct VolumeRemover {
     }
 
     /// Unmounts and removes `items` in order; returns one line per step done.
-    public func run(_ items: [TeardownItem]) throws(ApplyFailure) -> [String] {
+    public func run(_ items: [TeardownItem]) throws(ChangeFailure) -> [String] {
         var log: [String] = []
-        func stop(_ category: ApplyFailure.Category, _ cause: String) -> ApplyFailure {
-            ApplyFailure(category: category, cause: cause + (log.isEmpty ? "" : " (done before: \(log.joined(separator: "; ")))"), rolledBack: [], rollbackFailures: [])
+        func stop(_ category: ChangeFailure.Category, _ cause: String) -> ChangeFailure {
+            ChangeFailure(category: category, cause: cause + (log.isEmpty ? "" : " (done before: \(log.joined(separator: "; ")))"), rolledBack: [], rollbackFailures: [])
         }
         for item in items {
             // Deepest mountpoint first, for mounts stacked on each other.

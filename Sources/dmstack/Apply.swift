@@ -53,9 +53,7 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            if engine.snapshot != nil && !dryRun {
-                throw CommandFailure(status: .usage, message: "--snapshot plans against a captured machine; it needs --dry-run")
-            }
+            try engine.requireDryRun(dryRun)
             let stack: StackSpec
             do { stack = try SpecLoader.load(file: spec) } catch let e as SpecError {
                 throw CommandFailure(status: .dataError, message: e.description)
@@ -88,7 +86,7 @@ struct Apply: ParsableCommand {
                 return
             }
             let builder = VolumeBuilder()
-            do { try builder.run(plan) } catch let error as ApplyFailure {
+            do { try builder.run(plan) } catch let error as ChangeFailure {
                 let status: ExitStatus = !error.rollbackFailures.isEmpty ? .partial : error.category == .inUse ? .refused : .failure
                 throw CommandFailure(status: status, message: "apply \(plan.stack) failed: \(error.description)")
             }

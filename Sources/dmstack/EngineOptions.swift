@@ -23,6 +23,13 @@ struct EngineOptions: ParsableArguments {
         }
     }
 
+    /// Commands that change the machine read a snapshot only to plan (`apply`, `teardown`).
+    func requireDryRun(_ dryRun: Bool) throws {
+        if snapshot != nil && !dryRun {
+            throw CommandFailure(status: .usage, message: "--snapshot plans against a captured machine; it needs --dry-run")
+        }
+    }
+
     /// A device argument: on the live system a /dev symlink (by-id, by-uuid, mapper) is
     /// followed to its node first.
     func device(_ name: String, in inventory: Inventory) throws -> BlockDevice {

@@ -42,9 +42,7 @@ struct Teardown: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            if engine.snapshot != nil && !dryRun {
-                throw CommandFailure(status: .usage, message: "--snapshot plans against a captured machine; it needs --dry-run")
-            }
+            try engine.requireDryRun(dryRun)
             var selector = target
             if target.hasSuffix(".yaml") || target.hasSuffix(".yml") {
                 do { selector = try SpecLoader.load(file: target).name } catch let e as SpecError {
@@ -75,7 +73,7 @@ struct Teardown: ParsableCommand {
                 throw CommandFailure(status: .refused, message: "teardown \(selector) refused: in use by " +
                     users.map { "\($0) on \(names[$0.device] ?? $0.device)" }.joined(separator: "; "))
             }
-            do { report.log = try remover.run(items) } catch let e as ApplyFailure {
+            do { report.log = try remover.run(items) } catch let e as ChangeFailure {
                 throw CommandFailure(status: e.category == .inUse ? .refused : .failure, message: "teardown \(selector) stopped: \(e.description)")
             }
             if json { print(try JSONOutput.encode(["teardown": report])) } else { for l in report.log { print("  done: \(l)") } }

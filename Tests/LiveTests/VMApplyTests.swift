@@ -128,7 +128,18 @@ struct VMApplyTests {
         let applyAgain = try Self.dmstack("apply \(spec)")
         #expect(applyAgain.status == 0 && !applyAgain.out.contains("create "), "\(applyAgain.out)")
 
-        // lsblk agrees on what each volume is built on.
+        // lsblk agrees with every volume's table on what it is built on (the devices named
+        // major:minor in it), and by name for a few written out.
+        func blockName(_ mm: String) -> String {
+            if let dm = try? String(contentsOfFile: "/sys/dev/block/\(mm)/dm/name", encoding: .utf8) { return dm.trimmingCharacters(in: .whitespacesAndNewlines) }
+            return URL(fileURLWithPath: "/sys/dev/block/\(mm)").resolvingSymlinksInPath().lastPathComponent
+        }
+        for v in volumes {
+            let name = v["name"] as! String
+            let words = (v["table"] as! [String]).flatMap { $0.split(separator: " ").dropFirst(3) }
+            let devices = words.filter { w in let p = w.split(separator: ":"); return p.count == 2 && p.allSatisfy { $0.allSatisfy(\.isNumber) } }
+            #expect(try Self.lsblkMembers(name) == Set(devices.map { blockName(String($0)) }), "\(name): lsblk -s vs its table")
+        }
         func k(_ dev: String) -> String { String(dev.dropFirst(5)) }
         #expect(try Self.lsblkMembers("lin") == [k(l[0]), k(l[1])])
         #expect(try Self.lsblkMembers("r1") == [k(l[5]), k(l[6]), "m5", "m6"])
