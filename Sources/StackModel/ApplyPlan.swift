@@ -168,7 +168,7 @@ public struct ApplyPlanner {
         let order: [VolumeSpec]
         do { order = try spec.dependencyOrder() } catch { throw PlanError(.size, spec, line: error.line, key: error.key, error.message) }
         let names = Set(spec.volumes.map(\.name))
-        // Existing dm devices by name, and this stack's by volume.
+        // Existing dm devices by name.
         var existing: [String: BlockDevice] = [:]
         for d in inventory.devices { if let dm = d.dm { existing[dm.name] = d } }
         var sizes: [String: UInt64] = [:]

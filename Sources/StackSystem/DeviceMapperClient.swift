@@ -159,9 +159,13 @@ public struct DeviceMapperClient: Sendable {
         try change(Int(DM_DEVICE_RESUME), name: name, what: "resume", udev: true)
     }
 
-    /// DM_DEVICE_REMOVE; the kernel refuses (EBUSY) while the device is open.
+    /// DM_DEVICE_REMOVE; the kernel refuses (EBUSY) while the device is open. A device just
+    /// written or probed can be held for a moment by whoever probes it next (udev's watch,
+    /// blkid): libdevmapper's retry_remove retries EBUSY for a few seconds, as lvm2 does.
     public func remove(name: String) throws(DeviceMapperError) {
-        try change(Int(DM_DEVICE_REMOVE), name: name, what: "remove", udev: true)
+        try change(Int(DM_DEVICE_REMOVE), name: name, what: "remove", udev: true) { task in
+            dm_task_retry_remove(task) != 0
+        }
     }
 
     /// DM_DEVICE_CLEAR: drops an inactive table loaded by a failed step.
