@@ -21,9 +21,10 @@ demo: build
 	@scripts/demo.sh $(BIN)
 
 # The host suite (pure model, CLI, and root-only tests on loop devices), then the VM suite.
+# One test at a time: live suites create loop devices that another suite's capture would see.
 test: setup-test
 	@$(SWIFT) build -q
-	@$(SWIFT) test
+	@$(SWIFT) test --no-parallel
 	@Tests/VM/run.sh
 
 # Real device-mapper and pmem: boots the test VM once and runs every live test inside it.

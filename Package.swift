@@ -30,6 +30,13 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // SQLite, used through its C API: the holder registry (WAL, transactions, migrations by
+        // user_version). GRDB would bring full Foundation and ICU into every dmstack start.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...). No logic.
         .target(name: "CLinux", linkerSettings: [.linkedLibrary("devmapper")]),
         // Pure model: no I/O. Tables, ranges, translation, snapshots, decisions.
@@ -37,7 +44,7 @@ let package = Package(
         // The live machine: the only module that touches the OS.
         .target(
             name: "StackSystem",
-            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML"]
+            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML", "CSQLite"]
         ),
         // One engine protocol, a live and a snapshot implementation.
         .target(name: "StackEngine", dependencies: ["StackModel", "StackSystem"]),

@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|apply|teardown|list|version|help)
+    tree|show|capture|translate|apply|teardown|list|holders|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate apply teardown list version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate apply teardown list holders version help' -- "${cur}"))
         ;;
     esac
 }
@@ -233,7 +233,7 @@ _dmstack_translate() {
     repeating_flags=()
     non_repeating_flags=(--down --json --version -h --help)
     repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
-    non_repeating_options=(--table --snapshot)
+    non_repeating_options=(--table --snapshot --state-dir)
     __dmstack_offer_flags_options 2
 
     # Offer option value completions
@@ -242,6 +242,9 @@ _dmstack_translate() {
         return
         ;;
     '--snapshot')
+        return
+        ;;
+    '--state-dir')
         return
         ;;
     '--thin-dump')
@@ -266,12 +269,15 @@ _dmstack_apply() {
     repeating_flags=()
     non_repeating_flags=(--dry-run --force --json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--snapshot)
+    non_repeating_options=(--snapshot --state-dir)
     __dmstack_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
     '--snapshot')
+        return
+        ;;
+    '--state-dir')
         return
         ;;
     esac
@@ -281,12 +287,15 @@ _dmstack_teardown() {
     repeating_flags=()
     non_repeating_flags=(--dry-run --force --json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--snapshot)
+    non_repeating_options=(--snapshot --state-dir)
     __dmstack_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
     '--snapshot')
+        return
+        ;;
+    '--state-dir')
         return
         ;;
     esac
@@ -302,6 +311,113 @@ _dmstack_list() {
     # Offer option value completions
     case "${prev}" in
     '--snapshot')
+        return
+        ;;
+    esac
+}
+
+_dmstack_holders() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __dmstack_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    register|list|show|unregister|refresh)
+        # Offer subcommand argument completions
+        "_dmstack_holders_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'register list show unregister refresh' -- "${cur}"))
+        ;;
+    esac
+}
+
+_dmstack_holders_register() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--raw --name --hook --state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--raw')
+        return
+        ;;
+    '--name')
+        return
+        ;;
+    '--hook')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_holders_list() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_holders_show() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_holders_unregister() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_holders_refresh() {
+    repeating_flags=()
+    non_repeating_flags=(--rebuild --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--state-dir')
         return
         ;;
     esac

@@ -20,9 +20,11 @@ struct Apply: ParsableCommand {
             everything this run did is undone last-first. \
             JSON (--dry-run or not): {"apply": {stack, changes, volumes: [{name, uuid, size \
             (sectors), table, action}], steps: [text], strays: [name], log: [text]}}. \
+            Every filesystem of the spec is then registered as a holder (see `dmstack holders`), \
+            named after its mountpoint, else STACK/VOLUME. \
             Exit status: 65 bad spec, 1 missing member or kernel/mkfs/mount failure (rolled \
             back), 3 refused for safety (member in use, device not dmstack's), 2 rollback \
-            incomplete. Test hook: DMSTACK_FAULT=create|load|resume|send:N fails the N-th such \
+            incomplete, or the volumes were built but their holders could not be registered. Test hook: DMSTACK_FAULT=create|load|resume|send:N fails the N-th such \
             libdevmapper call.
             """
     )
@@ -49,7 +51,11 @@ struct Apply: ParsableCommand {
         var steps: [String]
         var strays: [String]
         var log: [String]
+        /// Holders registered (or, in a dry run, to be registered) for the spec's filesystems.
+        var holders: [String]
     }
+
+    @OptionGroup var registry: RegistryOptions
 
     func run() throws {
         try reportingFailures {
@@ -75,11 +81,13 @@ struct Apply: ParsableCommand {
                 throw CommandFailure(status: status, message: error.message)
             }
             var report = Report(stack: plan.stack, changes: plan.changes, volumes: plan.volumes,
-                                steps: plan.steps.map(\.summary), strays: plan.strays, log: [])
+                                steps: plan.steps.map(\.summary), strays: plan.strays, log: [],
+                                holders: stack.volumes.compactMap { v in v.filesystem.map { Self.holderName(stack: stack.name, volume: v.name, $0) } })
             if !json {
                 print("stack \(plan.stack) (\(spec))\(dryRun ? ", dry run" : "")")
                 for s in report.steps { print("  \(s)") }
                 for s in plan.strays { print("  note: \(s) belongs to this stack but is not in the spec; left alone (dmstack teardown \(s))") }
+                if dryRun { for h in report.holders { print("  register holder \(h)") } }
             }
             guard !dryRun else {
                 if json { print(try JSONOutput.encode(["apply": report])) }
@@ -91,7 +99,33 @@ struct Apply: ParsableCommand {
                 throw CommandFailure(status: status, message: "apply \(plan.stack) failed: \(error.description)")
             }
             report.log = builder.log
-            if json { print(try JSONOutput.encode(["apply": report])) } else { for l in builder.log { print("  done: \(l)") } }
+            do {
+                report.log += try registerHolders(stack)
+            } catch let failure as CommandFailure {
+                if !json { for l in report.log { print("  done: \(l)") } }
+                throw CommandFailure(status: .partial, message: "apply \(plan.stack): volumes built, but holders not registered: \(failure.message)")
+            }
+            if json { print(try JSONOutput.encode(["apply": report])) } else { for l in report.log { print("  done: \(l)") } }
+        }
+    }
+
+    /// The holder name of a spec filesystem: its mountpoint, else STACK/VOLUME.
+    static func holderName(stack: String, volume: String, _ fs: FilesystemSpec) -> String {
+        fs.mountpoint ?? "\(stack)/\(volume)"
+    }
+
+    /// Registers every filesystem of the spec (an existing holder of the same filesystem is
+    /// updated under its name). Returns a log line per holder.
+    func registerHolders(_ stack: StackSpec) throws -> [String] {
+        let volumes = stack.volumes.filter { $0.filesystem != nil }
+        guard !volumes.isEmpty else { return [] }
+        let db = try registry.open()
+        let inventory = try liveInventory()
+        return try volumes.map { v in
+            let name = Self.holderName(stack: stack.name, volume: v.name, v.filesystem!)
+            let stored = try Holders.register(.filesystem(v.name), name: name, hook: nil, by: "apply \(stack.name)",
+                                              registry: db, inventory: inventory, rename: false)
+            return "\(stored.created ? "registered" : "updated") holder \(stored.record.name) (\(stored.record.chains.count) chains)"
         }
     }
 

@@ -17,7 +17,8 @@ struct Teardown: ParsableCommand {
             exit status is 3. Devices without the DMSTACK- uuid prefix are refused unless \
             --force. JSON: {"teardown": {items: [{name, major_minor, uuid, owned, mountpoints}], \
             log: [text]}}. Exit status: 1 no such stack or device, or a kernel failure; 3 \
-            refused (in use, not dmstack's).
+            refused (in use, not dmstack's). Holders registered on the removed devices are \
+            unregistered.
             """
     )
 
@@ -38,7 +39,11 @@ struct Teardown: ParsableCommand {
     struct Report: Encodable {
         var items: [TeardownItem]
         var log: [String]
+        /// Holders whose device is removed, unregistered once it is.
+        var holders: [String]
     }
+
+    @OptionGroup var registry: RegistryOptions
 
     func run() throws {
         try reportingFailures {
@@ -54,13 +59,19 @@ struct Teardown: ParsableCommand {
             do { items = try inventory.teardown(selector, force: force) } catch let e as TeardownError {
                 throw CommandFailure(status: e.category == .notOwned ? .refused : .failure, message: e.message)
             }
-            var report = Report(items: items, log: [])
+            // Holders whose own device goes: the registry describes what exists.
+            let db = engine.snapshot == nil ? try registry.openExisting() : nil
+            let removed = Set(items.map(\.majorMinor))
+            let holders = try usingRegistry { () throws(RegistryError) in try db?.all() ?? [] }
+                .filter { r in HolderRole.allCases.contains { r.top($0).map { removed.contains($0.device.majorMinor) } ?? false } }
+            var report = Report(items: items, log: [], holders: holders.map(\.name))
             if !json {
                 print("teardown \(selector)\(dryRun ? ", dry run" : "")")
                 for i in items {
                     for m in i.mountpoints { print("  unmount \(m)") }
                     print("  remove \(i.name) (\(i.majorMinor))\(i.owned ? "" : ", not dmstack's: --force")")
                 }
+                for h in report.holders { print("  unregister holder \(h)") }
             }
             guard !dryRun else {
                 if json { print(try JSONOutput.encode(["teardown": report])) }
@@ -75,6 +86,9 @@ struct Teardown: ParsableCommand {
             }
             do { report.log = try remover.run(items) } catch let e as ChangeFailure {
                 throw CommandFailure(status: e.category == .inUse ? .refused : .failure, message: "teardown \(selector) stopped: \(e.description)")
+            }
+            for h in report.holders {
+                if try usingRegistry({ () throws(RegistryError) in try db?.unregister(h) ?? false }) { report.log.append("unregistered holder \(h)") }
             }
             if json { print(try JSONOutput.encode(["teardown": report])) } else { for l in report.log { print("  done: \(l)") } }
         }

@@ -15,7 +15,9 @@ struct Translate: ParsableCommand {
             holding it: each copy, the data chunk and the parity of its stripe.
 
             Without --table the tables are the live system's (read through libdevmapper, \
-            partitions as layers), or those of a snapshot with --snapshot FILE. \
+            partitions as layers), or those of a snapshot with --snapshot FILE. A device that \
+            is no longer on the live system is taken from the holder registry (see `dmstack \
+            holders`), with the devices and tables it recorded. \
             With --table FILE the tables come from a file in the format of `dmsetup table` \
             (several devices as `name: start length target args`; a single unnamed table is the \
             device `top`; a partition is written `start length partition PARENT START`). \
@@ -31,6 +33,8 @@ struct Translate: ParsableCommand {
     var table: String?
 
     @OptionGroup var engine: EngineOptions
+
+    @OptionGroup var registry: RegistryOptions
 
     @Flag(name: .long, help: "Translate from a device down to the leaves instead of up.")
     var down = false
@@ -87,8 +91,18 @@ struct Translate: ParsableCommand {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
             } else {
-                let inventory = try engine.inventory()
+                var inventory = try engine.inventory()
                 source = engine.engine.source
+                if engine.snapshot == nil, (try? engine.device(device, in: inventory)) == nil,
+                   let db = try registry.openExisting() {
+                    // A leaf that is gone: its chains as the registry recorded them.
+                    let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+                    let (augmented, added) = inventory.adding(recorded: recorded)
+                    if let d = try? augmented.device(device), added.contains(d) {
+                        print("dmstack: note: \(device) is not on the live system; using the devices the holder registry (\(db.path)) recorded", to: &stderr)
+                        inventory = augmented
+                    }
+                }
                 name = try engine.device(device, in: inventory).displayName
                 do {
                     let tables = try inventory.tableSet()

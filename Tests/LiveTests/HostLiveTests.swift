@@ -6,12 +6,10 @@ import Testing
 /// devices; runs on the host and again in the test VM.
 @Suite("Live: loop devices, partitions, XFS, ext4", .serialized, .enabled(if: Live.hasLoop, "needs root and /dev/loop-control"))
 struct HostLiveTests {
-    func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
+    func trimmed(_ s: String) -> String { s.trimmed }
 
     func tempDir(_ cleanup: inout [String]) throws -> String {
-        let d = trimmed(try Live.sh("mktemp -d /tmp/dmstack-mnt-XXXXXX"))
-        cleanup.append("rmdir \(d)")
-        return d
+        try Live.temporary("/tmp/dmstack-mnt-XXXXXX", cleanup: &cleanup)
     }
 
     /// show and tree of a device checked against sysfs, blkid and lsblk.

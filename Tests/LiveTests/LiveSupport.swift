@@ -11,6 +11,8 @@ enum Live {
     static var hasLoop: Bool { isRoot && FileManager.default.fileExists(atPath: "/dev/loop-control") }
     static var hasDeviceMapper: Bool { isRoot && FileManager.default.fileExists(atPath: "/dev/mapper/control") }
     static var hasPmem: Bool { FileManager.default.fileExists(atPath: "/sys/bus/nd/devices") }
+    /// Inside the test VM (Tests/VM/guest.sh sets DMSTACK_VM).
+    static var inVM: Bool { ProcessInfo.processInfo.environment["DMSTACK_VM"] == "1" }
 
     struct CommandError: Error, CustomStringConvertible {
         var command: String, status: Int32, output: String
@@ -79,8 +81,21 @@ enum Live {
         Issue.record("the system kept changing while capturing; live output never settled")
     }
 
+    /// `mktemp [-d] TEMPLATE`, removed by `cleanup` (a directory with rmdir, so a test that
+    /// left a mount on it fails loudly, unless `recursive`).
+    static func temporary(_ template: String, directory: Bool = true, recursive: Bool = false, cleanup: inout [String]) throws -> String {
+        let path = try sh("mktemp \(directory ? "-d " : "")\(template)").trimmed
+        cleanup.append(directory && !recursive ? "rmdir \(path)" : "rm -rf \(path)")
+        return path
+    }
+
     /// Runs cleanup commands last-first, ignoring failures.
     static func clean(_ commands: [String]) {
         for c in commands.reversed() { _ = try? sh(c) }
     }
+}
+
+extension String {
+    /// Without the blanks and newlines around it (a command's one-line output).
+    var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }

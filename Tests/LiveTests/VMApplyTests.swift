@@ -154,6 +154,15 @@ struct VMApplyTests {
         #expect(listed.count == volumes.count)
         #expect(listed.first { $0["name"] as? String == "cr" }?["mountpoints"] as? [String] == ["/tmp/dmstack-every/cr"])
 
+        // apply registered both filesystems as holders, each with its chains down to the loops.
+        func holderLeaves() throws -> [String: Set<String>] {
+            let holders = try Live.json("holders list --json")["holders"] as! [[String: Any]]
+            return Dictionary(uniqueKeysWithValues: holders.filter { ($0["name"] as! String).hasPrefix("/tmp/dmstack-every/") }.map {
+                ($0["name"] as! String, Set(($0["leaves"] as! [[String: Any]]).map { $0["name"] as! String }))
+            })
+        }
+        #expect(try holderLeaves() == ["/tmp/dmstack-every/cr": [k(l[0]), k(l[1])], "/tmp/dmstack-every/thn": [k(l[1]), k(l[11])]])
+
         // Known data through the top devices, then teardown and re-apply: all of it still there.
         try Live.sh("dd if=/dev/urandom of=/tmp/dmstack-every/thn/file bs=1M count=2 status=none && sync")
         try Live.sh("dd if=/dev/urandom of=/tmp/dmstack-every/cr/file bs=64K count=4 status=none && sync")
@@ -165,6 +174,8 @@ struct VMApplyTests {
         let down = try Self.dmstack("teardown \(spec)")
         #expect(down.status == 0, "teardown: \(down.err)")
         #expect(try Self.dmsetupLs() == before, "teardown left devices")
+        #expect(down.out.contains("unregistered holder /tmp/dmstack-every/cr"), "\(down.out)")
+        #expect(try holderLeaves().isEmpty, "teardown unregisters the holders of what it removed")
         let reapplied = try Self.dmstack("apply \(spec)")
         #expect(reapplied.status == 0, "re-apply: \(reapplied.err)")
         #expect(reapplied.out.contains("ext4 present; kept") && reapplied.out.contains("xfs present; kept"), "\(reapplied.out)")
@@ -174,9 +185,11 @@ struct VMApplyTests {
             let path = what.contains("/") ? "/tmp/dmstack-every/\(what)" : "/dev/mapper/\(what)"
             #expect(try Self.sha(path) == sum, "\(what) changed across teardown and re-apply")
         }
+        #expect(try holderLeaves().keys.sorted() == ["/tmp/dmstack-every/cr", "/tmp/dmstack-every/thn"])
         let last = try Self.dmstack("teardown every")
         #expect(last.status == 0, "\(last.err)")
         #expect(try Self.dmsetupLs() == before)
+        #expect(try holderLeaves().isEmpty)
     }
 
     /// A fault at each step: the run fails naming the cause, and `dmsetup ls`, the mounts and

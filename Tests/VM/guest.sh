@@ -17,6 +17,9 @@ tests=$(ls -d "$root"/.build/*/debug/dmstackPackageTests.xctest 2>/dev/null | he
 if [ -z "$tests" ]; then
     echo "FAIL setup: no test binary under $root/.build (build on the host first)" >> "$out/setup.log"
 else
+    # The holder registry of this run (apply registers, teardown unregisters).
+    export DMSTACK_STATE_DIR=/tmp/dmstack-vm-state DMSTACK_VM=1
+    rm -rf "$DMSTACK_STATE_DIR"
     # One suite at a time: suites build and tear down devices the others capture.
     cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "$filter" > "$out/live.log" 2>&1
     echo $? > "$out/live.rc"

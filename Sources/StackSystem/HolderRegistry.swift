@@ -1,0 +1,353 @@
+import FoundationEssentials
+import StackModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The registry could not be used: the one-line reason, and whether rebuilding it would help.
+public struct RegistryError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable { case corrupt, access, conflict, other }
+    public var kind: Kind
+    public var message: String
+    public var description: String { message }
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// The holder registry: one SQLite database in the state directory (default /var/lib/dmstack,
+/// mode 0700), in WAL mode so readers never wait for the writer, every change in a write
+/// transaction taken at once, the schema versioned by `PRAGMA user_version` and brought up to
+/// date by the migrations below on open. Each holder is its `HolderRecord` as JSON, with its
+/// devices indexed by kernel name and dev_t for the questions a failure asks ("who is above
+/// pmem1?"); refreshes append what they found changed to a history.
+public final class HolderRegistry {
+    public static let defaultDirectory = "/var/lib/dmstack"
+    public static let fileName = "registry.db"
+    public let directory: String
+    public var path: String { "\(directory)/\(Self.fileName)" }
+    let db: SQLiteDatabase
+
+    /// Each entry brings the schema from its index to the next version; never edit one that
+    /// has shipped, append a new one.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE holders (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('filesystem', 'raw')),
+            fs_uuid TEXT UNIQUE,
+            mountpoint TEXT,
+            state TEXT NOT NULL,
+            registered_by TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            refreshed_at TEXT NOT NULL,
+            record TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE layers (
+            holder TEXT NOT NULL REFERENCES holders(name) ON DELETE CASCADE ON UPDATE CASCADE,
+            identity TEXT NOT NULL,
+            kernel_name TEXT NOT NULL,
+            dev TEXT NOT NULL,
+            dm_name TEXT,
+            namespace TEXT,
+            is_leaf INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            PRIMARY KEY (holder, identity)
+        ) STRICT;
+        CREATE INDEX layers_by_kernel_name ON layers(kernel_name);
+        CREATE INDEX layers_by_dev ON layers(dev);
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            holder TEXT NOT NULL,
+            at TEXT NOT NULL,
+            change TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX changes_by_holder ON changes(holder, id);
+        """,
+    ]
+    public static var schemaVersion: Int { migrations.count }
+
+    /// The state directory: `--state-dir`, else $DMSTACK_STATE_DIR, else /var/lib/dmstack.
+    public static func directory(option: String?) -> String {
+        if let option, !option.isEmpty { return option }
+        if let env = getenv("DMSTACK_STATE_DIR"), env.pointee != 0 { return String(cString: env) }
+        return defaultDirectory
+    }
+
+    /// Opens the registry in `directory`, creating both (directory 0700, file 0600) unless
+    /// `create` is false, in which case a missing registry is `nil`: readers that only fall
+    /// back to it never leave state behind.
+    public static func open(directory: String, create: Bool = true) throws(RegistryError) -> HolderRegistry? {
+        if !create && access("\(directory)/\(fileName)", F_OK) != 0 { return nil }
+        if create { try prepare(directory: directory) }
+        return try HolderRegistry(directory: directory, create: create)
+    }
+
+    init(directory: String, create: Bool) throws(RegistryError) {
+        self.directory = directory
+        let file = "\(directory)/\(Self.fileName)"
+        do {
+            db = try SQLiteDatabase(path: file, create: create)
+            chmod(file, 0o600)
+            try db.execute("PRAGMA foreign_keys = ON")
+            try Self.migrate(db)
+        } catch let e as SQLiteError {
+            throw Self.wrap(e, file)
+        } catch {
+            throw RegistryError(.other, "\(file): \(error)")
+        }
+    }
+
+    static func wrap(_ e: SQLiteError, _ file: String) -> RegistryError {
+        if e.isCorrupt {
+            return RegistryError(.corrupt, "registry \(file) is corrupt (\(e.message)); `dmstack holders refresh --rebuild` moves it aside and rebuilds it from the live system and what is still readable")
+        }
+        if e.code == 8 /* SQLITE_READONLY */ || e.code == 14 /* SQLITE_CANTOPEN */ || e.code == 23 /* SQLITE_AUTH */ {
+            return RegistryError(.access, "cannot use registry \(file): \(e.message) (run as root, or choose another --state-dir)")
+        }
+        return RegistryError(.other, "registry \(e.description)")
+    }
+
+    /// mkdir -p with the last component 0700; an existing directory must be ours, and is
+    /// closed to others if it is not already: holder chains name every device of the machine.
+    static func prepare(directory: String) throws(RegistryError) {
+        var partial = directory.hasPrefix("/") ? "" : "."
+        let parts = directory.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            partial += "/\(part)"
+            if mkdir(partial, i == parts.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST {
+                throw RegistryError(.access, "cannot create state directory \(partial): \(String(cString: strerror(errno))) (choose another with --state-dir or DMSTACK_STATE_DIR)")
+            }
+        }
+        var st = stat()
+        guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw RegistryError(.access, "state directory \(directory) is not a directory")
+        }
+        guard st.st_uid == geteuid() else {
+            throw RegistryError(.access, "state directory \(directory) belongs to uid \(st.st_uid), not to this user (uid \(geteuid()))")
+        }
+        if st.st_mode & 0o077 != 0 && chmod(directory, 0o700) != 0 {
+            throw RegistryError(.access, "cannot make state directory \(directory) private (mode 0700): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// WAL first (it needs no transaction and persists in the file), then every migration the
+    /// file lacks, each in its own write transaction that re-reads the version: two processes
+    /// opening a new registry at once migrate it once.
+    static func migrate(_ db: SQLiteDatabase) throws {
+        if try db.rows("PRAGMA journal_mode") { $0.text(0) }.first != "wal" {
+            for attempt in 1...50 {
+                do { _ = try db.rows("PRAGMA journal_mode = WAL") { $0.text(0) }; break } catch let e as SQLiteError where e.code == 5 && attempt < 50 {
+                    usleep(20_000)
+                }
+            }
+        }
+        try db.execute("PRAGMA synchronous = FULL")
+        guard try db.userVersion < migrations.count else {
+            if try db.userVersion > migrations.count {
+                throw RegistryError(.other, "\(db.path): schema version \(try db.userVersion) is newer than this dmstack knows (\(migrations.count)); use a newer dmstack")
+            }
+            return
+        }
+        try db.writeTransaction {
+            let version = try db.userVersion
+            for (i, sql) in migrations.enumerated() where i >= version {
+                try db.execute(sql)
+            }
+            try db.execute("PRAGMA user_version = \(migrations.count)")
+        }
+    }
+
+    // MARK: Records
+
+    static func encode(_ record: HolderRecord) throws -> String {
+        String(decoding: try JSONOutputEncoder.make().encode(record), as: UTF8.self)
+    }
+
+    static func decode(_ text: String, name: String, file: String) throws(RegistryError) -> HolderRecord {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do { return try decoder.decode(HolderRecord.self, from: Data(text.utf8)) } catch {
+            throw RegistryError(.corrupt, "registry \(file): holder '\(name)' cannot be read (\(error)); `dmstack holders refresh --rebuild` rebuilds the registry")
+        }
+    }
+
+    /// Runs `body` with the database, turning SQLite failures into registry errors.
+    func using<T>(_ body: () throws -> T) throws(RegistryError) -> T {
+        do { return try body() } catch let e as RegistryError { throw e } catch let e as SQLiteError {
+            throw Self.wrap(e, path)
+        } catch {
+            throw RegistryError(.other, "registry \(path): \(error)")
+        }
+    }
+
+    func load(where clause: String = "", _ arguments: [SQLiteValue] = []) throws -> [HolderRecord] {
+        let rows = try db.rows("SELECT name, record FROM holders \(clause) ORDER BY name", arguments) { ($0.text(0) ?? "", $0.text(1) ?? "") }
+        return try rows.map { try Self.decode($0.1, name: $0.0, file: path) }
+    }
+
+    /// Every holder, by name.
+    public func all() throws(RegistryError) -> [HolderRecord] { try using { try load() } }
+
+    /// A holder by name, by mountpoint, or by filesystem UUID (`UUID=…` or bare).
+    public func find(_ key: String) throws(RegistryError) -> HolderRecord? {
+        try using {
+            let uuid = key.hasPrefix("UUID=") ? String(key.dropFirst(5)) : key
+            return try load(where: "WHERE name = ?1 OR mountpoint = ?1 OR fs_uuid = ?2", [.text(key), .text(uuid)]).first
+        }
+    }
+
+    /// The holders with a device of this kernel name or dev_t in their chains.
+    public func holders(above device: String) throws(RegistryError) -> [HolderRecord] {
+        try using {
+            try load(where: "WHERE name IN (SELECT holder FROM layers WHERE kernel_name = ?1 OR dev = ?1)", [.text(device)])
+        }
+    }
+
+    func write(_ record: HolderRecord) throws {
+        try db.query("""
+            INSERT INTO holders (name, kind, fs_uuid, mountpoint, state, registered_by, registered_at, refreshed_at, record)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, fs_uuid = excluded.fs_uuid, mountpoint = excluded.mountpoint,
+                state = excluded.state, registered_by = excluded.registered_by, registered_at = excluded.registered_at,
+                refreshed_at = excluded.refreshed_at, record = excluded.record
+            """, [.text(record.name), .text(record.kind.rawValue), record.filesystem?.uuid.map { .text($0) } ?? .null,
+                  record.filesystem?.mountpoint.map { .text($0) } ?? .null, .text(record.state), .text(record.registeredBy),
+                  .text(record.registeredAt), .text(record.refreshedAt), .text(try Self.encode(record))])
+        try db.query("DELETE FROM layers WHERE holder = ?", [.text(record.name)])
+        for l in record.layers {
+            try db.query("INSERT INTO layers (holder, identity, kernel_name, dev, dm_name, namespace, is_leaf, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [.text(record.name), .text(l.identity), .text(l.device.kernelName), .text(l.device.majorMinor),
+                          l.device.dm.map { .text($0.name) } ?? .null, l.namespace.map { .text($0.name) } ?? .null,
+                          .integer(l.isLeaf ? 1 : 0), .text(l.state.rawValue)])
+        }
+    }
+
+    func log(_ holder: String, _ changes: [String], at: String) throws {
+        for c in changes { try db.query("INSERT INTO changes (holder, at, change) VALUES (?, ?, ?)", [.text(holder), .text(at), .text(c)]) }
+    }
+
+    /// Registers `record`, or updates the holder already registered for it: the same name, or
+    /// for a filesystem the same UUID (kept under its registered name unless `rename`). The
+    /// update is `merge(existing)`, so devices that left are kept. A name taken by another
+    /// filesystem or kind is refused. Returns the stored record, whether it was new, and the
+    /// changes the merge reported.
+    public func register(_ record: HolderRecord, rename: Bool, merge: (HolderRecord) -> (HolderRecord, [String])) throws(RegistryError)
+        -> (record: HolderRecord, created: Bool, changes: [String]) {
+        try using {
+            try db.writeTransaction {
+                var existing = try load(where: "WHERE name = ?", [.text(record.name)]).first
+                if let e = existing, e.kind != record.kind || (e.kind == .filesystem && e.filesystem?.uuid != record.filesystem?.uuid) {
+                    throw RegistryError(.conflict, "holder '\(record.name)' is already registered for \(e.kind == .raw ? "device \(e.top(.data)?.name ?? "?")" : "filesystem \(e.filesystem?.uuid ?? "?")"); unregister it first or choose another --name")
+                }
+                if existing == nil, let uuid = record.filesystem?.uuid {
+                    existing = try load(where: "WHERE fs_uuid = ?", [.text(uuid)]).first
+                }
+                guard let old = existing else {
+                    try write(record)
+                    try log(record.name, ["registered by \(record.registeredBy)"], at: record.registeredAt)
+                    return (record, true, [])
+                }
+                var (merged, changes) = merge(old)
+                merged.name = rename ? record.name : old.name
+                if merged.name != old.name {
+                    try db.query("UPDATE holders SET name = ? WHERE name = ?", [.text(merged.name), .text(old.name)])
+                    try db.query("UPDATE changes SET holder = ? WHERE holder = ?", [.text(merged.name), .text(old.name)])
+                    changes.append("renamed from \(old.name)")
+                }
+                try write(merged)
+                try log(merged.name, changes, at: merged.refreshedAt)
+                return (merged, false, changes)
+            }
+        }
+    }
+
+    /// Re-reads the holders named (all if empty) inside one write transaction: `update` gets
+    /// each stored record and returns its refreshed form and the changes, which are logged.
+    public func refresh(_ names: [String], _ update: (HolderRecord) -> (HolderRecord, [String])) throws(RegistryError)
+        -> [(record: HolderRecord, changes: [String])] {
+        try using {
+            try db.writeTransaction {
+                var out: [(HolderRecord, [String])] = []
+                let records = names.isEmpty ? try load() : try names.flatMap { try load(where: "WHERE name = ?", [.text($0)]) }
+                for old in records {
+                    let (next, changes) = update(old)
+                    try write(next)
+                    try log(next.name, changes, at: next.refreshedAt)
+                    out.append((next, changes))
+                }
+                return out
+            }
+        }
+    }
+
+    /// Forgets a holder and its history; false if there was none.
+    public func unregister(_ name: String) throws(RegistryError) -> Bool {
+        try using {
+            try db.writeTransaction {
+                try db.query("DELETE FROM holders WHERE name = ?", [.text(name)])
+                let removed = db.changes > 0
+                try db.query("DELETE FROM changes WHERE holder = ?", [.text(name)])
+                return removed
+            }
+        }
+    }
+
+    /// What refreshes found changed for a holder, oldest first, the last `limit`.
+    public func history(_ name: String, limit: Int = 20) throws(RegistryError) -> [(at: String, change: String)] {
+        try using {
+            try db.rows("SELECT at, change FROM (SELECT id, at, change FROM changes WHERE holder = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+                        [.text(name), .integer(Int64(limit))]) { ($0.text(0) ?? "", $0.text(1) ?? "") }
+        }
+    }
+
+    /// Every device the registry has seen, as last seen, the most recently refreshed view of
+    /// each first: what translation adds back for devices that are gone.
+    public func recordedDevices() throws(RegistryError) -> [BlockDevice] {
+        let records = try all().sorted { $0.refreshedAt > $1.refreshedAt }
+        var seen = Set<String>(), out: [BlockDevice] = []
+        for r in records {
+            for l in r.layers where seen.insert(l.device.kernelName).inserted { out.append(l.device) }
+        }
+        return out
+    }
+
+    // MARK: Recovery
+
+    /// Moves a damaged registry aside (with its -wal and -shm files) and starts a new one
+    /// holding every holder row that can still be read from the old file. Returns the new
+    /// registry, where the old file went, and how many holders were saved.
+    public static func rebuild(directory: String, now: String) throws(RegistryError) -> (registry: HolderRegistry, movedTo: String?, salvaged: [HolderRecord]) {
+        try prepare(directory: directory)
+        let file = "\(directory)/\(fileName)"
+        var movedTo: String?
+        var salvaged: [HolderRecord] = []
+        if access(file, F_OK) == 0 {
+            let stamp = now.filter { $0.isNumber }
+            let aside = "\(file).corrupt-\(stamp)"
+            for suffix in ["", "-wal", "-shm"] where access(file + suffix, F_OK) == 0 {
+                guard rename(file + suffix, aside + suffix) == 0 else {
+                    throw RegistryError(.access, "cannot move \(file + suffix) aside: \(String(cString: strerror(errno)))")
+                }
+            }
+            movedTo = aside
+            // Row by row: a damaged page loses the rows on it, not the rest.
+            if let old = try? SQLiteDatabase(path: aside, create: false, readOnly: true) {
+                try? old.query("SELECT name, record FROM holders") { row in
+                    if let name = row.text(0), let text = row.text(1), let r = try? decode(text, name: name, file: aside) { salvaged.append(r) }
+                }
+            }
+        }
+        let registry = try HolderRegistry(directory: directory, create: true)
+        try registry.using {
+            try registry.db.writeTransaction {
+                for r in salvaged {
+                    try registry.write(r)
+                    try registry.log(r.name, ["salvaged from \(movedTo ?? file) by a rebuild"], at: now)
+                }
+            }
+        }
+        return (registry, movedTo, salvaged)
+    }
+}

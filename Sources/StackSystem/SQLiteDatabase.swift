@@ -1,0 +1,125 @@
+import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An SQLite failure: the file, what was being done, SQLite's result code and message.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var operation: String
+    /// The primary result code (`SQLITE_BUSY`, `SQLITE_CORRUPT`, ...).
+    public var code: Int32
+    public var message: String
+
+    /// The file is damaged or not a database at all: the case `holders refresh --rebuild` is for.
+    public var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+    public var description: String { "\(path): \(operation): \(message)" }
+}
+
+/// One connection to an SQLite database, used through the C API. Not shared between threads:
+/// every process (and every test thread) opens its own, and SQLite's file locks serialise
+/// them (WAL lets readers run beside the one writer).
+public final class SQLiteDatabase {
+    public let path: String
+    private var handle: OpaquePointer?
+
+    /// Opens (creating if `create`) the database at `path`. `busyTimeout` is how long a
+    /// statement waits for another connection's write lock before failing with SQLITE_BUSY.
+    public init(path: String, create: Bool = true, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws(SQLiteError) {
+        self.path = path
+        var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close_v2(handle)
+            handle = nil
+            throw SQLiteError(path: path, operation: "open", code: rc & 0xff, message: message)
+        }
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ rc: Int32, _ operation: String) -> SQLiteError {
+        SQLiteError(path: path, operation: operation, code: rc & 0xff, message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Runs one or more statements that return no rows (schema, pragmas).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, "execute \(sql.prefix(60))") }
+    }
+
+    /// Runs `sql` with `arguments` bound in order, calling `row` for each result row.
+    public func query(_ sql: String, _ arguments: [SQLiteValue] = [], row: (SQLiteRow) throws -> Void = { _ in }) throws {
+        var statement: OpaquePointer?
+        var rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard rc == SQLITE_OK else { throw error(rc, "prepare \(sql.prefix(60))") }
+        defer { sqlite3_finalize(statement) }
+        for (i, value) in arguments.enumerated() {
+            let index = Int32(i + 1)
+            switch value {
+            case .null: rc = sqlite3_bind_null(statement, index)
+            case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
+            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, dmstack_sqlite_transient())
+            }
+            guard rc == SQLITE_OK else { throw error(rc, "bind \(sql.prefix(60))") }
+        }
+        while true {
+            rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw error(rc, "run \(sql.prefix(60))") }
+            try row(SQLiteRow(statement: statement))
+        }
+    }
+
+    /// The rows of `sql`, each mapped by `transform`.
+    public func rows<T>(_ sql: String, _ arguments: [SQLiteValue] = [], _ transform: (SQLiteRow) throws -> T) throws -> [T] {
+        var out: [T] = []
+        try query(sql, arguments) { out.append(try transform($0)) }
+        return out
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs `body` in a write transaction taken at once (BEGIN IMMEDIATE): two writers never
+    /// both read and then collide on upgrade, so a read-modify-write cannot lose an update.
+    /// Committed if `body` returns, rolled back if it throws.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// `PRAGMA user_version`: the schema version the migrations have reached.
+    public var userVersion: Int {
+        get throws { try rows("PRAGMA user_version") { $0.integer(0) }.first ?? 0 }
+    }
+}
+
+/// A value bound to a statement's `?`.
+public enum SQLiteValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case text(String)
+}
+
+/// The current row of a running statement; valid only inside the row callback.
+public struct SQLiteRow {
+    let statement: OpaquePointer?
+    public func integer(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
+    public func text(_ column: Int32) -> String? {
+        guard let p = sqlite3_column_text(statement, column) else { return nil }
+        return String(cString: p)
+    }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+}
