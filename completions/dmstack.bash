@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|apply|teardown|list|holders|version|help)
+    tree|show|capture|translate|simulate|apply|teardown|list|holders|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate apply teardown list holders version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders version help' -- "${cur}"))
         ;;
     esac
 }
@@ -260,6 +260,31 @@ _dmstack_translate() {
         return
         ;;
     '--integrity-superblock')
+        return
+        ;;
+    esac
+}
+
+_dmstack_simulate() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--range --event --snapshot --state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--range')
+        return
+        ;;
+    '--event')
+        __dmstack_add_completions -W 'remove'$'\n''failure'
+        return
+        ;;
+    '--snapshot')
+        return
+        ;;
+    '--state-dir')
         return
         ;;
     esac

@@ -1,0 +1,359 @@
+/// What happens to a leaf: `remove` is the whole device going away with warning (the
+/// kernel's MF_MEM_PRE_REMOVE notification, sent by kill_dax() before a pmem device is
+/// unbound); `failure` is a bad range (a memory failure, badblocks, a bad sector).
+public enum FailureEvent: String, Codable, Sendable, CaseIterable {
+    case remove
+    case failure
+}
+
+/// A range in bytes, of a device or of a file.
+public struct ByteRange: Codable, Hashable, Sendable, Comparable {
+    public var offset: UInt64
+    public var length: UInt64
+    public init(offset: UInt64, length: UInt64) {
+        self.offset = offset
+        self.length = length
+    }
+    public var end: UInt64 { offset + length }
+    public static func < (a: ByteRange, b: ByteRange) -> Bool { (a.offset, a.length) < (b.offset, b.length) }
+
+    /// What of `range` none of `sorted` (merged, sorted) covers.
+    public static func subtracting(_ sorted: [ByteRange], from range: ByteRange) -> [ByteRange] {
+        var out: [ByteRange] = []
+        var at = range.offset
+        for r in sorted where r.end > at && r.offset < range.end {
+            if r.offset > at { out.append(ByteRange(offset: at, length: r.offset - at)) }
+            at = max(at, r.end)
+        }
+        if at < range.end { out.append(ByteRange(offset: at, length: range.end - at)) }
+        return out
+    }
+
+    /// Sorted, with overlapping and touching ranges joined.
+    public static func merged(_ ranges: [ByteRange]) -> [ByteRange] {
+        var out: [ByteRange] = []
+        for r in ranges.sorted() where r.length > 0 {
+            if let last = out.last, r.offset <= last.end {
+                out[out.count - 1].length = max(last.end, r.end) - last.offset
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+}
+
+/// A mounted filesystem and the device it uses for each role (data; an XFS external log or
+/// realtime device from the mount's logdev=/rtdev=).
+public struct MountedFilesystem: Sendable, Hashable {
+    public var mount: Mount
+    /// Display names per role.
+    public var devices: [HolderRole: String]
+    public var type: String { mount.fsType }
+    public var mountpoint: String { mount.mountpoint }
+}
+
+/// What a filesystem's reverse map answers for some ranges of one of its devices.
+public struct ReverseMapAnswer: Sendable {
+    public var records: [ReverseMapRecord]
+    /// Paths of the inodes in `records` (hard links: every name).
+    public var paths: [UInt64: [String]]
+    /// How the map was read, and what it could not do (no rmapbt, no CAP_SYS_ADMIN, ...).
+    public var notes: [String]
+    public init(records: [ReverseMapRecord], paths: [UInt64: [String]], notes: [String] = []) {
+        self.records = records
+        self.paths = paths
+        self.notes = notes
+    }
+}
+
+/// The ranges one device of the stack loses, with their outcome.
+public struct LayerImpact: Encodable, Sendable, Hashable {
+    public var device: String
+    public var ranges: [Piece]
+    public struct Piece: Encodable, Sendable, Hashable {
+        /// Sectors.
+        public var start: UInt64
+        public var length: UInt64
+        public var outcome: Outcome
+    }
+}
+
+/// One metadata kind hit, with the device ranges (bytes) hit.
+public struct MetadataHit: Encodable, Sendable, Hashable {
+    public var kind: String
+    public var role: HolderRole
+    /// The inode whose attribute fork or extent map it is.
+    public var inode: UInt64?
+    public var ranges: [ByteRange]
+}
+
+/// One file hit: its names and the byte ranges of it that are lost.
+public struct FileHit: Encodable, Sendable, Hashable {
+    public var path: String
+    public var paths: [String]
+    public var inode: UInt64
+    public var extents: [ByteRange]
+    public var shared: Bool
+    public var unwritten: Bool
+}
+
+/// One thing to do, as the kernel would (or, where the kernel is never told, as it would if
+/// it were), with the rule it follows.
+public struct ImpactAction: Encodable, Sendable, Hashable {
+    /// freeze, thaw, shutdown, unmap, kill, invalidate, notify-degraded, none.
+    public var action: String
+    public var target: String
+    public var reason: String
+}
+
+/// Everything one filesystem loses and what must happen to it.
+public struct FilesystemImpact: Encodable, Sendable {
+    public var mountpoint: String
+    public var type: String
+    public var device: String
+    /// The roles whose devices lost data: data, log, realtime.
+    public var roles: [HolderRole]
+    public var metadata: [MetadataHit]
+    public var files: [FileHit]
+    public var processes: [FileUse]
+    public var actions: [ImpactAction]
+    public var notes: [String]
+}
+
+/// The impact of one event: per layer the ranges, per filesystem what is hit and what to do.
+public struct Impact: Encodable, Sendable {
+    public var event: FailureEvent
+    public var leaf: String
+    /// Sectors of the leaf.
+    public var range: SectorRange
+    public var layers: [LayerImpact]
+    public var filesystems: [FilesystemImpact]
+    /// Ranges that redundancy saves (degraded) or that cannot be judged (unknown), per device,
+    /// and devices without a filesystem that lose data.
+    public var notices: [ImpactAction]
+    public var summary: String
+}
+
+/// Computes an `Impact` from the machine's tables, its mounts, and two questions it asks the
+/// system (or a snapshot): the reverse map of a filesystem device over some ranges, and who
+/// maps or holds open some inodes. Pure; the decisions follow the kernel's fsdax failure path:
+/// fs/xfs/xfs_notify_failure.c (xfs_dax_notify_failure, xfs_dax_failure_fn) and
+/// mm/memory-failure.c (mf_dax_kill_procs, collect_procs_fsdax, kill_proc).
+public struct ImpactPlanner {
+    public let inventory: Inventory
+    public var mappings: DynamicMappings
+    public var reverseMap: (MountedFilesystem, HolderRole, [ByteRange]) throws -> ReverseMapAnswer
+    public var users: (MountedFilesystem, Set<UInt64>) -> [FileUse]
+
+    public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
+                reverseMap: @escaping (MountedFilesystem, HolderRole, [ByteRange]) throws -> ReverseMapAnswer,
+                users: @escaping (MountedFilesystem, Set<UInt64>) -> [FileUse]) {
+        self.inventory = inventory
+        self.mappings = mappings
+        self.reverseMap = reverseMap
+        self.users = users
+    }
+
+    /// Every mounted filesystem on a block device, with its log and realtime devices.
+    public func filesystems() -> [MountedFilesystem] {
+        var out: [MountedFilesystem] = []
+        var seen = Set<String>()
+        for m in inventory.snapshot.mounts {
+            guard let d = try? inventory.device(m.majorMinor), seen.insert(m.majorMinor).inserted else { continue }
+            var devices: [HolderRole: String] = [.data: d.displayName]
+            if let log = m.logDevice, let l = try? inventory.device(log) { devices[.log] = l.displayName }
+            if let rt = m.realtimeDevice, let r = try? inventory.device(rt) { devices[.realtime] = r.displayName }
+            out.append(MountedFilesystem(mount: m, devices: devices))
+        }
+        return out
+    }
+
+    public func plan(leaf name: String, range given: SectorRange?, event: FailureEvent) throws -> Impact {
+        let leaf = try inventory.device(name)
+        let range = event == .remove || given == nil ? SectorRange(start: 0, length: leaf.size) : given!
+        let (topology, _) = try inventory.topology(mappings: mappings)
+        var rows = try Translator(topology).up(from: leaf.displayName, range)
+        if rows.isEmpty {
+            // Nothing is built on the leaf: it is its own top device.
+            rows = [Translation(device: leaf.displayName, start: range.start, length: range.length, outcome: .lost, kind: .data,
+                                reason: nil, path: [Hop(device: leaf.displayName, start: range.start, length: range.length, target: nil, role: nil)])]
+        }
+        // Per layer: every hop of every row.
+        var layerPieces: [String: Set<LayerImpact.Piece>] = [:]
+        var order: [String] = []
+        for row in rows {
+            for hop in row.path {
+                if layerPieces[hop.device] == nil { order.append(hop.device) }
+                layerPieces[hop.device, default: []].insert(.init(start: hop.start, length: hop.length, outcome: hop.device == row.device ? row.outcome : .lost))
+            }
+        }
+        let layers = order.map { LayerImpact(device: $0, ranges: layerPieces[$0]!.sorted { ($0.start, $0.length) < ($1.start, $1.length) }) }
+
+        let mounted = filesystems()
+        var byDevice: [String: (MountedFilesystem, HolderRole)] = [:]
+        for fs in mounted { for (role, device) in fs.devices { byDevice[device] = (fs, role) } }
+
+        var notices: [ImpactAction] = []
+        var hits: [String: [HolderRole: [ByteRange]]] = [:]
+        var fsOrder: [MountedFilesystem] = []
+        for row in rows {
+            let bytes = ByteRange(offset: row.start * 512, length: row.length * 512)
+            switch row.outcome {
+            case .degraded:
+                notices.append(ImpactAction(action: "notify-degraded", target: row.device,
+                                            reason: "sectors \(row.start)+\(row.length) still have a copy or parity: no data action, redundancy is reduced"))
+                continue
+            case .unknown:
+                notices.append(ImpactAction(action: "none", target: row.device,
+                                            reason: "sectors \(row.start)+\(row.length): outcome unknown (\(row.reason ?? "mapping not known")); not judged"))
+                continue
+            case .unaffected:
+                continue
+            case .lost:
+                break
+            }
+            guard let (fs, role) = byDevice[row.device] else {
+                notices.append(ImpactAction(action: "none", target: row.device,
+                                            reason: "sectors \(row.start)+\(row.length) lost; no mounted filesystem on \(row.device)"))
+                continue
+            }
+            if hits[fs.mountpoint] == nil { fsOrder.append(fs) }
+            hits[fs.mountpoint, default: [:]][role, default: []].append(bytes)
+        }
+
+        var impacts: [FilesystemImpact] = []
+        for fs in fsOrder {
+            impacts.append(try judge(fs, hits: hits[fs.mountpoint]!, event: event))
+        }
+        let files = impacts.reduce(0) { $0 + $1.files.count }
+        let metadata = impacts.reduce(0) { $0 + $1.metadata.count }
+        let processes = Set(impacts.flatMap { $0.processes.map(\.pid) }).count
+        let shutdowns = impacts.filter { $0.actions.contains { $0.action == "shutdown" } }.map(\.mountpoint)
+        let degraded = notices.filter { $0.action == "notify-degraded" }.map(\.target)
+        var summary = "\(event.rawValue) \(leaf.displayName) \(range): \(impacts.count) filesystem\(impacts.count == 1 ? "" : "s") hit, "
+            + "\(files) file\(files == 1 ? "" : "s"), \(metadata) metadata kind\(metadata == 1 ? "" : "s"), \(processes) process\(processes == 1 ? "" : "es")"
+        if !shutdowns.isEmpty { summary += "; shut down \(shutdowns.joined(separator: ", "))" }
+        if !degraded.isEmpty { summary += "; degraded \(Array(Set(degraded)).sorted().joined(separator: ", "))" }
+        return Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, summary: summary)
+    }
+
+    /// One filesystem: its reverse map over the hit ranges, the files and metadata in them,
+    /// the processes using those files, and the actions.
+    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [ByteRange]], event: FailureEvent) throws -> FilesystemImpact {
+        var metadata: [String: MetadataHit] = [:]
+        var files: [UInt64: (extents: [ByteRange], shared: Bool, unwritten: Bool)] = [:]
+        var paths: [UInt64: [String]] = [:]
+        var notes: [String] = []
+        var actions: [ImpactAction] = []
+        var freeSpace = false
+        let roles = HolderRole.allCases.filter { hits[$0] != nil }
+        for role in roles {
+            let ranges = ByteRange.merged(hits[role]!)
+            if role == .log {
+                // The whole external log is metadata; GETFSMAP reports it as one record.
+                metadata["log"] = MetadataHit(kind: "log", role: .log, inode: nil, ranges: ranges)
+                continue
+            }
+            let answer = try reverseMap(fs, role, ranges)
+            notes += answer.notes
+            paths.merge(answer.paths) { a, _ in a }
+            for record in answer.records {
+                for range in ranges {
+                    let start = max(record.physical, range.offset), end = min(record.end, range.end)
+                    guard start < end else { continue }
+                    if record.inode == nil, FsmapOwner.isFreeOrUnknown(record.kind) {
+                        if record.kind == "free space" { freeSpace = true }
+                        continue
+                    }
+                    if record.isMetadata {
+                        let key = "\(record.kind)|\(role.rawValue)|\(record.inode.map(String.init) ?? "")"
+                        metadata[key, default: MetadataHit(kind: record.kind, role: role, inode: record.inode, ranges: [])]
+                            .ranges.append(ByteRange(offset: start, length: end - start))
+                    } else if let inode = record.inode {
+                        var f = files[inode] ?? ([], false, false)
+                        f.extents.append(ByteRange(offset: record.offset + (start - record.physical), length: end - start))
+                        f.shared = f.shared || record.shared
+                        f.unwritten = f.unwritten || record.unwritten
+                        files[inode] = f
+                    }
+                }
+            }
+        }
+        let metadataHits = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
+            .sorted { ($0.role.rawValue, $0.kind, $0.inode ?? 0) < ($1.role.rawValue, $1.kind, $1.inode ?? 0) }
+        let fileHits = files.map { inode, f in
+            let names = (paths[inode] ?? []).sorted()
+            return FileHit(path: names.first ?? "<inode \(inode)>", paths: names, inode: inode, extents: ByteRange.merged(f.extents),
+                           shared: f.shared, unwritten: f.unwritten)
+        }.sorted { ($0.path, $0.inode) < ($1.path, $1.inode) }
+
+        // Processes: every mapping of a lost page, and every open descriptor of a hit file.
+        let lost = Dictionary(uniqueKeysWithValues: fileHits.map { ($0.inode, $0) })
+        let page: UInt64 = 4096
+        let processes = users(fs, Set(lost.keys)).filter { use in
+            guard let hit = lost[use.inode] else { return false }
+            guard use.how == "mmap", let offset = use.fileOffset, let length = use.fileLength else { return true }
+            return hit.extents.contains { e in
+                let first = e.offset / page * page, last = (e.end + page - 1) / page * page
+                return first < offset + length && offset < last
+            }
+        }.sorted { ($0.pid, $0.how, $0.path) < ($1.pid, $1.how, $1.path) }
+
+        // Decisions, in the kernel's order (fs/xfs/xfs_notify_failure.c, v6.7+:
+        // xfs_dax_notify_ddev_failure freezes on pre-remove, walks the rmap calling
+        // xfs_dax_failure_fn per record, shuts down, then thaws).
+        let metadataLost = metadataHits.filter { $0.role != .log }
+        let logLost = metadataHits.contains { $0.role == .log }
+        let losesSomething = !metadataHits.isEmpty || !fileHits.isEmpty
+        if event == .remove && losesSomething {
+            actions.append(ImpactAction(action: "freeze", target: fs.mountpoint,
+                                        reason: "pre-remove: xfs_dax_notify_failure_freeze (freeze_super, kernel holder) before the rmap walk"))
+        }
+        if roles.contains(.realtime) {
+            notes.append("xfs_dax_notify_failure returns -EOPNOTSUPP for a realtime device (up to 6.13): the kernel takes no action for it; its files listed here lose data")
+        }
+        for p in processes where p.how == "mmap" {
+            actions.append(ImpactAction(action: "unmap", target: "pid \(p.pid) (\(p.command)) \(p.address ?? "")",
+                                        reason: "maps a lost page of \(p.path): mf_dax_kill_procs zaps the range in every process (unmap_mapping_range)"))
+            actions.append(ImpactAction(action: "kill", target: "pid \(p.pid) (\(p.command))",
+                                        reason: event == .remove
+                                            ? "pre-remove collects every task that maps the page (collect_procs_fsdax): SIGBUS BUS_MCEERR_AO"
+                                            : "SIGBUS: BUS_MCEERR_AR to the task that touched the page; BUS_MCEERR_AO now only if it asked for early kill (PR_MCE_KILL, vm.memory_failure_early_kill; task_early_kill, kill_proc)"))
+        }
+        for f in fileHits {
+            actions.append(ImpactAction(action: "invalidate", target: f.path,
+                                        reason: "cached pages of \(f.extents.map { "\($0.offset)+\($0.length)" }.joined(separator: ",")) "
+                                            + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
+        }
+        switch event {
+        case .failure:
+            if !metadataLost.isEmpty {
+                actions.append(ImpactAction(action: "shutdown", target: fs.mountpoint,
+                                            reason: "metadata hit (\(Set(metadataLost.map(\.kind)).sorted().joined(separator: ", "))): xfs_dax_failure_fn sets want_shutdown; SHUTDOWN_CORRUPT_ONDISK"))
+            } else if logLost {
+                actions.append(ImpactAction(action: "shutdown", target: fs.mountpoint,
+                                            reason: "external log device hit: xfs_dax_notify_failure shuts down (SHUTDOWN_CORRUPT_ONDISK, ondisk log corrupt)"))
+            }
+        case .remove:
+            if losesSomething {
+                actions.append(ImpactAction(action: "shutdown", target: fs.mountpoint,
+                                            reason: logLost && metadataLost.isEmpty && fileHits.isEmpty
+                                                ? "its external log goes away: xfs ignores a pre-remove of the log device, but the filesystem cannot go on: unmount it, or shut it down if it is busy"
+                                                : "pre-remove: metadata is not a reason, but the device goes away: xfs_dax_notify_ddev_failure shuts down (SHUTDOWN_FORCE_UMOUNT); unmount it"))
+                actions.append(ImpactAction(action: "thaw", target: fs.mountpoint, reason: "pre-remove: thawed after the shutdown (thaw_super)"))
+            }
+        }
+        if !losesSomething {
+            notes.append(freeSpace ? "the range holds only free space: nothing is lost" : "no owner found in the range")
+        }
+        if !fileHits.isEmpty {
+            notes.append("the kernel notifies only files whose inode is in memory (xfs_iget XFS_IGET_INCORE) and signals only tasks that have the page mapped; dmstack lists every owner and mapper")
+        }
+        if fs.type != "xfs" {
+            notes.append("the kernel registers no dax holder for \(fs.type): it would not be told; the actions are the XFS rules applied to it")
+        }
+        return FilesystemImpact(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles,
+                                metadata: metadataHits, files: fileHits, processes: processes, actions: actions, notes: notes)
+    }
+}

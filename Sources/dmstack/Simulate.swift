@@ -1,0 +1,143 @@
+import ArgumentParser
+import StackModel
+import StackSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dmstack simulate LEAF`: what a removal or a bad range of a leaf hits, and what must happen.
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Say what a leaf's removal or bad range hits (layers, filesystems, files, metadata, processes) and what must happen; change nothing.",
+        discussion: """
+            The range is translated through every table to the top devices (translate), then \
+            through each mounted filesystem's reverse map: GETFSMAP where it names owners (XFS \
+            with rmapbt), else a FIEMAP walk of its files, with the metadata GETFSMAP does name \
+            (ext4). Files are named with every path and the byte ranges lost, clipped to the \
+            event; processes that map a lost page or hold a hit file open are listed. Actions \
+            follow the kernel's fsdax failure path (fs/xfs/xfs_notify_failure.c, \
+            mm/memory-failure.c): --event remove (pre-remove, the whole leaf) freezes, takes \
+            every mapper, invalidates, shuts down and thaws, never shutting down for metadata \
+            alone; --event failure shuts down on a metadata or log hit and signals the mappers \
+            of lost data. Ranges that redundancy saves only get a degraded notice. Default: \
+            failure with --range, else remove. A leaf no longer present is taken from the \
+            holder registry. JSON: {"impact": {event, leaf, range, layers: [{device, ranges}], \
+            filesystems: [{mountpoint, type, device, roles, metadata: [{kind, role, inode, \
+            ranges: [{offset, length}]}], files: [{path, paths, inode, extents: [{offset, \
+            length}], shared, unwritten}], processes: [{pid, command, inode, how, path, \
+            address, file_offset, file_length}], actions: [{action, target, reason}], notes}], \
+            notices, summary}}; offsets and lengths of files and metadata in bytes.
+            """
+    )
+
+    @Argument(help: "The leaf (a kernel name, /dev path, dm name or major:minor).")
+    var leaf: String
+
+    @Option(help: ArgumentHelp("START+LENGTH or START-END on the leaf; sectors unless suffixed.", valueName: "RANGE"))
+    var range: String?
+
+    @Option(help: ArgumentHelp("remove (the whole leaf goes) or failure (a bad range).", valueName: "EVENT"))
+    var event: FailureEvent?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var engine: EngineOptions
+
+    @OptionGroup var registry: RegistryOptions
+
+    func validate() throws {
+        if let range { do { _ = try RangeParser.parse(range) } catch { throw ValidationError(error.description) } }
+        if event == .remove && range != nil { throw ValidationError("--event remove is the whole leaf; --range is for --event failure") }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            var stderr = StandardError()
+            var inventory = try engine.inventory()
+            let live = engine.snapshot == nil
+            if live, (try? engine.device(leaf, in: inventory)) == nil, let db = try registry.openExisting() {
+                let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+                let (augmented, added) = inventory.adding(recorded: recorded)
+                if let d = try? augmented.device(leaf), added.contains(d) {
+                    print("dmstack: note: \(leaf) is not on the live system; using the devices the holder registry (\(db.path)) recorded", to: &stderr)
+                    inventory = augmented
+                }
+            }
+            let device = try engine.device(leaf, in: inventory)
+            let sectors = try range.map { try RangeParser.parse($0) }
+            if let sectors, sectors.start + sectors.length > device.size {
+                throw CommandFailure(status: .usage, message: "range \(sectors) is outside \(device.displayName) (\(device.size) sectors)")
+            }
+            let kind = event ?? (sectors == nil ? .remove : .failure)
+            var reader = ReverseMapReader()
+            if live && !json && isatty(2) == 1 {
+                reader.progress = { n in var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
+            }
+            let planner = ImpactPlanner(inventory: inventory, reverseMap: { fs, role, ranges in
+                guard live else {
+                    return ReverseMapAnswer(records: [], paths: [:], notes: ["a snapshot carries no reverse map of \(fs.mountpoint): files not named"])
+                }
+                guard let name = fs.devices[role], let d = try? inventory.device(name) else {
+                    return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): no \(role.rawValue) device"])
+                }
+                return reader.answer(fs, role: role, ranges: ranges, device: d)
+            }, users: { fs, inodes in
+                live ? ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes) : []
+            })
+            let impact: Impact
+            do { impact = try planner.plan(leaf: device.displayName, range: sectors, event: kind) } catch let e as TopologyError {
+                throw CommandFailure(status: .usage, message: "\(e)")
+            } catch let e as TableParseError {
+                throw CommandFailure(status: .dataError, message: "\(engine.engine.source): \(e)")
+            }
+            if reader.progress != nil { print("\r\u{1b}[K", terminator: "", to: &stderr) }
+            if json {
+                print(try JSONOutput.encode(["impact": impact]))
+            } else {
+                print(Self.render(impact))
+            }
+        }
+    }
+
+    static func render(_ impact: Impact) -> String {
+        var lines = ["simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)", "layers:"]
+        for l in impact.layers {
+            lines.append("  \(l.device): " + l.ranges.map { "\($0.start)+\($0.length) \($0.outcome.rawValue)" }.joined(separator: ", "))
+        }
+        for fs in impact.filesystems {
+            lines.append("filesystem \(fs.mountpoint) (\(fs.type) on \(fs.device)): \(fs.roles.map(\.rawValue).joined(separator: ", ")) hit")
+            if !fs.metadata.isEmpty {
+                lines.append("  metadata:")
+                for m in fs.metadata {
+                    lines.append("    \(m.kind)\(m.inode.map { " of inode \($0)" } ?? "") (\(m.role.rawValue) device bytes "
+                        + m.ranges.map { "\($0.offset)+\($0.length)" }.joined(separator: ", ") + ")")
+                }
+            }
+            if !fs.files.isEmpty {
+                lines.append("  files:")
+                for f in fs.files {
+                    let flags = (f.shared ? " shared" : "") + (f.unwritten ? " unwritten" : "")
+                    lines.append("    \(f.paths.isEmpty ? f.path : f.paths.joined(separator: " = ")) (inode \(f.inode)\(flags)): bytes "
+                        + f.extents.map { "\($0.offset)+\($0.length)" }.joined(separator: ", "))
+                }
+            }
+            if !fs.processes.isEmpty {
+                lines.append("  processes:")
+                for p in fs.processes {
+                    let mapped = p.address.map { " \($0) (file bytes \(p.fileOffset ?? 0)+\(p.fileLength ?? 0))" } ?? ""
+                    lines.append("    pid \(p.pid) (\(p.command)): \(p.how)\(mapped) \(p.path)")
+                }
+            }
+            lines.append("  actions:")
+            if fs.actions.isEmpty { lines.append("    none") }
+            for a in fs.actions { lines.append("    \(a.action) \(a.target): \(a.reason)") }
+            for n in fs.notes { lines.append("  note: \(n)") }
+        }
+        for n in impact.notices { lines.append("\(n.action) \(n.target): \(n.reason)") }
+        lines.append(impact.summary)
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension FailureEvent: ExpressibleByArgument {}
