@@ -218,11 +218,18 @@ _dmstack_capture() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--output -o)
+    non_repeating_options=(--reverse-maps --state-dir --output -o)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
+    '--reverse-maps')
+        __dmstack_add_completions -W 'registered'$'\n''all'$'\n''none'
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
     '--output'|'-o')
         return
         ;;
@@ -269,7 +276,7 @@ _dmstack_simulate() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--range --event --snapshot --state-dir)
+    non_repeating_options=(--range --event --reverse-map --snapshot --state-dir)
     __dmstack_offer_flags_options 1
 
     # Offer option value completions
@@ -279,6 +286,10 @@ _dmstack_simulate() {
         ;;
     '--event')
         __dmstack_add_completions -W 'remove'$'\n''failure'
+        return
+        ;;
+    '--reverse-map')
+        __dmstack_add_completions -W 'auto'$'\n''getfsmap'$'\n''fiemap'
         return
         ;;
     '--snapshot')

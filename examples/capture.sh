@@ -16,7 +16,7 @@ source $root/Tests/VM/prepare.sh
 n=1
 for name in ${names[*]}; do
     if bash $root/Tests/VM/stacks.sh up \$n /tmp/dmstack-mnt; then
-        $root/.build/debug/dmstack capture -o $work/out/\$name.json && echo "captured \$name"
+        $root/.build/debug/dmstack capture --reverse-maps all -o $work/out/\$name.json && echo "captured \$name"
     else
         echo "FAILED to build stack \$n (\$name)"
     fi

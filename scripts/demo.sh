@@ -22,6 +22,19 @@ echo
 echo "== A bad 4 KiB on pmem1 at 300 MiB: which volume ranges does it hit? =="
 run translate --snapshot $ex/pmem-linear-striped.json /dev/pmem1 300MiB+4KiB
 echo
+echo "== The main job: that leaf range on pmem1 as files, offsets, metadata and the kernel's actions =="
+echo "   (the striped volume's XFS: file2 and its reflinked copy share the blocks; both are named)"
+run simulate --snapshot $ex/pmem-linear-striped.json pmem1 --range 517248+8
+echo
+echo "== pmem1 about to be removed (pre-remove): what each filesystem on it loses, in the kernel's order =="
+run simulate --snapshot $ex/pmem-linear-striped.json pmem1 --event remove
+echo
+echo "== A bad range on the device holding an XFS external log: the log is hit, the filesystem shuts down =="
+run simulate --snapshot $ex/xfs-external-log.json pmem1 --range 0+8
+echo
+echo "== A bad range on a raid1 leg: redundancy holds, only a degraded notice =="
+run simulate --snapshot $ex/raid1-raid5-loop.json loop0 --range 4096+8
+echo
 echo "== Losing one raid5 leg: every range degraded, nothing lost =="
 run translate --snapshot $ex/raid1-raid5-loop.json /dev/loop3 0+384
 echo

@@ -504,7 +504,7 @@ extension Inventory {
             added[i].slaves = added[i].slaves.filter { names.contains($0) }
         }
         var s = snapshot
-        s = SystemSnapshot(host: s.host, devices: s.devices + added, mounts: s.mounts, pmem: s.pmem)
+        s = SystemSnapshot(host: s.host, devices: s.devices + added, mounts: s.mounts, pmem: s.pmem, reverseMaps: s.reverseMaps, fileUses: s.fileUses)
         return (Inventory(s), added)
     }
 }

@@ -43,6 +43,22 @@ public struct ByteRange: Codable, Hashable, Sendable, Comparable {
     }
 }
 
+extension Inventory {
+    /// Every mounted filesystem on a block device, with its log and realtime devices.
+    public func mountedFilesystems() -> [MountedFilesystem] {
+        var out: [MountedFilesystem] = []
+        var seen = Set<String>()
+        for m in snapshot.mounts {
+            guard let d = try? device(m.majorMinor), seen.insert(m.majorMinor).inserted else { continue }
+            var devices: [HolderRole: String] = [.data: d.displayName]
+            if let log = m.logDevice, let l = try? device(log) { devices[.log] = l.displayName }
+            if let rt = m.realtimeDevice, let r = try? device(rt) { devices[.realtime] = r.displayName }
+            out.append(MountedFilesystem(mount: m, devices: devices))
+        }
+        return out
+    }
+}
+
 /// A mounted filesystem and the device it uses for each role (data; an XFS external log or
 /// realtime device from the mount's logdev=/rtdev=).
 public struct MountedFilesystem: Sendable, Hashable {
@@ -155,20 +171,6 @@ public struct ImpactPlanner {
         self.users = users
     }
 
-    /// Every mounted filesystem on a block device, with its log and realtime devices.
-    public func filesystems() -> [MountedFilesystem] {
-        var out: [MountedFilesystem] = []
-        var seen = Set<String>()
-        for m in inventory.snapshot.mounts {
-            guard let d = try? inventory.device(m.majorMinor), seen.insert(m.majorMinor).inserted else { continue }
-            var devices: [HolderRole: String] = [.data: d.displayName]
-            if let log = m.logDevice, let l = try? inventory.device(log) { devices[.log] = l.displayName }
-            if let rt = m.realtimeDevice, let r = try? inventory.device(rt) { devices[.realtime] = r.displayName }
-            out.append(MountedFilesystem(mount: m, devices: devices))
-        }
-        return out
-    }
-
     public func plan(leaf name: String, range given: SectorRange?, event: FailureEvent) throws -> Impact {
         let leaf = try inventory.device(name)
         let range = event == .remove || given == nil ? SectorRange(start: 0, length: leaf.size) : given!
@@ -188,9 +190,20 @@ public struct ImpactPlanner {
                 layerPieces[hop.device, default: []].insert(.init(start: hop.start, length: hop.length, outcome: hop.device == row.device ? row.outcome : .lost))
             }
         }
-        let layers = order.map { LayerImpact(device: $0, ranges: layerPieces[$0]!.sorted { ($0.start, $0.length) < ($1.start, $1.length) }) }
+        // Touching pieces with one outcome are one range.
+        let layers = order.map { device -> LayerImpact in
+            var merged: [LayerImpact.Piece] = []
+            for p in layerPieces[device]!.sorted(by: { ($0.start, $0.length) < ($1.start, $1.length) }) {
+                if let last = merged.last, last.outcome == p.outcome, last.start + last.length >= p.start {
+                    merged[merged.count - 1].length = max(last.start + last.length, p.start + p.length) - last.start
+                } else {
+                    merged.append(p)
+                }
+            }
+            return LayerImpact(device: device, ranges: merged)
+        }
 
-        let mounted = filesystems()
+        let mounted = inventory.mountedFilesystems()
         var byDevice: [String: (MountedFilesystem, HolderRole)] = [:]
         for fs in mounted { for (role, device) in fs.devices { byDevice[device] = (fs, role) } }
 
@@ -322,8 +335,10 @@ public struct ImpactPlanner {
                                             : "SIGBUS: BUS_MCEERR_AR to the task that touched the page; BUS_MCEERR_AO now only if it asked for early kill (PR_MCE_KILL, vm.memory_failure_early_kill; task_early_kill, kill_proc)"))
         }
         for f in fileHits {
+            let bytes = f.extents.reduce(0) { $0 + $1.length }
+            let what = f.extents.count == 1 ? "bytes \(f.extents[0].offset)+\(f.extents[0].length)" : "\(bytes) bytes in \(f.extents.count) ranges"
             actions.append(ImpactAction(action: "invalidate", target: f.path,
-                                        reason: "cached pages of \(f.extents.map { "\($0.offset)+\($0.length)" }.joined(separator: ",")) "
+                                        reason: "cached pages of \(what) "
                                             + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
         }
         switch event {

@@ -4,7 +4,8 @@
 public struct SystemSnapshot: Codable, Sendable, Hashable {
     /// Bumped whenever a field changes meaning or a required field is added; a file with a
     /// newer version is refused rather than misread.
-    public static let currentVersion = 1
+    /// 2 added `reverse_maps` and `file_uses` (optional: a version 1 file still reads).
+    public static let currentVersion = 2
     public static let formatName = "dmstack-snapshot"
 
     // Property names avoid all-caps acronyms (`mountId`, `partUuid`): the file uses
@@ -16,12 +17,52 @@ public struct SystemSnapshot: Codable, Sendable, Hashable {
     public var devices: [BlockDevice]
     public var mounts: [Mount]
     public var pmem: PmemInventory
+    /// The reverse maps of the filesystems captured with them (the registered ones), so
+    /// `simulate --snapshot` can name files and metadata offline.
+    public var reverseMaps: [FilesystemReverseMap]?
+    /// Every open descriptor and mapping of a file on those filesystems, at capture time.
+    public var fileUses: [FileUse]?
 
-    public init(host: HostInfo, devices: [BlockDevice], mounts: [Mount], pmem: PmemInventory) {
+    public init(host: HostInfo, devices: [BlockDevice], mounts: [Mount], pmem: PmemInventory,
+                reverseMaps: [FilesystemReverseMap]? = nil, fileUses: [FileUse]? = nil) {
         self.host = host
         self.devices = devices.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
         self.mounts = mounts
         self.pmem = pmem
+        self.reverseMaps = reverseMaps
+        self.fileUses = fileUses
+    }
+}
+
+/// A mounted filesystem's whole reverse map as captured: every record of each of its
+/// devices, the names of every inode in them, and how the map was read.
+public struct FilesystemReverseMap: Codable, Sendable, Hashable {
+    public var mountpoint: String
+    /// major:minor of its data device (st_dev of its files).
+    public var device: String
+    public var type: String
+    public var records: [ReverseMapRecord]
+    /// Inode number (decimal, as JSON keys are strings) → every path.
+    public var paths: [String: [String]]
+    public var notes: [String]
+
+    public init(mountpoint: String, device: String, type: String, records: [ReverseMapRecord], paths: [String: [String]], notes: [String]) {
+        self.mountpoint = mountpoint
+        self.device = device
+        self.type = type
+        self.records = records
+        self.paths = paths
+        self.notes = notes
+    }
+
+    /// The records of `role` intersecting `ranges`, with the names of their inodes: what
+    /// `simulate --snapshot` asks instead of GETFSMAP.
+    public func answer(role: HolderRole, ranges: [ByteRange]) -> ReverseMapAnswer {
+        let merged = ByteRange.merged(ranges)
+        let hit = records.filter { r in r.role == role && merged.contains { $0.offset < r.end && r.physical < $0.end } }
+        var names: [UInt64: [String]] = [:]
+        for inode in Set(hit.compactMap(\.inode)) { names[inode] = paths[String(inode)] }
+        return ReverseMapAnswer(records: hit, paths: names, notes: notes)
     }
 }
 

@@ -14,6 +14,11 @@ public struct ReverseMapReader {
     /// Called with the number of inodes walked so far (a progress line on a terminal).
     public var progress: ((Int) -> Void)?
 
+    /// How file owners are found: GETFSMAP where it names them (auto), GETFSMAP only, or
+    /// always the FIEMAP walk (to compare, or where GETFSMAP is not trusted).
+    public enum Strategy: String, Sendable, CaseIterable { case auto, getfsmap, fiemap }
+    public var strategy: Strategy = .auto
+
     public init() {}
 
     /// The error a GETFSMAP call gave, kept to say why the walk was used instead.
@@ -263,6 +268,11 @@ extension ReverseMapReader {
         var metadata: [ReverseMapRecord] = []
         do {
             let records = try fsmap(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
+            if strategy == .fiemap {
+                metadata = records.filter { $0.inode == nil }
+                notes.append("file data from a FIEMAP walk (--reverse-map fiemap)")
+                throw FsmapUnavailable(errno: 0)
+            }
             // Owners are named unless some allocated range comes back as "unknown": ext4's file
             // data, or any allocation of an XFS without rmapbt.
             if !records.contains(where: { $0.metadata == "unknown" }) {
@@ -270,7 +280,10 @@ extension ReverseMapReader {
                 return ReverseMapAnswer(records: records, paths: paths(root: fs.mountpoint, inodes: inodes), notes: [])
             }
             metadata = records
+            if strategy == .getfsmap { return ReverseMapAnswer(records: records, paths: [:], notes: ["GETFSMAP names no file owners here; --reverse-map getfsmap: no walk"]) }
             notes.append("GETFSMAP of \(fs.mountpoint) names no file owners (\(fs.type == "xfs" ? "XFS without rmapbt" : "\(fs.type) reports file data as unknown")): file data from a FIEMAP walk")
+        } catch let e as FsmapUnavailable where e.errno == 0 {
+            // --reverse-map fiemap: GETFSMAP gave the metadata, the walk gives the files.
         } catch {
             notes.append("\(fs.mountpoint): \(error); file data from a FIEMAP walk, metadata not named")
         }

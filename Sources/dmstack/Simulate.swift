@@ -42,6 +42,9 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(name: .customLong("reverse-map"), help: ArgumentHelp("How file owners are found: auto (GETFSMAP where it names them, else a FIEMAP walk), getfsmap, or fiemap.", valueName: "HOW"))
+    var reverseMap: ReverseMapReader.Strategy = .auto
+
     @OptionGroup var engine: EngineOptions
 
     @OptionGroup var registry: RegistryOptions
@@ -71,19 +74,32 @@ struct Simulate: ParsableCommand {
             }
             let kind = event ?? (sectors == nil ? .remove : .failure)
             var reader = ReverseMapReader()
+            reader.strategy = reverseMap
+            // DMSTACK_TIMING=1: where the time goes, on stderr (for `make bench`).
+            let timing = getenv("DMSTACK_TIMING").map { String(cString: $0) == "1" } ?? false
+            var mapNanos: UInt64 = 0, procNanos: UInt64 = 0
+            let begin = Self.now()
             if live && !json && isatty(2) == 1 {
                 reader.progress = { n in var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
             }
             let planner = ImpactPlanner(inventory: inventory, reverseMap: { fs, role, ranges in
                 guard live else {
-                    return ReverseMapAnswer(records: [], paths: [:], notes: ["a snapshot carries no reverse map of \(fs.mountpoint): files not named"])
+                    guard let map = inventory.snapshot.reverseMaps?.first(where: { $0.mountpoint == fs.mountpoint }) else {
+                        return ReverseMapAnswer(records: [], paths: [:], notes: ["the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all): files not named"])
+                    }
+                    return map.answer(role: role, ranges: ranges)
                 }
                 guard let name = fs.devices[role], let d = try? inventory.device(name) else {
                     return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): no \(role.rawValue) device"])
                 }
+                let t = Self.now()
+                defer { mapNanos += Self.now() - t }
                 return reader.answer(fs, role: role, ranges: ranges, device: d)
             }, users: { fs, inodes in
-                live ? ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes) : []
+                let t = Self.now()
+                defer { procNanos += Self.now() - t }
+                return live ? ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
+                            : (inventory.snapshot.fileUses ?? []).filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
             })
             let impact: Impact
             do { impact = try planner.plan(leaf: device.displayName, range: sectors, event: kind) } catch let e as TopologyError {
@@ -92,6 +108,9 @@ struct Simulate: ParsableCommand {
                 throw CommandFailure(status: .dataError, message: "\(engine.engine.source): \(e)")
             }
             if reader.progress != nil { print("\r\u{1b}[K", terminator: "", to: &stderr) }
+            if timing {
+                print("dmstack: timing: reverse map \(mapNanos / 1000) us, processes \(procNanos / 1000) us, plan \((Self.now() - begin) / 1000) us", to: &stderr)
+            }
             if json {
                 print(try JSONOutput.encode(["impact": impact]))
             } else {
@@ -100,10 +119,21 @@ struct Simulate: ParsableCommand {
         }
     }
 
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// The first few of a long list, and how many more (--json has them all).
+    static func some(_ items: [String], _ limit: Int = 6) -> String {
+        items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + ", ... \(items.count - limit) more"
+    }
+
     static func render(_ impact: Impact) -> String {
         var lines = ["simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)", "layers:"]
         for l in impact.layers {
-            lines.append("  \(l.device): " + l.ranges.map { "\($0.start)+\($0.length) \($0.outcome.rawValue)" }.joined(separator: ", "))
+            lines.append("  \(l.device): " + Self.some(l.ranges.map { "\($0.start)+\($0.length) \($0.outcome.rawValue)" }))
         }
         for fs in impact.filesystems {
             lines.append("filesystem \(fs.mountpoint) (\(fs.type) on \(fs.device)): \(fs.roles.map(\.rawValue).joined(separator: ", ")) hit")
@@ -111,7 +141,7 @@ struct Simulate: ParsableCommand {
                 lines.append("  metadata:")
                 for m in fs.metadata {
                     lines.append("    \(m.kind)\(m.inode.map { " of inode \($0)" } ?? "") (\(m.role.rawValue) device bytes "
-                        + m.ranges.map { "\($0.offset)+\($0.length)" }.joined(separator: ", ") + ")")
+                        + Self.some(m.ranges.map { "\($0.offset)+\($0.length)" }) + ")")
                 }
             }
             if !fs.files.isEmpty {
@@ -119,7 +149,7 @@ struct Simulate: ParsableCommand {
                 for f in fs.files {
                     let flags = (f.shared ? " shared" : "") + (f.unwritten ? " unwritten" : "")
                     lines.append("    \(f.paths.isEmpty ? f.path : f.paths.joined(separator: " = ")) (inode \(f.inode)\(flags)): bytes "
-                        + f.extents.map { "\($0.offset)+\($0.length)" }.joined(separator: ", "))
+                        + Self.some(f.extents.map { "\($0.offset)+\($0.length)" }))
                 }
             }
             if !fs.processes.isEmpty {
@@ -141,3 +171,4 @@ struct Simulate: ParsableCommand {
 }
 
 extension FailureEvent: ExpressibleByArgument {}
+extension ReverseMapReader.Strategy: ExpressibleByArgument {}

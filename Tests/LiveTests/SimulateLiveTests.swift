@@ -138,6 +138,14 @@ struct SimulateLiveTests {
             #expect(!kinds.isEmpty && (fs["files"] as? [Any])?.isEmpty == true, "\(m.kind) at \(m.start): \(kinds)")
             #expect((fs["actions"] as? [[String: Any]] ?? []).contains { $0["action"] as? String == "shutdown" }, "\(m.kind): metadata hit means shutdown")
         }
+        // Registered and captured, the filesystem simulates offline exactly as live.
+        let state = try Live.temporary("/tmp/dmstack-state-XXXXXX", recursive: true, cleanup: &cleanup)
+        let snapshot = try Live.temporary("/tmp/dmstack-snap-XXXXXX.json", directory: false, cleanup: &cleanup)
+        try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(state) && \(Live.dmstack) capture -o \(snapshot) --state-dir \(state)")
+        for e in extents.prefix(6) + [Extent(path: "metadata", fileSector: 0, deviceSector: 0, count: 1)] {
+            let args = "simulate --json \(dev.dropFirst(5)) --range \(e.deviceSector)+8"
+            #expect(try Live.sh("\(Live.dmstack) \(args)") == (try Live.sh("\(Live.dmstack) \(args) --snapshot \(snapshot)")), "\(args)")
+        }
         // A process that maps an affected file is named with its pid and the range it maps.
         let mapped = "\(mnt)/c/f2"
         let fd = open(mapped, O_RDONLY)
