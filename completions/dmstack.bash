@@ -275,7 +275,7 @@ _dmstack_translate() {
 _dmstack_simulate() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
-    repeating_options=()
+    repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
     non_repeating_options=(--range --event --reverse-map --snapshot --state-dir)
     __dmstack_offer_flags_options 1
 
@@ -290,6 +290,21 @@ _dmstack_simulate() {
         ;;
     '--reverse-map')
         __dmstack_add_completions -W 'auto'$'\n''getfsmap'$'\n''fiemap'
+        return
+        ;;
+    '--thin-dump')
+        return
+        ;;
+    '--cache-dump')
+        return
+        ;;
+    '--snapshot-store')
+        return
+        ;;
+    '--writecache-metadata')
+        return
+        ;;
+    '--integrity-superblock')
         return
         ;;
     '--snapshot')

@@ -9,6 +9,7 @@ work=$(mktemp -d /tmp/dmstack-bench-sim-XXXXXX)
 img=$work/xfs.img mnt=$work/mnt
 pids=()
 cleanup() {
+    exec 2>/dev/null
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     umount "$mnt" 2>/dev/null || true
     [ -n "${dev:-}" ] && losetup -d "$dev" 2>/dev/null || true
@@ -52,7 +53,7 @@ whole_rss=$(rss "$bin" simulate "$dev" --event remove --json)
 xfsio_rss=$(rss xfs_io -c 'fsmap -d' "$mnt")
 walk=$(ms "$bin" simulate "$dev" --event remove --json --reverse-map fiemap)
 # A 1 MiB range in the middle of the file data (xfs_io says where a file in the middle is).
-middle=$(xfs_io -r -c 'fiemap -v' "$mnt/d100/f$((files / 2))" | awk 'NR==3 { split($3, a, "."); print a[1] }')
+middle=$(xfs_io -r -c 'fiemap -v' "$mnt/d$((files / 2 % 200))/f$((files / 2))" | awk 'NR==3 { split($3, a, "."); print a[1] }')
 range_ms=$(ms "$bin" simulate "$dev" --range "$middle+2048" --json)
 range_files=$("$bin" simulate "$dev" --range "$middle+2048" --json | grep -c '"inode" :' || true)
 # 100 processes holding files of that range open; the /proc scan's own time against lsof's.

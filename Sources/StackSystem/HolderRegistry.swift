@@ -136,7 +136,7 @@ public final class HolderRegistry {
     /// file lacks, each in its own write transaction that re-reads the version: two processes
     /// opening a new registry at once migrate it once.
     static func migrate(_ db: SQLiteDatabase) throws {
-        if try db.rows("PRAGMA journal_mode") { $0.text(0) }.first != "wal" {
+        if try db.rows("PRAGMA journal_mode", [], { $0.text(0) }).first != "wal" {
             for attempt in 1...50 {
                 do { _ = try db.rows("PRAGMA journal_mode = WAL") { $0.text(0) }; break } catch let e as SQLiteError where e.code == 5 && attempt < 50 {
                     usleep(20_000)

@@ -182,6 +182,12 @@ public struct ReverseMapReader {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
+                // d_ino and d_type from readdir: stat(2) only for directories (not to cross
+                // into another mount) and for the inodes sought (their link count).
+                let ino = UInt64(entry.pointee.d_ino)
+                let type = entry.pointee.d_type
+                let wantedHere = inodes.contains(ino)
+                guard wantedHere || type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { walked += 1; continue }
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 if name == "." || name == ".." { continue }
                 var es = stat()
@@ -189,8 +195,8 @@ public struct ReverseMapReader {
                 walked += 1
                 if walked % 2000 == 0 { progress?(walked) }
                 let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
-                let ino = UInt64(es.st_ino)
-                if inodes.contains(ino) {
+                if inodes.contains(UInt64(es.st_ino)) {
+                    let ino = UInt64(es.st_ino)
                     found[ino, default: []].append(path)
                     let isDir = (es.st_mode & S_IFMT) == S_IFDIR
                     remaining[ino] = isDir ? 0 : Int(es.st_nlink) - found[ino]!.count

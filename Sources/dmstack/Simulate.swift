@@ -21,7 +21,8 @@ struct Simulate: ParsableCommand {
             alone; --event failure shuts down on a metadata or log hit and signals the mappers \
             of lost data. Ranges that redundancy saves only get a degraded notice. Default: \
             failure with --range, else remove. A leaf no longer present is taken from the \
-            holder registry. JSON: {"impact": {event, leaf, range, layers: [{device, ranges}], \
+            holder registry. Dynamic targets need their metadata as for translate (--thin-dump \
+            and the like), or their ranges are unknown and not judged. JSON: {"impact": {event, leaf, range, layers: [{device, ranges}], \
             filesystems: [{mountpoint, type, device, roles, metadata: [{kind, role, inode, \
             ranges: [{offset, length}]}], files: [{path, paths, inode, extents: [{offset, \
             length}], shared, unwritten}], processes: [{pid, command, inode, how, path, \
@@ -44,6 +45,8 @@ struct Simulate: ParsableCommand {
 
     @Option(name: .customLong("reverse-map"), help: ArgumentHelp("How file owners are found: auto (GETFSMAP where it names them, else a FIEMAP walk), getfsmap, or fiemap.", valueName: "HOW"))
     var reverseMap: ReverseMapReader.Strategy = .auto
+
+    @OptionGroup var dynamic: MappingOptions
 
     @OptionGroup var engine: EngineOptions
 
@@ -82,7 +85,13 @@ struct Simulate: ParsableCommand {
             if live && !json && isatty(2) == 1 {
                 reader.progress = { n in var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
             }
-            let planner = ImpactPlanner(inventory: inventory, reverseMap: { fs, role, ranges in
+            let mappings: DynamicMappings
+            do {
+                mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
+            } catch let e as TableParseError {
+                throw CommandFailure(status: .dataError, message: "\(engine.engine.source): \(e)")
+            }
+            let planner = ImpactPlanner(inventory: inventory, mappings: mappings, reverseMap: { fs, role, ranges in
                 guard live else {
                     guard let map = inventory.snapshot.reverseMaps?.first(where: { $0.mountpoint == fs.mountpoint }) else {
                         return ReverseMapAnswer(records: [], paths: [:], notes: ["the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all): files not named"])
