@@ -334,11 +334,11 @@ public struct ImpactPlanner {
                                             ? "pre-remove collects every task that maps the page (collect_procs_fsdax): SIGBUS BUS_MCEERR_AO"
                                             : "SIGBUS: BUS_MCEERR_AR to the task that touched the page; BUS_MCEERR_AO now only if it asked for early kill (PR_MCE_KILL, vm.memory_failure_early_kill; task_early_kill, kill_proc)"))
         }
-        for f in fileHits {
-            let bytes = f.extents.reduce(0) { $0 + $1.length }
-            let what = f.extents.count == 1 ? "bytes \(f.extents[0].offset)+\(f.extents[0].length)" : "\(bytes) bytes in \(f.extents.count) ranges"
-            actions.append(ImpactAction(action: "invalidate", target: f.path,
-                                        reason: "cached pages of \(what) "
+        if !fileHits.isEmpty {
+            // One action for every file listed: each file's lost ranges are in `files`.
+            let bytes = fileHits.reduce(0) { $0 + $1.extents.reduce(0) { $0 + $1.length } }
+            actions.append(ImpactAction(action: "invalidate", target: fileHits.count == 1 ? fileHits[0].path : "the \(fileHits.count) files listed",
+                                        reason: "cached pages of the lost ranges (\(bytes) bytes) "
                                             + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
         }
         switch event {
