@@ -184,10 +184,18 @@ public struct ImpactPlanner {
         // Per layer: every hop of every row.
         var layerPieces: [String: Set<LayerImpact.Piece>] = [:]
         var order: [String] = []
+        // Below the layer that saves it (a raid or mirror) or hides it (a dynamic target), a
+        // range is lost; from that layer up it has the row's outcome.
+        let saving: Set<String> = ["raid", "mirror"]
+        let hiding: Set<String> = ["thin", "thin-pool", "cache", "writecache", "snapshot", "snapshot-origin", "snapshot-merge",
+                                   "era", "clone", "integrity", "vdo"]
         for row in rows {
-            for hop in row.path {
+            var outcome = Outcome.lost
+            for (i, hop) in row.path.enumerated() {
+                if let t = hop.target, row.outcome == .degraded ? saving.contains(t) : hiding.contains(t) { outcome = row.outcome }
+                if i == row.path.count - 1 { outcome = row.outcome }
                 if layerPieces[hop.device] == nil { order.append(hop.device) }
-                layerPieces[hop.device, default: []].insert(.init(start: hop.start, length: hop.length, outcome: hop.device == row.device ? row.outcome : .lost))
+                layerPieces[hop.device, default: []].insert(.init(start: hop.start, length: hop.length, outcome: outcome))
             }
         }
         // Touching pieces with one outcome are one range.

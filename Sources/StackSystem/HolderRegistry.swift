@@ -78,20 +78,31 @@ public final class HolderRegistry {
     /// Opens the registry in `directory`, creating both (directory 0700, file 0600) unless
     /// `create` is false, in which case a missing registry is `nil`: readers that only fall
     /// back to it never leave state behind.
-    public static func open(directory: String, create: Bool = true) throws(RegistryError) -> HolderRegistry? {
+    /// `readOnly` (only with `create` false) opens without writing anything: no mode change,
+    /// no migration; a registry of another schema version is refused instead.
+    public static func open(directory: String, create: Bool = true, readOnly: Bool = false) throws(RegistryError) -> HolderRegistry? {
         if !create && access("\(directory)/\(fileName)", F_OK) != 0 { return nil }
         if create { try prepare(directory: directory) }
-        return try HolderRegistry(directory: directory, create: create)
+        return try HolderRegistry(directory: directory, create: create, readOnly: readOnly && !create)
     }
 
-    init(directory: String, create: Bool) throws(RegistryError) {
+    init(directory: String, create: Bool, readOnly: Bool = false) throws(RegistryError) {
         self.directory = directory
         let file = "\(directory)/\(Self.fileName)"
         do {
-            db = try SQLiteDatabase(path: file, create: create)
+            db = try SQLiteDatabase(path: file, create: create, readOnly: readOnly)
+            if readOnly {
+                let version = try db.userVersion
+                guard version == Self.migrations.count else {
+                    throw RegistryError(.other, "registry \(file) has schema version \(version), this dmstack \(Self.migrations.count); run a command that writes it (dmstack holders refresh) or a matching dmstack")
+                }
+                return
+            }
             chmod(file, 0o600)
             try db.execute("PRAGMA foreign_keys = ON")
             try Self.migrate(db)
+        } catch let e as RegistryError {
+            throw e
         } catch let e as SQLiteError {
             throw Self.wrap(e, file)
         } catch {
@@ -194,7 +205,9 @@ public final class HolderRegistry {
     public func find(_ key: String) throws(RegistryError) -> HolderRecord? {
         try using {
             let uuid = key.hasPrefix("UUID=") ? String(key.dropFirst(5)) : key
-            return try load(where: "WHERE name = ?1 OR mountpoint = ?1 OR fs_uuid = ?2", [.text(key), .text(uuid)]).first
+            // A holder's own name wins over another's mountpoint or UUID.
+            let found = try load(where: "WHERE name = ?1 OR mountpoint = ?1 OR fs_uuid = ?2", [.text(key), .text(uuid)])
+            return found.first { $0.name == key } ?? found.first
         }
     }
 
@@ -325,26 +338,42 @@ public final class HolderRegistry {
         var salvaged: [HolderRecord] = []
         if access(file, F_OK) == 0 {
             let stamp = now.filter { $0.isNumber }
-            let aside = "\(file).corrupt-\(stamp)"
+            var aside = "\(file).corrupt-\(stamp)"
+            if access(aside, F_OK) == 0 { aside += "-\(getpid())" }
             for suffix in ["", "-wal", "-shm"] where access(file + suffix, F_OK) == 0 {
                 guard rename(file + suffix, aside + suffix) == 0 else {
                     throw RegistryError(.access, "cannot move \(file + suffix) aside: \(String(cString: strerror(errno)))")
                 }
             }
             movedTo = aside
-            // Row by row: a damaged page loses the rows on it, not the rest.
+            // Names first, then each row by its key: a damaged page loses the rows on it,
+            // not the rest of the scan.
             if let old = try? SQLiteDatabase(path: aside, create: false, readOnly: true) {
-                try? old.query("SELECT name, record FROM holders") { row in
-                    if let name = row.text(0), let text = row.text(1), let r = try? decode(text, name: name, file: aside) { salvaged.append(r) }
+                var names: [String] = []
+                try? old.query("SELECT name FROM holders") { if let n = $0.text(0) { names.append(n) } }
+                for name in names {
+                    try? old.query("SELECT record FROM holders WHERE name = ?", [.text(name)]) { row in
+                        if let text = row.text(0), let r = try? decode(text, name: name, file: aside) { salvaged.append(r) }
+                    }
                 }
             }
         }
         let registry = try HolderRegistry(directory: directory, create: true)
         try registry.using {
             try registry.db.writeTransaction {
-                for r in salvaged {
-                    try registry.write(r)
-                    try registry.log(r.name, ["salvaged from \(movedTo ?? file) by a rebuild"], at: now)
+                // One unusable record (a filesystem UUID twice) is dropped, not the rest.
+                salvaged = salvaged.filter { r in
+                    do {
+                        try registry.db.execute("SAVEPOINT salvage")
+                        try registry.write(r)
+                        try registry.log(r.name, ["salvaged from \(movedTo ?? file) by a rebuild"], at: now)
+                        try registry.db.execute("RELEASE salvage")
+                        return true
+                    } catch {
+                        _ = try? registry.db.execute("ROLLBACK TO salvage")
+                        _ = try? registry.db.execute("RELEASE salvage")
+                        return false
+                    }
                 }
             }
         }

@@ -39,6 +39,7 @@ public struct ReverseMapReader {
         let fd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError(path: mountpoint, operation: "open", errno: errno) }
         defer { close(fd) }
+        precondition(batch > 0, "GETFSMAP batch must hold a record")
         let size = clinux_fsmap_head_size(batch)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { raw.deallocate() }
@@ -57,7 +58,7 @@ public struct ReverseMapReader {
             head.pointee.fmh_keys.1.fmr_flags = UInt32.max
             while true {
                 guard clinux_getfsmap(fd, head) == 0 else { throw FsmapUnavailable(errno: errno) }
-                let n = Int(head.pointee.fmh_entries)
+                let n = min(Int(head.pointee.fmh_entries), Int(batch))
                 for i in 0..<n {
                     let r = records[i]
                     guard r.fmr_device == device else { continue }
@@ -132,16 +133,26 @@ public struct ReverseMapReader {
         // with a mapped extent (hard links: each name), found in the same walk.
         var names: [UInt64: [String]] = [:]
         var stack = [root]
-        func visit(_ path: String, _ inode: UInt64, _ isDir: Bool) {
+        /// Opens the entry relative to its directory, never following a link or blocking on
+        /// a FIFO, and checks it is still the inode stat(2) saw (it may have been replaced).
+        func visit(_ dirfd: Int32, _ name: String, _ path: String, _ inode: UInt64, _ isDir: Bool) {
             walked += 1
             if walked % 2000 == 0 { progress?(walked) }
             names[inode, default: []].append(path)
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (isDir ? O_DIRECTORY : 0))
+            guard names[inode]!.count == 1 else { return }
+            let fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (isDir ? O_DIRECTORY : 0))
             guard fd >= 0 else { return }
             defer { close(fd) }
-            if names[inode]!.count == 1 { extentsOf(fd, inode: inode) }
+            var now = stat()
+            guard fstat(fd, &now) == 0, UInt64(now.st_ino) == inode,
+                  (now.st_mode & S_IFMT) == (isDir ? S_IFDIR : S_IFREG) else { return }
+            // FIEMAP does not say which device: an XFS realtime file's extents are on the
+            // realtime device, every other file's on the data device.
+            let realtime = clinux_xflags(fd) & Int64(FS_XFLAG_REALTIME) != 0
+            guard realtime == (role == .realtime) else { return }
+            extentsOf(fd, inode: inode)
         }
-        visit(root, UInt64(st.st_ino), true)
+        visit(AT_FDCWD, root, root, UInt64(st.st_ino), true)
         while let dir = stack.popLast() {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
@@ -153,10 +164,10 @@ public struct ReverseMapReader {
                 let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
                 switch es.st_mode & S_IFMT {
                 case S_IFDIR:
-                    visit(path, UInt64(es.st_ino), true)
+                    visit(dfd, name, path, UInt64(es.st_ino), true)
                     stack.append(path)
                 case S_IFREG:
-                    if (names[UInt64(es.st_ino)]?.count ?? 0) > 0 { names[UInt64(es.st_ino)]!.append(path) } else { visit(path, UInt64(es.st_ino), false) }
+                    visit(dfd, name, path, UInt64(es.st_ino), false)
                 default:
                     continue
                 }
@@ -274,8 +285,10 @@ extension ReverseMapReader {
         var metadata: [ReverseMapRecord] = []
         do {
             let records = try fsmap(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
+            // The log holds no file: what GETFSMAP says is all there is.
+            if role == .log { return ReverseMapAnswer(records: records, paths: [:], notes: []) }
             if strategy == .fiemap {
-                metadata = records.filter { $0.inode == nil }
+                metadata = records.filter(\.isMetadata)
                 notes.append("file data from a FIEMAP walk (--reverse-map fiemap)")
                 throw FsmapUnavailable(errno: 0)
             }
@@ -291,6 +304,9 @@ extension ReverseMapReader {
         } catch let e as FsmapUnavailable where e.errno == 0 {
             // --reverse-map fiemap: GETFSMAP gave the metadata, the walk gives the files.
         } catch {
+            if strategy == .getfsmap || role == .log {
+                return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): \(error)"])
+            }
             notes.append("\(fs.mountpoint): \(error); file data from a FIEMAP walk, metadata not named")
         }
         let walk: (records: [ReverseMapRecord], paths: [UInt64: [String]], delayed: Int)

@@ -42,8 +42,10 @@ public final class SQLiteDatabase {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// The operation names its SQL's first words on one line (messages are one line).
     func error(_ rc: Int32, _ operation: String) -> SQLiteError {
-        SQLiteError(path: path, operation: operation, code: rc & 0xff, message: String(cString: sqlite3_errmsg(handle)))
+        let line = String(operation.map { $0.isNewline ? " " : $0 }).split(separator: " ").joined(separator: " ")
+        return SQLiteError(path: path, operation: line, code: rc & 0xff, message: String(cString: sqlite3_errmsg(handle)))
     }
 
     /// Runs one or more statements that return no rows (schema, pragmas).

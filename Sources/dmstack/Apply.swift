@@ -123,7 +123,8 @@ struct Apply: ParsableCommand {
         let inventory = try liveInventory()
         return try volumes.map { v in
             let name = Self.holderName(stack: stack.name, volume: v.name, v.filesystem!)
-            let stored = try Holders.register(.filesystem(v.name), name: name, hook: nil, by: "apply \(stack.name)",
+            // By its mapper path: a bare name could also be some kernel device's.
+            let stored = try Holders.register(.filesystem("/dev/mapper/\(v.name)"), name: name, hook: nil, by: "apply \(stack.name)",
                                               registry: db, inventory: inventory, rename: false)
             return "\(stored.created ? "registered" : "updated") holder \(stored.record.name) (\(stored.record.chains.count) chains)"
         }

@@ -17,9 +17,21 @@ struct RegistryOptions: ParsableArguments {
         do { return try HolderRegistry.open(directory: directory)! } catch { throw error.failure }
     }
 
-    /// The registry if one exists; never creates it.
-    func openExisting() throws -> HolderRegistry? {
-        do { return try HolderRegistry.open(directory: directory, create: false) } catch { throw error.failure }
+    /// The registry if one exists; never creates it, and with `readOnly` never writes it.
+    func openExisting(readOnly: Bool = true) throws -> HolderRegistry? {
+        do { return try HolderRegistry.open(directory: directory, create: false, readOnly: readOnly) } catch { throw error.failure }
+    }
+
+    /// `inventory` with the devices the registry recorded and the live system no longer has,
+    /// if `name` is one of them (a leaf that is gone); said on stderr. Unchanged otherwise.
+    func addingGone(_ name: String, to inventory: Inventory, engine: EngineOptions) throws -> Inventory {
+        guard engine.snapshot == nil, (try? engine.device(name, in: inventory)) == nil, let db = try openExisting() else { return inventory }
+        let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+        let (augmented, added) = inventory.adding(recorded: recorded)
+        guard let d = try? augmented.device(name), added.contains(d) else { return inventory }
+        var stderr = StandardError()
+        print("dmstack: note: \(name) is not on the live system; using the devices the holder registry (\(db.path)) recorded", to: &stderr)
+        return augmented
     }
 }
 
@@ -275,7 +287,7 @@ struct Holders: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                guard let db = try registry.openExisting(), let stored = try Holders.find(name, in: db) else {
+                guard let db = try registry.openExisting(readOnly: false), let stored = try Holders.find(name, in: db) else {
                     throw CommandFailure(status: .failure, message: "no holder '\(name)' registered in \(registry.directory)")
                 }
                 _ = try usingRegistry { () throws(RegistryError) in try db.unregister(stored.name) }

@@ -62,14 +62,7 @@ struct Simulate: ParsableCommand {
             var stderr = StandardError()
             var inventory = try engine.inventory()
             let live = engine.snapshot == nil
-            if live, (try? engine.device(leaf, in: inventory)) == nil, let db = try registry.openExisting() {
-                let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
-                let (augmented, added) = inventory.adding(recorded: recorded)
-                if let d = try? augmented.device(leaf), added.contains(d) {
-                    print("dmstack: note: \(leaf) is not on the live system; using the devices the holder registry (\(db.path)) recorded", to: &stderr)
-                    inventory = augmented
-                }
-            }
+            inventory = try registry.addingGone(leaf, to: inventory, engine: engine)
             let device = try engine.device(leaf, in: inventory)
             let sectors = try range.map { try RangeParser.parse($0) }
             if let sectors, sectors.start + sectors.length > device.size {

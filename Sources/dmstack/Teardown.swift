@@ -60,10 +60,12 @@ struct Teardown: ParsableCommand {
                 throw CommandFailure(status: e.category == .notOwned ? .refused : .failure, message: e.message)
             }
             // Holders whose own device goes: the registry describes what exists.
-            let db = engine.snapshot == nil ? try registry.openExisting() : nil
-            let removed = Set(items.map(\.majorMinor))
+            // Matched by identity (the dm uuid), not dev_t: a dev_t recorded before a reboot may
+            // be another device's now.
+            let db = engine.snapshot == nil ? try registry.openExisting(readOnly: dryRun) : nil
+            let removed = Set(items.map { $0.uuid.isEmpty ? "dm-name:\($0.name)" : "dm-uuid:\($0.uuid)" })
             let holders = try usingRegistry { () throws(RegistryError) in try db?.all() ?? [] }
-                .filter { r in HolderRole.allCases.contains { r.top($0).map { removed.contains($0.device.majorMinor) } ?? false } }
+                .filter { r in HolderRole.allCases.contains { r.top($0).map { removed.contains($0.identity) } ?? false } }
             var report = Report(items: items, log: [], holders: holders.map(\.name))
             if !json {
                 print("teardown \(selector)\(dryRun ? ", dry run" : "")")

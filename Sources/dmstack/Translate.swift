@@ -72,16 +72,8 @@ struct Translate: ParsableCommand {
             } else {
                 var inventory = try engine.inventory()
                 source = engine.engine.source
-                if engine.snapshot == nil, (try? engine.device(device, in: inventory)) == nil,
-                   let db = try registry.openExisting() {
-                    // A leaf that is gone: its chains as the registry recorded them.
-                    let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
-                    let (augmented, added) = inventory.adding(recorded: recorded)
-                    if let d = try? augmented.device(device), added.contains(d) {
-                        print("dmstack: note: \(device) is not on the live system; using the devices the holder registry (\(db.path)) recorded", to: &stderr)
-                        inventory = augmented
-                    }
-                }
+                // A leaf that is gone: its chains as the registry recorded them.
+                inventory = try registry.addingGone(device, to: inventory, engine: engine)
                 name = try engine.device(device, in: inventory).displayName
                 do {
                     let tables = try inventory.tableSet()

@@ -75,6 +75,8 @@ struct ImpactPlannerTests {
     @Test func redundancyMeansANoticeOnly() throws {
         let impact = try Self.planner().plan(leaf: "loop1", range: SectorRange(start: 0, length: 64), event: .failure)
         #expect(impact.filesystems.isEmpty)
+        // The leg's range is lost; from the raid up it is only degraded.
+        #expect(impact.layers.map { "\($0.device) \($0.ranges.map(\.outcome.rawValue))" } == ["loop1 [\"lost\"]", "r1 [\"degraded\"]"])
         #expect(impact.notices.map { "\($0.action) \($0.target)" } == ["notify-degraded r1"])
         #expect(impact.summary.hasSuffix("; degraded r1"))
         // Lost sectors on a device nothing mounts are said, not acted on.

@@ -128,6 +128,20 @@ struct RegistryTests {
         #expect(try rebuilt.registry.history("a").last?.change.hasPrefix("salvaged from") == true)
     }
 
+    /// Readers that only look (list, show, simulate, translate) open it read-only: nothing is
+    /// written, and a schema they do not know is refused rather than migrated.
+    @Test func readersNeverWrite() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let writer = try HolderRegistry.open(directory: dir)!
+        _ = try writer.register(Self.record("a"), rename: false) { ($0, []) }
+        let reader = try #require(try HolderRegistry.open(directory: dir, create: false, readOnly: true))
+        #expect(try reader.all().map(\.name) == ["a"])
+        #expect(throws: RegistryError.self) { _ = try reader.unregister("a") }
+        try SQLiteDatabase(path: writer.path).execute("PRAGMA user_version = 7")
+        #expect { _ = try HolderRegistry.open(directory: dir, create: false, readOnly: true) } throws: { "\($0)".contains("schema version 7") }
+    }
+
     @Test func aNewerSchemaIsRefused() throws {
         let dir = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

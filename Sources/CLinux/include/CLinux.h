@@ -13,6 +13,9 @@
 int clinux_getfsmap(int fd, struct fsmap_head *head);
 /// FS_IOC_FIEMAP (include/uapi/linux/fiemap.h): a file's extent map.
 int clinux_fiemap(int fd, struct fiemap *map);
+/// FS_IOC_FSGETXATTR's fsx_xflags (include/uapi/linux/fs.h), or -1: FS_XFLAG_REALTIME says a
+/// file's data is on an XFS realtime device.
+long long clinux_xflags(int fd);
 /// FIFREEZE / FITHAW (include/uapi/linux/fs.h).
 int clinux_freeze(int fd);
 int clinux_thaw(int fd);
