@@ -44,7 +44,7 @@ public enum ProcessScanner {
         let me = getpid(), proc = SysfsRoot()
         var out: [ProcessUse] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = entry.name
             guard let pid = Int32(name), pid != me else { continue }
             let base = "/proc/\(pid)"
             let command = proc.read("\(base)/comm") ?? "?"
@@ -61,7 +61,7 @@ public enum ProcessScanner {
             for how in ["cwd", "root", "exe"] { check("\(base)/\(how)", how: how) }
             if let fds = opendir("\(base)/fd") {
                 while let fd = readdir(fds) {
-                    let n = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    let n = fd.name
                     guard Int(n) != nil else { continue }
                     check("\(base)/fd/\(n)", how: "fd \(n)")
                 }

@@ -157,7 +157,7 @@ public struct ReverseMapReader {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = entry.name
                 if name == "." || name == ".." { continue }
                 var es = stat()
                 guard fstatat(dfd, name, &es, AT_SYMLINK_NOFOLLOW) == 0, es.st_dev == dev else { continue }
@@ -199,7 +199,7 @@ public struct ReverseMapReader {
                 let type = entry.pointee.d_type
                 let wantedHere = inodes.contains(ino)
                 guard wantedHere || type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { walked += 1; continue }
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = entry.name
                 if name == "." || name == ".." { continue }
                 var es = stat()
                 guard fstatat(dfd, name, &es, AT_SYMLINK_NOFOLLOW) == 0, es.st_dev == dev else { continue }
@@ -233,7 +233,7 @@ extension ProcessScanner {
         let me = getpid(), proc = SysfsRoot()
         var out: [FileUse] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = entry.name
             guard let pid = Int32(name), pid != me else { continue }
             let base = "/proc/\(pid)"
             var command: String?
@@ -260,7 +260,7 @@ extension ProcessScanner {
             }
             if let fds = opendir("\(base)/fd") {
                 while let fd = readdir(fds) {
-                    let n = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    let n = fd.name
                     guard Int(n) != nil else { continue }
                     var st = stat()
                     guard stat("\(base)/fd/\(n)", &st) == 0, UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }

@@ -47,9 +47,7 @@ public struct SysfsRoot: Sendable {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = entry.name
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
@@ -82,5 +80,12 @@ extension String {
         while let f = s.first, f == " " || f == "\t" || f == "\n" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" || l == "\n" { s = s.dropLast() }
         return String(s)
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == dirent {
+    /// The entry's name (readdir(3) `d_name`, NUL-terminated in a fixed array).
+    var name: String {
+        withUnsafeBytes(of: pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }
