@@ -283,6 +283,7 @@ extension ReverseMapReader {
         let dev = UInt32(truncatingIfNeeded: clinux_makedev(device.major, device.minor))
         var notes: [String] = []
         var metadata: [ReverseMapRecord] = []
+        var gaps: [ByteRange] = []
         do {
             let records = try fsmap(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
             // The log holds no file: what GETFSMAP says is all there is.
@@ -292,9 +293,18 @@ extension ReverseMapReader {
                 notes.append("file data from a FIEMAP walk (--reverse-map fiemap)")
                 throw FsmapUnavailable(errno: 0)
             }
-            // Owners are named unless some allocated range comes back as "unknown": ext4's file
-            // data, or any allocation of an XFS without rmapbt.
-            if !records.contains(where: { $0.metadata == "unknown" }) {
+            // Owners are named unless some allocated range comes back as "unknown" (ext4's file
+            // data, or any allocation of an XFS without rmapbt) or is not reported at all
+            // (older kernels leave an XFS without rmapbt's allocated space out of the answer).
+            let covered = ByteRange.merged(records.map { ByteRange(offset: $0.physical, length: $0.length) })
+            gaps = ranges.flatMap { ByteRange.subtracting(covered, from: $0) }
+            // Past the filesystem's end (a device larger than its filesystem) nothing is owed.
+            var st = statvfs()
+            if role == .data, statvfs(fs.mountpoint, &st) == 0 {
+                let end = UInt64(st.f_blocks) * UInt64(st.f_frsize)
+                gaps = gaps.compactMap { $0.offset >= end ? nil : ByteRange(offset: $0.offset, length: min($0.end, end) - $0.offset) }
+            }
+            if !records.contains(where: { $0.metadata == "unknown" }) && gaps.isEmpty {
                 let inodes = Set(records.compactMap(\.inode))
                 return ReverseMapAnswer(records: records, paths: paths(root: fs.mountpoint, inodes: inodes), notes: [])
             }
@@ -320,8 +330,9 @@ extension ReverseMapReader {
         // does not name, or a file no directory reaches.
         let files = ByteRange.merged(walk.records.map { ByteRange(offset: $0.physical, length: $0.length) })
         var records = metadata.filter { $0.metadata != "unknown" }
-        for r in metadata where r.metadata == "unknown" {
-            for piece in ByteRange.subtracting(files, from: ByteRange(offset: r.physical, length: r.length)) {
+        let unexplained = metadata.filter { $0.metadata == "unknown" }.map { ByteRange(offset: $0.physical, length: $0.length) } + gaps
+        for r in unexplained {
+            for piece in ByteRange.subtracting(files, from: r) {
                 records.append(ReverseMapRecord(role: role, physical: piece.offset, length: piece.length, metadata: "unknown owner (not a file's data)"))
             }
         }
