@@ -26,8 +26,9 @@ struct RegistryTests {
     }
 
     @Test func createsAPrivateVersionedWALDatabase() throws {
-        let dir = Self.temporaryDirectory() + "/nested/state"
-        defer { try? FileManager.default.removeItem(atPath: dir + "/../..") }
+        let base = Self.temporaryDirectory()
+        let dir = base + "/nested/state"
+        defer { try? FileManager.default.removeItem(atPath: base) }
         let registry = try #require(try HolderRegistry.open(directory: dir))
         #expect(Self.mode(dir) == 0o700 && Self.mode(registry.path) == 0o600)
         let db = try SQLiteDatabase(path: registry.path, create: false, readOnly: true)
