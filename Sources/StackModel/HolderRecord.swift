@@ -350,9 +350,12 @@ extension HolderRecord {
     /// reloaded, members replaced, devices gone or back, renumbered, remounted. A device that
     /// vanished stays in the record, marked gone with the time it was first found gone, with
     /// the chains through it: the point of the registry is to know them after the leaf is gone.
-    public func refreshed(in inventory: Inventory, context: HolderContext) -> (record: HolderRecord, changes: [String]) {
+    /// `live` is `inventory.devicesByIdentity(byId:)`, given when many records are refreshed
+    /// against one machine so it is built once.
+    public func refreshed(in inventory: Inventory, context: HolderContext,
+                          live given: [String: BlockDevice]? = nil) -> (record: HolderRecord, changes: [String]) {
         var changes: [String] = []
-        let live = inventory.devicesByIdentity(byId: context.byId)
+        let live = given ?? inventory.devicesByIdentity(byId: context.byId)
         var fresh: HolderRecord?
         let target: HolderTarget?
         switch kind {

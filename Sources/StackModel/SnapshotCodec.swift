@@ -19,8 +19,7 @@ public enum SnapshotCodec {
     struct Header: Decodable { var format: String?; var version: Int? }
 
     public static func decode(_ data: Data, file: String) throws(SnapshotFileError) -> SystemSnapshot {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoder = JSONOutputEncoder.decoder()
         let header: Header
         do { header = try decoder.decode(Header.self, from: data) } catch {
             throw SnapshotFileError(file: file, message: "not a dmstack snapshot (not a JSON object)")
@@ -70,5 +69,12 @@ public enum JSONOutputEncoder {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return encoder
+    }
+
+    /// Its reader: snake_case keys back to property names.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
     }
 }

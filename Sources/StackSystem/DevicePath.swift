@@ -11,4 +11,12 @@ public enum DevicePath {
         defer { free(real) }
         return String(cString: real)
     }
+
+    /// The kernel name of the block device node a /dev path leads to (`/dev/mapper/x` →
+    /// `dm-3`), nil if it is not under /dev or does not exist.
+    public static func kernelName(of path: String) -> String? {
+        let real = resolve(path)
+        guard real.hasPrefix("/dev/"), access(real, F_OK) == 0 else { return nil }
+        return String(real.dropFirst(5))
+    }
 }

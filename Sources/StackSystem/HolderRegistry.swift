@@ -177,9 +177,7 @@ public final class HolderRegistry {
     }
 
     static func decode(_ text: String, name: String, file: String) throws(RegistryError) -> HolderRecord {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do { return try decoder.decode(HolderRecord.self, from: Data(text.utf8)) } catch {
+        do { return try JSONOutputEncoder.decoder().decode(HolderRecord.self, from: Data(text.utf8)) } catch {
             throw RegistryError(.corrupt, "registry \(file): holder '\(name)' cannot be read (\(error)); `dmstack holders refresh --rebuild` rebuilds the registry")
         }
     }

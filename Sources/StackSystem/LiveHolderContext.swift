@@ -7,11 +7,7 @@ extension HolderContext {
     /// What recording a holder asks of this machine: /dev/disk/by-id names, /dev paths
     /// followed to their node, and statvfs for a mounted filesystem's block size.
     public static func live(now: String, sysfs: SysfsRoot = SysfsRoot()) -> HolderContext {
-        HolderContext(byId: byIdLinks(sysfs: sysfs), resolvePath: { path in
-            let real = DevicePath.resolve(path)
-            guard real.hasPrefix("/dev/"), access(real, F_OK) == 0 else { return nil }
-            return String(real.dropFirst(5))
-        }, blockSize: { mountpoint, kernelName in
+        HolderContext(byId: byIdLinks(sysfs: sysfs), resolvePath: DevicePath.kernelName(of:), blockSize: { mountpoint, kernelName in
             var st = statvfs()
             if let mountpoint, statvfs(mountpoint, &st) == 0 { return UInt32(truncatingIfNeeded: st.f_bsize) }
             return superblockBlockSize(sysfs.path("/dev/\(kernelName)"))

@@ -36,17 +36,53 @@ public enum ProcessScanner {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// One line of /proc/PID/maps for a file: "start-end perms offset MAJ:MIN inode path",
+    /// offset and MAJ:MIN in hex.
+    struct Mapping { var start, end, offset, device, inode: UInt64; var addresses, path: String }
+
+    /// Calls `body` with the pid and /proc directory of every process but this one.
+    static func forEachProcess(_ body: (Int32, String) -> Void) {
+        guard let dir = opendir("/proc") else { return }
+        defer { closedir(dir) }
+        let me = getpid()
+        while let entry = readdir(dir) {
+            guard let pid = Int32(entry.name), pid != me else { continue }
+            body(pid, "/proc/\(pid)")
+        }
+    }
+
+    /// The numbers of a process's open file descriptors (/proc/PID/fd).
+    static func descriptors(_ base: String) -> [String] {
+        guard let fds = opendir("\(base)/fd") else { return [] }
+        defer { closedir(fds) }
+        var out: [String] = []
+        while let fd = readdir(fds) {
+            if Int(fd.name) != nil { out.append(fd.name) }
+        }
+        return out
+    }
+
+    /// A process's file mappings (anonymous ones, inode 0, left out).
+    static func mappings(_ base: String, _ proc: SysfsRoot) -> [Mapping] {
+        (proc.read("\(base)/maps") ?? "").split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard f.count >= 6, let inode = UInt64(f[4]), inode != 0 else { return nil }
+            let dev = f[3].split(separator: ":"), addresses = f[0].split(separator: "-")
+            guard dev.count == 2, let ma = UInt32(dev[0], radix: 16), let mi = UInt32(dev[1], radix: 16),
+                  addresses.count == 2, let start = UInt64(addresses[0], radix: 16), let end = UInt64(addresses[1], radix: 16),
+                  let offset = UInt64(f[2], radix: 16) else { return nil }
+            return Mapping(start: start, end: end, offset: offset, device: UInt64(clinux_makedev(ma, mi)), inode: inode,
+                           addresses: String(f[0]), path: String(f[5]).trimmed(" "))
+        }
+    }
+
     /// Uses of the devices `majorMinors` by every process but this one.
     public static func users(of majorMinors: Set<String>) -> [ProcessUse] {
         let wanted = Dictionary(uniqueKeysWithValues: majorMinors.compactMap { mm in devNumber(mm).map { ($0, mm) } })
-        guard !wanted.isEmpty, let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        let me = getpid(), proc = SysfsRoot()
+        guard !wanted.isEmpty else { return [] }
+        let proc = SysfsRoot()
         var out: [ProcessUse] = []
-        while let entry = readdir(dir) {
-            let name = entry.name
-            guard let pid = Int32(name), pid != me else { continue }
-            let base = "/proc/\(pid)"
+        forEachProcess { pid, base in
             let command = proc.read("\(base)/comm") ?? "?"
             func check(_ path: String, how: String) {
                 var st = stat()
@@ -59,26 +95,11 @@ public enum ProcessScanner {
                 }
             }
             for how in ["cwd", "root", "exe"] { check("\(base)/\(how)", how: how) }
-            if let fds = opendir("\(base)/fd") {
-                while let fd = readdir(fds) {
-                    let n = fd.name
-                    guard Int(n) != nil else { continue }
-                    check("\(base)/fd/\(n)", how: "fd \(n)")
-                }
-                closedir(fds)
-            }
-            // maps: "start-end perms offset MAJ:MIN inode path", MAJ:MIN in hex.
+            for n in descriptors(base) { check("\(base)/fd/\(n)", how: "fd \(n)") }
             var seenMaps = Set<String>()
-            for line in (proc.read("\(base)/maps") ?? "").split(separator: "\n") {
-                let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-                guard f.count >= 6, f[4] != "0" else { continue }
-                let dev = f[3].split(separator: ":")
-                guard dev.count == 2, let ma = UInt32(dev[0], radix: 16), let mi = UInt32(dev[1], radix: 16),
-                      let mm = wanted[UInt64(clinux_makedev(ma, mi))] else { continue }
-                let path = String(f[5]).trimmed(" ")
-                if seenMaps.insert(path).inserted {
-                    out.append(ProcessUse(pid: pid, command: command, device: mm, how: "mmap", path: path))
-                }
+            for m in mappings(base, proc) {
+                guard let mm = wanted[m.device], seenMaps.insert(m.path).inserted else { continue }
+                out.append(ProcessUse(pid: pid, command: command, device: mm, how: "mmap", path: m.path))
             }
         }
         return out.sorted { ($0.pid, $0.how) < ($1.pid, $1.how) }

@@ -228,14 +228,10 @@ extension ProcessScanner {
     /// `device` (major:minor), by every process but this one: /proc/PID/maps gives the address
     /// range, the file offset and the inode; /proc/PID/fd the open files.
     public static func fileUses(device: String, inodes: Set<UInt64>) -> [FileUse] {
-        guard let dev = devNumber(device), !inodes.isEmpty, let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        let me = getpid(), proc = SysfsRoot()
+        guard let dev = devNumber(device), !inodes.isEmpty else { return [] }
+        let proc = SysfsRoot()
         var out: [FileUse] = []
-        while let entry = readdir(dir) {
-            let name = entry.name
-            guard let pid = Int32(name), pid != me else { continue }
-            let base = "/proc/\(pid)"
+        forEachProcess { pid, base in
             var command: String?
             func commandLine() -> String {
                 if let command { return command }
@@ -245,29 +241,15 @@ extension ProcessScanner {
                 command = words.isEmpty ? (proc.read("\(base)/comm") ?? "?") : words
                 return command!
             }
-            // maps: "start-end perms offset MAJ:MIN inode path", offset and MAJ:MIN in hex.
-            for line in (proc.read("\(base)/maps") ?? "").split(separator: "\n") {
-                let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-                guard f.count >= 6, let inode = UInt64(f[4]), inodes.contains(inode) else { continue }
-                let mm = f[3].split(separator: ":")
-                guard mm.count == 2, let ma = UInt32(mm[0], radix: 16), let mi = UInt32(mm[1], radix: 16),
-                      UInt64(clinux_makedev(ma, mi)) == dev else { continue }
-                let addresses = f[0].split(separator: "-")
-                guard addresses.count == 2, let start = UInt64(addresses[0], radix: 16), let end = UInt64(addresses[1], radix: 16),
-                      let offset = UInt64(f[2], radix: 16) else { continue }
-                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: inode, how: "mmap",
-                                   path: String(f[5]).trimmed(" "), address: String(f[0]), fileOffset: offset, fileLength: end - start))
+            for m in mappings(base, proc) where m.device == dev && inodes.contains(m.inode) {
+                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: m.inode, how: "mmap",
+                                   path: m.path, address: m.addresses, fileOffset: m.offset, fileLength: m.end - m.start))
             }
-            if let fds = opendir("\(base)/fd") {
-                while let fd = readdir(fds) {
-                    let n = fd.name
-                    guard Int(n) != nil else { continue }
-                    var st = stat()
-                    guard stat("\(base)/fd/\(n)", &st) == 0, UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }
-                    out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: UInt64(st.st_ino), how: "fd \(n)",
-                                       path: link("\(base)/fd/\(n)") ?? "?"))
-                }
-                closedir(fds)
+            for n in descriptors(base) {
+                var st = stat()
+                guard stat("\(base)/fd/\(n)", &st) == 0, UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }
+                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: UInt64(st.st_ino), how: "fd \(n)",
+                                   path: link("\(base)/fd/\(n)") ?? "?"))
             }
         }
         return out

@@ -123,5 +123,4 @@ public struct SQLiteRow {
         guard let p = sqlite3_column_text(statement, column) else { return nil }
         return String(cString: p)
     }
-    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
 }

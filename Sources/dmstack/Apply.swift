@@ -67,10 +67,7 @@ struct Apply: ParsableCommand {
             let inventory = try engine.inventory()
             let offline = engine.snapshot != nil
             let planner = ApplyPlanner(spec: stack, inventory: inventory, force: force, resolvePath: { path in
-                let resolved = offline ? path : DevicePath.resolve(path)
-                guard resolved.hasPrefix("/dev/") else { return nil }
-                if offline { return resolved }
-                return access(resolved, F_OK) == 0 ? String(resolved.dropFirst(5)) : nil
+                offline ? (path.hasPrefix("/dev/") ? path : nil) : DevicePath.kernelName(of: path)
             }, key: { file in Self.key(file, offline: offline) })
             let plan: ApplyPlan
             do { plan = try planner.plan() } catch let error as PlanError {

@@ -221,8 +221,9 @@ struct Holders: ParsableCommand {
             return stored.map { ($0, []) }
         }
         let context = HolderContext.live(now: timestamp())
+        let live = inventory.devicesByIdentity(byId: context.byId)
         return stored.map { r in
-            var (next, pending) = r.refreshed(in: inventory, context: context)
+            var (next, pending) = r.refreshed(in: inventory, context: context, live: live)
             next.refreshedAt = r.refreshedAt
             return (next, pending)
         }
@@ -360,8 +361,9 @@ struct Holders: ParsableCommand {
                     names = [stored.name]
                 }
                 let context = HolderContext.live(now: timestamp())
+                let live = inventory.devicesByIdentity(byId: context.byId)
                 report.holders = try usingRegistry { () throws(RegistryError) in
-                    try db.refresh(names) { $0.refreshed(in: inventory, context: context) }
+                    try db.refresh(names) { $0.refreshed(in: inventory, context: context, live: live) }
                 }.map { Item(name: $0.record.name, state: $0.record.state, changes: $0.changes) }
                 if json {
                     print(try JSONOutput.encode(["refresh": report]))
