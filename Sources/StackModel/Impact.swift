@@ -29,6 +29,20 @@ public struct ByteRange: Codable, Hashable, Sendable, Comparable {
         return out
     }
 
+    /// The ranges of `merged` (sorted, disjoint) that overlap [start, end), found by binary
+    /// search: a striped leaf's removal hits thousands of ranges, a filesystem has many
+    /// thousands of records, and every record is asked.
+    public static func overlapping(_ merged: [ByteRange], _ start: UInt64, _ end: UInt64) -> ArraySlice<ByteRange> {
+        var low = 0, high = merged.count
+        while low < high {
+            let mid = (low + high) / 2
+            if merged[mid].end <= start { low = mid + 1 } else { high = mid }
+        }
+        var last = low
+        while last < merged.count && merged[last].offset < end { last += 1 }
+        return merged[low..<last]
+    }
+
     /// Sorted, with overlapping and touching ranges joined.
     public static func merged(_ ranges: [ByteRange]) -> [ByteRange] {
         var out: [ByteRange] = []
@@ -280,7 +294,7 @@ public struct ImpactPlanner {
             notes += answer.notes
             paths.merge(answer.paths) { a, _ in a }
             for record in answer.records {
-                for range in ranges {
+                for range in ByteRange.overlapping(ranges, record.physical, record.end) {
                     let start = max(record.physical, range.offset), end = min(record.end, range.end)
                     guard start < end else { continue }
                     if record.inode == nil, FsmapOwner.isFreeOrUnknown(record.kind) {

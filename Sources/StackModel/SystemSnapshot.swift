@@ -59,7 +59,7 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
     /// `simulate --snapshot` asks instead of GETFSMAP.
     public func answer(role: HolderRole, ranges: [ByteRange]) -> ReverseMapAnswer {
         let merged = ByteRange.merged(ranges)
-        let hit = records.filter { r in r.role == role && merged.contains { $0.offset < r.end && r.physical < $0.end } }
+        let hit = records.filter { r in r.role == role && !ByteRange.overlapping(merged, r.physical, r.end).isEmpty }
         var names: [UInt64: [String]] = [:]
         for inode in Set(hit.compactMap(\.inode)) { names[inode] = paths[String(inode)] }
         return ReverseMapAnswer(records: hit, paths: names, notes: notes)

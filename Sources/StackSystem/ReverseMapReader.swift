@@ -93,7 +93,7 @@ public struct ReverseMapReader {
         let sorted = ranges.map(ByteRange.merged)
         func wanted(_ start: UInt64, _ length: UInt64) -> Bool {
             guard let sorted else { return true }
-            return sorted.contains { $0.offset < start + length && start < $0.end }
+            return !ByteRange.overlapping(sorted, start, start + length).isEmpty
         }
         let count: UInt32 = 256
         let size = clinux_fiemap_size(count)

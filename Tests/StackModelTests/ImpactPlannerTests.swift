@@ -83,4 +83,16 @@ struct ImpactPlannerTests {
         let bare = try Self.planner().plan(leaf: "loop2", range: SectorRange(start: 0, length: 8), event: .failure)
         #expect(bare.notices.map(\.action) == ["none"] && bare.notices[0].reason.contains("no mounted filesystem on loop2"))
     }
+
+    /// The binary search over merged ranges finds exactly what a scan finds.
+    @Test func overlappingAgreesWithAScan() {
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<300 {
+            let ranges = ByteRange.merged((0..<Int.random(in: 0...20, using: &rng)).map { _ in
+                ByteRange(offset: UInt64.random(in: 0..<1000, using: &rng), length: UInt64.random(in: 1...50, using: &rng))
+            })
+            let start = UInt64.random(in: 0..<1100, using: &rng), end = start + UInt64.random(in: 1...200, using: &rng)
+            #expect(Array(ByteRange.overlapping(ranges, start, end)) == ranges.filter { $0.offset < end && start < $0.end })
+        }
+    }
 }
