@@ -37,6 +37,13 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // libcurl: the Alertmanager webhook sink (HTTP and HTTPS, proxies, timeouts) without
+        // FoundationNetworking, which would pull full Foundation in.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...). No logic.
         .target(name: "CLinux", linkerSettings: [.linkedLibrary("devmapper")]),
         // Pure model: no I/O. Tables, ranges, translation, snapshots, decisions.
@@ -44,7 +51,7 @@ let package = Package(
         // The live machine: the only module that touches the OS.
         .target(
             name: "StackSystem",
-            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML", "CSQLite"]
+            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML", "CSQLite", "CCurl"]
         ),
         // One engine protocol, a live and a snapshot implementation.
         .target(name: "StackEngine", dependencies: ["StackModel", "StackSystem"]),

@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|simulate|apply|teardown|list|holders|version|help)
+    tree|show|capture|translate|simulate|apply|teardown|list|holders|events|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders events version help' -- "${cur}"))
         ;;
     esac
 }
@@ -468,6 +468,86 @@ _dmstack_holders_refresh() {
 
     # Offer option value completions
     case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_events() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __dmstack_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    list|retry|test)
+        # Offer subcommand argument completions
+        "_dmstack_events_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'list retry test' -- "${cur}"))
+        ;;
+    esac
+}
+
+_dmstack_events_list() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--limit --state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--limit')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_events_retry() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--config --state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_events_test() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--message --config --state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--message')
+        return
+        ;;
+    '--config')
+        return
+        ;;
     '--state-dir')
         return
         ;;

@@ -1,8 +1,10 @@
+#define _GNU_SOURCE
 #include "CLinux.h"
 #include <libdevmapper.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <spawn.h>
 #include <sys/sysmacros.h>
 
 int clinux_getfsmap(int fd, struct fsmap_head *head) { return ioctl(fd, FS_IOC_GETFSMAP, head); }
@@ -37,3 +39,6 @@ const char *clinux_dm_last_error(void) { return dm_last_error; }
 void clinux_dm_clear_error(void) { dm_last_error[0] = 0; }
 uint32_t clinux_dm_deps_count(const void *deps) { return ((const struct dm_deps *)deps)->count; }
 uint64_t clinux_dm_deps_device(const void *deps, uint32_t i) { return ((const struct dm_deps *)deps)->device[i]; }
+
+/* A hook must not inherit dmstack's other descriptors (a caller's pipes would stay open while it runs). */
+int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int from) { return posix_spawn_file_actions_addclosefrom_np(actions, from); }

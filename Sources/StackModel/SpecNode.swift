@@ -53,8 +53,9 @@ public struct SpecError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// `file:line: key: message`; line 0 (the file as a whole, unreadable) is left out.
     public var description: String {
-        "\(file):\(line): " + (key.isEmpty ? "" : "\(key): ") + message
+        (line > 0 ? "\(file):\(line): " : "\(file): ") + (key.isEmpty ? "" : "\(key): ") + message
     }
 }
 

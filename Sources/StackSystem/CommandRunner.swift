@@ -1,48 +1,140 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a program (mkfs.xfs, mkfs.ext4: tools with no library interface) with posix_spawn,
-/// no shell, and collects its standard error for the message when it fails.
+/// Runs a program (mkfs.xfs, mkfs.ext4: tools with no library interface; a notification hook)
+/// with posix_spawn, never through a shell: in its own process group, with a clean signal mask
+/// and default dispositions (a caller's blocked SIGCHLD or ignored SIGPIPE is not inherited),
+/// optional bytes on its stdin, and an optional timeout after which the whole group is killed.
 public enum CommandRunner {
     public struct Result: Sendable {
+        /// The exit status, or 128 + the signal that ended it.
         public var status: Int32
+        /// Standard error (and standard output with `keepStdout`), at most the last 64 KiB.
         public var output: String
+        /// Killed (SIGKILL to its process group) when the timeout passed.
+        public var timedOut = false
     }
 
-    /// `arguments[0]` is looked up in PATH. Standard output is discarded, standard error kept.
-    public static func run(_ arguments: [String]) throws(SystemError) -> Result {
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw SystemError(path: arguments[0], operation: "create a pipe for", errno: errno) }
+    static let outputLimit = 64 << 10
+
+    /// `arguments[0]` is looked up in PATH. Standard output is discarded unless `keepStdout`;
+    /// standard error is kept. `environment` entries (`NAME=value`) are added to dmstack's own.
+    public static func run(_ arguments: [String], input: [UInt8] = [], environment: [String] = [], timeout: Double? = nil,
+                           keepStdout: Bool = false) throws(SystemError) -> Result {
+        var outFDs: [Int32] = [0, 0], inFDs: [Int32] = [0, 0]
+        guard pipeClosedOnExec(&outFDs) else { throw SystemError(path: arguments[0], operation: "create a pipe for", errno: errno) }
+        guard input.isEmpty || pipeClosedOnExec(&inFDs) else {
+            close(outFDs[0]); close(outFDs[1])
+            throw SystemError(path: arguments[0], operation: "create a pipe for", errno: errno)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        if input.isEmpty {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, inFDs[0], 0)
+        }
+        if keepStdout {
+            posix_spawn_file_actions_adddup2(&actions, outFDs[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, outFDs[1], 2)
+        clinux_spawn_close_from(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         var cArgs = arguments.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
+        var env: [UnsafeMutablePointer<CChar>?] = []
+        var p = environ
+        while let e = p.pointee { env.append(strdup(e)); p += 1 }
+        env += environment.map { strdup($0) }
+        env.append(nil)
+        defer { for e in env { free(e) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, arguments[0], &actions, nil, &cArgs, environ)
-        close(pipeFDs[1])
+        let rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, &cArgs, &env)
+        close(outFDs[1])
+        if !input.isEmpty { close(inFDs[0]) }
         guard rc == 0 else {
-            close(pipeFDs[0])
+            close(outFDs[0])
+            if !input.isEmpty { close(inFDs[1]) }
             throw SystemError(path: arguments[0], operation: "run", errno: rc)
         }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(pipeFDs[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output += buffer[0..<n]
+        // Feed stdin and drain the output together (either may fill its pipe), until both are
+        // done or the deadline passes. A program that exits without reading gets EPIPE, not
+        // a SIGPIPE for dmstack: MSG_NOSIGNAL does not exist for pipes, so SIGPIPE is ignored.
+        if !input.isEmpty {
+            signal(SIGPIPE, SIG_IGN)
+            _ = fcntl(inFDs[1], F_SETFL, fcntl(inFDs[1], F_GETFL) | O_NONBLOCK)
         }
-        close(pipeFDs[0])
+        var writeFD: Int32 = input.isEmpty ? -1 : inFDs[1]
+        var written = 0
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let deadline = timeout.map { monotonicSeconds() + $0 }
+        var timedOut = false
+        var readOpen = true
+        while readOpen || writeFD >= 0 {
+            var fds: [pollfd] = []
+            if readOpen { fds.append(pollfd(fd: outFDs[0], events: Int16(POLLIN), revents: 0)) }
+            if writeFD >= 0 { fds.append(pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)) }
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { timedOut = true; break }
+                wait = Int32(min(left * 1000 + 1, 60_000))
+            }
+            let n = poll(&fds, nfds_t(fds.count), wait)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { break }
+            for f in fds where f.revents != 0 {
+                if f.fd == writeFD {
+                    let w = input.withUnsafeBytes { Glibc.write(writeFD, $0.baseAddress! + written, $0.count - written) }
+                    if w > 0 { written += w }
+                    if w < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+                    if w <= 0 || written == input.count { close(writeFD); writeFD = -1 }
+                } else {
+                    let r = read(outFDs[0], &buffer, buffer.count)
+                    if r < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                    if r <= 0 { readOpen = false; continue }
+                    output += buffer[0..<r]
+                    if output.count > 2 * outputLimit { output.removeFirst(output.count - outputLimit) }
+                }
+            }
+        }
+        if writeFD >= 0 { close(writeFD) }
+        close(outFDs[0])
+        if timedOut { kill(-pid, SIGKILL) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED / WEXITSTATUS, which Swift cannot import as macros.
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Result(status: code, output: String(decoding: output, as: UTF8.self))
+        if output.count > outputLimit { output.removeFirst(output.count - outputLimit) }
+        return Result(status: code, output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
+    }
+
+    /// pipe(2) with both ends close-on-exec (pipe2 is a GNU extension Swift does not see).
+    static func pipeClosedOnExec(_ fds: inout [Int32]) -> Bool {
+        guard pipe(&fds) == 0 else { return false }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return true
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

@@ -65,6 +65,42 @@ public final class HolderRegistry {
         ) STRICT;
         CREATE INDEX changes_by_holder ON changes(holder, id);
         """,
+        // 2: the notification outbox (Outbox.swift).
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            leaf TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            payload TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE deliveries (
+            event TEXT NOT NULL REFERENCES events(key) ON DELETE CASCADE,
+            sink TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at REAL NOT NULL,
+            claimed_by TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            delivered_at TEXT,
+            PRIMARY KEY (event, sink)
+        ) STRICT;
+        CREATE INDEX deliveries_due ON deliveries(state, next_at);
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,
+            sink TEXT NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            status INTEGER,
+            detail TEXT
+        ) STRICT;
+        CREATE INDEX attempts_by_delivery ON attempts(event, sink, id);
+        """,
     ]
     public static var schemaVersion: Int { migrations.count }
 
@@ -334,6 +370,7 @@ public final class HolderRegistry {
         let file = "\(directory)/\(fileName)"
         var movedTo: String?
         var salvaged: [HolderRecord] = []
+        var outbox: [[SQLiteValue]] = []
         if access(file, F_OK) == 0 {
             let stamp = now.filter { $0.isNumber }
             var aside = "\(file).corrupt-\(stamp)"
@@ -347,6 +384,7 @@ public final class HolderRegistry {
             // Names first, then each row by its key: a damaged page loses the rows on it,
             // not the rest of the scan.
             if let old = try? SQLiteDatabase(path: aside, create: false, readOnly: true) {
+                outbox = salvageOutbox(from: old)
                 var names: [String] = []
                 try? old.query("SELECT name FROM holders") { if let n = $0.text(0) { names.append(n) } }
                 for name in names {
@@ -360,6 +398,15 @@ public final class HolderRegistry {
         try registry.using {
             try registry.db.writeTransaction {
                 // One unusable record (a filesystem UUID twice) is dropped, not the rest.
+                // Events not yet delivered must survive a rebuild: the outbox rows still
+                // readable go over as they were (a damaged one is dropped).
+                for row in outbox {
+                    if row.count == 7 {
+                        try? registry.db.query("INSERT OR IGNORE INTO events (key, created_at, kind, severity, leaf, summary, payload) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                    } else {
+                        try? registry.db.query("INSERT OR IGNORE INTO deliveries (event, sink, state, attempts, next_at, last_status, last_error, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                    }
+                }
                 salvaged = salvaged.filter { r in
                     do {
                         try registry.db.execute("SAVEPOINT salvage")
@@ -376,5 +423,22 @@ public final class HolderRegistry {
             }
         }
         return (registry, movedTo, salvaged)
+    }
+
+    /// The outbox rows of a damaged registry that can still be read: events (7 values), then
+    /// deliveries (8 values), in order.
+    static func salvageOutbox(from old: SQLiteDatabase) -> [[SQLiteValue]] {
+        func value(_ row: SQLiteRow, _ i: Int32, real: Bool = false) -> SQLiteValue {
+            row.isNull(i) ? .null : real ? .real(row.real(i)) : row.text(i).map { .text($0) } ?? .null
+        }
+        var rows: [[SQLiteValue]] = []
+        try? old.query("SELECT key, created_at, kind, severity, leaf, summary, payload FROM events ORDER BY seq") { r in
+            rows.append((0..<7).map { value(r, Int32($0)) })
+        }
+        try? old.query("SELECT event, sink, state, attempts, next_at, last_status, last_error, delivered_at FROM deliveries") { r in
+            rows.append([value(r, 0), value(r, 1), value(r, 2), .integer(Int64(r.integer(3))), .real(r.real(4)),
+                         r.isNull(5) ? .null : .integer(Int64(r.integer(5))), value(r, 6), value(r, 7)])
+        }
+        return rows
     }
 }

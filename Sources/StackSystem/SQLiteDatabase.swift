@@ -65,6 +65,7 @@ public final class SQLiteDatabase {
             switch value {
             case .null: rc = sqlite3_bind_null(statement, index)
             case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
+            case .real(let v): rc = sqlite3_bind_double(statement, index, v)
             case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, dmstack_sqlite_transient())
             }
             guard rc == SQLITE_OK else { throw error(rc, "bind \(sql.prefix(60))") }
@@ -112,6 +113,7 @@ public final class SQLiteDatabase {
 public enum SQLiteValue: Sendable, Hashable {
     case null
     case integer(Int64)
+    case real(Double)
     case text(String)
 }
 
@@ -119,6 +121,8 @@ public enum SQLiteValue: Sendable, Hashable {
 public struct SQLiteRow {
     let statement: OpaquePointer?
     public func integer(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
+    public func real(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
     public func text(_ column: Int32) -> String? {
         guard let p = sqlite3_column_text(statement, column) else { return nil }
         return String(cString: p)

@@ -41,4 +41,7 @@ void clinux_dm_clear_error(void);
 uint32_t clinux_dm_deps_count(const void *deps);
 uint64_t clinux_dm_deps_device(const void *deps, uint32_t i);
 
+
+#include <spawn.h>
+int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
 #endif

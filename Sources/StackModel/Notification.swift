@@ -1,0 +1,271 @@
+/// One notification: what happened to a leaf and what it hits, small enough for any sink (a
+/// hook's stdin, a journal entry, an Alertmanager alert). The full impact stays with
+/// `dmstack simulate`; an event names at most `fileLimit` files per filesystem and counts the rest.
+public struct NotificationEvent: Codable, Sendable, Hashable {
+    /// remove (the whole leaf went or is going), failure (a bad range), degraded (a raid or
+    /// mirror lost a member: dm event), test (`dmstack events test`).
+    public enum Kind: String, Codable, Sendable, CaseIterable { case remove, failure, degraded, test }
+    /// critical: data or a filesystem is lost; warning: redundancy saved it, or it is unknown;
+    /// info: nothing above the leaf is hit.
+    public enum Severity: String, Codable, Sendable { case critical, warning, info }
+
+    public struct Process: Codable, Sendable, Hashable {
+        public var pid: Int32
+        public var command: String
+        public var how: String
+        public var path: String
+    }
+
+    public struct Filesystem: Codable, Sendable, Hashable {
+        public var mountpoint: String
+        public var device: String
+        public var type: String
+        public var roles: [String]
+        public var metadata: [String]
+        public var filesTotal: Int
+        public var files: [String]
+        public var processes: [Process]
+        /// `action target` as the kernel would take them (see simulate).
+        public var actions: [String]
+    }
+
+    /// The idempotency key: the same occurrence always gets the same key, so a receiver can
+    /// drop a redelivery (delivery is at least once).
+    public var key: String
+    public var kind: Kind
+    public var severity: Severity
+    /// ISO 8601, when it was recorded.
+    public var at: String
+    /// What raised it: `remove`, `monitor`, `events test`.
+    public var origin: String
+    public var host: String
+    public var leaf: String
+    /// Sectors of the leaf, `start+length`.
+    public var range: String
+    public var summary: String
+    public var filesystems: [Filesystem]
+    /// Devices whose redundancy saved the range (now degraded).
+    public var degraded: [String]
+    /// Devices that lose data with no filesystem on them, and ranges not judged.
+    public var other: [String]
+
+    public static let fileLimit = 100
+
+    public init(key: String, kind: Kind, severity: Severity, at: String, origin: String, host: String, leaf: String,
+                range: String, summary: String, filesystems: [Filesystem] = [], degraded: [String] = [], other: [String] = []) {
+        self.key = key
+        self.kind = kind
+        self.severity = severity
+        self.at = at
+        self.origin = origin
+        self.host = host
+        self.leaf = leaf
+        self.range = range
+        self.summary = summary
+        self.filesystems = filesystems
+        self.degraded = degraded
+        self.other = other
+    }
+
+    /// The event of an impact. `occurrence` tells two occurrences of the same event apart
+    /// (a removal's time, a bad range's identity); it goes into the key, with the leaf's
+    /// stable identity, the kind and the range.
+    public init(impact: Impact, leafIdentity: String, occurrence: String, at: String, origin: String, host: String) {
+        let kind: Kind = impact.event == .remove ? .remove : .failure
+        let range = "\(impact.range.start)+\(impact.range.length)"
+        var filesystems: [Filesystem] = []
+        for fs in impact.filesystems {
+            filesystems.append(Filesystem(
+                mountpoint: fs.mountpoint, device: fs.device, type: fs.type, roles: fs.roles.map(\.rawValue),
+                metadata: Array(Set(fs.metadata.map(\.kind))).sorted(), filesTotal: fs.files.count,
+                files: fs.files.prefix(Self.fileLimit).map(\.path),
+                processes: Array(Set(fs.processes.map { Process(pid: $0.pid, command: $0.command, how: $0.how, path: $0.path) }))
+                    .sorted { ($0.pid, $0.path, $0.how) < ($1.pid, $1.path, $1.how) },
+                actions: fs.actions.map { "\($0.action) \($0.target)" }))
+        }
+        let degraded = impact.notices.filter { $0.action == "notify-degraded" }.map(\.target)
+        let other = impact.notices.filter { $0.action != "notify-degraded" }.map { "\($0.target): \($0.reason)" }
+        let severity: Severity = !filesystems.isEmpty || impact.notices.contains { $0.reason.contains(" lost;") } ? .critical
+            : !degraded.isEmpty || !other.isEmpty ? .warning : .info
+        self.init(key: EventKey.make(["\(kind.rawValue)", leafIdentity, range, occurrence]), kind: kind, severity: severity, at: at,
+                  origin: origin, host: host, leaf: impact.leaf, range: range, summary: impact.summary,
+                  filesystems: filesystems, degraded: Array(Set(degraded)).sorted(), other: other)
+    }
+}
+
+/// Idempotency keys: `dmstack-` and 32 hex digits, two FNV-1a 64-bit hashes of the parts
+/// (not a secret, only stable and well spread).
+public enum EventKey {
+    public static func make(_ parts: [String]) -> String {
+        let bytes = Array(parts.joined(separator: "\u{1f}").utf8)
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
+        for byte in bytes {
+            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            b = (b ^ UInt64(byte ^ 0x5c)) &* 0x0000_0100_0000_01b3
+        }
+        return "dmstack-" + hex(a) + hex(b)
+    }
+
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}
+
+/// When a failed delivery is tried again: `initial` seconds after the first failure, doubling
+/// up to `maximum`; after `attempts` failures it is marked failed (only `dmstack events retry`
+/// tries it again). Zero attempts means never give up.
+public struct RetryPolicy: Sendable, Hashable {
+    public var initial: Double = 5
+    public var maximum: Double = 3600
+    public var attempts: Int = 20
+
+    public init(initial: Double = 5, maximum: Double = 3600, attempts: Int = 20) {
+        self.initial = initial
+        self.maximum = maximum
+        self.attempts = attempts
+    }
+
+    /// Seconds to wait after the `failures`-th failed attempt (1-based).
+    public func delay(afterFailures failures: Int) -> Double {
+        guard failures > 0 else { return 0 }
+        var d = initial
+        for _ in 1..<min(failures, 64) {
+            d *= 2
+            if d >= maximum { return maximum }
+        }
+        return min(d, maximum)
+    }
+
+    /// Whether `failures` failed attempts mean giving up.
+    public func exhausted(_ failures: Int) -> Bool { attempts > 0 && failures >= attempts }
+}
+
+/// Where notifications go, from /etc/dmstack/config.yaml `sinks:` (see `NotifyConfig`).
+public struct SinkConfig: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// One JSON object per line, appended to a file (fsync'd) or written to stdout (`nil`).
+        case jsonLines(path: String?)
+        /// A program run with `argv` (no shell), the event JSON on stdin, key fields in
+        /// DMSTACK_* environment variables; killed after `timeout` seconds; exit 0 = delivered.
+        case exec(argv: [String], timeout: Double)
+        /// systemd-journald's native protocol (structured DMSTACK_* fields) on `socket`.
+        case journal(socket: String)
+        /// A syslog datagram (RFC 3164 framing, RFC 5424 structured data in the message) on `socket`.
+        case syslog(socket: String, facility: Int)
+        /// POST to an Alertmanager API v2 `/api/v2/alerts` URL, one alert per event.
+        case alertmanager(url: String, timeout: Double, labels: [String: String])
+    }
+
+    /// Names the sink in the outbox: a delivery belongs to (event, sink name).
+    public var name: String
+    public var kind: Kind
+
+    public init(name: String, kind: Kind) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+/// dmstack's configuration file: the notification sinks, the retry policy, the monitor's poll
+/// interval. Read strictly like a spec (unknown keys refused, one line per error).
+public struct NotifyConfig: Sendable, Hashable {
+    public static let defaultPath = "/etc/dmstack/config.yaml"
+    public static let journalSocket = "/run/systemd/journal/socket"
+    public static let syslogSocket = "/dev/log"
+
+    public var sinks: [SinkConfig]
+    public var retry = RetryPolicy()
+    /// Seconds between two reads of every pmem badblocks list.
+    public var badblocksInterval: Double = 5
+
+    public init(sinks: [SinkConfig], retry: RetryPolicy = RetryPolicy(), badblocksInterval: Double = 5) {
+        self.sinks = sinks
+        self.retry = retry
+        self.badblocksInterval = badblocksInterval
+    }
+
+    /// Without a configuration file: the journal (syslog where no journald listens).
+    public static let fallback = NotifyConfig(sinks: [SinkConfig(name: "journal", kind: .journal(socket: journalSocket))])
+
+    static let facilities = ["kern": 0, "user": 1, "daemon": 3, "auth": 4, "syslog": 5, "local0": 16, "local1": 17, "local2": 18,
+                             "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23]
+
+    /// Decodes the configuration tree (see the man page's FILES for the format).
+    public static func decode(_ root: SpecNode, file: String) throws(SpecError) -> NotifyConfig {
+        var top = try SpecMap(root, file: file, path: "")
+        var config = NotifyConfig(sinks: [])
+        var names: Set<String> = []
+        for (i, node) in (try top.list("sinks") ?? []).enumerated() {
+            var m = try SpecMap(node, file: file, path: "sinks[\(i)]")
+            let type = try m.required("type")
+            let kind: SinkConfig.Kind
+            switch type {
+            case "jsonl":
+                let path = try m.string("path")
+                kind = .jsonLines(path: path == "-" ? nil : path)
+            case "exec":
+                guard let argv = try m.words("argv"), !argv.isEmpty else { throw m.fail("argv", "missing (required): the program and its arguments, as a list") }
+                kind = .exec(argv: argv, timeout: try m.duration("timeout") ?? 30)
+            case "journal":
+                kind = .journal(socket: try m.string("socket") ?? journalSocket)
+            case "syslog":
+                let facility = try m.string("facility") ?? "daemon"
+                guard let code = facilities[facility] else {
+                    throw m.fail("facility", "unknown facility '\(facility)' (one of \(facilities.keys.sorted().joined(separator: ", ")))")
+                }
+                kind = .syslog(socket: try m.string("socket") ?? syslogSocket, facility: code)
+            case "alertmanager":
+                let url = try m.required("url")
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw m.fail("url", "expected an http:// or https:// URL, got '\(url)'") }
+                var labels: [String: String] = [:]
+                if let node = m.node("labels") {
+                    var l = try SpecMap(node, file: file, path: m.keyPath("labels"))
+                    for e in l.entries {
+                        guard e.key.first.map({ $0.isLetter || $0 == "_" }) == true, e.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                            throw l.fail(e.key, "not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+                        }
+                        labels[e.key] = try l.required(e.key)
+                    }
+                    try l.finish()
+                }
+                kind = .alertmanager(url: url, timeout: try m.duration("timeout") ?? 10, labels: labels)
+            default:
+                throw m.fail("type", "unknown sink type '\(type)' (jsonl, exec, journal, syslog, alertmanager)")
+            }
+            let name = try m.string("name") ?? "\(type)-\(i + 1)"
+            guard names.insert(name).inserted else { throw m.fail("name", "sink name '\(name)' is used twice") }
+            try m.finish()
+            config.sinks.append(SinkConfig(name: name, kind: kind))
+        }
+        if let node = top.node("retry") {
+            var r = try SpecMap(node, file: file, path: "retry")
+            if let v = try r.duration("initial") { config.retry.initial = v }
+            if let v = try r.duration("max") { config.retry.maximum = v }
+            if let v = try r.integer("attempts", max: 1_000_000) { config.retry.attempts = Int(v) }
+            try r.finish()
+        }
+        if let node = top.node("monitor") {
+            var r = try SpecMap(node, file: file, path: "monitor")
+            if let v = try r.duration("badblocks-interval") {
+                guard v > 0 else { throw r.fail("badblocks-interval", "must be more than 0") }
+                config.badblocksInterval = v
+            }
+            try r.finish()
+        }
+        try top.finish()
+        return config
+    }
+}
+
+extension SpecMap {
+    /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds.
+    mutating func duration(_ key: String) throws(SpecError) -> Double? {
+        guard let s = try string(key) else { return nil }
+        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where s.hasSuffix(suffix) {
+            let digits = s.dropLast(suffix.count)
+            if isUnsigned(digits), let v = Double(digits) { return v * scale }
+        }
+        throw fail(key, "expected a duration like 500ms, 10s, 5m or 1h, got '\(s)'")
+    }
+}

@@ -1,0 +1,122 @@
+import FoundationEssentials
+import StackModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Records events in the outbox and delivers what is due, with the sinks and retry policy of
+/// the configuration. Used by `remove`, `monitor` and `events`.
+public struct Dispatcher {
+    public let registry: HolderRegistry
+    public let config: NotifyConfig
+
+    public init(registry: HolderRegistry, config: NotifyConfig) {
+        self.registry = registry
+        self.config = config
+    }
+
+    /// An event as one line of JSON (sorted snake_case keys), as every sink gets it.
+    public static func payload(_ event: NotificationEvent) throws -> String {
+        let encoder = JSONOutputEncoder.make()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(event), as: UTF8.self)
+    }
+
+    /// Writes `event` to the outbox for every configured sink; false if its key was there.
+    public func record(_ event: NotificationEvent) throws(RegistryError) -> Bool {
+        let payload: String
+        do { payload = try Self.payload(event) } catch { throw RegistryError(.other, "cannot encode event \(event.key): \(error)") }
+        return try registry.enqueue(event, payload: payload, sinks: config.sinks.map(\.name), now: Self.now())
+    }
+
+    /// What one dispatch did.
+    public struct Report: Sendable {
+        public var delivered: [(event: String, sink: String)] = []
+        public var failed: [(event: String, sink: String, detail: String)] = []
+        /// Deliveries still not delivered after this pass (pending or failed).
+        public var undelivered = 0
+    }
+
+    /// Tries every due delivery once (with `force`, every undelivered one, backoff and
+    /// give-up ignored), oldest event first, and marks each.
+    public func dispatch(force: Bool = false) throws(RegistryError) -> Report {
+        var report = Report()
+        var tried: Set<String> = []
+        let me = ProcessToken.current
+        let sinks = Dictionary(config.sinks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        while let claimed = try registry.claimNext(force: force, now: Self.now(), skip: tried, claimant: me, isAlive: ProcessToken.isAlive) {
+            tried.insert(HolderRegistry.deliveryID(claimed.event, claimed.sink))
+            let outcome: SinkOutcome
+            if let sink = sinks[claimed.sink] {
+                do {
+                    let event = try JSONOutputEncoder.decoder().decode(NotificationEvent.self, from: Data(claimed.payload.utf8))
+                    outcome = Sinks.deliver(event, payload: claimed.payload, to: sink, attempt: claimed.attempts + 1)
+                } catch {
+                    outcome = SinkOutcome(delivered: false, detail: "the stored event cannot be read: \(error)")
+                }
+            } else {
+                outcome = SinkOutcome(delivered: false, detail: "sink '\(claimed.sink)' is not in the configuration")
+            }
+            try registry.finish(claimed, delivered: outcome.delivered, status: outcome.status, detail: outcome.detail,
+                                policy: config.retry, now: Self.now(), at: Self.timestamp())
+            if outcome.delivered {
+                report.delivered.append((claimed.event, claimed.sink))
+            } else {
+                report.failed.append((claimed.event, claimed.sink, outcome.detail ?? "failed"))
+            }
+        }
+        report.undelivered = try registry.undelivered()
+        return report
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    static func timestamp() -> String { Date.now.formatted(.iso8601) }
+}
+
+/// A process named so that its pid cannot be mistaken for a later process's: `pid:start`,
+/// the start time in clock ticks since boot (/proc/PID/stat field 22, proc(5)).
+public enum ProcessToken {
+    public static var current: String { "\(getpid()):\(startTime(getpid()) ?? 0)" }
+
+    static func startTime(_ pid: pid_t) -> UInt64? {
+        guard let bytes = try? SectorReader.contents(of: "/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        // The command (field 2) is in parentheses and may hold anything: count after the last ')'.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); field 22 is fields[19].
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// Whether the process of `token` still runs (same pid, same start time).
+    public static func isAlive(_ token: String) -> Bool {
+        let parts = token.split(separator: ":")
+        guard parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) else { return false }
+        return startTime(pid) == start
+    }
+}
+
+/// Reads dmstack's configuration file (YAML, decoded strictly by `NotifyConfig.decode`).
+public enum ConfigLoader {
+    /// `path` if given (it must exist), else $DMSTACK_CONFIG, else /etc/dmstack/config.yaml
+    /// if it exists, else the built-in fallback (the journal).
+    public static func load(option: String?) throws(SpecError) -> NotifyConfig {
+        var path = option
+        if path == nil, let env = getenv("DMSTACK_CONFIG"), env.pointee != 0 { path = String(cString: env) }
+        if path == nil {
+            guard access(NotifyConfig.defaultPath, F_OK) == 0 else { return .fallback }
+            path = NotifyConfig.defaultPath
+        }
+        let file = path!
+        let bytes: [UInt8]
+        do { bytes = try SectorReader.contents(of: file) } catch {
+            throw SpecError(file: file, line: 0, key: "", message: "cannot read (\(error))")
+        }
+        return try NotifyConfig.decode(try SpecLoader.parse(bytes, file: file), file: file)
+    }
+}

@@ -1,0 +1,69 @@
+import StackModel
+import StackSystem
+import Testing
+
+/// The configuration file's decoding, the retry policy, idempotency keys.
+@Suite("Notifications")
+struct NotificationTests {
+    func decode(_ yaml: String) throws -> NotifyConfig {
+        try NotifyConfig.decode(try SpecLoader.parse(Array(yaml.utf8), file: "config.yaml"), file: "config.yaml")
+    }
+
+    @Test func backoffDoublesUpToTheMaximumAndGivesUp() {
+        let p = RetryPolicy(initial: 5, maximum: 60, attempts: 4)
+        #expect((1...6).map { p.delay(afterFailures: $0) } == [5, 10, 20, 40, 60, 60])
+        #expect(!p.exhausted(3) && p.exhausted(4))
+        #expect(!RetryPolicy(attempts: 0).exhausted(1_000_000))
+        #expect(RetryPolicy(initial: 1, maximum: 1e9, attempts: 0).delay(afterFailures: 10_000) == 1e9)
+    }
+
+    @Test func keysAreStableAndTellOccurrencesApart() {
+        let a = EventKey.make(["remove", "ns:1234", "0+8", "T1"])
+        #expect(a == EventKey.make(["remove", "ns:1234", "0+8", "T1"]))
+        #expect(a != EventKey.make(["remove", "ns:1234", "0+8", "T2"]))
+        #expect(a != EventKey.make(["remove", "ns:1234", "0+80", "T1"]))
+        #expect(a.hasPrefix("dmstack-") && a.count == 40)
+    }
+
+    @Test func everySinkTypeDecodes() throws {
+        let c = try decode("""
+            sinks:
+              - type: jsonl
+              - type: jsonl
+                path: /var/log/dmstack.jsonl
+              - type: exec
+                name: pager
+                argv: [/usr/local/bin/page, --team, storage]
+                timeout: 1500ms
+              - type: journal
+              - type: syslog
+                facility: local3
+              - type: alertmanager
+                url: http://am:9093/api/v2/alerts
+                labels: {team: storage}
+            retry: {initial: 2s, max: 1h, attempts: 0}
+            monitor: {badblocks-interval: 1m}
+            """)
+        #expect(c.sinks.map(\.name) == ["jsonl-1", "jsonl-2", "pager", "journal-4", "syslog-5", "alertmanager-6"])
+        #expect(c.sinks[0].kind == .jsonLines(path: nil))
+        #expect(c.sinks[2].kind == .exec(argv: ["/usr/local/bin/page", "--team", "storage"], timeout: 1.5))
+        #expect(c.sinks[4].kind == .syslog(socket: "/dev/log", facility: 19))
+        #expect(c.sinks[5].kind == .alertmanager(url: "http://am:9093/api/v2/alerts", timeout: 10, labels: ["team": "storage"]))
+        #expect(c.retry == RetryPolicy(initial: 2, maximum: 3600, attempts: 0))
+        #expect(c.badblocksInterval == 60)
+    }
+
+    @Test(arguments: [
+        ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (jsonl, exec, journal, syslog, alertmanager)"),
+        ("sinks:\n  - type: exec\n", "config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list"),
+        ("sinks:\n  - type: exec\n    argv: [x]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m or 1h, got '10'"),
+        ("sinks:\n  - {type: jsonl, name: a}\n  - {type: journal, name: a}\n", "config.yaml:3: sinks[1].name: sink name 'a' is used twice"),
+        ("sinks:\n  - type: alertmanager\n    url: am:9093\n", "config.yaml:3: sinks[0].url: expected an http:// or https:// URL, got 'am:9093'"),
+        ("sinks:\n  - type: alertmanager\n    url: http://a\n    labels: {bad-name: x}\n", "config.yaml:4: sinks[0].labels.bad-name: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+        ("retries: {}\n", "config.yaml:1: retries: unknown key (allowed here: monitor, retry, sinks)"),
+    ])
+    func badConfigurationIsOneLineNamingTheKey(yaml: String, message: String) throws {
+        #expect(throws: SpecError.self) { try decode(yaml) }
+        do { _ = try decode(yaml) } catch { #expect("\(error)" == message) }
+    }
+}
