@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|simulate|apply|teardown|list|holders|events|version|help)
+    tree|show|capture|translate|simulate|apply|teardown|list|holders|remove|events|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders events version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders remove events version help' -- "${cur}"))
         ;;
     esac
 }
@@ -468,6 +468,46 @@ _dmstack_holders_refresh() {
 
     # Offer option value completions
     case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_remove() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --yes --force --json --version -h --help)
+    repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
+    non_repeating_options=(--kill --wait --config --state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--kill')
+        __dmstack_add_completions -W 'none'$'\n''term'$'\n''bus'
+        return
+        ;;
+    '--wait')
+        return
+        ;;
+    '--thin-dump')
+        return
+        ;;
+    '--cache-dump')
+        return
+        ;;
+    '--snapshot-store')
+        return
+        ;;
+    '--writecache-metadata')
+        return
+        ;;
+    '--integrity-superblock')
+        return
+        ;;
+    '--config')
+        return
+        ;;
     '--state-dir')
         return
         ;;

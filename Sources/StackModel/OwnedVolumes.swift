@@ -73,6 +73,12 @@ extension Inventory {
             for h in above(d) { add(h) }
         }
         selected.forEach(add)
+        return try topDown(all, force: force)
+    }
+
+    /// `all` (by kernel name) in an order where nothing is removed before what is built on it;
+    /// refuses a non-dm device, and a dm device without the `DMSTACK-` prefix unless `force`.
+    func topDown(_ all: [String: BlockDevice], force: Bool) throws(TeardownError) -> [TeardownItem] {
         for d in all.values.sorted(by: { $0.kernelName < $1.kernelName }) {
             guard let dm = d.dm else {
                 throw TeardownError(category: .notOwned, message: "\(d.displayName) is built on the selection and is not a dm device; remove it first")

@@ -69,49 +69,23 @@ struct Simulate: ParsableCommand {
                 throw CommandFailure(status: .usage, message: "range \(sectors) is outside \(device.displayName) (\(device.size) sectors)")
             }
             let kind = event ?? (sectors == nil ? .remove : .failure)
-            var reader = ReverseMapReader()
-            reader.strategy = reverseMap
             // DMSTACK_TIMING=1: where the time goes, on stderr (for `make bench`).
             let timing = getenv("DMSTACK_TIMING").map { String(cString: $0) == "1" } ?? false
-            var mapNanos: UInt64 = 0, procNanos: UInt64 = 0
-            let begin = Self.now()
-            if live && !json && isatty(2) == 1 {
-                reader.progress = { n in var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
-            }
+            let begin = ImpactRun.now()
             let mappings: DynamicMappings
             do {
                 mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
             } catch let e as TableParseError {
                 throw CommandFailure(status: .dataError, message: "\(engine.engine.source): \(e)")
             }
-            let planner = ImpactPlanner(inventory: inventory, mappings: mappings, reverseMap: { fs, role, ranges in
-                guard live else {
-                    guard let map = inventory.snapshot.reverseMaps?.first(where: { $0.mountpoint == fs.mountpoint }) else {
-                        return ReverseMapAnswer(records: [], paths: [:], notes: ["the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all): files not named"])
-                    }
-                    return map.answer(role: role, ranges: ranges)
-                }
-                guard let name = fs.devices[role], let d = try? inventory.device(name) else {
-                    return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): no \(role.rawValue) device"])
-                }
-                let t = Self.now()
-                defer { mapNanos += Self.now() - t }
-                return reader.answer(fs, role: role, ranges: ranges, device: d)
-            }, users: { fs, inodes in
-                let t = Self.now()
-                defer { procNanos += Self.now() - t }
-                return live ? ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
-                            : (inventory.snapshot.fileUses ?? []).filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
-            })
-            let impact: Impact
-            do { impact = try planner.plan(leaf: device.displayName, range: sectors, event: kind) } catch let e as TopologyError {
-                throw CommandFailure(status: .usage, message: "\(e)")
-            } catch let e as TableParseError {
-                throw CommandFailure(status: .dataError, message: "\(engine.engine.source): \(e)")
+            let run = ImpactRun(inventory: inventory, live: live, mappings: mappings, strategy: reverseMap)
+            if live && !json && isatty(2) == 1 {
+                run.reader.progress = { n in var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
             }
-            if reader.progress != nil { print("\r\u{1b}[K", terminator: "", to: &stderr) }
+            let impact = try run.plan(leaf: device.displayName, range: sectors, event: kind, source: engine.engine.source)
+            if run.reader.progress != nil { print("\r\u{1b}[K", terminator: "", to: &stderr) }
             if timing {
-                print("dmstack: timing: reverse map \(mapNanos / 1000) us, processes \(procNanos / 1000) us, plan \((Self.now() - begin) / 1000) us", to: &stderr)
+                print("dmstack: timing: reverse map \(run.mapNanos / 1000) us, processes \(run.procNanos / 1000) us, plan \((ImpactRun.now() - begin) / 1000) us", to: &stderr)
             }
             if json {
                 print(try JSONOutput.encode(["impact": impact]))
@@ -119,12 +93,6 @@ struct Simulate: ParsableCommand {
                 print(Self.render(impact))
             }
         }
-    }
-
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// The first few of a long list, and how many more (--json has them all).

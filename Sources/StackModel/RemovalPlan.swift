@@ -1,0 +1,89 @@
+/// What `dmstack remove LEAF` does, in order, decided from the live inventory and the leaf's
+/// pre-remove impact. The order is the kernel's pre-remove path (xfs_dax_notify_failure with
+/// MF_MEM_PRE_REMOVE: freeze, kill every mapper, invalidate, thaw) made safe for a stack the
+/// kernel would not tell: then unmount what loses data, remove the dm layers above the leaf
+/// top-down, and only then take the leaf away, so no table ever points at a vanished device.
+public struct RemovalPlan: Encodable, Sendable {
+    /// A file whose cached pages are dropped (its absolute path, file byte ranges).
+    public struct Invalidation: Encodable, Sendable, Hashable {
+        public var mountpoint: String
+        public var path: String
+        public var ranges: [ByteRange]
+    }
+
+    public var leaf: String
+    public var leafDevice: String
+    /// One mountpoint per filesystem that is hit: frozen, then thawed.
+    public var freeze: [String]
+    /// Processes that map or hold open a hit file, one entry per pid.
+    public var processes: [FileUse]
+    public var invalidate: [Invalidation]
+    /// Every mount of a filesystem that loses data or sits on a removed layer, deepest first.
+    public var unmount: [String]
+    /// dm devices above the leaf that lose data, top-down.
+    public var layers: [TeardownItem]
+    /// Devices whose redundancy covers the leaf: they stay up, degraded.
+    public var degraded: [String]
+
+    /// Nothing above the leaf loses data: redundancy covers it (or nothing is built on it).
+    public var keepsServing: Bool { freeze.isEmpty && unmount.isEmpty && layers.isEmpty }
+}
+
+/// Why a removal cannot be planned: the leaf is not a leaf, or something above is not ours.
+public struct RemovalError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Category: Sendable, Hashable { case notALeaf, notOwned }
+    public var category: Category
+    public var message: String
+    public var description: String { message }
+    public init(category: Category, message: String) {
+        self.category = category
+        self.message = message
+    }
+}
+
+extension Inventory {
+    /// The removal of `leaf` given its pre-remove `impact`. Every device built on the leaf goes,
+    /// except a raid or mirror whose copy covers it (all its pieces degraded) and what is built
+    /// on that; a device that goes must be dmstack's (DMSTACK- uuid) unless `force`.
+    public func removal(of leafName: String, impact: Impact, force: Bool) throws(RemovalError) -> RemovalPlan {
+        let leaf: BlockDevice
+        do { leaf = try device(leafName) } catch { throw RemovalError(category: .notALeaf, message: error.description) }
+        if let dm = leaf.dm {
+            throw RemovalError(category: .notALeaf, message: "\(leaf.displayName) is a dm device, not a leaf; `dmstack teardown \(dm.name)` removes dm devices")
+        }
+        if let p = leaf.partition {
+            throw RemovalError(category: .notALeaf, message: "\(leaf.displayName) is a partition; remove its disk (\(p.parent))")
+        }
+        let saved = Set(impact.layers.filter { l in !l.ranges.isEmpty && l.ranges.allSatisfy { $0.outcome == .degraded } }.map(\.device))
+        var going: [String: BlockDevice] = [:]
+        func add(_ d: BlockDevice) {
+            for h in above(d) where going[h.kernelName] == nil && !saved.contains(h.displayName) {
+                going[h.kernelName] = h
+                add(h)
+            }
+        }
+        add(leaf)
+        let layers: [TeardownItem]
+        do { layers = try topDown(going, force: force) } catch { throw RemovalError(category: .notOwned, message: error.message) }
+
+        var unmount: [String] = []
+        for fs in impact.filesystems {
+            if let d = try? device(fs.device) { unmount += mounts(of: d).map(\.mountpoint) }
+            unmount.append(fs.mountpoint)
+        }
+        unmount += layers.flatMap(\.mountpoints) + mounts(of: leaf).map(\.mountpoint)
+        var seen = Set<String>()
+        unmount = unmount.filter { seen.insert($0).inserted }.sorted { ($0.count, $0) > ($1.count, $1) }
+
+        var pids = Set<Int32>()
+        let processes = impact.filesystems.flatMap(\.processes).filter { pids.insert($0.pid).inserted }
+        let invalidate = impact.filesystems.flatMap { fs in
+            fs.files.map { RemovalPlan.Invalidation(mountpoint: fs.mountpoint, path: $0.path, ranges: $0.extents) }
+        }
+        let degraded = impact.notices.filter { $0.action == "notify-degraded" }.map(\.target)
+        var seenDegraded = Set<String>()
+        return RemovalPlan(leaf: leaf.displayName, leafDevice: leaf.majorMinor,
+                           freeze: impact.filesystems.map(\.mountpoint), processes: processes, invalidate: invalidate,
+                           unmount: unmount, layers: layers, degraded: degraded.filter { seenDegraded.insert($0).inserted })
+    }
+}

@@ -1,0 +1,199 @@
+import CLinux
+import StackModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a leaf is taken away once nothing is built on it any more.
+public enum LeafDetach: Sendable, Hashable, CustomStringConvertible {
+    /// An nvdimm bus device (pfnN.M, namespaceN.M, bttN.M): its name written to its driver's
+    /// `unbind` (drivers/nvdimm/bus.c), which deletes the pmem disk.
+    case nvdimm(device: String, driver: String)
+    /// A SCSI disk: `1` written to its device's `delete` attribute (drivers/scsi/scsi_sysfs.c).
+    case scsi(delete: String)
+    /// A loop device: LOOP_CLR_FD (drivers/block/loop.c); with no holder left it detaches at once.
+    case loop(path: String)
+
+    public var description: String {
+        switch self {
+        case .nvdimm(let device, let driver): "unbind \(device) from \(driver.split(separator: "/").last ?? "")"
+        case .scsi(let delete): "echo 1 > \(delete)"
+        case .loop(let path): "detach \(path)"
+        }
+    }
+
+    /// How `kernelName` can be taken away, from sysfs; a device none of these fits is refused.
+    public static func of(_ kernelName: String, sysfs: String = "/sys") throws(RemovalError) -> LeafDetach {
+        let base = "\(sysfs)/class/block/\(kernelName)"
+        guard access(base, F_OK) == 0 else { throw RemovalError(category: .notALeaf, message: "\(kernelName) is not on the live system (\(base) is missing)") }
+        if access("\(base)/loop", F_OK) == 0 { return .loop(path: "/dev/\(kernelName)") }
+        if access("\(base)/device/delete", F_OK) == 0 && access("\(base)/device/scsi_disk", F_OK) == 0 {
+            return .scsi(delete: "\(base)/device/delete")
+        }
+        if let device = realpath("\(base)/device", nil).map({ p in defer { free(p) }; return String(cString: p) }),
+           device.contains("/ndbus"), let driver = realpath("\(base)/device/driver", nil).map({ p in defer { free(p) }; return String(cString: p) }) {
+            return .nvdimm(device: String(device.split(separator: "/").last ?? ""), driver: driver)
+        }
+        throw RemovalError(category: .notALeaf, message: "\(kernelName) cannot be taken away by dmstack: it unbinds pmem namespaces, deletes SCSI disks and detaches loop devices")
+    }
+
+    /// Takes the leaf away.
+    public func perform() throws(SystemError) {
+        switch self {
+        case .nvdimm(let device, let driver): try Self.write("\(driver)/unbind", device)
+        case .scsi(let delete): try Self.write(delete, "1")
+        case .loop(let path):
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
+            defer { close(fd) }
+            guard ioctl(fd, 0x4C01 /* LOOP_CLR_FD */, 0) == 0 else { throw SystemError(path: path, operation: "detach (LOOP_CLR_FD)", errno: errno) }
+        }
+    }
+
+    static func write(_ path: String, _ text: String) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard n == text.utf8.count else { throw SystemError(path: path, operation: "write '\(text)' to", errno: errno) }
+    }
+}
+
+/// Which signal the processes that map or hold a lost file get: none, SIGTERM, or SIGBUS (what
+/// the kernel's kill_proc sends; from user space it arrives as SI_USER, without the faulting
+/// address the kernel's BUS_MCEERR_AR/AO would carry).
+public enum KillPolicy: String, Sendable, CaseIterable {
+    case none, term, bus
+}
+
+/// One step of a removal and how it went.
+public struct RemovalStep: Encodable, Sendable, Hashable {
+    public var step: String
+    public var target: String
+    /// done, failed, or skipped.
+    public var outcome: String
+    public var detail: String?
+
+    public init(_ step: String, _ target: String, _ outcome: String, _ detail: String? = nil) {
+        self.step = step
+        self.target = target
+        self.outcome = outcome
+        self.detail = detail
+    }
+}
+
+/// Carries out a `RemovalPlan` on the live system in its order, recording every step; the first
+/// step that fails stops it, and whatever it froze is thawed before it returns.
+public struct RemovalRunner {
+    public var plan: RemovalPlan
+    public var detach: LeafDetach
+    public var kill: KillPolicy
+    /// How long an unmount keeps retrying while the signalled processes let go.
+    public var unmountWait: Double = 10
+    /// Delivers the recorded notifications (while the filesystems are frozen); its line goes
+    /// into the dispatch step. Delivery failures do not stop a removal: the events are in the
+    /// outbox and are retried.
+    public var dispatch: () -> String
+    let dm = DeviceMapperClient()
+
+    public init(plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, dispatch: @escaping () -> String) {
+        self.plan = plan
+        self.detach = detach
+        self.kill = kill
+        self.dispatch = dispatch
+    }
+
+    /// The steps done, and the one it stopped at (nil when every step was done).
+    public func run(log: (RemovalStep) -> Void = { _ in }) -> (steps: [RemovalStep], stopped: RemovalStep?) {
+        var steps: [RemovalStep] = []
+        var frozen: [(String, Int32)] = []
+        func record(_ s: RemovalStep) { steps.append(s); log(s) }
+        func thawAll() {
+            for (mp, fd) in frozen.reversed() {
+                record(clinux_thaw(fd) == 0 ? RemovalStep("thaw", mp, "done") : RemovalStep("thaw", mp, "failed", String(cString: strerror(errno))))
+                close(fd)
+            }
+            frozen = []
+        }
+        func stop(_ s: RemovalStep) -> (steps: [RemovalStep], stopped: RemovalStep?) {
+            record(s)
+            thawAll()
+            return (steps, s)
+        }
+
+        // Freeze: the filesystems stop changing while their users are told and signalled.
+        for mp in plan.freeze {
+            let fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { return stop(RemovalStep("freeze", mp, "failed", "open: \(String(cString: strerror(errno)))")) }
+            guard clinux_freeze(fd) == 0 else {
+                let e = errno
+                close(fd)
+                return stop(RemovalStep("freeze", mp, "failed", "FIFREEZE: \(String(cString: strerror(e)))" + (e == EBUSY ? " (already frozen?)" : "")))
+            }
+            frozen.append((mp, fd))
+            record(RemovalStep("freeze", mp, "done"))
+        }
+
+        record(RemovalStep("dispatch", plan.leaf, "done", dispatch()))
+
+        // Signal every process that maps or holds open a lost file (pre-remove takes them all).
+        let me = getpid()
+        for p in plan.processes where p.pid != me {
+            let who = "pid \(p.pid) (\(p.command.split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) } ?? p.command))"
+            guard kill != .none else { record(RemovalStep("signal", who, "skipped", "--kill none")); continue }
+            let signal = kill == .term ? SIGTERM : SIGBUS
+            if Glibc.kill(p.pid, signal) == 0 {
+                record(RemovalStep("signal", who, "done", "\(kill == .term ? "SIGTERM" : "SIGBUS"), \(p.how) \(p.path)"))
+            } else if errno == ESRCH {
+                record(RemovalStep("signal", who, "skipped", "already gone"))
+            } else {
+                return stop(RemovalStep("signal", who, "failed", String(cString: strerror(errno))))
+            }
+        }
+
+        // Drop the cached pages of the lost files (the kernel's invalidate_inode_pages2_range;
+        // advisory there too: a page that cannot go is left). DAX files have none.
+        if !plan.invalidate.isEmpty {
+            var dropped = 0, missing = 0
+            for f in plan.invalidate {
+                let fd = open(f.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+                guard fd >= 0 else { missing += 1; continue }
+                for r in f.ranges { _ = posix_fadvise(fd, off_t(r.offset), off_t(r.length), POSIX_FADV_DONTNEED) }
+                close(fd)
+                dropped += 1
+            }
+            record(RemovalStep("invalidate", "\(plan.invalidate.count) files", "done",
+                               "POSIX_FADV_DONTNEED on the lost ranges of \(dropped) files" + (missing > 0 ? "; \(missing) could not be opened (gone meanwhile)" : "")))
+        }
+
+        thawAll()
+
+        // Unmount what loses data, waiting for the signalled processes to let go.
+        for mp in plan.unmount {
+            let deadline = CommandRunner.monotonicSeconds() + unmountWait
+            while umount2(mp, 0) != 0 {
+                let e = errno
+                if e == EINVAL || e == ENOENT { break }  // not mounted (any more)
+                if e == EBUSY && CommandRunner.monotonicSeconds() < deadline { usleep(100_000); continue }
+                var st = stat()
+                let users = stat(mp, &st) == 0 ? ProcessScanner.users(of: ["\(clinux_major(UInt64(st.st_dev))):\(clinux_minor(UInt64(st.st_dev)))"]) : []
+                return stop(RemovalStep("unmount", mp, "failed", String(cString: strerror(e))
+                    + (users.isEmpty ? "" : "; still used by " + users.map(\.description).joined(separator: ", ") + (kill == .none ? " (--kill term signals them)" : ""))))
+            }
+            record(RemovalStep("unmount", mp, "done"))
+        }
+
+        for item in plan.layers {
+            do { try dm.remove(name: item.name) } catch {
+                return stop(RemovalStep("remove", item.name, "failed", error.description))
+            }
+            record(RemovalStep("remove", item.name, "done", item.majorMinor))
+        }
+
+        do { try detach.perform() } catch {
+            return stop(RemovalStep("detach", plan.leaf, "failed", error.description))
+        }
+        record(RemovalStep("detach", plan.leaf, "done", detach.description))
+        return (steps, nil)
+    }
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import StackModel
+import StackSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dmstack remove LEAF`: a leaf taken away for real, in the safe order.
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a leaf away safely: freeze, notify, signal, invalidate, thaw, unmount, remove the dm layers above it, unbind it.",
+        discussion: """
+            The plan is simulate's pre-remove impact of the whole leaf. Then, in order: the \
+            notification is recorded in the outbox; the hit filesystems are frozen (FIFREEZE); \
+            the notifications are dispatched; the processes that map or hold open a lost file \
+            get the --kill signal; the lost ranges' cached pages are dropped; the filesystems are \
+            thawed, then unmounted (every mount of them, retried for --wait seconds while \
+            signalled processes let go); the dm devices above the leaf are removed top-down; \
+            the leaf is taken away (a pmem namespace's pfn/namespace device unbound from \
+            nd_pmem, a SCSI disk deleted, a loop device detached); the holder registry is \
+            refreshed. When a raid or mirror's copy covers the leaf, it and what is built on it \
+            stay up: the event says degraded. dm devices without the DMSTACK- uuid prefix are \
+            refused unless --force. Without --yes, and not --dry-run, it asks on the terminal \
+            and refuses (status 3) when there is none. A step that fails stops the sequence; \
+            what was frozen is thawed; the message names the step (status 1). Undelivered \
+            notifications do not stop it: they stay in the outbox (dmstack events). JSON: \
+            {"remove": {leaf, dry_run, plan: {leaf, leaf_device, freeze, processes, \
+            invalidate: [{mountpoint, path, ranges}], unmount, layers: [{name, major_minor, \
+            uuid, owned, mountpoints}], degraded}, detach, event, steps: [{step, target, \
+            outcome, detail}], stopped_at, summary}}.
+            """
+    )
+
+    @Argument(help: "The leaf (a pmem, SCSI or loop device: kernel name, /dev path or major:minor).")
+    var leaf: String
+
+    @Flag(name: .long, help: "Print the plan; change nothing, send nothing.")
+    var dryRun = false
+
+    @Option(help: ArgumentHelp("What the processes that map or hold a lost file get: none, term (SIGTERM) or bus (SIGBUS, as the kernel would).", valueName: "SIGNAL"))
+    var kill: KillPolicy = .term
+
+    @Option(help: ArgumentHelp("Seconds an unmount keeps retrying while processes let go.", valueName: "SECONDS"))
+    var wait: Double = 10
+
+    @Flag(name: .long, help: "Go ahead without asking (needed without a terminal).")
+    var yes = false
+
+    @Flag(name: .long, help: "Also remove dm devices above the leaf that lack the DMSTACK- uuid prefix.")
+    var force = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var dynamic: MappingOptions
+    @OptionGroup var options: ConfigOptions
+    @OptionGroup var registry: RegistryOptions
+
+    struct Report: Encodable {
+        var leaf: String
+        var dryRun: Bool
+        var plan: RemovalPlan
+        var detach: String
+        var event: String?
+        var steps: [RemovalStep] = []
+        var stoppedAt: RemovalStep?
+        var summary: String
+    }
+
+    func validate() throws {
+        guard wait >= 0 else { throw ValidationError("--wait must be 0 or more seconds") }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            var stderr = StandardError()
+            let inventory = try liveInventory()
+            let device: BlockDevice
+            do { device = try inventory.device(DevicePath.resolve(leaf)) } catch let error as UnknownDeviceError {
+                throw CommandFailure(status: .usage, message: error.description)
+            }
+            let mappings: DynamicMappings
+            do {
+                mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? inventory.device(DevicePath.resolve(n)))?.displayName ?? n }
+            } catch let e as TableParseError {
+                throw CommandFailure(status: .dataError, message: "live tables: \(e)")
+            }
+            let impact = try ImpactRun(inventory: inventory, live: true, mappings: mappings)
+                .plan(leaf: device.displayName, range: nil, event: .remove, source: "the live system")
+            let plan: RemovalPlan
+            let detach: LeafDetach
+            do {
+                plan = try inventory.removal(of: device.displayName, impact: impact, force: force)
+                detach = try LeafDetach.of(device.kernelName)
+            } catch let error as RemovalError {
+                throw CommandFailure(status: error.category == .notOwned ? .refused : .usage, message: "remove \(device.displayName) refused: \(error.message)")
+            }
+            let config = try options.load()
+            try Self.checkNotFrozen(plan, inventory: inventory, paths: [registry.directory] + config.sinks.compactMap {
+                if case .jsonLines(let path?) = $0.kind { return path } else { return nil }
+            })
+            var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary)
+            if !json { print(Self.render(plan, detach: detach, impact: impact, dryRun: dryRun)) }
+            if dryRun {
+                if json { print(try JSONOutput.encode(["remove": report])) }
+                return
+            }
+            if !yes {
+                guard isatty(0) == 1 else {
+                    throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: no terminal to confirm on; --yes to go ahead, --dry-run to see the plan")
+                }
+                print("Type \(plan.leaf) to remove it: ", terminator: "", to: &stderr)
+                guard readLine() == plan.leaf else {
+                    throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: not confirmed")
+                }
+            }
+            // The event is in the outbox before anything changes.
+            let db = try registry.open()
+            let dispatcher = Dispatcher(registry: db, config: config)
+            let at = timestamp()
+            let identity = inventory.identity(of: device, byId: HolderContext.live(now: at).byId[device.kernelName] ?? [])
+            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: at, at: at, origin: "remove", host: hostName())
+            _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
+            report.event = event.key
+            var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {
+                do {
+                    let r = try dispatcher.dispatch()
+                    return "\(r.delivered.count) delivered" + (r.failed.isEmpty ? "" : ", \(r.failed.count) failed (kept in the outbox: \(r.failed.map { "\($0.sink): \($0.detail)" }.joined(separator: "; ")))")
+                } catch {
+                    return "not delivered: \(error) (the event is in the outbox)"
+                }
+            }
+            runner.unmountWait = wait
+            let (steps, stopped) = runner.run { step in
+                if !json { print("  \(step.outcome == "done" ? "done" : step.outcome): \(step.step) \(step.target)" + (step.detail.map { ": \($0)" } ?? "")) }
+            }
+            report.steps = steps
+            report.stoppedAt = stopped
+            // What is gone is recorded as gone (the chains stay known).
+            let context = HolderContext.live(now: timestamp())
+            if let after = try? liveInventory() {
+                let live = after.devicesByIdentity(byId: context.byId)
+                let names = (try? db.holders(above: device.kernelName).map(\.name)) ?? []
+                if !names.isEmpty {
+                    _ = try? db.refresh(names) { $0.refreshed(in: after, context: context, live: live) }
+                }
+            }
+            if json { print(try JSONOutput.encode(["remove": report])) }
+            if let stopped {
+                let thawed = steps.filter { $0.step == "thaw" && $0.outcome == "done" }.map(\.target)
+                throw CommandFailure(status: .failure, message: "remove \(plan.leaf) stopped at \(stopped.step) \(stopped.target): \(stopped.detail ?? "failed")"
+                    + (thawed.isEmpty ? "" : "; thawed \(thawed.joined(separator: ", "))"))
+            }
+            if !json {
+                print(plan.keepsServing && !plan.degraded.isEmpty ? "removed \(plan.leaf); still serving, degraded: \(plan.degraded.joined(separator: ", "))" : "removed \(plan.leaf)")
+            }
+        }
+    }
+
+    /// The outbox and the JSON lines files are written while the filesystems are frozen: one
+    /// of them on a frozen filesystem would hang the removal, so it is refused up front.
+    static func checkNotFrozen(_ plan: RemovalPlan, inventory: Inventory, paths: [String]) throws {
+        var frozen: [UInt64: String] = [:]
+        for mp in plan.freeze {
+            var st = stat()
+            if stat(mp, &st) == 0 { frozen[UInt64(st.st_dev)] = mp }
+        }
+        for path in paths {
+            var probe = path
+            var st = stat()
+            while stat(probe, &st) != 0, probe.contains("/"), probe != "/" {
+                probe = String(probe[..<probe.lastIndex(of: "/")!])
+                if probe.isEmpty { probe = "/" }
+            }
+            if let mp = frozen[UInt64(st.st_dev)] {
+                throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: \(path) is on \(mp), which the removal freezes; move it (--state-dir, the configuration) off that filesystem")
+            }
+        }
+    }
+
+    static func render(_ plan: RemovalPlan, detach: LeafDetach, impact: Impact, dryRun: Bool) -> String {
+        var lines = ["remove \(plan.leaf)\(dryRun ? ", dry run" : "")"]
+        for mp in plan.freeze { lines.append("  freeze \(mp)") }
+        lines.append("  dispatch the notification (\(impact.summary))")
+        for p in plan.processes { lines.append("  signal pid \(p.pid) (\(p.command.count > 60 ? p.command.prefix(57) + "..." : p.command)): \(p.how) \(p.path)") }
+        if !plan.invalidate.isEmpty { lines.append("  invalidate the cached pages of \(plan.invalidate.count) files") }
+        for mp in plan.freeze.reversed() { lines.append("  thaw \(mp)") }
+        for mp in plan.unmount { lines.append("  unmount \(mp)") }
+        for l in plan.layers { lines.append("  remove \(l.name) (\(l.majorMinor))") }
+        lines.append("  \(detach)")
+        for d in plan.degraded { lines.append("  keeps serving, degraded: \(d)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension KillPolicy: ExpressibleByArgument {}

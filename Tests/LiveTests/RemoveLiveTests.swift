@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dmstack remove` on a loop device under a mounted XFS (no dm on the host; the VM runs the
+/// dm stacks): the safe order end to end with a process mapping a file, the refusals, and a
+/// stop in the middle that thaws. Root and loop devices; host and VM.
+@Suite("Live: remove", .serialized, .enabled(if: Live.hasLoop, "needs root and /dev/loop-control"))
+struct RemoveLiveTests {
+    /// An XFS on a new loop device, mounted, with two files; a state dir and config whose JSON
+    /// lines go to `events.jsonl` (all outside the filesystem).
+    func setUp(_ cleanup: inout [String]) throws -> (loop: String, mnt: String, dir: String, options: String) {
+        let dir = try Live.temporary("/tmp/dmstack-remove-XXXXXX", recursive: true, cleanup: &cleanup)
+        let loop = try Live.loop(size: "400M", cleanup: &cleanup)
+        let mnt = "\(dir)/mnt"
+        try Live.sh("mkdir \(mnt) && mkfs.xfs -q -f -m rmapbt=1,reflink=1 \(loop) && mount \(loop) \(mnt)")
+        cleanup.append("umount \(mnt)")
+        try Live.sh("head -c 1048576 /dev/urandom > \(mnt)/mapped && head -c 65536 /dev/urandom > \(mnt)/other && sync")
+        try "sinks:\n  - {type: jsonl, path: \(dir)/events.jsonl}\n".write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        return (loop, mnt, dir, "--config \(dir)/config.yaml --state-dir \(dir)/state")
+    }
+
+    /// python3 mapping `file` (one page touched), writing `signal` to `out` on SIGTERM; its pid.
+    func mapper(_ file: String, out: String, cleanup: inout [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import mmap, signal, sys, time
+            f = open('\(file)', 'rb'); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ); m[4096]
+            def on(s, _): open('\(out)', 'w').write(signal.Signals(s).name); sys.exit(0)
+            signal.signal(signal.SIGTERM, on); signal.signal(signal.SIGBUS, on)
+            # The test runner blocks SIGTERM; its children inherit the mask.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGBUS])
+            open('\(out).ready', 'w').close()
+            while True: time.sleep(0.1)
+            """]
+        try p.run()
+        cleanup.append("kill -KILL \(p.processIdentifier) 2>/dev/null || true")
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: "\(out).ready") && waited < 100 { usleep(100_000); waited += 1 }
+        return p.processIdentifier
+    }
+
+    func failing(_ arguments: String) -> (Int32, String) {
+        do { _ = try Live.sh("\(Live.dmstack) \(arguments) </dev/null"); return (0, "") } catch let e as Live.CommandError {
+            return (e.status, e.output)
+        } catch { return (-1, "\(error)") }
+    }
+
+    @Test func removesInTheSafeOrderAndSignalsTheMapper() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (loop, mnt, dir, options) = try setUp(&cleanup)
+        let name = String(loop.dropFirst(5))
+        let pid = try mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
+        // Dry run: the plan, nothing changed, nothing sent.
+        let dry = try Live.json("remove \(name) --dry-run --json \(options)")["remove"] as! [String: Any]
+        let plan = dry["plan"] as! [String: Any]
+        #expect(plan["freeze"] as? [String] == [mnt] && plan["unmount"] as? [String] == [mnt])
+        #expect((plan["processes"] as! [[String: Any]]).map { $0["pid"] as? Int } == [Int(pid)])
+        #expect(dry["detach"] as? String == "detach \(loop)" && dry["steps"] as? [Any] == nil || (dry["steps"] as? [Any])?.isEmpty == true)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/events.jsonl"))
+        // No terminal and no --yes: refused, nothing changed.
+        let (status, message) = failing("remove \(name) \(options)")
+        #expect(status == 3 && message.contains("dmstack: remove \(name) refused: no terminal to confirm on; --yes"))
+        #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
+
+        let report = try Live.json("remove \(name) --yes --kill term --json \(options)")["remove"] as! [String: Any]
+        let steps = (report["steps"] as! [[String: Any]]).map { "\($0["step"]!) \($0["outcome"]!)" }
+        #expect(steps == ["freeze done", "dispatch done", "signal done", "invalidate done", "thaw done", "unmount done", "detach done"])
+        #expect(report["stopped_at"] == nil)
+        // The process got SIGTERM, the filesystem is gone, the loop device detached.
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: "\(dir)/signal") && waited < 50 { usleep(100_000); waited += 1 }
+        #expect(try String(contentsOfFile: "\(dir)/signal", encoding: .utf8) == "SIGTERM")
+        #expect((try? Live.sh("findmnt -n \(mnt)")) == nil)
+        #expect(try Live.sh("losetup -n -O BACK-FILE \(loop) 2>/dev/null || true").trimmed.isEmpty)
+        // The event was delivered, naming the mapped file and the pid, with its key.
+        let line = try String(contentsOfFile: "\(dir)/events.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(line.count == 1)
+        let event = try JSONSerialization.jsonObject(with: Data(line[0].utf8)) as! [String: Any]
+        #expect(event["key"] as? String == report["event"] as? String && event["kind"] as? String == "remove" && event["severity"] as? String == "critical")
+        let fs = (event["filesystems"] as! [[String: Any]])[0]
+        #expect((fs["files"] as! [String]).contains("\(mnt)/mapped"))
+        #expect((fs["processes"] as! [[String: Any]]).contains { $0["pid"] as? Int == Int(pid) })
+        let outbox = try Live.json("events list --json --state-dir \(dir)/state")["events"] as! [[String: Any]]
+        #expect(outbox.count == 1 && (outbox[0]["deliveries"] as! [[String: Any]])[0]["state"] as? String == "delivered")
+    }
+
+    @Test func aStepThatFailsStopsAndThaws() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (loop, mnt, dir, options) = try setUp(&cleanup)
+        let name = String(loop.dropFirst(5))
+        let pid = try mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
+        // --kill none: the mapper keeps the filesystem busy, the unmount fails after --wait.
+        let (status, message) = failing("remove \(name) --yes --kill none --wait 1 \(options)")
+        #expect(status == 1)
+        #expect(message.contains("dmstack: remove \(name) stopped at unmount \(mnt): Device or resource busy; still used by "))
+        #expect(message.contains("pid \(pid)"))
+        // Thawed and still mounted: a write goes through at once; the process was not signalled.
+        try Live.sh("timeout 10 sh -c 'echo x > \(mnt)/after && sync'")
+        #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/signal"))
+        #expect(kill(pid, 0) == 0)
+    }
+
+    @Test func refusals() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (loop, mnt, dir, _) = try setUp(&cleanup)
+        let name = String(loop.dropFirst(5))
+        // The outbox on the filesystem the removal would freeze: refused before anything.
+        var (status, message) = failing("remove \(name) --yes --config \(dir)/config.yaml --state-dir \(mnt)/state")
+        #expect(status == 3 && message == "dmstack: remove \(name) refused: \(mnt)/state is on \(mnt), which the removal freezes; move it (--state-dir, the configuration) off that filesystem\n")
+        (status, message) = failing("remove nosuchdevice --dry-run")
+        #expect(status == 64 && message.hasPrefix("dmstack: ") && message.split(separator: "\n").count == 1)
+        (status, message) = failing("remove \(name) --kill hup --dry-run")
+        #expect(status == 64)
+        #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
+    }
+}

@@ -1,0 +1,50 @@
+import StackModel
+import Testing
+
+/// `dmstack remove`'s plan on the machine of HolderRecordTests: what is frozen, unmounted and
+/// removed top-down, and what redundancy keeps up.
+@Suite("Removal plans")
+struct RemovalPlanTests {
+    func plan(_ leaf: String, users: [FileUse] = [], inventory: Inventory = HolderRecordTests.machine(), force: Bool = false) throws -> RemovalPlan {
+        var planner = ImpactPlannerTests.planner(users: users)
+        planner = ImpactPlanner(inventory: inventory, reverseMap: planner.reverseMap, users: planner.users)
+        let impact = try planner.plan(leaf: leaf, range: nil, event: .remove)
+        return try inventory.removal(of: leaf, impact: impact, force: force)
+    }
+
+    @Test func aLeafUnderTheFilesystemTakesEveryLayerAboveItTopDown() throws {
+        let mapper = FileUse(pid: 7, command: "app", device: "253:2", inode: 131, how: "mmap", path: "/mnt/x/a", address: "a-b", fileOffset: 0, fileLength: 4096)
+        let p = try plan("pmem0", users: [mapper])
+        #expect(p.freeze == ["/mnt/x"] && p.unmount == ["/mnt/x"])
+        // top before the two volumes it is built on.
+        #expect(p.layers.map(\.name) == ["top", "b", "a"])
+        #expect(p.processes.map(\.pid) == [7])
+        #expect(p.invalidate.map(\.path) == ["/mnt/x/a", "/mnt/x/copy"])
+        #expect(p.degraded.isEmpty && !p.keepsServing)
+    }
+
+    @Test func theExternalLogsLeafUnmountsTheFilesystemButRemovesOnlyTheLogVolume() throws {
+        let p = try plan("pmem1")
+        #expect(p.freeze == ["/mnt/x"] && p.unmount == ["/mnt/x"])
+        #expect(p.layers.map(\.name) == ["log"])
+    }
+
+    @Test func aRaid1MemberKeepsTheVolumeUp() throws {
+        let p = try plan("loop0")
+        #expect(p.layers.isEmpty && p.freeze.isEmpty && p.unmount.isEmpty)
+        #expect(p.degraded == ["r1"] && p.keepsServing)
+    }
+
+    @Test func notALeafOrNotOursIsRefused() throws {
+        #expect(throws: RemovalError(category: .notALeaf, message: "top is a dm device, not a leaf; `dmstack teardown top` removes dm devices")) {
+            try plan("top")
+        }
+        var snapshot = HolderRecordTests.machine().snapshot
+        let i = snapshot.devices.firstIndex { $0.kernelName == "dm-3" }!
+        snapshot.devices[i].dm!.uuid = "LVM-xyz"
+        #expect(throws: RemovalError(category: .notOwned, message: "log is not dmstack's (uuid 'LVM-xyz'); --force to remove it anyway")) {
+            try plan("pmem1", inventory: Inventory(snapshot))
+        }
+        #expect(try plan("pmem1", inventory: Inventory(snapshot), force: true).layers.map(\.name) == ["log"])
+    }
+}
