@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|simulate|apply|teardown|list|holders|remove|events|version|help)
+    tree|show|capture|translate|simulate|apply|teardown|list|holders|remove|monitor|events|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders remove events version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders remove monitor events version help' -- "${cur}"))
         ;;
     esac
 }
@@ -505,6 +505,24 @@ _dmstack_remove() {
     '--integrity-superblock')
         return
         ;;
+    '--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_monitor() {
+    repeating_flags=()
+    non_repeating_flags=(--once --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--config --state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
     '--config')
         return
         ;;

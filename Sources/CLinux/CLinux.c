@@ -5,6 +5,13 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <spawn.h>
+#include <string.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/dm-ioctl.h>
 #include <sys/sysmacros.h>
 
 int clinux_getfsmap(int fd, struct fsmap_head *head) { return ioctl(fd, FS_IOC_GETFSMAP, head); }
@@ -42,3 +49,31 @@ uint64_t clinux_dm_deps_device(const void *deps, uint32_t i) { return ((const st
 
 /* A hook must not inherit dmstack's other descriptors (a caller's pipes would stay open while it runs). */
 int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int from) { return posix_spawn_file_actions_addclosefrom_np(actions, from); }
+
+/* The kernel's uevents (NETLINK_KOBJECT_UEVENT, group 1: what udevd itself listens to), so
+ * the monitor needs no udevd. Returns the socket, or -1 with errno. */
+int clinux_uevent_socket(void) {
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+    if (fd < 0) return -1;
+    struct sockaddr_nl a;
+    memset(&a, 0, sizeof a);
+    a.nl_family = AF_NETLINK;
+    a.nl_groups = 1;
+    int size = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+/* DM_DEV_ARM_POLL on /dev/mapper/control (dm-ioctl 4.37, Linux 4.13): the descriptor then
+ * polls readable once any dm device raises an event (a raid leg failing, a mirror degrading,
+ * a thin pool crossing its threshold). drivers/md/dm-ioctl.c dm_poll / dev_arm_poll. */
+int clinux_dm_arm_poll(int control) {
+    struct dm_ioctl dmi;
+    memset(&dmi, 0, sizeof dmi);
+    dmi.version[0] = DM_VERSION_MAJOR;
+    dmi.version[1] = 37;
+    dmi.version[2] = 0;
+    dmi.data_size = sizeof dmi;
+    return ioctl(control, DM_DEV_ARM_POLL, &dmi);
+}

@@ -24,6 +24,11 @@ public struct RemovalPlan: Encodable, Sendable {
     public var layers: [TeardownItem]
     /// Devices whose redundancy covers the leaf: they stay up, degraded.
     public var degraded: [String]
+    /// Layers above the leaf that stay because a device that stays holds them (a raid leg's
+    /// image and metadata volumes): they error on I/O until the raid is repaired.
+    public var staying: [String]
+    /// What the admin should know before going ahead.
+    public var warnings: [String]
 
     /// Nothing above the leaf loses data: redundancy covers it (or nothing is built on it).
     public var keepsServing: Bool { freeze.isEmpty && unmount.isEmpty && layers.isEmpty }
@@ -42,6 +47,18 @@ public struct RemovalError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Inventory {
+    /// The raid level of a dm-raid table with a `-` metadata slot (dm-raid.c parse_dev_params:
+    /// `<#params> <params...> <#devs> <meta data>...`), nil otherwise.
+    static func raidWithoutMetadata(_ d: BlockDevice) -> String? {
+        for line in d.dm?.table ?? [] {
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count > 5, f[2] == "raid", let params = Int(f[4]), f.count > 5 + params, let devs = Int(f[5 + params]) else { continue }
+            let pairs = f.dropFirst(6 + params).prefix(2 * devs)
+            if pairs.enumerated().contains(where: { $0.offset % 2 == 0 && $0.element == "-" }) { return f[3] }
+        }
+        return nil
+    }
+
     /// The removal of `leaf` given its pre-remove `impact`. Every device built on the leaf goes,
     /// except a raid or mirror whose copy covers it (all its pieces degraded) and what is built
     /// on that; a device that goes must be dmstack's (DMSTACK- uuid) unless `force`.
@@ -63,6 +80,18 @@ extension Inventory {
             }
         }
         add(leaf)
+        // A device still held by one that stays (the members of a raid that keeps serving)
+        // cannot be removed: it stays, pointing at the vanished leaf, until it is repaired.
+        var staying: [String] = []
+        var changed = true
+        while changed {
+            changed = false
+            for (k, d) in going where above(d).contains(where: { going[$0.kernelName] == nil }) {
+                going[k] = nil
+                staying.append(d.displayName)
+                changed = true
+            }
+        }
         let layers: [TeardownItem]
         do { layers = try topDown(going, force: force) } catch { throw RemovalError(category: .notOwned, message: error.message) }
 
@@ -84,6 +113,11 @@ extension Inventory {
         var seenDegraded = Set<String>()
         return RemovalPlan(leaf: leaf.displayName, leafDevice: leaf.majorMinor,
                            freeze: impact.filesystems.map(\.mountpoint), processes: processes, invalidate: invalidate,
-                           unmount: unmount, layers: layers, degraded: degraded.filter { seenDegraded.insert($0).inserted })
+                           unmount: unmount, layers: layers, degraded: degraded.filter { seenDegraded.insert($0).inserted },
+                           staying: staying.sorted(), warnings: saved.sorted().compactMap { name in
+                               (try? device(name)).flatMap { Self.raidWithoutMetadata($0) }.map {
+                                   "\(name) is a \($0) without metadata devices: md cannot record the failed leg and blocks writes (md_wait_for_blocked_rdev) until the raid is repaired or reloaded"
+                               }
+                           })
     }
 }

@@ -15,7 +15,7 @@ struct Dmstack: ParsableCommand {
             64 usage error (bad arguments or range), 65 malformed input file (table, spec, snapshot).
             """,
         version: version,
-        subcommands: [Tree.self, Show.self, Capture.self, Translate.self, Simulate.self, Apply.self, Teardown.self, List.self, Holders.self, Remove.self, Events.self, Version.self]
+        subcommands: [Tree.self, Show.self, Capture.self, Translate.self, Simulate.self, Apply.self, Teardown.self, List.self, Holders.self, Remove.self, Monitor.self, Events.self, Version.self]
     )
 }
 

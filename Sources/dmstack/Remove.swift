@@ -26,7 +26,7 @@ struct Remove: ParsableCommand {
             notifications do not stop it: they stay in the outbox (dmstack events). JSON: \
             {"remove": {leaf, dry_run, plan: {leaf, leaf_device, freeze, processes, \
             invalidate: [{mountpoint, path, ranges}], unmount, layers: [{name, major_minor, \
-            uuid, owned, mountpoints}], degraded}, detach, event, steps: [{step, target, \
+            uuid, owned, mountpoints}], degraded, staying, warnings}, detach, event, steps: [{step, target, \
             outcome, detail}], stopped_at, summary}}.
             """
     )
@@ -189,6 +189,8 @@ struct Remove: ParsableCommand {
         for l in plan.layers { lines.append("  remove \(l.name) (\(l.majorMinor))") }
         lines.append("  \(detach)")
         for d in plan.degraded { lines.append("  keeps serving, degraded: \(d)") }
+        for w in plan.warnings { lines.append("  warning: \(w)") }
+        for d in plan.staying { lines.append("  stays (held by a device that keeps serving; replace the leg to repair): \(d)") }
         return lines.joined(separator: "\n")
     }
 }

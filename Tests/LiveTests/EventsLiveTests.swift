@@ -6,9 +6,8 @@ import Glibc
 
 /// `dmstack events` with real sinks: a hook that fails twice then succeeds, a dmstack killed
 /// with SIGKILL in the middle of a dispatch, journal and syslog datagrams on sockets this test
-/// listens on, and an Alertmanager endpoint served by this test. No devices; host only (the
-/// VM runs the dm tests that produce real events).
-@Suite("Live: notification sinks", .serialized, .enabled(if: !Live.inVM, "host only: nothing here needs dm"))
+/// listens on, and an Alertmanager endpoint served by this test. No devices: host and VM.
+@Suite("Live: notification sinks", .serialized)
 struct EventsLiveTests {
     /// A scratch directory with a state directory and `config.yaml` holding `sinks`.
     func setUp(_ sinks: String, cleanup: inout [String]) throws -> (dir: String, options: String) {

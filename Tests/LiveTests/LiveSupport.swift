@@ -89,6 +89,27 @@ enum Live {
         return path
     }
 
+    /// python3 mapping `file` (one page touched), writing `signal` to `out` on SIGTERM; its pid.
+    static func mapper(_ file: String, out: String, cleanup: inout [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import mmap, signal, sys, time
+            f = open('\(file)', 'rb'); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ); m[4096]
+            def on(s, _): open('\(out)', 'w').write(signal.Signals(s).name); sys.exit(0)
+            signal.signal(signal.SIGTERM, on); signal.signal(signal.SIGBUS, on)
+            # The test runner blocks SIGTERM; its children inherit the mask.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGBUS])
+            open('\(out).ready', 'w').close()
+            while True: time.sleep(0.1)
+            """]
+        try p.run()
+        cleanup.append("kill -KILL \(p.processIdentifier) 2>/dev/null || true")
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: "\(out).ready") && waited < 100 { usleep(100_000); waited += 1 }
+        return p.processIdentifier
+    }
+
     /// Runs cleanup commands last-first, ignoring failures.
     static func clean(_ commands: [String]) {
         for c in commands.reversed() { _ = try? sh(c) }

@@ -22,27 +22,6 @@ struct RemoveLiveTests {
         return (loop, mnt, dir, "--config \(dir)/config.yaml --state-dir \(dir)/state")
     }
 
-    /// python3 mapping `file` (one page touched), writing `signal` to `out` on SIGTERM; its pid.
-    func mapper(_ file: String, out: String, cleanup: inout [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", """
-            import mmap, signal, sys, time
-            f = open('\(file)', 'rb'); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ); m[4096]
-            def on(s, _): open('\(out)', 'w').write(signal.Signals(s).name); sys.exit(0)
-            signal.signal(signal.SIGTERM, on); signal.signal(signal.SIGBUS, on)
-            # The test runner blocks SIGTERM; its children inherit the mask.
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGBUS])
-            open('\(out).ready', 'w').close()
-            while True: time.sleep(0.1)
-            """]
-        try p.run()
-        cleanup.append("kill -KILL \(p.processIdentifier) 2>/dev/null || true")
-        var waited = 0
-        while !FileManager.default.fileExists(atPath: "\(out).ready") && waited < 100 { usleep(100_000); waited += 1 }
-        return p.processIdentifier
-    }
-
     func failing(_ arguments: String) -> (Int32, String) {
         do { _ = try Live.sh("\(Live.dmstack) \(arguments) </dev/null"); return (0, "") } catch let e as Live.CommandError {
             return (e.status, e.output)
@@ -54,7 +33,7 @@ struct RemoveLiveTests {
         defer { Live.clean(cleanup) }
         let (loop, mnt, dir, options) = try setUp(&cleanup)
         let name = String(loop.dropFirst(5))
-        let pid = try mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
+        let pid = try Live.mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
         // Dry run: the plan, nothing changed, nothing sent.
         let dry = try Live.json("remove \(name) --dry-run --json \(options)")["remove"] as! [String: Any]
         let plan = dry["plan"] as! [String: Any]
@@ -94,7 +73,7 @@ struct RemoveLiveTests {
         defer { Live.clean(cleanup) }
         let (loop, mnt, dir, options) = try setUp(&cleanup)
         let name = String(loop.dropFirst(5))
-        let pid = try mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
+        let pid = try Live.mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
         // --kill none: the mapper keeps the filesystem busy, the unmount fails after --wait.
         let (status, message) = failing("remove \(name) --yes --kill none --wait 1 \(options)")
         #expect(status == 1)

@@ -32,7 +32,8 @@ struct RemovalPlanTests {
     @Test func aRaid1MemberKeepsTheVolumeUp() throws {
         let p = try plan("loop0")
         #expect(p.layers.isEmpty && p.freeze.isEmpty && p.unmount.isEmpty)
-        #expect(p.degraded == ["r1"] && p.keepsServing)
+        #expect(p.degraded == ["r1"] && p.keepsServing && p.staying.isEmpty)
+        #expect(p.warnings == ["r1 is a raid1 without metadata devices: md cannot record the failed leg and blocks writes (md_wait_for_blocked_rdev) until the raid is repaired or reloaded"])
     }
 
     @Test func notALeafOrNotOursIsRefused() throws {

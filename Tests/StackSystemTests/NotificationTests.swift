@@ -1,3 +1,4 @@
+import Foundation
 import StackModel
 import StackSystem
 import Testing
@@ -65,5 +66,12 @@ struct NotificationTests {
     func badConfigurationIsOneLineNamingTheKey(yaml: String, message: String) throws {
         #expect(throws: SpecError.self) { try decode(yaml) }
         do { _ = try decode(yaml) } catch { #expect("\(error)" == message) }
+    }
+
+    @Test func theShippedExampleConfigurationIsValid() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("contrib/config.yaml").path
+        let c = try ConfigLoader.load(option: file)
+        #expect(c.sinks.map(\.name) == ["jsonl-1", "pager", "journal-3", "alertmanager-4"])
     }
 }

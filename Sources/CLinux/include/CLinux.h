@@ -44,4 +44,8 @@ uint64_t clinux_dm_deps_device(const void *deps, uint32_t i);
 
 #include <spawn.h>
 int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
+/// A NETLINK_KOBJECT_UEVENT socket bound to the kernel's group, non-blocking; -1 with errno.
+int clinux_uevent_socket(void);
+/// DM_DEV_ARM_POLL on an open /dev/mapper/control.
+int clinux_dm_arm_poll(int control);
 #endif

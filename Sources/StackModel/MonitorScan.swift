@@ -1,0 +1,61 @@
+/// What one monitor pass finds worth an event, comparing the live machine with the registry.
+/// Each finding names its occurrence so that the event key is the same every time the same
+/// thing is seen (a monitor restarted, two passes racing): the outbox keeps one event per key.
+public enum MonitorFinding: Sendable, Hashable {
+    /// A leaf the registry last saw present is gone; `holders` recorded it, `lastSeen` is the
+    /// newest time one of them saw it present.
+    case leafGone(leaf: RecordedLayer, holders: [String], lastSeen: String)
+    /// A bad range in a device's badblocks list (pmem: the nvdimm's poison list).
+    case badRange(device: String, identity: String, range: SectorRange)
+    /// A raid or mirror with a failed leg; `health` is its status health characters.
+    case degraded(device: String, identity: String, health: String, members: [String])
+}
+
+extension Inventory {
+    /// The findings of a pass: gone leaves of registered holders, bad ranges of every device,
+    /// degraded raid and mirror devices. `byId` names devices as the registry does.
+    public func monitorFindings(records: [HolderRecord], byId: [String: [String]]) -> [MonitorFinding] {
+        var out: [MonitorFinding] = []
+        let live = devicesByIdentity(byId: byId)
+        var gone: [String: (layer: RecordedLayer, holders: [String], lastSeen: String)] = [:]
+        var order: [String] = []
+        for r in records {
+            for l in r.layers where l.isLeaf && l.state == .present && live[l.identity] == nil {
+                if gone[l.identity] == nil {
+                    order.append(l.identity)
+                    gone[l.identity] = (l, [], r.refreshedAt)
+                }
+                gone[l.identity]!.holders.append(r.name)
+                gone[l.identity]!.lastSeen = max(gone[l.identity]!.lastSeen, r.refreshedAt)
+            }
+        }
+        for id in order { let g = gone[id]!; out.append(.leafGone(leaf: g.layer, holders: g.holders, lastSeen: g.lastSeen)) }
+        for d in devices {
+            let identity = identity(of: d, byId: byId[d.kernelName] ?? [])
+            for range in d.badblocks { out.append(.badRange(device: d.displayName, identity: identity, range: range)) }
+            if let health = Self.failedHealth(d) {
+                out.append(.degraded(device: d.displayName, identity: identity, health: health, members: below(d).map(\.displayName)))
+            }
+        }
+        return out
+    }
+
+    /// The health characters of a raid (dm-raid.c raid_status) or mirror (dm-raid1.c
+    /// mirror_status) target with a failed or missing leg; nil when every leg is healthy.
+    static func failedHealth(_ d: BlockDevice) -> String? {
+        guard let dm = d.dm else { return nil }
+        for line in dm.status {
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count >= 3 else { continue }
+            let args = Array(f.dropFirst(3))
+            switch f[2] {
+            case "raid" where args.count >= 3 && args[2].contains(where: { $0 == "D" || $0 == "-" }):
+                return args[2]
+            case "mirror":
+                if let n = args.first.flatMap({ Int($0) }), n >= 0, n < args.count - 3, args[n + 3].contains(where: { $0 != "A" }) { return args[n + 3] }
+            default: break
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,101 @@
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the monitor waits on: the kernel's block uevents (a disk or namespace removed or
+/// changed) on a NETLINK_KOBJECT_UEVENT socket, and device-mapper events (a raid leg failing,
+/// a mirror degrading) through DM_DEV_ARM_POLL on /dev/mapper/control. Either may be missing
+/// (no permission, no dm): the monitor then relies on its periodic pass.
+public final class KernelEventSource {
+    let uevent: Int32
+    let dmControl: Int32
+    /// Why a source is not available, for the monitor's start-up line.
+    public private(set) var notes: [String] = []
+
+    /// A block uevent: its action (add, remove, change) and kernel name (DEVNAME).
+    public struct BlockEvent: Sendable, Hashable {
+        public var action: String
+        public var name: String
+    }
+
+    public struct Wakeup: Sendable {
+        public var block: [BlockEvent] = []
+        public var deviceMapper = false
+    }
+
+    public init() {
+        uevent = clinux_uevent_socket()
+        if uevent < 0 { notes.append("no kernel uevents (\(String(cString: strerror(errno)))): removals are seen by the periodic pass only") }
+        let control = open("/dev/mapper/control", O_RDWR | O_CLOEXEC)
+        if control >= 0 && clinux_dm_arm_poll(control) != 0 {
+            notes.append("no dm event polling (DM_DEV_ARM_POLL: \(String(cString: strerror(errno)))): degraded devices are seen by the periodic pass only")
+            close(control)
+            dmControl = -1
+        } else {
+            if control < 0 { notes.append("no /dev/mapper/control (\(String(cString: strerror(errno)))): no dm events") }
+            dmControl = control
+        }
+    }
+
+    deinit {
+        if uevent >= 0 { close(uevent) }
+        if dmControl >= 0 { close(dmControl) }
+    }
+
+    /// Waits up to `timeout` seconds for a block uevent or a dm event; after the first one,
+    /// `settle` more seconds so that a burst (a stack coming down) is one wakeup.
+    public func wait(timeout: Double, settle: Double = 0.2) -> Wakeup {
+        var wakeup = Wakeup()
+        var deadline = CommandRunner.monotonicSeconds() + timeout
+        var settled = false
+        while true {
+            var fds: [pollfd] = []
+            if uevent >= 0 { fds.append(pollfd(fd: uevent, events: Int16(POLLIN), revents: 0)) }
+            if dmControl >= 0 { fds.append(pollfd(fd: dmControl, events: Int16(POLLIN), revents: 0)) }
+            let left = deadline - CommandRunner.monotonicSeconds()
+            if left <= 0 { return wakeup }
+            let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 3600) * 1000) + 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { if n < 0 { usleep(100_000) }; if n == 0 { return wakeup }; continue }
+            var relevant = false
+            for f in fds where f.revents != 0 {
+                if f.fd == uevent {
+                    for e in drainUevents() where e.action == "remove" || e.action == "change" || e.action == "add" {
+                        wakeup.block.append(e)
+                        relevant = true
+                    }
+                } else {
+                    // Re-arm first: an event after this point wakes the next wait.
+                    _ = clinux_dm_arm_poll(dmControl)
+                    wakeup.deviceMapper = true
+                    relevant = true
+                }
+            }
+            if relevant && !settled {
+                settled = true
+                deadline = CommandRunner.monotonicSeconds() + settle
+            }
+        }
+    }
+
+    /// Every pending uevent of the block subsystem. A message is `ACTION@DEVPATH` then
+    /// NUL-separated KEY=VALUE pairs (lib/kobject_uevent.c).
+    func drainUevents() -> [BlockEvent] {
+        var out: [BlockEvent] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = recv(uevent, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            var fields: [String: String] = [:]
+            for part in buffer[0..<n].split(separator: 0) {
+                let text = String(decoding: part, as: UTF8.self)
+                if let eq = text.firstIndex(of: "=") { fields[String(text[..<eq])] = String(text[text.index(after: eq)...]) }
+            }
+            if fields["SUBSYSTEM"] == "block", let action = fields["ACTION"], let name = fields["DEVNAME"] {
+                out.append(BlockEvent(action: action, name: name.hasPrefix("/dev/") ? String(name.dropFirst(5)) : name))
+            }
+        }
+        return out
+    }
+}
