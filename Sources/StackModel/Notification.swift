@@ -67,6 +67,12 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
         self.other = other
     }
 
+    /// The idempotency key of an impact's event (see `init(impact:...)`), known before the
+    /// impact is computed: a monitor skips what it recorded before.
+    public static func key(kind: Kind, leafIdentity: String, range: SectorRange, occurrence: String) -> String {
+        EventKey.make([kind.rawValue, leafIdentity, "\(range.start)+\(range.length)", occurrence])
+    }
+
     /// The event of an impact. `occurrence` tells two occurrences of the same event apart
     /// (a removal's time, a bad range's identity); it goes into the key, with the leaf's
     /// stable identity, the kind and the range.
@@ -87,7 +93,7 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
         let other = impact.notices.filter { $0.action != "notify-degraded" }.map { "\($0.target): \($0.reason)" }
         let severity: Severity = !filesystems.isEmpty || impact.notices.contains { $0.reason.contains(" lost;") } ? .critical
             : !degraded.isEmpty || !other.isEmpty ? .warning : .info
-        self.init(key: EventKey.make(["\(kind.rawValue)", leafIdentity, range, occurrence]), kind: kind, severity: severity, at: at,
+        self.init(key: Self.key(kind: kind, leafIdentity: leafIdentity, range: impact.range, occurrence: occurrence), kind: kind, severity: severity, at: at,
                   origin: origin, host: host, leaf: impact.leaf, range: range, summary: impact.summary,
                   filesystems: filesystems, degraded: Array(Set(degraded)).sorted(), other: other)
     }

@@ -116,13 +116,36 @@ public enum CommandRunner {
         }
         if writeFD >= 0 { close(writeFD) }
         close(outFDs[0])
-        if timedOut { kill(-pid, SIGKILL) }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if let deadline {
+            // A program that closed its output may still run: it gets the rest of the deadline.
+            if !timedOut && !reap(pid, &status, until: deadline) { timedOut = true }
+            if timedOut {
+                kill(-pid, SIGKILL)
+                // A program stuck in the kernel (a write to a frozen filesystem) dies only when
+                // it returns; dmstack does not wait for that forever.
+                if !reap(pid, &status, until: monotonicSeconds() + 5) {
+                    return Result(status: -1, output: String(decoding: output.suffix(outputLimit), as: UTF8.self) + "\n(not reaped 5 s after SIGKILL)", timedOut: true)
+                }
+            }
+        } else {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
         // WIFEXITED / WEXITSTATUS, which Swift cannot import as macros.
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         if output.count > outputLimit { output.removeFirst(output.count - outputLimit) }
         return Result(status: code, output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
+    }
+
+    /// waitpid without blocking past `deadline`; false if the process has not ended by then.
+    static func reap(_ pid: pid_t, _ status: inout Int32, until deadline: Double) -> Bool {
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return true }
+            if r < 0 && errno != EINTR { return true }
+            if monotonicSeconds() >= deadline { return false }
+            usleep(10_000)
+        }
     }
 
     /// pipe(2) with both ends close-on-exec (pipe2 is a GNU extension Swift does not see).

@@ -144,6 +144,11 @@ extension HolderRegistry {
         }
     }
 
+    /// Whether an event with this key was recorded.
+    public func hasEvent(_ key: String) throws(RegistryError) -> Bool {
+        try using { try db.rows("SELECT 1 FROM events WHERE key = ?", [.text(key)]) { $0.integer(0) }.isEmpty == false }
+    }
+
     /// How many deliveries are not delivered yet (pending or failed).
     public func undelivered() throws(RegistryError) -> Int {
         try using { try db.rows("SELECT count(*) FROM deliveries WHERE state != 'delivered'") { $0.integer(0) }.first ?? 0 }

@@ -87,6 +87,9 @@ struct Monitor: ParsableCommand {
                                                 at: at, origin: "monitor", host: host))
                 refresh.formUnion(holders)
             case .badRange(let device, let identity, let range):
+                // Known ranges come back every pass: skip them before reading any reverse map.
+                let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: "badblocks")
+                if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
                 let impact = try ImpactRun(inventory: inventory, live: true, mappings: DynamicMappings())
                     .plan(leaf: device, range: range, event: .failure, source: "the live system")
                 events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: "badblocks", at: at, origin: "monitor", host: host))

@@ -106,6 +106,23 @@ struct EventsLiveTests {
         #expect(try String(contentsOfFile: "\(dir)/events.jsonl", encoding: .utf8).split(separator: "\n").count == 4)
     }
 
+    @Test func aHookPastItsTimeoutIsKilledAndStaysPending() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (dir, options) = try setUp("  - {type: exec, name: slow, argv: [HOOK], timeout: 1s}", cleanup: &cleanup)
+        try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
+        // It closes its output at once (so only the deadline can end the wait), then hangs.
+        try script("\(dir)/hook", "exec >/dev/null 2>&1 </dev/null; echo $$ > \(dir)/hook.pid; sleep 30; touch \(dir)/survived")
+        let start = Date()
+        #expect(status("\(Live.dmstack) events test \(options)") == 2)
+        #expect(Date().timeIntervalSince(start) < 20, "the hook's timeout did not end the delivery")
+        let d = try deliveries(options)[0]
+        #expect(d["state"] as? String == "pending" && (d["last_error"] as? String)?.contains("timed out after 1.0 s and was killed") == true)
+        // Killed with its process group: nothing of it runs on.
+        let pid = try String(contentsOfFile: "\(dir)/hook.pid", encoding: .utf8).trimmed
+        #expect(kill(pid_t(pid)!, 0) != 0)
+    }
+
     /// A Unix datagram socket at `path`, and a way to read one datagram with a timeout.
     final class DatagramListener {
         let fd: Int32

@@ -28,7 +28,8 @@ struct RemoveLiveTests {
         } catch { return (-1, "\(error)") }
     }
 
-    @Test func removesInTheSafeOrderAndSignalsTheMapper() throws {
+    @Test(arguments: ["term", "bus"])
+    func removesInTheSafeOrderAndSignalsTheMapper(kill: String) throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
         let (loop, mnt, dir, options) = try setUp(&cleanup)
@@ -46,14 +47,14 @@ struct RemoveLiveTests {
         #expect(status == 3 && message.contains("dmstack: remove \(name) refused: no terminal to confirm on; --yes"))
         #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
 
-        let report = try Live.json("remove \(name) --yes --kill term --json \(options)")["remove"] as! [String: Any]
+        let report = try Live.json("remove \(name) --yes --kill \(kill) --json \(options)")["remove"] as! [String: Any]
         let steps = (report["steps"] as! [[String: Any]]).map { "\($0["step"]!) \($0["outcome"]!)" }
         #expect(steps == ["freeze done", "dispatch done", "signal done", "invalidate done", "thaw done", "unmount done", "detach done"])
         #expect(report["stopped_at"] == nil)
-        // The process got SIGTERM, the filesystem is gone, the loop device detached.
+        // The process got the signal, the filesystem is gone, the loop device detached.
         var waited = 0
         while !FileManager.default.fileExists(atPath: "\(dir)/signal") && waited < 50 { usleep(100_000); waited += 1 }
-        #expect(try String(contentsOfFile: "\(dir)/signal", encoding: .utf8) == "SIGTERM")
+        #expect(try String(contentsOfFile: "\(dir)/signal", encoding: .utf8) == "SIG\(kill.uppercased())")
         #expect((try? Live.sh("findmnt -n \(mnt)")) == nil)
         #expect(try Live.sh("losetup -n -O BACK-FILE \(loop) 2>/dev/null || true").trimmed.isEmpty)
         // The event was delivered, naming the mapped file and the pid, with its key.
