@@ -52,5 +52,6 @@ else
 
 Not measured: needs root and loop devices (run \`make bench\` as root)."
 fi
-printf '%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" > BENCHMARKS.md
+events=$(bash scripts/bench-events.sh "$root/.build-static/release/dmstack" 1000)
+printf '%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -71,15 +71,27 @@ extension HolderRegistry {
             try db.writeTransaction {
                 let states = force ? "('pending', 'failed')" : "('pending')"
                 var found: ClaimedDelivery?
-                try db.query("""
-                    SELECT d.event, d.sink, d.attempts, d.claimed_by, e.payload FROM deliveries d JOIN events e ON e.key = d.event
-                    WHERE d.state IN \(states) AND (?1 OR d.next_at <= ?2) ORDER BY e.seq, d.sink
-                    """, [.integer(force ? 1 : 0), .real(now)]) { row in
-                    guard found == nil else { return }
-                    let event = row.text(0) ?? "", sink = row.text(1) ?? ""
-                    if skip.contains(Self.deliveryID(event, sink)) { return }
-                    if let holder = row.text(3), holder != claimant, isAlive(holder) { return }
-                    found = ClaimedDelivery(event: event, sink: sink, attempts: row.integer(2), payload: row.text(4) ?? "")
+                // The oldest due rows first, a window at a time: rows this pass already tried
+                // or another live process holds are passed over without reading the rest.
+                var limit = skip.count + 32
+                while found == nil {
+                    var rows = 0
+                    try db.query("""
+                        SELECT d.event, d.sink, d.attempts, d.claimed_by, e.seq FROM deliveries d JOIN events e ON e.key = d.event
+                        WHERE d.state IN \(states) AND (?1 OR d.next_at <= ?2) ORDER BY e.seq, d.sink LIMIT ?3
+                        """, [.integer(force ? 1 : 0), .real(now), .integer(Int64(limit))]) { row in
+                        rows += 1
+                        guard found == nil else { return }
+                        let event = row.text(0) ?? "", sink = row.text(1) ?? ""
+                        if skip.contains(Self.deliveryID(event, sink)) { return }
+                        if let holder = row.text(3), holder != claimant, isAlive(holder) { return }
+                        found = ClaimedDelivery(event: event, sink: sink, attempts: row.integer(2), payload: "")
+                    }
+                    if rows < limit { break }
+                    limit *= 2
+                }
+                if let f = found {
+                    found?.payload = try db.rows("SELECT payload FROM events WHERE key = ?", [.text(f.event)]) { $0.text(0) ?? "" }.first ?? ""
                 }
                 if let f = found {
                     try db.query("UPDATE deliveries SET claimed_by = ? WHERE event = ? AND sink = ?", [.text(claimant), .text(f.event), .text(f.sink)])

@@ -92,4 +92,17 @@ struct OutboxTests {
         #expect(entries.first?.deliveries.map(\.state) == ["delivered", "pending"])
         #expect(try rebuilt.claimNext(force: false, now: 7, skip: [], claimant: "me", isAlive: { _ in true })?.payload == "{\"a\":1}")
     }
+
+    @Test func aClaimLooksPastManyRowsHeldByAnotherLiveProcess() throws {
+        try withRegistry { db in
+            for n in 1...100 { _ = try db.enqueue(Self.event(n), payload: "{}", sinks: ["a"], now: 0) }
+            var held: Set<String> = []
+            for _ in 1...70 {
+                let c = try #require(try db.claimNext(force: false, now: 1, skip: held, claimant: "A", isAlive: { _ in true }))
+                held.insert(HolderRegistry.deliveryID(c.event, c.sink))
+            }
+            let other = try db.claimNext(force: false, now: 1, skip: [], claimant: "B", isAlive: { $0 == "A" })
+            #expect(other?.event == Self.event(71).key && other?.payload == "{}")
+        }
+    }
 }
