@@ -20,7 +20,10 @@ extension Inventory {
         var gone: [String: (layer: RecordedLayer, holders: [String], lastSeen: String)] = [:]
         var order: [String] = []
         for r in records {
-            for l in r.layers where l.isLeaf && l.state == .present && live[l.identity] == nil {
+            // Gone means no device with its identity and none under its name with its number:
+            // an identity that only changed (a by-id link udev is still making) is not a removal.
+            for l in r.layers where l.isLeaf && l.state == .present && live[l.identity] == nil
+                && device(kernelName: l.device.kernelName)?.majorMinor != l.device.majorMinor {
                 if gone[l.identity] == nil {
                     order.append(l.identity)
                     gone[l.identity] = (l, [], r.refreshedAt)

@@ -212,7 +212,7 @@ public struct NotifyConfig: Sendable, Hashable {
                 kind = .jsonLines(path: path == "-" ? nil : path)
             case "exec":
                 guard let argv = try m.words("argv"), !argv.isEmpty else { throw m.fail("argv", "missing (required): the program and its arguments, as a list") }
-                kind = .exec(argv: argv, timeout: try m.duration("timeout") ?? 30)
+                kind = .exec(argv: argv, timeout: try m.positiveDuration("timeout") ?? 30)
             case "journal":
                 kind = .journal(socket: try m.string("socket") ?? journalSocket)
             case "syslog":
@@ -235,7 +235,7 @@ public struct NotifyConfig: Sendable, Hashable {
                     }
                     try l.finish()
                 }
-                kind = .alertmanager(url: url, timeout: try m.duration("timeout") ?? 10, labels: labels)
+                kind = .alertmanager(url: url, timeout: try m.positiveDuration("timeout") ?? 10, labels: labels)
             default:
                 throw m.fail("type", "unknown sink type '\(type)' (jsonl, exec, journal, syslog, alertmanager)")
             }
@@ -253,10 +253,7 @@ public struct NotifyConfig: Sendable, Hashable {
         }
         if let node = top.node("monitor") {
             var r = try SpecMap(node, file: file, path: "monitor")
-            if let v = try r.duration("badblocks-interval") {
-                guard v > 0 else { throw r.fail("badblocks-interval", "must be more than 0") }
-                config.badblocksInterval = v
-            }
+            if let v = try r.positiveDuration("badblocks-interval") { config.badblocksInterval = v }
             try r.finish()
         }
         try top.finish()
@@ -265,6 +262,13 @@ public struct NotifyConfig: Sendable, Hashable {
 }
 
 extension SpecMap {
+    /// A duration that must be more than zero (a timeout of 0 would mean none to libcurl).
+    mutating func positiveDuration(_ key: String) throws(SpecError) -> Double? {
+        guard let v = try duration(key) else { return nil }
+        guard v > 0 else { throw fail(key, "must be more than 0") }
+        return v
+    }
+
     /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds.
     mutating func duration(_ key: String) throws(SpecError) -> Double? {
         guard let s = try string(key) else { return nil }

@@ -36,7 +36,7 @@ public struct RemovalPlan: Encodable, Sendable {
 
 /// Why a removal cannot be planned: the leaf is not a leaf, or something above is not ours.
 public struct RemovalError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Category: Sendable, Hashable { case notALeaf, notOwned }
+    public enum Category: Sendable, Hashable { case notALeaf, notOwned, inUse }
     public var category: Category
     public var message: String
     public var description: String { message }
@@ -103,6 +103,13 @@ extension Inventory {
         unmount += layers.flatMap(\.mountpoints) + mounts(of: leaf).map(\.mountpoint)
         var seen = Set<String>()
         unmount = unmount.filter { seen.insert($0).inserted }.sorted { ($0.count, $0) > ($1.count, $1) }
+        // Another filesystem mounted inside one that goes would make its unmount fail after
+        // the processes were signalled: refused before anything happens.
+        for m in snapshot.mounts where !seen.contains(m.mountpoint) {
+            if let outer = unmount.first(where: { m.mountpoint.hasPrefix($0 == "/" ? "/" : $0 + "/") }) {
+                throw RemovalError(category: .inUse, message: "\(m.mountpoint) (\(m.source)) is mounted inside \(outer), which the removal unmounts; unmount it first")
+            }
+        }
 
         var pids = Set<Int32>()
         let processes = impact.filesystems.flatMap(\.processes).filter { pids.insert($0.pid).inserted }

@@ -58,8 +58,14 @@ public enum CommandRunner {
         var cArgs = arguments.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
         var env: [UnsafeMutablePointer<CChar>?] = []
+        // The variables given win over inherited ones of the same name (getenv takes the first).
+        let given = Set(environment.compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
         var p = environ
-        while let e = p.pointee { env.append(strdup(e)); p += 1 }
+        while let e = p.pointee {
+            let text = String(cString: e)
+            if !given.contains(text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text) { env.append(strdup(e)) }
+            p += 1
+        }
         env += environment.map { strdup($0) }
         env.append(nil)
         defer { for e in env { free(e) } }
@@ -86,7 +92,13 @@ public enum CommandRunner {
         let deadline = timeout.map { monotonicSeconds() + $0 }
         var timedOut = false
         var readOpen = true
+        var status: Int32 = 0
+        // With a deadline (a hook) the child's exit is watched too: one that exits while a
+        // background child of its own keeps the output open is done, after a short drain.
+        var exited = false, lost = false
+        var drainUntil: Double?
         while readOpen || writeFD >= 0 {
+            if let d = drainUntil, monotonicSeconds() >= d { break }
             var fds: [pollfd] = []
             if readOpen { fds.append(pollfd(fd: outFDs[0], events: Int16(POLLIN), revents: 0)) }
             if writeFD >= 0 { fds.append(pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)) }
@@ -94,7 +106,7 @@ public enum CommandRunner {
             if let deadline {
                 let left = deadline - monotonicSeconds()
                 if left <= 0 { timedOut = true; break }
-                wait = Int32(min(left * 1000 + 1, 60_000))
+                wait = Int32(min(left * 1000 + 1, 100))
             }
             let n = poll(&fds, nfds_t(fds.count), wait)
             if n < 0 && errno == EINTR { continue }
@@ -113,11 +125,22 @@ public enum CommandRunner {
                     if output.count > 2 * outputLimit { output.removeFirst(output.count - outputLimit) }
                 }
             }
+            if deadline != nil && !exited {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid || (r < 0 && errno == ECHILD) {
+                    exited = true
+                    lost = r < 0
+                    drainUntil = monotonicSeconds() + 0.1
+                    if writeFD >= 0 { close(writeFD); writeFD = -1 }
+                }
+            }
         }
         if writeFD >= 0 { close(writeFD) }
         close(outFDs[0])
-        var status: Int32 = 0
-        if let deadline {
+        if lost { return Result(status: -1, output: "the child process was lost (ECHILD)", timedOut: false) }
+        if exited {
+            // Reaped in the loop.
+        } else if let deadline {
             // A program that closed its output may still run: it gets the rest of the deadline.
             if !timedOut && !reap(pid, &status, until: deadline) { timedOut = true }
             if timedOut {
@@ -142,7 +165,7 @@ public enum CommandRunner {
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { return true }
-            if r < 0 && errno != EINTR { return true }
+            if r < 0 && errno != EINTR { status = -1 << 8; return true }  // ECHILD: not a success
             if monotonicSeconds() >= deadline { return false }
             usleep(10_000)
         }

@@ -38,13 +38,14 @@ public struct Dispatcher {
     }
 
     /// Tries every due delivery once (with `force`, every undelivered one, backoff and
-    /// give-up ignored), oldest event first, and marks each.
-    public func dispatch(force: Bool = false) throws(RegistryError) -> Report {
+    /// give-up ignored), oldest event first, and marks each. With `event`, only that event's
+    /// deliveries (`remove` sends its own while the filesystems are frozen, not a backlog).
+    public func dispatch(force: Bool = false, event only: String? = nil) throws(RegistryError) -> Report {
         var report = Report()
         var tried: Set<String> = []
         let me = ProcessToken.current
         let sinks = Dictionary(config.sinks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        while let claimed = try registry.claimNext(force: force, now: Self.now(), skip: tried, claimant: me, isAlive: ProcessToken.isAlive) {
+        while let claimed = try registry.claimNext(force: force, now: Self.now(), skip: tried, claimant: me, event: only, isAlive: ProcessToken.isAlive) {
             tried.insert(HolderRegistry.deliveryID(claimed.event, claimed.sink))
             let outcome: SinkOutcome
             if let sink = sinks[claimed.sink] {
@@ -65,7 +66,7 @@ public struct Dispatcher {
                 report.failed.append((claimed.event, claimed.sink, outcome.detail ?? "failed"))
             }
         }
-        report.undelivered = try registry.undelivered()
+        report.undelivered = try registry.undelivered(event: only)
         return report
     }
 
@@ -82,6 +83,9 @@ public struct Dispatcher {
 /// the start time in clock ticks since boot (/proc/PID/stat field 22, proc(5)).
 public enum ProcessToken {
     public static var current: String { "\(getpid()):\(startTime(getpid()) ?? 0)" }
+
+    /// The token of another process, nil if it does not run.
+    public static func of(_ pid: pid_t) -> String? { startTime(pid).map { "\(pid):\($0)" } }
 
     static func startTime(_ pid: pid_t) -> UInt64? {
         guard let bytes = try? SectorReader.contents(of: "/proc/\(pid)/stat") else { return nil }

@@ -35,6 +35,8 @@ public struct ClaimedDelivery: Sendable {
     /// Failed attempts so far (this one is number `attempts + 1`).
     public var attempts: Int
     public var payload: String
+    /// Who claimed it (`ProcessToken`): only that claim may mark it.
+    public var claimant: String
 }
 
 /// The notification outbox, in the registry's database (schema migration 2): an event is
@@ -65,7 +67,8 @@ extension HolderRegistry {
 
     /// Claims the oldest delivery that is due (pending with `next_at` passed; with `force`,
     /// every pending or failed one) and not in `skip`, unless another live process holds it.
-    public func claimNext(force: Bool, now: Double, skip: Set<String>, claimant: String,
+    /// With `event`, only that event's deliveries.
+    public func claimNext(force: Bool, now: Double, skip: Set<String>, claimant: String, event only: String? = nil,
                           isAlive: (String) -> Bool) throws(RegistryError) -> ClaimedDelivery? {
         try using {
             try db.writeTransaction {
@@ -78,14 +81,15 @@ extension HolderRegistry {
                     var rows = 0
                     try db.query("""
                         SELECT d.event, d.sink, d.attempts, d.claimed_by, e.seq FROM deliveries d JOIN events e ON e.key = d.event
-                        WHERE d.state IN \(states) AND (?1 OR d.next_at <= ?2) ORDER BY e.seq, d.sink LIMIT ?3
-                        """, [.integer(force ? 1 : 0), .real(now), .integer(Int64(limit))]) { row in
+                        WHERE d.state IN \(states) AND (?1 OR d.next_at <= ?2) AND (?4 IS NULL OR d.event = ?4)
+                        ORDER BY e.seq, d.sink LIMIT ?3
+                        """, [.integer(force ? 1 : 0), .real(now), .integer(Int64(limit)), only.map { .text($0) } ?? .null]) { row in
                         rows += 1
                         guard found == nil else { return }
                         let event = row.text(0) ?? "", sink = row.text(1) ?? ""
                         if skip.contains(Self.deliveryID(event, sink)) { return }
                         if let holder = row.text(3), holder != claimant, isAlive(holder) { return }
-                        found = ClaimedDelivery(event: event, sink: sink, attempts: row.integer(2), payload: "")
+                        found = ClaimedDelivery(event: event, sink: sink, attempts: row.integer(2), payload: "", claimant: claimant)
                     }
                     if rows < limit { break }
                     limit *= 2
@@ -103,7 +107,9 @@ extension HolderRegistry {
 
     public static func deliveryID(_ event: String, _ sink: String) -> String { "\(event)\u{1f}\(sink)" }
 
-    /// Marks a claimed delivery: delivered, or failed with the next attempt per `policy`.
+    /// Marks a claimed delivery: delivered, or failed with the next attempt per `policy`. Only
+    /// while the claim is still this process's: one taken over meanwhile (this process judged
+    /// dead) belongs to the other, which marks it; the attempt is logged either way.
     public func finish(_ claimed: ClaimedDelivery, delivered: Bool, status: Int?, detail: String?, policy: RetryPolicy,
                        now: Double, at: String) throws(RegistryError) {
         try using {
@@ -112,10 +118,10 @@ extension HolderRegistry {
                 let state = delivered ? "delivered" : policy.exhausted(failures) ? "failed" : "pending"
                 try db.query("""
                     UPDATE deliveries SET state = ?, attempts = ?, next_at = ?, claimed_by = NULL, last_status = ?, last_error = ?,
-                        delivered_at = ? WHERE event = ? AND sink = ?
+                        delivered_at = ? WHERE event = ? AND sink = ? AND claimed_by = ?
                     """, [.text(state), .integer(Int64(failures)), .real(now + (delivered ? 0 : policy.delay(afterFailures: failures))),
                           status.map { .integer(Int64($0)) } ?? .null, delivered ? .null : detail.map { .text($0) } ?? .null,
-                          delivered ? .text(at) : .null, .text(claimed.event), .text(claimed.sink)])
+                          delivered ? .text(at) : .null, .text(claimed.event), .text(claimed.sink), .text(claimed.claimant)])
                 try db.query("INSERT INTO attempts (event, sink, at, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?)",
                              [.text(claimed.event), .text(claimed.sink), .text(at), .text(delivered ? "delivered" : "failed"),
                               status.map { .integer(Int64($0)) } ?? .null, detail.map { .text($0) } ?? .null])
@@ -161,8 +167,12 @@ extension HolderRegistry {
         try using { try db.rows("SELECT 1 FROM events WHERE key = ?", [.text(key)]) { $0.integer(0) }.isEmpty == false }
     }
 
-    /// How many deliveries are not delivered yet (pending or failed).
-    public func undelivered() throws(RegistryError) -> Int {
-        try using { try db.rows("SELECT count(*) FROM deliveries WHERE state != 'delivered'") { $0.integer(0) }.first ?? 0 }
+    /// How many deliveries are not delivered yet (pending or failed), of one event or all.
+    public func undelivered(event: String? = nil) throws(RegistryError) -> Int {
+        try using {
+            try db.rows("SELECT count(*) FROM deliveries WHERE state != 'delivered' AND (?1 IS NULL OR event = ?1)", [event.map { .text($0) } ?? .null]) {
+                $0.integer(0)
+            }.first ?? 0
+        }
     }
 }

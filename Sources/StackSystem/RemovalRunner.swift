@@ -94,6 +94,9 @@ public struct RemovalRunner {
     /// into the dispatch step. Delivery failures do not stop a removal: the events are in the
     /// outbox and are retried.
     public var dispatch: () -> String
+    /// `ProcessToken` of each pid when the plan was made: a pid that names another process by
+    /// the time of the signal (the plan waited for a confirmation) is not signalled.
+    public var tokens: [Int32: String] = [:]
     let dm = DeviceMapperClient()
 
     public init(plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, dispatch: @escaping () -> String) {
@@ -108,17 +111,37 @@ public struct RemovalRunner {
         var steps: [RemovalStep] = []
         var frozen: [(String, Int32)] = []
         func record(_ s: RemovalStep) { steps.append(s); log(s) }
-        func thawAll() {
+        // A freeze outlives the process: from the first freeze to the last thaw, the signals
+        // a terminal or a service manager sends (^C, ^Z, SIGTERM, SIGHUP) wait. Only SIGKILL
+        // can still leave a filesystem frozen (`fsfreeze -u MOUNTPOINT` thaws it).
+        var held = sigset_t(), previous = sigset_t()
+        sigemptyset(&held)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP] { sigaddset(&held, sig) }
+        var holding = false
+        func thawAll() -> RemovalStep? {
+            var failed: RemovalStep?
             for (mp, fd) in frozen.reversed() {
-                record(clinux_thaw(fd) == 0 ? RemovalStep("thaw", mp, "done") : RemovalStep("thaw", mp, "failed", String(cString: strerror(errno))))
+                if clinux_thaw(fd) == 0 {
+                    record(RemovalStep("thaw", mp, "done"))
+                } else {
+                    let s = RemovalStep("thaw", mp, "failed", "FITHAW: \(String(cString: strerror(errno))); `fsfreeze -u \(mp)` thaws it")
+                    record(s)
+                    failed = failed ?? s
+                }
                 close(fd)
             }
             frozen = []
+            if holding { pthread_sigmask(SIG_SETMASK, &previous, nil); holding = false }
+            return failed
         }
         func stop(_ s: RemovalStep) -> (steps: [RemovalStep], stopped: RemovalStep?) {
             record(s)
-            thawAll()
+            _ = thawAll()
             return (steps, s)
+        }
+        if !plan.freeze.isEmpty {
+            pthread_sigmask(SIG_BLOCK, &held, &previous)
+            holding = true
         }
 
         // Freeze: the filesystems stop changing while their users are told and signalled.
@@ -139,6 +162,14 @@ public struct RemovalRunner {
         // Signal every process that maps or holds open a lost file (pre-remove takes them all).
         let me = getpid()
         for p in plan.processes where p.pid != me {
+            if p.pid <= 1 {
+                record(RemovalStep("signal", "pid \(p.pid)", "skipped", "pid 1 is never signalled"))
+                continue
+            }
+            if let token = tokens[p.pid], ProcessToken.of(p.pid) != token {
+                record(RemovalStep("signal", "pid \(p.pid)", "skipped", "exited since the plan (the pid may name another process now)"))
+                continue
+            }
             let who = "pid \(p.pid) (\(p.command.split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) } ?? p.command))"
             guard kill != .none else { record(RemovalStep("signal", who, "skipped", "--kill none")); continue }
             let signal = kill == .term ? SIGTERM : SIGBUS
@@ -166,7 +197,7 @@ public struct RemovalRunner {
                                "POSIX_FADV_DONTNEED on the lost ranges of \(dropped) files" + (missing > 0 ? "; \(missing) could not be opened (gone meanwhile)" : "")))
         }
 
-        thawAll()
+        if let failed = thawAll() { return (steps, failed) }
 
         // Unmount what loses data, waiting for the signalled processes to let go.
         for mp in plan.unmount {

@@ -158,7 +158,8 @@ public enum Sinks {
         }
         let sent = withUnsafePointer(to: &address) { a in
             a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                // Never blocks: a journald or syslogd stuck (on a frozen /var, say) must not stop dmstack.
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT), sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
         }
         guard sent == bytes.count else {
@@ -221,19 +222,23 @@ public enum Sinks {
         }
         guard let curl = curl_easy_init() else { return SinkOutcome(delivered: false, detail: "libcurl could not start") }
         defer { curl_easy_cleanup(curl) }
-        var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
+        let headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
         defer { curl_slist_free_all(headers) }
-        var response = dmstack_curl_sink()
+        // curl keeps the body and the response buffer's addresses until perform returns:
+        // both stay pinned for the whole exchange.
+        let response = UnsafeMutablePointer<dmstack_curl_sink>.allocate(capacity: 1)
+        response.initialize(to: dmstack_curl_sink())
+        defer { response.deallocate() }
         let code: CURLcode = body.withUnsafeBytes { raw in
             var rc = dmstack_curl_set_string(curl, CURLOPT_URL, url)
             if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_POST, 1) }
             if rc == CURLE_OK { rc = dmstack_curl_set_pointer(curl, CURLOPT_POSTFIELDS, raw.baseAddress) }
             if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_POSTFIELDSIZE, raw.count) }
             if rc == CURLE_OK { rc = dmstack_curl_set_pointer(curl, CURLOPT_HTTPHEADER, headers) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_TIMEOUT_MS, Int(timeout * 1000)) }
+            if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_TIMEOUT_MS, max(1, Int(timeout * 1000))) }
             if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_NOSIGNAL, 1) }
             if rc == CURLE_OK { rc = dmstack_curl_set_string(curl, CURLOPT_USERAGENT, "dmstack") }
-            if rc == CURLE_OK { rc = dmstack_curl_collect(curl, &response) }
+            if rc == CURLE_OK { rc = dmstack_curl_collect(curl, response) }
             if rc == CURLE_OK { rc = curl_easy_perform(curl) }
             return rc
         }
@@ -243,7 +248,7 @@ public enum Sinks {
         }
         let status = dmstack_curl_response_code(curl)
         guard (200..<300).contains(status) else {
-            let text = withUnsafeBytes(of: &response.text) { String(decoding: $0.prefix(Int(response.used)), as: UTF8.self) }
+            let text = withUnsafeBytes(of: &response.pointee.text) { String(decoding: $0.prefix(Int(response.pointee.used)), as: UTF8.self) }
             let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             return SinkOutcome(delivered: false, status: status, detail: "POST \(url): HTTP \(status)" + (line.isEmpty ? "" : ": \(line)"))
         }

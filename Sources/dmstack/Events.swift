@@ -123,7 +123,7 @@ struct Events: ParsableCommand {
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record a test event and dispatch it: checks that the configured sinks work.",
-            discussion: "The event has kind test and severity info; its key is new each time. Exit status as for retry."
+            discussion: "The event has kind test and severity info; its key is new each time. Only it is dispatched. Exit status 0 when every configured sink took it, 2 when some did not (it stays in the outbox)."
         )
         @Option(help: ArgumentHelp("A word in the event's summary.", valueName: "TEXT")) var message = "test event"
         @OptionGroup var options: ConfigOptions
@@ -139,7 +139,7 @@ struct Events: ParsableCommand {
                                               at: at, origin: "events test", host: host, leaf: "-", range: "0+0", summary: message)
                 _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
                 print(event.key)
-                let report = try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch() }
+                let report = try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch(event: event.key) }
                 status = report.say()
             }
             if status != .success { throw ExitCode(status.rawValue) }

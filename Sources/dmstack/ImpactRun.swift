@@ -53,6 +53,8 @@ final class ImpactRun {
         })
         do { return try planner.plan(leaf: leaf, range: range, event: event) } catch let e as TopologyError {
             throw CommandFailure(status: .usage, message: "\(e)")
+        } catch let e as UnknownDeviceError {
+            throw CommandFailure(status: .usage, message: e.description)
         } catch let e as TableParseError {
             throw CommandFailure(status: .dataError, message: "\(source): \(e)")
         }

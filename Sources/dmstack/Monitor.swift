@@ -74,29 +74,50 @@ struct Monitor: ParsableCommand {
         var refresh: Set<String> = []
         var withGone: Inventory?
         for finding in inventory.monitorFindings(records: records, byId: context.byId) {
-            switch finding {
-            case .leafGone(let leaf, let holders, let lastSeen):
-                // The chains as the registry recorded them: the leaf's tables are gone from the machine.
-                if withGone == nil {
-                    let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
-                    withGone = inventory.adding(recorded: recorded).inventory
+            // One finding whose impact cannot be computed still gives its event (without the
+            // impact, said in the summary); it never stops the pass or the deliveries.
+            do {
+                switch finding {
+                case .leafGone(let leaf, let holders, let lastSeen):
+                    // The chains as the registry recorded them: the leaf's tables are gone from the machine.
+                    refresh.formUnion(holders)
+                    let key = NotificationEvent.key(kind: .remove, leafIdentity: leaf.identity, range: SectorRange(start: 0, length: leaf.device.size),
+                                                    occurrence: "gone after \(lastSeen)")
+                    if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
+                    if withGone == nil {
+                        let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+                        withGone = inventory.adding(recorded: recorded).inventory
+                    }
+                    do {
+                        let impact = try ImpactRun(inventory: withGone!, live: true, mappings: DynamicMappings())
+                            .plan(leaf: leaf.device.kernelName, range: nil, event: .remove, source: "the live system")
+                        events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: "gone after \(lastSeen)",
+                                                        at: at, origin: "monitor", host: host))
+                    } catch let e as CommandFailure {
+                        events.append(NotificationEvent(key: key, kind: .remove, severity: .critical, at: at, origin: "monitor", host: host,
+                                                        leaf: leaf.device.kernelName, range: "0+\(leaf.device.size)",
+                                                        summary: "\(leaf.device.kernelName) is gone (holders \(holders.joined(separator: ", "))); impact not computed: \(e.message)"))
+                    }
+                case .badRange(let device, let identity, let range):
+                    // Known ranges come back every pass: skip them before reading any reverse map.
+                    let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: "badblocks")
+                    if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
+                    do {
+                        let impact = try ImpactRun(inventory: inventory, live: true, mappings: DynamicMappings())
+                            .plan(leaf: device, range: range, event: .failure, source: "the live system")
+                        events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: "badblocks", at: at, origin: "monitor", host: host))
+                    } catch let e as CommandFailure {
+                        events.append(NotificationEvent(key: key, kind: .failure, severity: .critical, at: at, origin: "monitor", host: host,
+                                                        leaf: device, range: "\(range.start)+\(range.length)",
+                                                        summary: "bad range \(range) on \(device); impact not computed: \(e.message)"))
+                    }
+                case .degraded(let device, let identity, let health, let members):
+                    let summary = "\(device) lost redundancy (health \(health), members \(members.joined(separator: " "))): it keeps serving; replace the failed member"
+                    events.append(NotificationEvent(key: EventKey.make(["degraded", identity, health]), kind: .degraded, severity: .warning, at: at,
+                                                    origin: "monitor", host: host, leaf: device, range: "-", summary: summary, degraded: [device]))
                 }
-                let impact = try ImpactRun(inventory: withGone!, live: true, mappings: DynamicMappings())
-                    .plan(leaf: leaf.device.kernelName, range: nil, event: .remove, source: "the live system")
-                events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: "gone after \(lastSeen)",
-                                                at: at, origin: "monitor", host: host))
-                refresh.formUnion(holders)
-            case .badRange(let device, let identity, let range):
-                // Known ranges come back every pass: skip them before reading any reverse map.
-                let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: "badblocks")
-                if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
-                let impact = try ImpactRun(inventory: inventory, live: true, mappings: DynamicMappings())
-                    .plan(leaf: device, range: range, event: .failure, source: "the live system")
-                events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: "badblocks", at: at, origin: "monitor", host: host))
-            case .degraded(let device, let identity, let health, let members):
-                let summary = "\(device) lost redundancy (health \(health), members \(members.joined(separator: " "))): it keeps serving; replace the failed member"
-                events.append(NotificationEvent(key: EventKey.make(["degraded", identity, health]), kind: .degraded, severity: .warning, at: at,
-                                                origin: "monitor", host: host, leaf: device, range: "-", summary: summary, degraded: [device]))
+            } catch let e as CommandFailure {
+                print("dmstack: monitor: \(e.message)", to: &stderr)
             }
         }
         for e in events {

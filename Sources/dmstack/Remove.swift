@@ -10,9 +10,9 @@ struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Take a leaf away safely: freeze, notify, signal, invalidate, thaw, unmount, remove the dm layers above it, unbind it.",
         discussion: """
-            The plan is simulate's pre-remove impact of the whole leaf. Then, in order: the \
-            notification is recorded in the outbox; the hit filesystems are frozen (FIFREEZE); \
-            the notifications are dispatched; the processes that map or hold open a lost file \
+            The plan is simulate's pre-remove impact of the whole leaf. Then, in order: the hit \
+            filesystems are frozen (FIFREEZE); the event is recorded in the outbox and delivered \
+            (only it: a backlog waits); the processes that map or hold open a lost file \
             get the --kill signal; the lost ranges' cached pages are dropped; the filesystems are \
             thawed, then unmounted (every mount of them, retried for --wait seconds while \
             signalled processes let go); the dm devices above the leaf are removed top-down; \
@@ -93,12 +93,17 @@ struct Remove: ParsableCommand {
                 plan = try inventory.removal(of: device.displayName, impact: impact, force: force)
                 detach = try LeafDetach.of(device.kernelName)
             } catch let error as RemovalError {
-                throw CommandFailure(status: error.category == .notOwned ? .refused : .usage, message: "remove \(device.displayName) refused: \(error.message)")
+                throw CommandFailure(status: error.category == .notALeaf ? .usage : .refused, message: "remove \(device.displayName) refused: \(error.message)")
             }
             let config = try options.load()
-            try Self.checkNotFrozen(plan, inventory: inventory, paths: [registry.directory] + config.sinks.compactMap {
+            // What dmstack itself writes while the filesystems are frozen: the outbox, the JSON
+            // lines files, and its own output when that is a file.
+            try Self.checkNotFrozen(plan, inventory: inventory, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
                 if case .jsonLines(let path?) = $0.kind { return path } else { return nil }
             })
+            // The pids as they are now, checked again just before the signal.
+            var tokens: [Int32: String] = [:]
+            for p in plan.processes { tokens[p.pid] = ProcessToken.of(p.pid) }
             var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary)
             if !json { print(Self.render(plan, detach: detach, impact: impact, dryRun: dryRun)) }
             if dryRun {
@@ -114,28 +119,35 @@ struct Remove: ParsableCommand {
                     throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: not confirmed")
                 }
             }
-            // The event is in the outbox before anything changes.
+            // The event goes into the outbox once the filesystems are frozen (a removal stopped
+            // before that announces nothing), and only it is delivered in the frozen window. Its
+            // key is the one a monitor computes for the same leaf going, so the two make one event.
             let db = try registry.open()
             let dispatcher = Dispatcher(registry: db, config: config)
             let at = timestamp()
             let identity = inventory.identity(of: device, byId: HolderContext.live(now: at).byId[device.kernelName] ?? [])
-            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: at, at: at, origin: "remove", host: hostName())
-            _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
+            let recorded = (try? db.holders(above: device.kernelName)) ?? []
+            let lastSeen = recorded.filter { $0.layers.contains { $0.identity == identity && $0.isLeaf && $0.state == .present } }.map(\.refreshedAt).max()
+            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: lastSeen.map { "gone after \($0)" } ?? at,
+                                          at: at, origin: "remove", host: hostName())
             report.event = event.key
             var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {
                 do {
-                    let r = try dispatcher.dispatch()
+                    guard try dispatcher.record(event) else { return "already recorded (a monitor saw it first)" }
+                    let r = try dispatcher.dispatch(event: event.key)
                     return "\(r.delivered.count) delivered" + (r.failed.isEmpty ? "" : ", \(r.failed.count) failed (kept in the outbox: \(r.failed.map { "\($0.sink): \($0.detail)" }.joined(separator: "; ")))")
                 } catch {
-                    return "not delivered: \(error) (the event is in the outbox)"
+                    return "not recorded: \(error)"
                 }
             }
+            runner.tokens = tokens
             runner.unmountWait = wait
             let (steps, stopped) = runner.run { step in
                 if !json { print("  \(step.outcome == "done" ? "done" : step.outcome): \(step.step) \(step.target)" + (step.detail.map { ": \($0)" } ?? "")) }
             }
             report.steps = steps
             report.stoppedAt = stopped
+            if !steps.contains(where: { $0.step == "dispatch" }) { report.event = nil }
             // What is gone is recorded as gone (the chains stay known).
             let context = HolderContext.live(now: timestamp())
             if let after = try? liveInventory() {
@@ -165,7 +177,12 @@ struct Remove: ParsableCommand {
             var st = stat()
             if stat(mp, &st) == 0 { frozen[UInt64(st.st_dev)] = mp }
         }
-        for path in paths {
+        for given in paths {
+            var path = given
+            if !path.hasPrefix("/") {
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+                path = (getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "") + "/" + path
+            }
             var probe = path
             var st = stat()
             while stat(probe, &st) != 0, probe.contains("/"), probe != "/" {
@@ -173,7 +190,8 @@ struct Remove: ParsableCommand {
                 if probe.isEmpty { probe = "/" }
             }
             if let mp = frozen[UInt64(st.st_dev)] {
-                throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: \(path) is on \(mp), which the removal freezes; move it (--state-dir, the configuration) off that filesystem")
+                throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: \(given.hasPrefix("/proc/self/fd/") ? "dmstack's output" : given) is on \(mp), which the removal freezes; "
+                    + (given.hasPrefix("/proc/self/fd/") ? "redirect it elsewhere" : "move it (--state-dir, the configuration) off that filesystem"))
             }
         }
     }

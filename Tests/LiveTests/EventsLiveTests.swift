@@ -112,15 +112,30 @@ struct EventsLiveTests {
         let (dir, options) = try setUp("  - {type: exec, name: slow, argv: [HOOK], timeout: 1s}", cleanup: &cleanup)
         try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
         // It closes its output at once (so only the deadline can end the wait), then hangs.
-        try script("\(dir)/hook", "exec >/dev/null 2>&1 </dev/null; echo $$ > \(dir)/hook.pid; sleep 30; touch \(dir)/survived")
+        try script("\(dir)/hook", "exec >/dev/null 2>&1 </dev/null; sleep 30 & echo $! > \(dir)/hook.pid; wait; touch \(dir)/survived")
         let start = Date()
         #expect(status("\(Live.dmstack) events test \(options)") == 2)
         #expect(Date().timeIntervalSince(start) < 20, "the hook's timeout did not end the delivery")
         let d = try deliveries(options)[0]
         #expect(d["state"] as? String == "pending" && (d["last_error"] as? String)?.contains("timed out after 1.0 s and was killed") == true)
-        // Killed with its process group: nothing of it runs on.
+        // Killed with its process group: its own child (the sleep) does not run on either.
         let pid = try String(contentsOfFile: "\(dir)/hook.pid", encoding: .utf8).trimmed
-        #expect(kill(pid_t(pid)!, 0) != 0)
+        usleep(200_000)
+        #expect(kill(pid_t(pid)!, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/survived"))
+    }
+
+    @Test func aHookThatExitsLeavingAChildHoldingItsOutputIsDelivered() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (dir, options) = try setUp("  - {type: exec, name: bg, argv: [HOOK], timeout: 10s}", cleanup: &cleanup)
+        try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
+        try script("\(dir)/hook", "cat > /dev/null; sleep 20 & echo $! > \(dir)/child.pid; exit 0")
+        cleanup.append("kill -KILL $(cat \(dir)/child.pid) 2>/dev/null || true")
+        let start = Date()
+        #expect(status("\(Live.dmstack) events test \(options)") == 0)
+        #expect(Date().timeIntervalSince(start) < 8, "waited for the background child")
+        #expect(try deliveries(options)[0]["state"] as? String == "delivered")
     }
 
     /// A Unix datagram socket at `path`, and a way to read one datagram with a timeout.

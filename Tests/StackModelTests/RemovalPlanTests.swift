@@ -48,4 +48,16 @@ struct RemovalPlanTests {
         }
         #expect(try plan("pmem1", inventory: Inventory(snapshot), force: true).layers.map(\.name) == ["log"])
     }
+
+    @Test func aFilesystemMountedInsideOneThatGoesIsRefusedFirst() throws {
+        var snapshot = HolderRecordTests.machine().snapshot
+        snapshot.mounts.append(Mount(mountId: 2, major: 7, minor: 2, root: "/", mountpoint: "/mnt/x/inner", fsType: "ext4", source: "/dev/loop2",
+                                     options: ["rw"], superOptions: ["rw"]))
+        #expect(throws: RemovalError(category: .inUse, message: "/mnt/x/inner (/dev/loop2) is mounted inside /mnt/x, which the removal unmounts; unmount it first")) {
+            try plan("pmem0", inventory: Inventory(snapshot))
+        }
+        // Not inside: /mnt/xy is a sibling.
+        snapshot.mounts[1].mountpoint = "/mnt/xy"
+        #expect(try plan("pmem0", inventory: Inventory(snapshot)).unmount == ["/mnt/x"])
+    }
 }
