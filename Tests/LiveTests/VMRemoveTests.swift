@@ -117,11 +117,13 @@ struct VMRemoveTests {
         let pfn1 = try pfn("pmem1", &cleanup)
         let pfn0 = try pfn("pmem0", &cleanup)
         let (dir, options) = try outbox(&cleanup)
-        // XFS on a dm linear over all of pmem1, DAX where the kernel allows it, a file mapped.
+        // XFS on a dm linear over all of pmem1, a file mapped. Not DAX: after the pmem is
+        // unbound under it, unmounting a DAX XFS oopses Debian's 6.1 (dax_disassociate_entry
+        // on the vanished pages), the very hazard `remove` avoids by unmounting first.
         try Live.sh("dmsetup create mlin -u DMSTACK-mtest:mlin --table \"0 $(blockdev --getsz /dev/pmem1) linear /dev/pmem1 0\"")
         cleanup.append("dmsetup remove mlin")
         let mnt = try Live.temporary("/tmp/dmstack-vmmnt-XXXXXX", cleanup: &cleanup)
-        try Live.sh("mkfs.xfs -q -f -m rmapbt=1,reflink=1 /dev/mapper/mlin && (mount -o dax /dev/mapper/mlin \(mnt) 2>/dev/null || mount /dev/mapper/mlin \(mnt))")
+        try Live.sh("mkfs.xfs -q -f -m rmapbt=1,reflink=1 /dev/mapper/mlin && mount /dev/mapper/mlin \(mnt)")
         cleanup.append("umount \(mnt)")
         try Live.sh("head -c 2097152 /dev/urandom > \(mnt)/mapped && sync")
         let pid = try Live.mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
