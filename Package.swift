@@ -37,21 +37,16 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // libcurl: the Alertmanager webhook sink (HTTP and HTTPS, proxies, timeouts) without
-        // FoundationNetworking, which would pull full Foundation in.
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
-        // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...). No logic.
+        // Linux ioctl structures Swift cannot import directly (GETFSMAP, FIEMAP, ...), and
+        // libcurl for the Alertmanager sink, opened with dlopen on first use (its header from
+        // Debian's libcurl4-openssl-dev; linking it would load ~30 libraries at every start).
         .target(name: "CLinux", linkerSettings: [.linkedLibrary("devmapper")]),
         // Pure model: no I/O. Tables, ranges, translation, snapshots, decisions.
         .target(name: "StackModel"),
         // The live machine: the only module that touches the OS.
         .target(
             name: "StackSystem",
-            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML", "CSQLite", "CCurl"]
+            dependencies: ["StackModel", "CDeviceMapper", "CBlkid", "CLinux", "CYAML", "CSQLite"]
         ),
         // One engine protocol, a live and a snapshot implementation.
         .target(name: "StackEngine", dependencies: ["StackModel", "StackSystem"]),

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/dm-ioctl.h>
+#include <dlfcn.h>
+#include <curl/curl.h>
 #include <sys/sysmacros.h>
 
 int clinux_getfsmap(int fd, struct fsmap_head *head) { return ioctl(fd, FS_IOC_GETFSMAP, head); }
@@ -76,4 +78,80 @@ int clinux_dm_arm_poll(int control) {
     dmi.version[2] = 0;
     dmi.data_size = sizeof dmi;
     return ioctl(control, DM_DEV_ARM_POLL, &dmi);
+}
+
+/* libcurl, opened on first use: linking it would load some 30 libraries (TLS, Kerberos, LDAP,
+ * ...) at every dmstack start; only the Alertmanager sink needs it. The header gives the
+ * types and constants; the functions come from dlsym. */
+struct clinux_curl {
+    CURLcode (*global_init)(long);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    void (*easy_cleanup)(CURL *);
+    const char *(*easy_strerror)(CURLcode);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+};
+static struct clinux_curl curl_api;
+static int curl_state; /* 0 not tried, 1 ready, -1 unavailable */
+
+static int clinux_curl_open(char *error, size_t size) {
+    if (curl_state == 0) {
+        void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        curl_state = -1;
+        if (h) {
+#define SYM(field, name) *(void **)&curl_api.field = dlsym(h, name)
+            SYM(global_init, "curl_global_init"); SYM(easy_init, "curl_easy_init"); SYM(easy_setopt, "curl_easy_setopt");
+            SYM(easy_perform, "curl_easy_perform"); SYM(easy_getinfo, "curl_easy_getinfo"); SYM(easy_cleanup, "curl_easy_cleanup");
+            SYM(easy_strerror, "curl_easy_strerror"); SYM(slist_append, "curl_slist_append"); SYM(slist_free_all, "curl_slist_free_all");
+#undef SYM
+            if (curl_api.global_init && curl_api.easy_init && curl_api.easy_setopt && curl_api.easy_perform && curl_api.easy_getinfo
+                && curl_api.easy_cleanup && curl_api.easy_strerror && curl_api.slist_append && curl_api.slist_free_all
+                && curl_api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+                curl_state = 1;
+        }
+    }
+    if (curl_state != 1) snprintf(error, size, "libcurl.so.4 cannot be loaded (install libcurl4): %s", dlerror() ? dlerror() : "missing symbols");
+    return curl_state == 1 ? 0 : -1;
+}
+
+struct clinux_reply { char *text; size_t size, used; };
+static size_t clinux_curl_write(char *data, size_t one, size_t n, void *user) {
+    struct clinux_reply *r = user;
+    size_t len = one * n, room = r->size - 1 - r->used;
+    if (len < room) room = len;
+    memcpy(r->text + r->used, data, room);
+    r->used += room;
+    r->text[r->used] = 0;
+    return len;
+}
+
+int clinux_http_post_json(const char *url, const void *body, size_t length, long timeout_ms, long *status,
+                          char *error, size_t error_size, char *reply, size_t reply_size) {
+    *status = 0;
+    error[0] = 0;
+    reply[0] = 0;
+    if (clinux_curl_open(error, error_size) != 0) return -1;
+    CURL *c = curl_api.easy_init();
+    if (!c) { snprintf(error, error_size, "libcurl could not start"); return -1; }
+    struct curl_slist *headers = curl_api.slist_append(NULL, "Content-Type: application/json");
+    struct clinux_reply r = { reply, reply_size, 0 };
+    CURLcode rc = curl_api.easy_setopt(c, CURLOPT_URL, url);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_POST, 1L);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)length);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_USERAGENT, "dmstack");
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_WRITEFUNCTION, clinux_curl_write);
+    if (rc == CURLE_OK) rc = curl_api.easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    if (rc == CURLE_OK) rc = curl_api.easy_perform(c);
+    if (rc == CURLE_OK) curl_api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    else snprintf(error, error_size, "%s", curl_api.easy_strerror(rc));
+    curl_api.slist_free_all(headers);
+    curl_api.easy_cleanup(c);
+    return rc == CURLE_OK ? 0 : -1;
 }

@@ -1,4 +1,4 @@
-import CCurl
+import CLinux
 import FoundationEssentials
 import StackModel
 #if canImport(Glibc)
@@ -205,8 +205,6 @@ public enum Sinks {
         return Alert(labels: labels, annotations: annotations, startsAt: event.at)
     }
 
-    nonisolated(unsafe) static var curlReady = false
-
     static func alertmanager(_ event: NotificationEvent, url: String, timeout: Double, labels: [String: String]) -> SinkOutcome {
         let body: [UInt8]
         do {
@@ -216,40 +214,14 @@ public enum Sinks {
         } catch {
             return SinkOutcome(delivered: false, detail: "cannot encode the alert: \(error)")
         }
-        if !curlReady {
-            curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-            curlReady = true
+        var status = 0
+        var error = [CChar](repeating: 0, count: 256), reply = [CChar](repeating: 0, count: 512)
+        let rc = body.withUnsafeBytes { raw in
+            clinux_http_post_json(url, raw.baseAddress, raw.count, max(1, Int(timeout * 1000)), &status, &error, error.count, &reply, reply.count)
         }
-        guard let curl = curl_easy_init() else { return SinkOutcome(delivered: false, detail: "libcurl could not start") }
-        defer { curl_easy_cleanup(curl) }
-        let headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
-        defer { curl_slist_free_all(headers) }
-        // curl keeps the body and the response buffer's addresses until perform returns:
-        // both stay pinned for the whole exchange.
-        let response = UnsafeMutablePointer<dmstack_curl_sink>.allocate(capacity: 1)
-        response.initialize(to: dmstack_curl_sink())
-        defer { response.deallocate() }
-        let code: CURLcode = body.withUnsafeBytes { raw in
-            var rc = dmstack_curl_set_string(curl, CURLOPT_URL, url)
-            if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_POST, 1) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_pointer(curl, CURLOPT_POSTFIELDS, raw.baseAddress) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_POSTFIELDSIZE, raw.count) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_pointer(curl, CURLOPT_HTTPHEADER, headers) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_TIMEOUT_MS, max(1, Int(timeout * 1000))) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_long(curl, CURLOPT_NOSIGNAL, 1) }
-            if rc == CURLE_OK { rc = dmstack_curl_set_string(curl, CURLOPT_USERAGENT, "dmstack") }
-            if rc == CURLE_OK { rc = dmstack_curl_collect(curl, response) }
-            if rc == CURLE_OK { rc = curl_easy_perform(curl) }
-            return rc
-        }
-        _ = headers
-        guard code == CURLE_OK else {
-            return SinkOutcome(delivered: false, detail: "POST \(url): \(String(cString: curl_easy_strerror(code)))")
-        }
-        let status = dmstack_curl_response_code(curl)
+        guard rc == 0 else { return SinkOutcome(delivered: false, detail: "POST \(url): \(String(cString: error))") }
         guard (200..<300).contains(status) else {
-            let text = withUnsafeBytes(of: &response.pointee.text) { String(decoding: $0.prefix(Int(response.pointee.used)), as: UTF8.self) }
-            let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            let line = String(cString: reply).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             return SinkOutcome(delivered: false, status: status, detail: "POST \(url): HTTP \(status)" + (line.isEmpty ? "" : ": \(line)"))
         }
         return SinkOutcome(delivered: true, status: status)

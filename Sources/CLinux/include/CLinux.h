@@ -48,4 +48,8 @@ int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
 int clinux_uevent_socket(void);
 /// DM_DEV_ARM_POLL on an open /dev/mapper/control.
 int clinux_dm_arm_poll(int control);
+/// POST `body` as JSON to `url` with libcurl, loaded on first use (dlopen): 0 with the HTTP
+/// status, or -1 with a one-line error; the reply's first bytes go to `reply`.
+int clinux_http_post_json(const char *url, const void *body, size_t length, long timeout_ms, long *status,
+                          char *error, size_t error_size, char *reply, size_t reply_size);
 #endif
