@@ -57,7 +57,7 @@ middle=$(xfs_io -r -c 'fiemap -v' "$mnt/d$((files / 2 % 200))/f$((files / 2))" |
 range_ms=$(ms "$bin" simulate "$dev" --range "$middle+2048" --json)
 range_files=$("$bin" simulate "$dev" --range "$middle+2048" --json | grep -c '"inode" :' || true)
 # 100 processes holding files of that range open; the /proc scan's own time against lsof's.
-names=$("$bin" simulate "$dev" --range "$middle+2048" --json | sed -n 's/.*"path" : "\(\/[^"]*\)".*/\1/p' | sort -u | head -100)
+names=$("$bin" simulate "$dev" --range "$middle+2048" --json | sed -n 's/.*"path" : "\(\/[^"]*\)".*/\1/p' | sort -u | awk 'NR <= 100')
 for f in $names; do sleep 600 < "$f" & pids+=($!); done
 proc_us=0
 for _ in $(seq "$runs"); do
