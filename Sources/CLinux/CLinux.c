@@ -98,8 +98,11 @@ static struct clinux_curl curl_api;
 static int curl_state; /* 0 not tried, 1 ready, -1 unavailable */
 
 static int clinux_curl_open(char *error, size_t size) {
+    static char why[200];
     if (curl_state == 0) {
         void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        const char *e = h ? NULL : dlerror();
+        snprintf(why, sizeof why, "%s", e ? e : "a libcurl function is missing or curl_global_init failed");
         curl_state = -1;
         if (h) {
 #define SYM(field, name) *(void **)&curl_api.field = dlsym(h, name)
@@ -113,7 +116,7 @@ static int clinux_curl_open(char *error, size_t size) {
                 curl_state = 1;
         }
     }
-    if (curl_state != 1) snprintf(error, size, "libcurl.so.4 cannot be loaded (install libcurl4): %s", dlerror() ? dlerror() : "missing symbols");
+    if (curl_state != 1) snprintf(error, size, "libcurl.so.4 cannot be used (install libcurl4): %s", why);
     return curl_state == 1 ? 0 : -1;
 }
 
