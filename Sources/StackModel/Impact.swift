@@ -163,6 +163,13 @@ public struct Impact: Encodable, Sendable {
     /// and devices without a filesystem that lose data.
     public var notices: [ImpactAction]
     public var summary: String
+
+    /// The devices whose redundancy saved a range (the notify-degraded notices), once each.
+    public var degradedDevices: [String] { Self.degradedDevices(notices) }
+
+    static func degradedDevices(_ notices: [ImpactAction]) -> [String] {
+        Array(Set(notices.filter { $0.action == "notify-degraded" }.map(\.target))).sorted()
+    }
 }
 
 /// Computes an `Impact` from the machine's tables, its mounts, and two questions it asks the
@@ -265,11 +272,11 @@ public struct ImpactPlanner {
         let metadata = impacts.reduce(0) { $0 + $1.metadata.count }
         let processes = Set(impacts.flatMap { $0.processes.map(\.pid) }).count
         let shutdowns = impacts.filter { $0.actions.contains { $0.action == "shutdown" } }.map(\.mountpoint)
-        let degraded = notices.filter { $0.action == "notify-degraded" }.map(\.target)
+        let degraded = Impact.degradedDevices(notices)
         var summary = "\(event.rawValue) \(leaf.displayName) \(range): \(impacts.count) filesystem\(impacts.count == 1 ? "" : "s") hit, "
             + "\(files) file\(files == 1 ? "" : "s"), \(metadata) metadata kind\(metadata == 1 ? "" : "s"), \(processes) process\(processes == 1 ? "" : "es")"
         if !shutdowns.isEmpty { summary += "; shut down \(shutdowns.joined(separator: ", "))" }
-        if !degraded.isEmpty { summary += "; degraded \(Array(Set(degraded)).sorted().joined(separator: ", "))" }
+        if !degraded.isEmpty { summary += "; degraded \(degraded.joined(separator: ", "))" }
         return Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, summary: summary)
     }
 

@@ -43,22 +43,9 @@ extension Inventory {
         return out
     }
 
-    /// The health characters of a raid (dm-raid.c raid_status) or mirror (dm-raid1.c
-    /// mirror_status) target with a failed or missing leg; nil when every leg is healthy.
+    /// The health characters of a raid or mirror target with a failed or missing leg; nil when
+    /// every leg is healthy (`Inventory.legHealth`).
     static func failedHealth(_ d: BlockDevice) -> String? {
-        guard let dm = d.dm else { return nil }
-        for line in dm.status {
-            let f = line.split(separator: " ").map(String.init)
-            guard f.count >= 3 else { continue }
-            let args = Array(f.dropFirst(3))
-            switch f[2] {
-            case "raid" where args.count >= 3 && args[2].contains(where: { $0 == "D" || $0 == "-" }):
-                return args[2]
-            case "mirror":
-                if let n = args.first.flatMap({ Int($0) }), n >= 0, n < args.count - 3, args[n + 3].contains(where: { $0 != "A" }) { return args[n + 3] }
-            default: break
-            }
-        }
-        return nil
+        legHealth(d).first { $0.failed }?.characters
     }
 }

@@ -73,6 +73,10 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
         EventKey.make([kind.rawValue, leafIdentity, "\(range.start)+\(range.length)", occurrence])
     }
 
+    /// The occurrence of a registered leaf's going, shared by `remove` and `monitor` so that
+    /// both name it with one key: the newest time a holder recorded the leaf present.
+    public static func goneOccurrence(lastSeen: String) -> String { "gone after \(lastSeen)" }
+
     /// The event of an impact. `occurrence` tells two occurrences of the same event apart
     /// (a removal's time, a bad range's identity); it goes into the key, with the leaf's
     /// stable identity, the kind and the range.
@@ -89,13 +93,13 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
                     .sorted { ($0.pid, $0.path, $0.how) < ($1.pid, $1.path, $1.how) },
                 actions: fs.actions.map { "\($0.action) \($0.target)" }))
         }
-        let degraded = impact.notices.filter { $0.action == "notify-degraded" }.map(\.target)
+        let degraded = impact.degradedDevices
         let other = impact.notices.filter { $0.action != "notify-degraded" }.map { "\($0.target): \($0.reason)" }
         let severity: Severity = !filesystems.isEmpty || impact.notices.contains { $0.reason.contains(" lost;") } ? .critical
             : !degraded.isEmpty || !other.isEmpty ? .warning : .info
         self.init(key: Self.key(kind: kind, leafIdentity: leafIdentity, range: impact.range, occurrence: occurrence), kind: kind, severity: severity, at: at,
                   origin: origin, host: host, leaf: impact.leaf, range: range, summary: impact.summary,
-                  filesystems: filesystems, degraded: Array(Set(degraded)).sorted(), other: other)
+                  filesystems: filesystems, degraded: degraded, other: other)
     }
 }
 

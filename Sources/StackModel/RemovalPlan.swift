@@ -47,14 +47,11 @@ public struct RemovalError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Inventory {
-    /// The raid level of a dm-raid table with a `-` metadata slot (dm-raid.c parse_dev_params:
-    /// `<#params> <params...> <#devs> <meta data>...`), nil otherwise.
-    static func raidWithoutMetadata(_ d: BlockDevice) -> String? {
-        for line in d.dm?.table ?? [] {
-            let f = line.split(separator: " ").map(String.init)
-            guard f.count > 5, f[2] == "raid", let params = Int(f[4]), f.count > 5 + params, let devs = Int(f[5 + params]) else { continue }
-            let pairs = f.dropFirst(6 + params).prefix(2 * devs)
-            if pairs.enumerated().contains(where: { $0.offset % 2 == 0 && $0.element == "-" }) { return f[3] }
+    /// The raid type of a dm-raid table with a leg lacking its metadata device (`-`), nil
+    /// otherwise: md cannot record that leg's failure.
+    func raidWithoutMetadata(_ d: BlockDevice) -> String? {
+        for t in table(of: d)?.targets ?? [] {
+            if case .raid(let r) = t.kind, r.legs.contains(where: { $0.metadata == nil }) { return r.typeName }
         }
         return nil
     }
@@ -116,13 +113,11 @@ extension Inventory {
         let invalidate = impact.filesystems.flatMap { fs in
             fs.files.map { RemovalPlan.Invalidation(mountpoint: fs.mountpoint, path: $0.path, ranges: $0.extents) }
         }
-        let degraded = impact.notices.filter { $0.action == "notify-degraded" }.map(\.target)
-        var seenDegraded = Set<String>()
         return RemovalPlan(leaf: leaf.displayName, leafDevice: leaf.majorMinor,
                            freeze: impact.filesystems.map(\.mountpoint), processes: processes, invalidate: invalidate,
-                           unmount: unmount, layers: layers, degraded: degraded.filter { seenDegraded.insert($0).inserted },
+                           unmount: unmount, layers: layers, degraded: impact.degradedDevices,
                            staying: staying.sorted(), warnings: saved.sorted().compactMap { name in
-                               (try? device(name)).flatMap { Self.raidWithoutMetadata($0) }.map {
+                               (try? device(name)).flatMap { raidWithoutMetadata($0) }.map {
                                    "\(name) is a \($0) without metadata devices: md cannot record the failed leg and blocks writes (md_wait_for_blocked_rdev) until the raid is repaired or reloaded"
                                }
                            })

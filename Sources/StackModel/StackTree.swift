@@ -97,6 +97,30 @@ extension Inventory {
         return "\(sectors)s"
     }
 
+    /// The leg health characters of each raid or mirror target in a device's status: dm-raid.c
+    /// raid_status `<type> <#devs> <chars> ...` (__raid_dev_status: A alive, a alive but not
+    /// in sync, D dead, - absent) and dm-raid1.c mirror_status `<#legs> <devs...> <in-sync/total>
+    /// <#health> <chars>` (device_status_char: A healthy, D/S/R/F/U failures). `failed` when a
+    /// leg is dead or absent.
+    static func legHealth(_ d: BlockDevice) -> [(target: String, characters: String, failed: Bool)] {
+        var out: [(String, String, Bool)] = []
+        for line in d.dm?.status ?? [] {
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count >= 3 else { continue }
+            let args = Array(f.dropFirst(3))
+            switch f[2] {
+            case "raid" where args.count >= 3:
+                out.append(("raid", args[2], args[2].contains { $0 == "D" || $0 == "-" }))
+            case "mirror":
+                if let n = args.first.flatMap({ Int($0) }), n >= 0, n < args.count - 3 {
+                    out.append(("mirror", args[n + 3], args[n + 3].contains { $0 != "A" }))
+                }
+            default: break
+            }
+        }
+        return out
+    }
+
     /// State from sysfs and `dmsetup status` lines: dm-raid and dm-raid1 health characters
     /// (`D` = dead leg), multipath failed paths (`F`), an invalid snapshot, a failed or
     /// read-only thin pool.
@@ -105,22 +129,15 @@ extension Inventory {
         if d.readOnly { out.append("read-only") }
         guard let dm = d.dm else { return out }
         if dm.suspended { out.append("suspended") }
+        for h in Self.legHealth(d) {
+            if h.failed { out.append("degraded") }
+            if h.target == "raid" && h.characters.contains("a") { out.append("recovering") }
+        }
         for line in dm.status {
             let f = line.split(separator: " ").map(String.init)
             guard f.count >= 3 else { continue }
             let type = f[2], args = Array(f.dropFirst(3))
             switch type {
-            case "raid":
-                // dm-raid.c raid_status: <type> <#devs> <health chars> ...; __raid_dev_status
-                // gives D for a failed leg, - for an absent one, a for one not yet in sync.
-                if args.count >= 3 {
-                    if args[2].contains(where: { $0 == "D" || $0 == "-" }) { out.append("degraded") }
-                    if args[2].contains("a") { out.append("recovering") }
-                }
-            case "mirror":
-                // dm-raid1.c mirror_status: <#legs> <devs...> <in-sync/total> <#health> <chars>;
-                // device_status_char gives A for a healthy leg, D/S/R/F/U for failures.
-                if let n = args.first.flatMap({ Int($0) }), n >= 0, n < args.count - 3, args[n + 3].contains(where: { $0 != "A" }) { out.append("degraded") }
             case "multipath":
                 if args.contains("F") { out.append("degraded") }
             case "snapshot":

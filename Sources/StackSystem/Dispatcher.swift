@@ -76,7 +76,8 @@ public struct Dispatcher {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    static func timestamp() -> String { Date.now.formatted(.iso8601) }
+    /// Now as every record of dmstack writes times: ISO 8601, UTC.
+    public static func timestamp() -> String { Date.now.formatted(.iso8601) }
 }
 
 /// A process named so that its pid cannot be mistaken for a later process's: `pid:start`,

@@ -142,7 +142,11 @@ extension HolderRegistry {
                 entries.append(OutboxEntry(key: row.text(0) ?? "", createdAt: row.text(1) ?? "", kind: row.text(2) ?? "", severity: row.text(3) ?? "",
                                            leaf: row.text(4) ?? "", summary: row.text(5) ?? "", deliveries: []))
             }
-            try db.query("SELECT event, sink, state, attempts, next_at, last_status, last_error, delivered_at FROM deliveries ORDER BY event, sink") { row in
+            // Only the deliveries of the events listed, not the whole table.
+            try db.query("""
+                SELECT event, sink, state, attempts, next_at, last_status, last_error, delivered_at FROM deliveries
+                WHERE event IN (SELECT key FROM events \(filter) ORDER BY seq DESC LIMIT ?1) ORDER BY event, sink
+                """, [.integer(Int64(limit))] + (key.map { [.text($0)] } ?? [])) { row in
                 guard let i = index[row.text(0) ?? ""] else { return }
                 let state = row.text(2) ?? ""
                 entries[i].deliveries.append(OutboxDelivery(

@@ -133,10 +133,14 @@ public enum Sinks {
         func quote(_ s: String) -> String {
             String(s.flatMap { c -> [Character] in c == "\"" || c == "\\" || c == "]" ? ["\\", c] : c.isNewline ? [" "] : [c] })
         }
-        let data = [("key", event.key), ("kind", event.kind.rawValue), ("severity", event.severity.rawValue), ("leaf", event.leaf),
-                    ("range", event.range), ("mountpoints", event.filesystems.map(\.mountpoint).joined(separator: " ")),
-                    ("files", String(event.filesystems.reduce(0) { $0 + $1.filesTotal }))]
-            .map { "\($0.0)=\"\(quote($0.1))\"" }.joined(separator: " ")
+        // The exec sink's fields, named without DMSTACK_ and EVENT_ (the summary is the message).
+        let data = fields(event, attempt: attempt, sink: sink)
+            .filter { !["DMSTACK_SUMMARY", "DMSTACK_ATTEMPT", "DMSTACK_SINK"].contains($0.0) }
+            .map { name, value in
+                let short = name.dropFirst("DMSTACK_".count)
+                return "\((short.hasPrefix("EVENT_") ? short.dropFirst("EVENT_".count) : short).lowercased())=\"\(quote(value))\""
+            }
+            .joined(separator: " ")
         let line = "<\(facility * 8 + severity)>\(String(cString: stamp)) dmstack[\(getpid())]: [dmstack@32473 \(data)] "
             + quote("\(event.kind.rawValue) \(event.leaf): \(event.summary)")
         return sendDatagram(Array(line.utf8), to: socket)

@@ -109,14 +109,12 @@ struct Events: ParsableCommand {
         @OptionGroup var registry: RegistryOptions
 
         func run() throws {
-            var status = ExitStatus.success
-            try reportingFailures {
+            try reportingStatus { () throws -> ExitStatus in
                 let dispatcher = try options.dispatcher(registry)
                 let report = try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch(force: true) }
                 print("\(report.delivered.count) delivered, \(report.failed.count) failed, \(report.undelivered) undelivered")
-                status = report.say()
+                return report.say()
             }
-            if status != .success { throw ExitCode(status.rawValue) }
         }
     }
 
@@ -130,8 +128,7 @@ struct Events: ParsableCommand {
         @OptionGroup var registry: RegistryOptions
 
         func run() throws {
-            var status = ExitStatus.success
-            try reportingFailures {
+            try reportingStatus { () throws -> ExitStatus in
                 let dispatcher = try options.dispatcher(registry)
                 let at = timestamp()
                 let host = hostName()
@@ -140,9 +137,8 @@ struct Events: ParsableCommand {
                 _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
                 print(event.key)
                 let report = try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch(event: event.key) }
-                status = report.say()
+                return report.say()
             }
-            if status != .success { throw ExitCode(status.rawValue) }
         }
     }
 }

@@ -38,6 +38,16 @@ extension ParsableCommand {
     }
 }
 
+extension ParsableCommand {
+    /// As above, for a body that ends with a status of its own (0 or 2, say): a status other
+    /// than success ends the command with it.
+    func reportingStatus(_ body: () throws -> ExitStatus) throws {
+        var status = ExitStatus.success
+        try reportingFailures { status = try body() }
+        if status != .success { throw ExitCode(status.rawValue) }
+    }
+}
+
 /// Standard error as a `TextOutputStream`, for `print(..., to:)`.
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {

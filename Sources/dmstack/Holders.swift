@@ -53,7 +53,7 @@ func usingRegistry<T>(_ body: () throws(RegistryError) -> T) throws -> T {
 }
 
 /// Now, as the registry writes times (ISO 8601, UTC).
-func timestamp() -> String { Date.now.formatted(.iso8601) }
+func timestamp() -> String { Dispatcher.timestamp() }
 
 /// The live machine for commands that record holders (never a snapshot: a registry describes
 /// this machine).

@@ -82,7 +82,7 @@ struct Monitor: ParsableCommand {
                     // The chains as the registry recorded them: the leaf's tables are gone from the machine.
                     refresh.formUnion(holders)
                     let key = NotificationEvent.key(kind: .remove, leafIdentity: leaf.identity, range: SectorRange(start: 0, length: leaf.device.size),
-                                                    occurrence: "gone after \(lastSeen)")
+                                                    occurrence: NotificationEvent.goneOccurrence(lastSeen: lastSeen))
                     if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
                     if withGone == nil {
                         let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
@@ -91,7 +91,7 @@ struct Monitor: ParsableCommand {
                     do {
                         let impact = try ImpactRun(inventory: withGone!, live: true, mappings: DynamicMappings())
                             .plan(leaf: leaf.device.kernelName, range: nil, event: .remove, source: "the live system")
-                        events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: "gone after \(lastSeen)",
+                        events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: NotificationEvent.goneOccurrence(lastSeen: lastSeen),
                                                         at: at, origin: "monitor", host: host))
                     } catch let e as CommandFailure {
                         events.append(NotificationEvent(key: key, kind: .remove, severity: .critical, at: at, origin: "monitor", host: host,

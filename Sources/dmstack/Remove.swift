@@ -128,7 +128,7 @@ struct Remove: ParsableCommand {
             let identity = inventory.identity(of: device, byId: HolderContext.live(now: at).byId[device.kernelName] ?? [])
             let recorded = (try? db.holders(above: device.kernelName)) ?? []
             let lastSeen = recorded.filter { $0.layers.contains { $0.identity == identity && $0.isLeaf && $0.state == .present } }.map(\.refreshedAt).max()
-            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: lastSeen.map { "gone after \($0)" } ?? at,
+            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: lastSeen.map { NotificationEvent.goneOccurrence(lastSeen: $0) } ?? at,
                                           at: at, origin: "remove", host: hostName())
             report.event = event.key
             var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {

@@ -113,9 +113,7 @@ struct EventsLiveTests {
         try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
         // It closes its output at once (so only the deadline can end the wait), then hangs.
         try script("\(dir)/hook", "exec >/dev/null 2>&1 </dev/null; sleep 30 & echo $! > \(dir)/hook.pid; wait; touch \(dir)/survived")
-        let start = Date()
         #expect(status("\(Live.dmstack) events test \(options)") == 2)
-        #expect(Date().timeIntervalSince(start) < 20, "the hook's timeout did not end the delivery")
         let d = try deliveries(options)[0]
         #expect(d["state"] as? String == "pending" && (d["last_error"] as? String)?.contains("timed out after 1.0 s and was killed") == true)
         // Killed with its process group: its own child (the sleep) does not run on either.
@@ -132,10 +130,9 @@ struct EventsLiveTests {
         try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
         try script("\(dir)/hook", "cat > /dev/null; sleep 20 & echo $! > \(dir)/child.pid; exit 0")
         cleanup.append("kill -KILL $(cat \(dir)/child.pid) 2>/dev/null || true")
-        let start = Date()
+        // Waiting for the child's output to close would run into the 10 s timeout: failed, pending.
         #expect(status("\(Live.dmstack) events test \(options)") == 0)
-        #expect(Date().timeIntervalSince(start) < 8, "waited for the background child")
-        #expect(try deliveries(options)[0]["state"] as? String == "delivered")
+        #expect(try deliveries(options)[0]["state"] as? String == "delivered" && deliveries(options)[0]["attempts"] as? Int == 1)
     }
 
     /// A Unix datagram socket at `path`, and a way to read one datagram with a timeout.

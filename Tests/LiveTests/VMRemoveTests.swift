@@ -148,7 +148,8 @@ struct VMRemoveTests {
         #expect((fs?["processes"] as? [[String: Any]])?.contains { $0["pid"] as? Int == Int(pid) } == true)
         // The registry now says the leaf is gone; the same removal is not a second event.
         let holder = try Live.json("holders show --json \(mnt) --state-dir \(dir)/state")["holder"] as! [String: Any]
-        #expect(holder["state"] as? String != "ok")
+        let leaf = (holder["layers"] as! [[String: Any]]).first { ($0["device"] as? [String: Any])?["kernel_name"] as? String == "pmem1" }
+        #expect(leaf?["state"] as? String == "gone")
         kill(monitor.processIdentifier, SIGKILL)
         monitor.waitUntilExit()
         _ = try Live.sh("\(Live.dmstack) monitor --once \(options)")
