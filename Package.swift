@@ -68,11 +68,9 @@ let package = Package(
         .testTarget(name: "StackSystemTests", dependencies: ["StackSystem", "StackModel"]),
         // Root-only tests on real devices: skip with the reason elsewhere; run as root on the
         // host (loop, partitions, XFS, ext4) and in the test VM (device-mapper, pmem).
-        .testTarget(name: "LiveTests", dependencies: ["dmstack"]),
-        .testTarget(
-            name: "dmstackTests",
-            dependencies: ["dmstack", "StackModel"],
-            resources: []
-        ),
+        // The JSON checks of tests: real output against the schemas in docs/json.
+        .target(name: "JSONSchemaCheck", path: "Tests/JSONSchemaCheck"),
+        .testTarget(name: "LiveTests", dependencies: ["dmstack", "JSONSchemaCheck"]),
+        .testTarget(name: "dmstackTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck"]),
     ]
 )

@@ -7,7 +7,7 @@ level=${1:-build}
 
 build_packages=(pkg-config libdevmapper-dev libblkid-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev)
 test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools
-               qemu-system-x86 linux-image-amd64 busybox-static python3-pip)
+               qemu-system-x86 linux-image-amd64 busybox-static python3-pip groff-base)
 
 wanted=("${build_packages[@]}")
 [ "$level" = test ] && wanted+=("${test_packages[@]}")

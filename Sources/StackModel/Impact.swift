@@ -137,6 +137,13 @@ public struct ImpactAction: Encodable, Sendable, Hashable {
     public var reason: String
 }
 
+/// The notices of an impact are grouped by what they say about which device.
+struct NoticeKey: Equatable {
+    var action: String
+    var device: String
+    var reason: String
+}
+
 /// Everything one filesystem loses and what must happen to it.
 public struct FilesystemImpact: Encodable, Sendable {
     public var mountpoint: String
@@ -236,19 +243,23 @@ public struct ImpactPlanner {
         var byDevice: [String: (MountedFilesystem, HolderRole)] = [:]
         for fs in mounted { for (role, device) in fs.devices { byDevice[device] = (fs, role) } }
 
-        var notices: [ImpactAction] = []
+        // Ranges nothing is done for, one notice per device and reason however many rows a
+        // layout spreads them over (a raid5 leg is thousands of chunk rows).
+        var quiet: [(key: NoticeKey, ranges: SectorSet)] = []
+        func note(_ key: NoticeKey, _ row: Translation) {
+            let r = SectorRange(start: row.start, length: row.length)
+            if let i = quiet.firstIndex(where: { $0.key == key }) { quiet[i].ranges.insert(r) } else { quiet.append((key, SectorSet([r]))) }
+        }
         var hits: [String: [HolderRole: [ByteRange]]] = [:]
         var fsOrder: [MountedFilesystem] = []
         for row in rows {
             let bytes = ByteRange(offset: row.start * 512, length: row.length * 512)
             switch row.outcome {
             case .degraded:
-                notices.append(ImpactAction(action: "notify-degraded", target: row.device,
-                                            reason: "sectors \(row.start)+\(row.length) still have a copy or parity: no data action, redundancy is reduced"))
+                note(NoticeKey(action: "notify-degraded", device: row.device, reason: "still have a copy or parity: no data action, redundancy is reduced"), row)
                 continue
             case .unknown:
-                notices.append(ImpactAction(action: "none", target: row.device,
-                                            reason: "sectors \(row.start)+\(row.length): outcome unknown (\(row.reason ?? "mapping not known")); not judged"))
+                note(NoticeKey(action: "none", device: row.device, reason: "outcome unknown (\(row.reason ?? "mapping not known")); not judged"), row)
                 continue
             case .unaffected:
                 continue
@@ -256,12 +267,14 @@ public struct ImpactPlanner {
                 break
             }
             guard let (fs, role) = byDevice[row.device] else {
-                notices.append(ImpactAction(action: "none", target: row.device,
-                                            reason: "sectors \(row.start)+\(row.length) lost; no mounted filesystem on \(row.device)"))
+                note(NoticeKey(action: "none", device: row.device, reason: "lost; no mounted filesystem on \(row.device)"), row)
                 continue
             }
             if hits[fs.mountpoint] == nil { fsOrder.append(fs) }
             hits[fs.mountpoint, default: [:]][role, default: []].append(bytes)
+        }
+        let notices = quiet.map { key, ranges in
+            ImpactAction(action: key.action, target: key.device, reason: "sectors \(ranges.listing()) \(key.reason)")
         }
 
         var impacts: [FilesystemImpact] = []

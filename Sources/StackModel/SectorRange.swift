@@ -63,6 +63,12 @@ public struct SectorSet: Hashable, Sendable, Codable {
     public var isEmpty: Bool { ranges.isEmpty }
     public var totalLength: UInt64 { ranges.reduce(0) { $0 + $1.length } }
 
+    /// `128+512, 896+512, ... 1696 more (871424 sectors)`: a few ranges for a line of text.
+    public func listing(limit: Int = 6) -> String {
+        let shown = ranges.prefix(limit).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
+        return ranges.count <= limit ? shown : "\(shown), ... \(ranges.count - limit) more (\(totalLength) sectors)"
+    }
+
     /// Adds a range, merging it with whatever it overlaps or touches.
     public mutating func insert(_ range: SectorRange) {
         guard range.length > 0 else { return }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import StackModel
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +11,9 @@ public struct OutboxDelivery: Encodable, Sendable, Hashable {
     public var sink: String
     public var state: String
     public var attempts: Int
-    /// Seconds since the epoch of the next attempt (pending only).
-    public var nextAt: Double?
+    /// When the next attempt is due (pending only), ISO 8601 in UTC like every time dmstack
+    /// prints; the outbox keeps seconds since the epoch.
+    public var nextAt: String?
     public var lastStatus: Int?
     public var lastError: String?
     public var deliveredAt: String?
@@ -150,7 +152,7 @@ extension HolderRegistry {
                 guard let i = index[row.text(0) ?? ""] else { return }
                 let state = row.text(2) ?? ""
                 entries[i].deliveries.append(OutboxDelivery(
-                    sink: row.text(1) ?? "", state: state, attempts: row.integer(3), nextAt: state == "pending" ? row.real(4) : nil,
+                    sink: row.text(1) ?? "", state: state, attempts: row.integer(3), nextAt: state == "pending" ? Date(timeIntervalSince1970: row.real(4)).formatted(.iso8601) : nil,
                     lastStatus: row.isNull(5) ? nil : row.integer(5), lastError: row.text(6), deliveredAt: row.text(7)))
             }
             return entries

@@ -141,7 +141,7 @@ public enum Sinks {
                 return "\((short.hasPrefix("EVENT_") ? short.dropFirst("EVENT_".count) : short).lowercased())=\"\(quote(value))\""
             }
             .joined(separator: " ")
-        let line = "<\(facility * 8 + severity)>\(String(cString: stamp)) dmstack[\(getpid())]: [dmstack@32473 \(data)] "
+        let line = "<\(facility * 8 + severity)>\(String(filledBuffer: stamp)) dmstack[\(getpid())]: [dmstack@32473 \(data)] "
             + quote("\(event.kind.rawValue) \(event.leaf): \(event.summary)")
         return sendDatagram(Array(line.utf8), to: socket)
     }
@@ -223,9 +223,9 @@ public enum Sinks {
         let rc = body.withUnsafeBytes { raw in
             clinux_http_post_json(url, raw.baseAddress, raw.count, max(1, Int(timeout * 1000)), &status, &error, error.count, &reply, reply.count)
         }
-        guard rc == 0 else { return SinkOutcome(delivered: false, detail: "POST \(url): \(String(cString: error))") }
+        guard rc == 0 else { return SinkOutcome(delivered: false, detail: "POST \(url): \(String(filledBuffer: error))") }
         guard (200..<300).contains(status) else {
-            let line = String(cString: reply).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            let line = String(filledBuffer: reply).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             return SinkOutcome(delivered: false, status: status, detail: "POST \(url): HTTP \(status)" + (line.isEmpty ? "" : ": \(line)"))
         }
         return SinkOutcome(delivered: true, status: status)

@@ -18,8 +18,7 @@ struct Apply: ParsableCommand {
             unchanged; one whose table only grows at the end is reloaded; any other difference \
             is refused. Filesystems are made only where blkid finds none. If any step fails, \
             everything this run did is undone last-first. \
-            JSON (--dry-run or not): {"apply": {stack, changes, volumes: [{name, uuid, size \
-            (sectors), table, action}], steps: [text], strays: [name], log: [text]}}. \
+            JSON (--dry-run or not): {"apply": {...}}, every field in docs/json/apply.schema.json. \
             Every filesystem of the spec is then registered as a holder (see `dmstack holders`), \
             named after its mountpoint, else STACK/VOLUME. \
             Exit status: 65 bad spec, 1 missing member or kernel/mkfs/mount failure (rolled \

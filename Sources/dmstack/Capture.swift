@@ -11,7 +11,7 @@ struct Capture: ParsableCommand {
         discussion: """
             The snapshot holds every block device (sysfs), dm table, status and deps \
             (libdevmapper), filesystem signature (libblkid), mount and pmem region and \
-            namespace, as versioned JSON. Run it as root so devices can be probed. With it go \
+            namespace, as versioned JSON (docs/json/snapshot.schema.json). Run it as root so devices can be probed. With it go \
             the reverse maps of the registered filesystems (`dmstack holders register`; \
             --reverse-maps all: every mounted filesystem on a block device; none: no map) and \
             every process's open and mapped files on them, so `simulate --snapshot` names \

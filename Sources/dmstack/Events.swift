@@ -30,7 +30,7 @@ struct ConfigOptions: ParsableArguments {
 func hostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-    return String(cString: buffer)
+    return String(filledBuffer: buffer)
 }
 
 extension Dispatcher.Report {
@@ -69,9 +69,8 @@ struct Events: ParsableCommand {
             commandName: "list",
             abstract: "List the events in the outbox, oldest first, with each sink's delivery state.",
             discussion: """
-                JSON: {"events": [{key, created_at, kind, severity, leaf, summary, deliveries: \
-                [{sink, state, attempts, next_at, last_status, last_error, delivered_at}]}]}; \
-                state is pending, delivered or failed; next_at in seconds since the epoch.
+                State is pending, delivered or failed; times are ISO 8601 in UTC. JSON: \
+                {"events": [...]}, every field in docs/json/events.schema.json.
                 """
         )
         @Flag(help: "Print JSON.") var json = false

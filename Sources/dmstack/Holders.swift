@@ -89,7 +89,7 @@ struct Holders: ParsableCommand {
                 several volumes on one namespace) is recorded with every path. Registering a \
                 filesystem again (by any name or spelling) updates its record and keeps devices \
                 that have gone. The name defaults to the mountpoint, else UUID=<fs uuid>. \
-                JSON: {"holder": {...}} as `holders show --json`. Exit status: 1 no such device \
+                JSON: {"holder": {...}} as `holders show --json` (docs/json/holder.schema.json). Exit status: 1 no such device \
                 or no filesystem on it, 3 the name belongs to another holder, 65 the registry \
                 is corrupt.
                 """
@@ -158,9 +158,8 @@ struct Holders: ParsableCommand {
             abstract: "List registered holders with their leaves and state, checked against the live system.",
             discussion: """
                 State: ok, degraded (a device of a chain is gone or was replaced), gone (the \
-                holder's own device is gone). JSON: {"holders": [{name, kind, state, fs_type, \
-                fs_uuid, mountpoint, leaves: [{name, major_minor, identity, state}], chains, \
-                registered_at, refreshed_at}]}.
+                holder's own device is gone). JSON: {"holders": [...]}, every field \
+                in docs/json/holders.schema.json.
                 """
         )
 
@@ -238,10 +237,8 @@ struct Holders: ParsableCommand {
                 with the layers above it up to the holder's device; a device that is gone is \
                 still shown, marked GONE with the time it was first found gone. Changes the \
                 live system shows since the last refresh are listed (`holders refresh` \
-                records them). JSON: {"holder": {name, kind, state, filesystem, hook, \
-                registered_by, registered_at, refreshed_at, layers, chains: [{role, path}], \
-                leaves: [{identity, name, major_minor, state, roles, above: [...]}], \
-                pending_changes, history: [{at, change}]}}.
+                records them). JSON: {"holder": {...}}, every field in \
+                docs/json/holder.schema.json.
                 """
         )
 
@@ -307,8 +304,8 @@ struct Holders: ParsableCommand {
                 damaged registry: the file (and its -wal, -shm) is moved aside to \
                 registry.db.corrupt-TIME, every holder that can still be read from it is \
                 carried over, every mounted filesystem on a dmstack volume is registered, and \
-                all are refreshed. JSON: {"refresh": {moved_to, salvaged, holders: [{name, \
-                state, changes}]}}.
+                all are refreshed. JSON: {"refresh": {...}}, every field in \
+                docs/json/holders-refresh.schema.json.
                 """
         )
 

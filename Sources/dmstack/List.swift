@@ -8,8 +8,7 @@ struct List: ParsableCommand {
         discussion: """
             State is active, or any of suspended, degraded, recovering, missing member (a \
             device its table uses no longer exists), read-only, failed, invalid. JSON: \
-            {"volumes": [{name, stack, uuid, major_minor, size (bytes), targets, members, \
-            mountpoints, state}]}.
+            {"volumes": [...]}, every field in docs/json/list.schema.json.
             """
     )
 

@@ -20,7 +20,7 @@ struct Monitor: ParsableCommand {
             (default 5 s; badblocks are polled). Keys make it idempotent: a range, a removal or \
             a health state seen again (another pass, a restarted monitor) is not a new event. \
             --once runs one pass and exits (for a timer or a test). Prints one line per new \
-            event (with --json, the event as one JSON line). contrib/dmstack-monitor.service \
+            event (with --json, the event as one JSON line, as docs/json/event.schema.json describes). contrib/dmstack-monitor.service \
             runs it under systemd.
             """
     )

@@ -24,10 +24,7 @@ struct Remove: ParsableCommand {
             and refuses (status 3) when there is none. A step that fails stops the sequence; \
             what was frozen is thawed; the message names the step (status 1). Undelivered \
             notifications do not stop it: they stay in the outbox (dmstack events). JSON: \
-            {"remove": {leaf, dry_run, plan: {leaf, leaf_device, freeze, processes, \
-            invalidate: [{mountpoint, path, ranges}], unmount, layers: [{name, major_minor, \
-            uuid, owned, mountpoints}], degraded, staying, warnings}, detach, event, steps: [{step, target, \
-            outcome, detail}], stopped_at, summary}}.
+            {"remove": {...}}, every field in docs/json/remove.schema.json.
             """
     )
 
@@ -181,7 +178,7 @@ struct Remove: ParsableCommand {
             var path = given
             if !path.hasPrefix("/") {
                 var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-                path = (getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "") + "/" + path
+                path = (getcwd(&buffer, buffer.count) != nil ? String(filledBuffer: buffer) : "") + "/" + path
             }
             var probe = path
             var st = stat()

@@ -8,11 +8,8 @@ struct Show: ParsableCommand {
         abstract: "Show everything about one device: identity, table, status, what is above and below, filesystem, mounts, pmem.",
         discussion: """
             DEV is a kernel name (dm-3, pmem0), a dm name, a /dev path (by-id and mapper links \
-            are followed on the live system) or major:minor. JSON: {"device": {...}} with \
-            name, kernel_name, major_minor, path, size (bytes), sectors, type, read_only, \
-            logical_block_size, partition, dm (name, uuid, suspended, open_count, table, \
-            status, deps), table_summary, state, above, below, leaves, filesystem, mounts, \
-            serves_as (external log or realtime device of a mount), pmem_namespace, badblocks (start, length in sectors) and loop_backing_file.
+            are followed on the live system) or major:minor. JSON: {"device": {...}}, every \
+            field in docs/json/show.schema.json.
             """
     )
 

@@ -22,12 +22,8 @@ struct Simulate: ParsableCommand {
             of lost data. Ranges that redundancy saves only get a degraded notice. Default: \
             failure with --range, else remove. A leaf no longer present is taken from the \
             holder registry. Dynamic targets need their metadata as for translate (--thin-dump \
-            and the like), or their ranges are unknown and not judged. JSON: {"impact": {event, leaf, range, layers: [{device, ranges}], \
-            filesystems: [{mountpoint, type, device, roles, metadata: [{kind, role, inode, \
-            ranges: [{offset, length}]}], files: [{path, paths, inode, extents: [{offset, \
-            length}], shared, unwritten}], processes: [{pid, command, inode, how, path, \
-            address, file_offset, file_length}], actions: [{action, target, reason}], notes}], \
-            notices, summary}}; offsets and lengths of files and metadata in bytes.
+            and the like), or their ranges are unknown and not judged. Offsets and lengths of files and metadata are in bytes. JSON: {"impact": {...}}, \
+            every field in docs/json/simulate.schema.json.
             """
     )
 

@@ -15,8 +15,8 @@ struct Teardown: ParsableCommand {
             touched while any process has a device of it open, a file open or mapped on one of \
             its filesystems, or its working directory there: the processes are named and the \
             exit status is 3. Devices without the DMSTACK- uuid prefix are refused unless \
-            --force. JSON: {"teardown": {items: [{name, major_minor, uuid, owned, mountpoints}], \
-            log: [text]}}. Exit status: 1 no such stack or device, or a kernel failure; 3 \
+            --force. JSON: {"teardown": {...}}, every field in \
+            docs/json/teardown.schema.json. Exit status: 1 no such stack or device, or a kernel failure; 3 \
             refused (in use, not dmstack's). Holders registered on the removed devices are \
             unregistered.
             """

@@ -12,7 +12,9 @@ struct Translate: ParsableCommand {
             major:minor); the result is the ranges of the devices above it, composed to the top, \
             each with the outcome of losing the range (lost, degraded, unknown) judged over all \
             paths at once. --down: DEV is a device with a table; the result is every leaf range \
-            holding it: each copy, the data chunk and the parity of its stripe.
+            holding it: each copy, the data chunk and the parity of its stripe; a range no \
+            device holds (zero or error target, an unprovisioned thin block) is unaffected. \
+            JSON: {"translations": [...]}, every field in docs/json/translate.schema.json.
 
             Without --table the tables are the live system's (read through libdevmapper, \
             partitions as layers), or those of a snapshot with --snapshot FILE. A device that \

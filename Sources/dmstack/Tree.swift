@@ -12,8 +12,7 @@ struct Tree: ParsableCommand {
             starts at each leaf and lists what is built on it (like `lsblk` and \
             `dmsetup ls --tree -o inverted`). Each device shows its major:minor, size, a summary \
             of its table, filesystem, mountpoints, pmem mode and state (suspended, degraded). \
-            JSON: {"tree": [node]}, each node with name, kernel_name, major_minor, size (bytes), \
-            type, table, fs_type, fs_uuid, label, mountpoints, pmem_mode, state and children.
+            JSON: {"tree": [node]}, every field in docs/json/tree.schema.json.
             """
     )
 

@@ -57,7 +57,7 @@ struct EventsLiveTests {
         #expect(d["state"] as? String == "delivered" && d["attempts"] as? Int == 3 && d["delivered_at"] != nil)
         // Delivered exactly once, on the third attempt, with the key, and the JSON on stdin.
         #expect(try String(contentsOfFile: "\(dir)/delivered", encoding: .utf8) == "\(key) test 3 pager\n")
-        let stdin = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/stdin.json"))) as! [String: Any]
+        let stdin = try Live.document(String(contentsOfFile: "\(dir)/stdin.json", encoding: .utf8))
         #expect(stdin["key"] as? String == String(key) && stdin["summary"] as? String == "hello")
         // The JSON lines sink took it once, at once.
         #expect(try String(contentsOfFile: "\(dir)/events.jsonl", encoding: .utf8).split(separator: "\n").count == 1)
@@ -175,7 +175,7 @@ struct EventsLiveTests {
         #expect(fields["MESSAGE"] == "dmstack: test -: two words")
         #expect(fields["PRIORITY"] == "6" && fields["SYSLOG_IDENTIFIER"] == "dmstack")
         #expect(fields["DMSTACK_EVENT_KEY"] == key && fields["DMSTACK_EVENT_KIND"] == "test" && fields["DMSTACK_SINK"] == "journal-1")
-        let event = try JSONSerialization.jsonObject(with: Data(try #require(fields["DMSTACK_EVENT"]).utf8)) as! [String: Any]
+        let event = try Live.document(try #require(fields["DMSTACK_EVENT"]))
         #expect(event["key"] as? String == key)
         let s = String(decoding: try #require(syslog.receive()), as: UTF8.self)
         // local3 (19) * 8 + info (6) = 158.

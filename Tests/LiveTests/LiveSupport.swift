@@ -1,4 +1,5 @@
 import Foundation
+import JSONSchemaCheck
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -47,9 +48,17 @@ enum Live {
         return packageRoot.appendingPathComponent(".build/debug/dmstack").path
     }
 
-    /// `dmstack ARGS` parsed as JSON.
+    /// `dmstack ARGS` parsed as JSON, checked against its schema in docs/json.
     static func json(_ arguments: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(try sh("\(dmstack) \(arguments)").utf8)) as! [String: Any]
+        try document(try sh("\(dmstack) \(arguments)"))
+    }
+
+    /// A JSON document dmstack printed (or a sink received), checked against its schema in
+    /// docs/json: every test reading dmstack's JSON also checks its documentation.
+    static func document(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let (value, problems) = JSONSchemaCheck.parse(text)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))", sourceLocation: sourceLocation)
+        return try #require(value as? [String: Any], sourceLocation: sourceLocation)
     }
 
     /// A loop device over a sparse file, detached (and its file removed) by `cleanup`.

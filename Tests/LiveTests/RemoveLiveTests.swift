@@ -61,7 +61,7 @@ struct RemoveLiveTests {
         // The event was delivered, naming the mapped file and the pid, with its key.
         let line = try String(contentsOfFile: "\(dir)/events.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(line.count == 1)
-        let event = try JSONSerialization.jsonObject(with: Data(line[0].utf8)) as! [String: Any]
+        let event = try Live.document(String(line[0]))
         #expect(event["key"] as? String == report["event"] as? String && event["kind"] as? String == "remove" && event["severity"] as? String == "critical")
         let fs = (event["filesystems"] as! [[String: Any]])[0]
         #expect((fs["files"] as! [String]).contains("\(mnt)/mapped"))

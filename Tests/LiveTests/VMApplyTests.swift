@@ -113,7 +113,7 @@ struct VMApplyTests {
         let again = try Self.dmstack("apply --dry-run --json \(spec)")
         #expect(again.status == 0, "re-plan: \(again.err)")
         guard again.status == 0 else { return }
-        let plan = try JSONSerialization.jsonObject(with: Data(again.out.utf8)) as! [String: Any]
+        let plan = try Live.document(again.out)
         let report = plan["apply"] as! [String: Any]
         #expect(report["changes"] as? Bool == false, "\(again.out)")
         let volumes = report["volumes"] as! [[String: Any]]
@@ -149,7 +149,7 @@ struct VMApplyTests {
         #expect(try Self.lsblkMembers("cch") == ["cmeta", "ccache", k(l[13])])
 
         // list: every volume, in stack `every`.
-        let list = try JSONSerialization.jsonObject(with: Data(try Live.sh("\(Live.dmstack) list --json").utf8)) as! [String: Any]
+        let list = try Live.json("list --json")
         let listed = (list["volumes"] as! [[String: Any]]).filter { $0["stack"] as? String == "every" }
         #expect(listed.count == volumes.count)
         #expect(listed.first { $0["name"] as? String == "cr" }?["mountpoints"] as? [String] == ["/tmp/dmstack-every/cr"])

@@ -82,7 +82,7 @@ struct VMHolderTests {
         #expect(after.contains("pmem1 is not on the live system") && after.contains("\"device\" : \"hlog\""), "\(after)")
         // simulate too: the gone leaf's range is the filesystem's log, a shutdown.
         let simulated = try Live.sh("\(Live.dmstack) simulate --json pmem1 --range 100+8 --state-dir \(state) 2>/dev/null")
-        let impact = (try JSONSerialization.jsonObject(with: Data(simulated.utf8)) as! [String: Any])["impact"] as! [String: Any]
+        let impact = try Live.document(simulated)["impact"] as! [String: Any]
         let fs = (impact["filesystems"] as! [[String: Any]]).first
         #expect(fs?["mountpoint"] as? String == mnt && fs?["roles"] as? [String] == ["log"], "\(simulated)")
         #expect((fs?["actions"] as? [[String: Any]])?.map { $0["action"] as! String } == ["shutdown"])

@@ -27,7 +27,7 @@ struct VMRemoveTests {
 
     func events(_ dir: String) -> [[String: Any]] {
         ((try? String(contentsOfFile: "\(dir)/events.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            try? Live.document(String($0))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JSONSchemaCheck
 import Testing
 
 /// The real `dmstack` binary against fixtures: whole stdout compared, stderr and exit status
@@ -16,11 +17,11 @@ struct CLITests {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String], directory: URL = fixtures, executable: URL = binary) throws -> Result {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable
         p.arguments = arguments
-        p.currentDirectoryURL = fixtures
+        p.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -29,6 +30,13 @@ struct CLITests {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// dmstack's JSON output parsed and checked against its schema in docs/json.
+    static func document(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let (value, problems) = JSONSchemaCheck.parse(text)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))", sourceLocation: sourceLocation)
+        return try #require(value as? [String: Any], sourceLocation: sourceLocation)
     }
 
     /// Each case: a name (its expected output is `<name>.out`) and the arguments.
@@ -56,11 +64,12 @@ struct CLITests {
         }
         let expected = try String(contentsOf: expectedURL, encoding: .utf8)
         #expect(result.stdout == expected, "dmstack \(arguments.joined(separator: " "))")
+        if arguments.contains("--json") { _ = try Self.document(result.stdout) }
     }
 
     @Test func jsonIsOneNamedObjectWithRawIntegers() throws {
         let result = try Self.run(["translate", "--table", "raid.table", "/dev/loop3", "0+384", "--json"])
-        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let object = try Self.document(result.stdout)
         #expect(Array(object.keys) == ["translations"])
         let rows = object["translations"] as! [[String: Any]]
         #expect(rows.count == 4)
@@ -107,22 +116,36 @@ struct CLITests {
     @Test func dynamicMappingOptions() throws {
         let thin = try Self.run(["translate", "--table", "dynamic.table.txt", "--thin-dump", "/dev/mapper/pool=thin.xml", "--json", "data", "1290+4"])
         #expect(thin.status == 0, "\(thin.stderr)")
-        let rows = (try JSONSerialization.jsonObject(with: Data(thin.stdout.utf8)) as! [String: [[String: Any]]])["translations"]!
+        let rows = try Self.document(thin.stdout)["translations"] as! [[String: Any]]
         #expect(rows.map { "\($0["device"]!) \($0["start"]!) \($0["outcome"]!)" } == ["thin1 10 lost"])
         // Block 1 of the volume (sectors 8..15) lives on the cache device: superblock at sector
         // 16, metadata rounded up to one 4 KiB block, so data block 0 starts at 16 + 8 = 24.
         let wc = try Self.run(["translate", "--table", "dynamic.table.txt", "--writecache-metadata", "wc=writecache.img", "--down", "--json", "wc", "8+8"])
         #expect(wc.status == 0, "\(wc.stderr)")
-        let down = (try JSONSerialization.jsonObject(with: Data(wc.stdout.utf8)) as! [String: [[String: Any]]])["translations"]!
+        let down = try Self.document(wc.stdout)["translations"] as! [[String: Any]]
         #expect(down.map { "\($0["device"]!) \($0["start"]!)" } == ["fast 24"])
+    }
+
+    /// Losing a raid5 leg degrades thousands of chunk rows: one notice for the device says it,
+    /// with its first ranges and the total (the layers carry every range).
+    @Test func degradedRowsAreOneNoticePerDevice() throws {
+        let result = try Self.run(["simulate", "--json", "--snapshot", "\(Self.packageRoot.path)/examples/raid1-raid5-loop.json", "loop3", "--event", "remove"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let impact = try Self.document(result.stdout)["impact"] as! [String: Any]
+        let notices = impact["notices"] as! [[String: String]]
+        #expect(notices.map { "\($0["action"]!) \($0["target"]!)" } == ["notify-degraded parity"])
+        #expect(notices.first?["reason"]?.hasPrefix("sectors 128+512, 896+512, ") == true && notices.first?["reason"]?.contains(" more (871040 sectors) still have a copy or parity") == true,
+                "\(notices)")
+        let layer = (impact["layers"] as! [[String: Any]]).first { $0["device"] as? String == "parity" }
+        #expect((layer?["ranges"] as? [[String: Any]])?.reduce(0) { $0 + ($1["length"] as! Int) } == 871040)
     }
 
     @Test func unknownTargetWarnsOnStderrOnly() throws {
         let result = try Self.run(["translate", "--table", "opaque.table.txt", "/dev/meta", "0+8", "--json"])
         #expect(result.status == 0)
         #expect(result.stderr == "dmstack: warning: opaque.table.txt: line 1: unknown target type 'era': kept as opaque with devices /dev/meta, /dev/origin; its mapping is unknown\n")
-        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: [[String: Any]]]
-        #expect(object["translations"]!.map { $0["outcome"] as! String } == ["unknown"])
+        let object = try Self.document(result.stdout)
+        #expect((object["translations"] as! [[String: Any]]).map { $0["outcome"] as! String } == ["unknown"])
     }
 
     @Test func versionNamesTheLibraries() throws {

@@ -4,16 +4,52 @@ import Testing
 /// The committed man page and completions must match the CLI; regenerate with `make docs`.
 @Suite("Generated docs are current")
 struct DocsTests {
+    static func file(_ path: String) throws -> String {
+        try String(contentsOf: CLITests.packageRoot.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// Runs a shell command in the package root: its stdout, stderr and status.
+    static func shell(_ command: String) throws -> CLITests.Result {
+        try CLITests.run(["-c", command], directory: CLITests.packageRoot, executable: URL(fileURLWithPath: "/bin/sh"))
+    }
+
+    /// The page was made from this CLI and these hand-written sections: its first line holds
+    /// the SHA-256 of `--experimental-dump-help` (every command, option and help text) and of
+    /// man/sections.mdoc, as scripts/gen-docs.sh wrote it.
+    @Test func manPageIsCurrent() throws {
+        let man = try Self.file("man/dmstack.8")
+        let digest = try Self.shell("{ '\(CLITests.binary.path)' --experimental-dump-help; cat man/sections.mdoc; } | sha256sum | cut -d' ' -f1")
+        #expect(digest.status == 0, "\(digest.stderr)")
+        let first = man.prefix(while: { $0 != "\n" })
+        #expect(first.hasPrefix(".\\\" dmstack-sources-sha256: \(digest.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) "),
+                "man/dmstack.8 is stale against the CLI or man/sections.mdoc: run `make docs`")
+        #expect(man.contains(try Self.file("man/sections.mdoc")), "man/dmstack.8 lacks man/sections.mdoc as it is: run `make docs`")
+    }
+
+    /// The sections the issue asks for, the pages it refers to, and a page groff reads
+    /// without a warning.
+    @Test func manPageHasItsSectionsAndRendersCleanly() throws {
+        let man = try Self.file("man/dmstack.8")
+        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "ENVIRONMENT", "FILES", "\"EXIT STATUS\"", "EXAMPLES", "\"SEE ALSO\""] {
+            #expect(man.contains("\n.Sh \(section)\n"), "man/dmstack.8 lacks section \(section)")
+        }
+        let seeAlso = man.components(separatedBy: ".Sh \"SEE ALSO\"").last ?? ""
+        for page in ["dmsetup 8", "lsblk 8", "ndctl 1", "xfs_io 8", "lvm 8"] {
+            #expect(seeAlso.contains(".Xr \(page)"), "SEE ALSO lacks \(page)")
+        }
+        let groff = try Self.shell("groff -mdoc -Tutf8 -ww -z man/dmstack.8")
+        #expect(groff.status == 0 && groff.stderr.isEmpty, "groff: \(groff.stderr)")
+    }
     @Test(arguments: [("bash", "completions/dmstack.bash"), ("zsh", "completions/_dmstack"), ("fish", "completions/dmstack.fish")])
     func completionsAreCurrent(shell: String, file: String) throws {
         let result = try CLITests.run(["--generate-completion-script", shell])
-        let committed = try String(contentsOf: CLITests.packageRoot.appendingPathComponent(file), encoding: .utf8)
+        let committed = try Self.file(file)
         #expect(result.stdout == committed, "\(file) is stale: run `make docs`")
     }
 
     /// Every subcommand, option and help text of the CLI appears in man/dmstack.8.
     @Test func manPageCoversTheCLI() throws {
-        let man = try String(contentsOf: CLITests.packageRoot.appendingPathComponent("man/dmstack.8"), encoding: .utf8)
+        let man = try Self.file("man/dmstack.8")
         let dump = try CLITests.run(["--experimental-dump-help"])
         let info = try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as! [String: Any]
         func check(_ command: [String: Any], path: [String]) {
