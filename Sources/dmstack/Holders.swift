@@ -123,9 +123,13 @@ struct Holders: ParsableCommand {
             try reportingFailures {
                 let target: HolderTarget = raw.map { .raw(device: $0) } ?? .filesystem(self.target!)
                 let argv = hook.map { $0.split(separator: " ").map(String.init) }
-                let stored = try Holders.register(target, name: name, hook: argv, by: "holders register", registry: registry.open())
+                let db = try registry.open()
+                let stored = try Holders.register(target, name: name, hook: argv, by: "holders register", registry: db)
                 if json {
-                    print(try JSONOutput.encode(["holder": HolderView(stored.record, history: [], pending: stored.changes)]))
+                    // As `holders show` would print it now: what this registration recorded is
+                    // in the history, nothing is pending.
+                    let history = try usingRegistry { () throws(RegistryError) in try db.history(stored.record.name) }
+                    print(try JSONOutput.encode(["holder": HolderView(stored.record, history: history, pending: [])]))
                     return
                 }
                 let r = stored.record

@@ -58,12 +58,13 @@ public enum JSONSchemaCheck {
 
     public static func errors(in document: Any, schema name: String) -> [String] {
         do {
-            let root = try schema(name)
+            let root = try compiled(name, definition: nil)
             var found: [String] = []
-            validate(document, root, root: root, path: "$", into: &found)
-            return found.map { "\(name).schema.json: \($0)" }
+            var path: [Step] = []
+            try validate(Value(document), root, path: &path, into: &found)
+            return found.sorted().map { "\(name).schema.json: \($0)" }
         } catch {
-            return ["\(name).schema.json: cannot read: \(error)"]
+            return ["\(name).schema.json: \(error)"]
         }
     }
 
@@ -123,77 +124,187 @@ public enum JSONSchemaCheck {
         return (node, base)
     }
 
-    static func typeName(_ value: Any) -> String {
-        if value is NSNull { return "null" }
-        if let n = value as? NSNumber {
-            // JSONSerialization keeps the literal's kind: c for true/false, d for a fraction.
-            switch String(cString: n.objCType) {
-            case "c": return "boolean"
-            case "d", "f": return "number"
-            default: return "integer"
+    /// A document value, converted once from what JSONSerialization returns: checking it
+    /// then needs no dynamic casts (whole-device outputs have hundreds of thousands of values,
+    /// and the VM runs the tests on an emulated CPU).
+    indirect enum Value: Equatable, CustomStringConvertible {
+        case null, boolean(Bool), integer(Int64), number(Double), string(String), array([Value]), object([String: Value])
+
+        init(_ any: Any) {
+            // Strings and containers first: asking a String whether it is an NSNumber bridges it.
+            if let s = any as? String {
+                self = .string(s)
+            } else if let o = any as? [String: Any] {
+                self = .object(o.mapValues(Value.init))
+            } else if let a = any as? [Any] {
+                self = .array(a.map(Value.init))
+            } else if let n = any as? NSNumber {
+                // JSONSerialization keeps the literal's kind: c for true/false, d for a fraction.
+                switch UInt8(bitPattern: n.objCType.pointee) {
+                case UInt8(ascii: "c"): self = .boolean(n.boolValue)
+                case UInt8(ascii: "d"), UInt8(ascii: "f"): self = .number(n.doubleValue)
+                default: self = .integer(n.int64Value)
+                }
+            } else {
+                self = .null
             }
         }
-        if value is String { return "string" }
-        if value is [Any] { return "array" }
-        if value is [String: Any] { return "object" }
-        return "unknown"
+
+        var typeName: String {
+            switch self {
+            case .null: "null"
+            case .boolean: "boolean"
+            case .integer: "integer"
+            case .number: "number"
+            case .string: "string"
+            case .array: "array"
+            case .object: "object"
+            }
+        }
+
+        /// As JSON would write it (containers abridged), for messages.
+        var description: String {
+            switch self {
+            case .null: "null"
+            case .boolean(let b): "\(b)"
+            case .integer(let i): "\(i)"
+            case .number(let d): "\(d)"
+            case .string(let s): "\"\(s)\""
+            case .array(let a): "[\(a.count) items]"
+            case .object(let o): "{\(o.keys.sorted().joined(separator: ", "))}"
+            }
+        }
+
+        var number: Double? {
+            switch self {
+            case .integer(let i): Double(i)
+            case .number(let d): d
+            default: nil
+            }
+        }
     }
 
-    static func validate(_ value: Any, _ schemaNode: Any, root: [String: Any], path: String, into found: inout [String]) {
-        guard let s = schemaNode as? [String: Any] else { return }
-        if let ref = s["$ref"] as? String {
-            guard let target = resolve(ref, root) else { found.append("\(path): unresolved \(ref)"); return }
-            validate(value, target.node, root: target.root, path: path, into: &found)
+    /// A schema node with its keywords read once.
+    final class Node {
+        var file = ""
+        var ref: String?
+        var anyOf: [Node] = []
+        var types: [String]?
+        var choices: [Value]?
+        var constant: Value?
+        var minimum: Double?
+        var properties: [String: Node] = [:]
+        var required: [String] = []
+        var closed = false
+        var more: Node?
+        var items: Node?
+    }
+
+    nonisolated(unsafe) private static var nodes: [String: Node] = [:]
+
+    struct SchemaError: Error, CustomStringConvertible { var description: String }
+
+    /// The compiled root of docs/json/NAME.schema.json, or its definition `definition`.
+    static func compiled(_ name: String, definition: String?) throws -> Node {
+        let key = "\(name)#\(definition ?? "")"
+        lock.lock()
+        let cached = nodes[key]
+        lock.unlock()
+        if let cached { return cached }
+        let root = try schema(name)
+        var source: Any = root
+        if let definition {
+            guard let d = (root["$defs"] as? [String: Any])?[definition] else { throw SchemaError(description: "no definition \(definition)") }
+            source = d
         }
-        if let options = s["anyOf"] as? [Any] {
-            let fits = options.contains { option in
+        let node = compile(source, file: name)
+        lock.lock()
+        nodes[key] = node
+        lock.unlock()
+        return node
+    }
+
+    static func compile(_ any: Any, file: String) -> Node {
+        let s = any as? [String: Any] ?? [:]
+        let n = Node()
+        n.file = file
+        n.ref = s["$ref"] as? String
+        n.anyOf = (s["anyOf"] as? [Any] ?? []).map { compile($0, file: file) }
+        if let t = s["type"] { n.types = (t as? [String]) ?? [t as? String ?? ""] }
+        n.choices = (s["enum"] as? [Any])?.map(Value.init)
+        n.constant = s["const"].map(Value.init)
+        n.minimum = (s["minimum"] as? NSNumber)?.doubleValue
+        n.properties = (s["properties"] as? [String: Any] ?? [:]).mapValues { compile($0, file: file) }
+        n.required = s["required"] as? [String] ?? []
+        switch s["additionalProperties"] {
+        case let b as Bool: n.closed = !b
+        case let more as [String: Any]: n.more = compile(more, file: file)
+        default: break
+        }
+        n.items = s["items"].map { compile($0, file: file) }
+        return n
+    }
+
+    /// The node a `$ref` names (see `resolve`).
+    static func target(of ref: String, from file: String) throws -> Node {
+        let parts = ref.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[1].hasPrefix("/$defs/") else { throw SchemaError(description: "unsupported $ref \(ref)") }
+        let other = parts[0].isEmpty ? file : String(parts[0].dropLast(".schema.json".count))
+        return try compiled(other, definition: String(parts[1].dropFirst("/$defs/".count)))
+    }
+
+    /// Where in a document a check is: kept as a stack and spelled only for an error.
+    enum Step { case key(String), index(Int) }
+
+    static func spell(_ path: [Step]) -> String {
+        path.reduce("$") { s, step in
+            switch step {
+            case .key(let k): "\(s).\(k)"
+            case .index(let i): "\(s)[\(i)]"
+            }
+        }
+    }
+
+    static func validate(_ value: Value, _ n: Node, path: inout [Step], into found: inout [String]) throws {
+        if let ref = n.ref { try validate(value, try target(of: ref, from: n.file), path: &path, into: &found) }
+        if !n.anyOf.isEmpty {
+            var fits = false
+            for option in n.anyOf {
                 var sub: [String] = []
-                validate(value, option, root: root, path: path, into: &sub)
-                return sub.isEmpty
+                try validate(value, option, path: &path, into: &sub)
+                if sub.isEmpty { fits = true; break }
             }
-            if !fits { found.append("\(path): matches none of anyOf") }
+            if !fits { found.append("\(spell(path)): matches none of anyOf") }
         }
-        let actual = typeName(value)
-        if let t = s["type"] {
-            let allowed = (t as? [String]) ?? [t as? String ?? ""]
-            if !(allowed.contains(actual) || (actual == "integer" && allowed.contains("number"))) {
-                found.append("\(path): \(actual), expected \(allowed.joined(separator: " or "))")
-                return
-            }
+        let actual = value.typeName
+        if let allowed = n.types, !(allowed.contains(actual) || (actual == "integer" && allowed.contains("number"))) {
+            found.append("\(spell(path)): \(actual), expected \(allowed.joined(separator: " or "))")
+            return
         }
-        if let choices = s["enum"] as? [Any], !choices.contains(where: { same($0, value) }) {
-            found.append("\(path): \(value) is not one of \(choices)")
-        }
-        if let c = s["const"], !same(c, value) { found.append("\(path): \(value) is not \(c)") }
-        if let minimum = (s["minimum"] as? NSNumber)?.doubleValue, let n = value as? NSNumber, actual != "boolean", n.doubleValue < minimum {
-            found.append("\(path): \(n) is below \(minimum)")
-        }
-        if let object = value as? [String: Any] {
-            let properties = s["properties"] as? [String: Any] ?? [:]
-            for key in s["required"] as? [String] ?? [] where object[key] == nil {
-                found.append("\(path): missing required \(key)")
-            }
-            for (key, v) in object.sorted(by: { $0.key < $1.key }) {
-                if let p = properties[key] {
-                    validate(v, p, root: root, path: "\(path).\(key)", into: &found)
-                } else if let more = s["additionalProperties"] as? [String: Any] {
-                    validate(v, more, root: root, path: "\(path).\(key)", into: &found)
-                } else if (s["additionalProperties"] as? Bool) == false {
-                    found.append("\(path): undocumented key \(key)")
+        if let choices = n.choices, !choices.contains(value) { found.append("\(spell(path)): \(value) is not one of \(choices)") }
+        if let c = n.constant, c != value { found.append("\(spell(path)): \(value) is not \(c)") }
+        if let minimum = n.minimum, let x = value.number, x < minimum { found.append("\(spell(path)): \(x) is below \(minimum)") }
+        switch value {
+        case .object(let object):
+            for key in n.required where object[key] == nil { found.append("\(spell(path)): missing required \(key)") }
+            for (key, v) in object {
+                if let p = n.properties[key] ?? n.more {
+                    path.append(.key(key))
+                    try validate(v, p, path: &path, into: &found)
+                    path.removeLast()
+                } else if n.closed {
+                    found.append("\(spell(path)): undocumented key \(key)")
                 }
             }
-        }
-        if let array = value as? [Any], let items = s["items"] {
-            for (i, v) in array.enumerated() { validate(v, items, root: root, path: "\(path)[\(i)]", into: &found) }
-        }
-    }
-
-    static func same(_ a: Any, _ b: Any) -> Bool {
-        switch (a, b) {
-        case let (x as String, y as String): return x == y
-        case let (x as NSNumber, y as NSNumber): return x == y
-        case (is NSNull, is NSNull): return true
-        default: return false
+        case .array(let array):
+            guard let items = n.items else { break }
+            for (i, v) in array.enumerated() {
+                path.append(.index(i))
+                try validate(v, items, path: &path, into: &found)
+                path.removeLast()
+            }
+        default:
+            break
         }
     }
 }

@@ -47,6 +47,24 @@ struct DocsTests {
         #expect(result.stdout == committed, "\(file) is stale: run `make docs`")
     }
 
+    /// The man page's examples of read commands run on the example machine (whose volumes are
+    /// named as in the examples), so a renamed option or a wrong device name fails here.
+    @Test func manPageExamplesRun() throws {
+        let man = try Self.file("man/sections.mdoc")
+        let lines = man.components(separatedBy: "\n").filter { $0.hasPrefix("dmstack ") }
+        #expect(lines.count >= 15)
+        let snapshot = "\(CLITests.packageRoot.path)/examples/pmem-linear-striped.json"
+        var ran = 0
+        for line in lines {
+            let words = line.split(separator: " ").dropFirst().map(String.init)
+            guard ["tree", "show", "translate", "simulate"].contains(words[0]), !words.contains("--snapshot"), !words.contains("--table") else { continue }
+            let result = try CLITests.run(words + ["--snapshot", snapshot])
+            #expect(result.status == 0, "man EXAMPLES: \(line): \(result.stderr)")
+            ran += 1
+        }
+        #expect(ran >= 7)
+    }
+
     /// Every subcommand, option and help text of the CLI appears in man/dmstack.8.
     @Test func manPageCoversTheCLI() throws {
         let man = try Self.file("man/dmstack.8")

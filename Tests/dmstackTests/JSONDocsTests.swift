@@ -109,7 +109,7 @@ struct JSONDocsTests {
         #expect(problems.contains { $0.contains("undocumented key surprise") }, "\(problems)")
         #expect(problems.contains { $0.contains("missing required device") }, "\(problems)")
         #expect(problems.contains { $0.contains("$.translations[0].start: string, expected integer") }, "\(problems)")
-        #expect(problems.contains { $0.contains("maybe is not one of") }, "\(problems)")
+        #expect(problems.contains { $0.contains("\"maybe\" is not one of") }, "\(problems)")
         #expect(JSONSchemaCheck.errors(in: ["nothing": 1]).first?.contains("no schema") == true)
     }
 }
