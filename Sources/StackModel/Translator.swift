@@ -400,17 +400,15 @@ public struct Translator: Sendable {
         while ti < node.maps.count && node.maps[ti].target.start < range.end {
             let map = node.maps[ti]
             for e in map.down(range) {
-                if e.kind == .unknown {
-                    rows.append(Translation(device: node.name, start: e.start, length: e.length, outcome: .unknown, kind: .unknown, reason: e.reason, path: path))
-                    continue
-                }
-                if e.locations.isEmpty {
-                    // zero/error targets and unprovisioned thin blocks live on no device: say so
-                    // rather than leave the range out.
+                // A piece that stops here (its mapping unknown; or, for zero/error targets and
+                // unprovisioned thin blocks, on no device) is said, with its own path.
+                if e.kind == .unknown || e.locations.isEmpty {
                     var p = path
                     Self.narrow(&p, to: e.range)
-                    rows.append(Translation(device: node.name, start: e.start, length: e.length, outcome: .unaffected, kind: .data,
-                                            reason: e.reason ?? "no member device", path: p))
+                    rows.append(e.kind == .unknown
+                        ? Translation(device: node.name, start: e.start, length: e.length, outcome: .unknown, kind: .unknown, reason: e.reason, path: p)
+                        : Translation(device: node.name, start: e.start, length: e.length, outcome: .unaffected, kind: .data,
+                                      reason: e.reason ?? "no member device", path: p))
                     continue
                 }
                 // The hops above show the piece being followed, not the whole query.

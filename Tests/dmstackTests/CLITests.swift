@@ -140,6 +140,18 @@ struct CLITests {
         #expect((layer?["ranges"] as? [[String: Any]])?.reduce(0) { $0 + ($1["length"] as! Int) } == 871040)
     }
 
+    /// A row that stops at a device (here a thin volume without its pool's mapping) carries
+    /// the path of its own piece, not of the whole query.
+    @Test func aRowThatStopsHasItsOwnPath() throws {
+        let result = try Self.run(["translate", "--table", "mixed.table.txt", "--down", "--json", "mix", "0+5120"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try Self.document(result.stdout)["translations"] as! [[String: Any]]
+        let paths = rows.map { row in
+            "\(row["device"]!) \(row["outcome"]!): " + (row["path"] as! [[String: Any]]).map { "\($0["device"]!) \($0["start"]!)+\($0["length"]!)" }.joined(separator: " > ")
+        }
+        #expect(paths == ["mix unknown: mix 1024+4096", "x lost: mix 0+1024 > a 0+1024 > x 0+1024"], "\(paths)")
+    }
+
     @Test func unknownTargetWarnsOnStderrOnly() throws {
         let result = try Self.run(["translate", "--table", "opaque.table.txt", "/dev/meta", "0+8", "--json"])
         #expect(result.status == 0)
