@@ -131,7 +131,8 @@ public struct FileHit: Encodable, Sendable, Hashable {
 /// One thing to do, as the kernel would (or, where the kernel is never told, as it would if
 /// it were), with the rule it follows.
 public struct ImpactAction: Encodable, Sendable, Hashable {
-    /// freeze, thaw, shutdown, unmap, kill, invalidate, notify-degraded, none.
+    /// freeze, thaw, shutdown, unmap, kill, invalidate; for notices notify-degraded, lost (no
+    /// filesystem to act on), none (not judged).
     public var action: String
     public var target: String
     public var reason: String
@@ -267,7 +268,7 @@ public struct ImpactPlanner {
                 break
             }
             guard let (fs, role) = byDevice[row.device] else {
-                note(NoticeKey(action: "none", device: row.device, reason: "lost; no mounted filesystem on \(row.device)"), row)
+                note(NoticeKey(action: "lost", device: row.device, reason: "lost; no mounted filesystem on \(row.device)"), row)
                 continue
             }
             if hits[fs.mountpoint] == nil { fsOrder.append(fs) }

@@ -17,7 +17,7 @@ extension Inventory {
     public func monitorFindings(records: [HolderRecord], byId: [String: [String]]) -> [MonitorFinding] {
         var out: [MonitorFinding] = []
         let live = devicesByIdentity(byId: byId)
-        var gone: [String: (layer: RecordedLayer, holders: [String], lastSeen: String)] = [:]
+        var gone: [String: (layer: RecordedLayer, holders: [String])] = [:]
         var order: [String] = []
         for r in records {
             // Gone means no device with its identity and none under its name with its number:
@@ -26,13 +26,15 @@ extension Inventory {
                 && device(kernelName: l.device.kernelName)?.majorMinor != l.device.majorMinor {
                 if gone[l.identity] == nil {
                     order.append(l.identity)
-                    gone[l.identity] = (l, [], r.refreshedAt)
+                    gone[l.identity] = (l, [])
                 }
                 gone[l.identity]!.holders.append(r.name)
-                gone[l.identity]!.lastSeen = max(gone[l.identity]!.lastSeen, r.refreshedAt)
             }
         }
-        for id in order { let g = gone[id]!; out.append(.leafGone(leaf: g.layer, holders: g.holders, lastSeen: g.lastSeen)) }
+        for id in order {
+            let g = gone[id]!
+            out.append(.leafGone(leaf: g.layer, holders: g.holders, lastSeen: records.lastSeenPresent(leaf: id)!))
+        }
         for d in devices {
             let identity = identity(of: d, byId: byId[d.kernelName] ?? [])
             for range in d.badblocks { out.append(.badRange(device: d.displayName, identity: identity, range: range)) }
@@ -47,5 +49,14 @@ extension Inventory {
     /// every leg is healthy (`Inventory.legHealth`).
     static func failedHealth(_ d: BlockDevice) -> String? {
         legHealth(d).first { $0.failed }?.characters
+    }
+}
+
+extension Sequence where Element == HolderRecord {
+    /// The newest time a holder recorded the leaf with `identity` present, nil if none did:
+    /// the occurrence of that leaf's going (`NotificationEvent.goneOccurrence`), the same for
+    /// `remove` and `monitor`.
+    public func lastSeenPresent(leaf identity: String) -> String? {
+        filter { $0.layers.contains { $0.identity == identity && $0.isLeaf && $0.state == .present } }.map(\.refreshedAt).max()
     }
 }

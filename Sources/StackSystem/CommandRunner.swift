@@ -89,7 +89,7 @@ public enum CommandRunner {
         var written = 0
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 8192)
-        let deadline = timeout.map { monotonicSeconds() + $0 }
+        let deadline = timeout.map { Monotonic.seconds() + $0 }
         var timedOut = false
         var readOpen = true
         var status: Int32 = 0
@@ -98,13 +98,13 @@ public enum CommandRunner {
         var exited = false, lost = false
         var drainUntil: Double?
         while readOpen || writeFD >= 0 {
-            if let d = drainUntil, monotonicSeconds() >= d { break }
+            if let d = drainUntil, Monotonic.seconds() >= d { break }
             var fds: [pollfd] = []
             if readOpen { fds.append(pollfd(fd: outFDs[0], events: Int16(POLLIN), revents: 0)) }
             if writeFD >= 0 { fds.append(pollfd(fd: writeFD, events: Int16(POLLOUT), revents: 0)) }
             var wait: Int32 = -1
             if let deadline {
-                let left = deadline - monotonicSeconds()
+                let left = deadline - Monotonic.seconds()
                 if left <= 0 { timedOut = true; break }
                 wait = Int32(min(left * 1000 + 1, 100))
             }
@@ -130,7 +130,7 @@ public enum CommandRunner {
                 if r == pid || (r < 0 && errno == ECHILD) {
                     exited = true
                     lost = r < 0
-                    drainUntil = monotonicSeconds() + 0.1
+                    drainUntil = Monotonic.seconds() + 0.1
                     if writeFD >= 0 { close(writeFD); writeFD = -1 }
                 }
             }
@@ -147,7 +147,7 @@ public enum CommandRunner {
                 kill(-pid, SIGKILL)
                 // A program stuck in the kernel (a write to a frozen filesystem) dies only when
                 // it returns; dmstack does not wait for that forever.
-                if !reap(pid, &status, until: monotonicSeconds() + 5) {
+                if !reap(pid, &status, until: Monotonic.seconds() + 5) {
                     return Result(status: -1, output: String(decoding: output.suffix(outputLimit), as: UTF8.self) + "\n(not reaped 5 s after SIGKILL)", timedOut: true)
                 }
             }
@@ -166,7 +166,7 @@ public enum CommandRunner {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { return true }
             if r < 0 && errno != EINTR { status = -1 << 8; return true }  // ECHILD: not a success
-            if monotonicSeconds() >= deadline { return false }
+            if Monotonic.seconds() >= deadline { return false }
             usleep(10_000)
         }
     }
@@ -176,11 +176,5 @@ public enum CommandRunner {
         guard pipe(&fds) == 0 else { return false }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         return true
-    }
-
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

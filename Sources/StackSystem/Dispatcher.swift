@@ -70,11 +70,8 @@ public struct Dispatcher {
         return report
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    /// Seconds since the epoch, as the outbox keeps due times.
+    static func now() -> Double { Date.now.timeIntervalSince1970 }
 
     /// Now as every record of dmstack writes times: ISO 8601, UTC.
     public static func timestamp() -> String { Date.now.formatted(.iso8601) }

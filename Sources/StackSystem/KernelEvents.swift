@@ -47,13 +47,13 @@ public final class KernelEventSource {
     /// `settle` more seconds so that a burst (a stack coming down) is one wakeup.
     public func wait(timeout: Double, settle: Double = 0.2) -> Wakeup {
         var wakeup = Wakeup()
-        var deadline = CommandRunner.monotonicSeconds() + timeout
+        var deadline = Monotonic.seconds() + timeout
         var settled = false
         while true {
             var fds: [pollfd] = []
             if uevent >= 0 { fds.append(pollfd(fd: uevent, events: Int16(POLLIN), revents: 0)) }
             if dmControl >= 0 { fds.append(pollfd(fd: dmControl, events: Int16(POLLIN), revents: 0)) }
-            let left = deadline - CommandRunner.monotonicSeconds()
+            let left = deadline - Monotonic.seconds()
             if left <= 0 { return wakeup }
             let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 3600) * 1000) + 1)
             if n < 0 && errno == EINTR { continue }
@@ -74,7 +74,7 @@ public final class KernelEventSource {
             }
             if relevant && !settled {
                 settled = true
-                deadline = CommandRunner.monotonicSeconds() + settle
+                deadline = Monotonic.seconds() + settle
             }
         }
     }

@@ -201,11 +201,11 @@ public struct RemovalRunner {
 
         // Unmount what loses data, waiting for the signalled processes to let go.
         for mp in plan.unmount {
-            let deadline = CommandRunner.monotonicSeconds() + unmountWait
+            let deadline = Monotonic.seconds() + unmountWait
             while umount2(mp, 0) != 0 {
                 let e = errno
                 if e == EINVAL || e == ENOENT { break }  // not mounted (any more)
-                if e == EBUSY && CommandRunner.monotonicSeconds() < deadline { usleep(100_000); continue }
+                if e == EBUSY && Monotonic.seconds() < deadline { usleep(100_000); continue }
                 var st = stat()
                 let users = stat(mp, &st) == 0 ? ProcessScanner.users(of: ["\(clinux_major(UInt64(st.st_dev))):\(clinux_minor(UInt64(st.st_dev)))"]) : []
                 return stop(RemovalStep("unmount", mp, "failed", String(cString: strerror(e))

@@ -22,12 +22,6 @@ final class ImpactRun {
         reader.strategy = strategy
     }
 
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
     /// The impact of `event` on `leaf` (a range of it for a failure); a leaf or table the
     /// topology cannot take is a usage or data error naming `source`.
     func plan(leaf: String, range: SectorRange?, event: FailureEvent, source: String) throws -> Impact {
@@ -42,12 +36,12 @@ final class ImpactRun {
             guard let name = fs.devices[role], let d = try? inventory.device(name) else {
                 return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): no \(role.rawValue) device"])
             }
-            let t = Self.now()
-            defer { mapNanos += Self.now() - t }
+            let t = Monotonic.nanoseconds()
+            defer { mapNanos += Monotonic.nanoseconds() - t }
             return reader.answer(fs, role: role, ranges: ranges, device: d)
         }, users: { [self] fs, inodes in
-            let t = Self.now()
-            defer { procNanos += Self.now() - t }
+            let t = Monotonic.nanoseconds()
+            defer { procNanos += Monotonic.nanoseconds() - t }
             return live ? ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
                         : (inventory.snapshot.fileUses ?? []).filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
         })

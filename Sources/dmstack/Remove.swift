@@ -123,8 +123,7 @@ struct Remove: ParsableCommand {
             let dispatcher = Dispatcher(registry: db, config: config)
             let at = timestamp()
             let identity = inventory.identity(of: device, byId: HolderContext.live(now: at).byId[device.kernelName] ?? [])
-            let recorded = (try? db.holders(above: device.kernelName)) ?? []
-            let lastSeen = recorded.filter { $0.layers.contains { $0.identity == identity && $0.isLeaf && $0.state == .present } }.map(\.refreshedAt).max()
+            let lastSeen = ((try? db.holders(above: device.kernelName)) ?? []).lastSeenPresent(leaf: identity)
             let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: lastSeen.map { NotificationEvent.goneOccurrence(lastSeen: $0) } ?? at,
                                           at: at, origin: "remove", host: hostName())
             report.event = event.key

@@ -67,7 +67,7 @@ struct Simulate: ParsableCommand {
             let kind = event ?? (sectors == nil ? .remove : .failure)
             // DMSTACK_TIMING=1: where the time goes, on stderr (for `make bench`).
             let timing = getenv("DMSTACK_TIMING").map { String(cString: $0) == "1" } ?? false
-            let begin = ImpactRun.now()
+            let begin = Monotonic.nanoseconds()
             let mappings: DynamicMappings
             do {
                 mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
@@ -81,7 +81,7 @@ struct Simulate: ParsableCommand {
             let impact = try run.plan(leaf: device.displayName, range: sectors, event: kind, source: engine.engine.source)
             if run.reader.progress != nil { print("\r\u{1b}[K", terminator: "", to: &stderr) }
             if timing {
-                print("dmstack: timing: reverse map \(run.mapNanos / 1000) us, processes \(run.procNanos / 1000) us, plan \((ImpactRun.now() - begin) / 1000) us", to: &stderr)
+                print("dmstack: timing: reverse map \(run.mapNanos / 1000) us, processes \(run.procNanos / 1000) us, plan \((Monotonic.nanoseconds() - begin) / 1000) us", to: &stderr)
             }
             if json {
                 print(try JSONOutput.encode(["impact": impact]))

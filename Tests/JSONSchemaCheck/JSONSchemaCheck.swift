@@ -101,27 +101,11 @@ public enum JSONSchemaCheck {
             if let more = s["additionalProperties"] as? [String: Any] { walk(more, "\(path){}") }
             for (i, option) in (s["anyOf"] as? [Any] ?? []).enumerated() { walk(option, "\(path)|\(i)") }
             for (key, def) in s["$defs"] as? [String: Any] ?? [:] { walk(def, "\(path)#\(key)") }
-            if let ref = s["$ref"] as? String, resolve(ref, root) == nil { found.append("\(path): unresolved \(ref)") }
+            if let ref = s["$ref"] as? String, (try? target(of: ref, from: name)) == nil { found.append("\(path): unresolved \(ref)") }
         }
         walk(root, name)
         if (root["description"] as? String ?? "").isEmpty { found.append("\(name): no description") }
         return found
-    }
-
-    /// A `$ref`: `#/$defs/NAME` in the same schema, or `OTHER.schema.json#/$defs/NAME` in
-    /// another file of docs/json (a shape two outputs share is documented once). The schema
-    /// the definition lives in comes back with it: its own refs resolve there.
-    static func resolve(_ ref: String, _ root: [String: Any]) -> (node: [String: Any], root: [String: Any])? {
-        let parts = ref.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1].hasPrefix("/$defs/") else { return nil }
-        var base = root
-        if !parts[0].isEmpty {
-            guard parts[0].hasSuffix(".schema.json"),
-                  let other = try? schema(String(parts[0].dropLast(".schema.json".count))) else { return nil }
-            base = other
-        }
-        guard let node = (base["$defs"] as? [String: Any])?[String(parts[1].dropFirst("/$defs/".count))] as? [String: Any] else { return nil }
-        return (node, base)
     }
 
     /// A document value, converted once from what JSONSerialization returns: checking it
@@ -245,10 +229,14 @@ public enum JSONSchemaCheck {
         return n
     }
 
-    /// The node a `$ref` names (see `resolve`).
+    /// The node a `$ref` names: `#/$defs/NAME` in the same schema, or
+    /// `OTHER.schema.json#/$defs/NAME` in another file of docs/json (a shape two outputs share
+    /// is documented once); its own refs resolve in the file it lives in.
     static func target(of ref: String, from file: String) throws -> Node {
         let parts = ref.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1].hasPrefix("/$defs/") else { throw SchemaError(description: "unsupported $ref \(ref)") }
+        guard parts.count == 2, parts[1].hasPrefix("/$defs/"), parts[0].isEmpty || parts[0].hasSuffix(".schema.json") else {
+            throw SchemaError(description: "unsupported $ref \(ref)")
+        }
         let other = parts[0].isEmpty ? file : String(parts[0].dropLast(".schema.json".count))
         return try compiled(other, definition: String(parts[1].dropFirst("/$defs/".count)))
     }

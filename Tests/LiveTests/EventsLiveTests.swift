@@ -10,9 +10,11 @@ import Glibc
 @Suite("Live: notification sinks", .serialized)
 struct EventsLiveTests {
     /// A scratch directory with a state directory and `config.yaml` holding `sinks`.
+    /// A state directory and a config with `sinks`, where DIR stands for that directory.
     func setUp(_ sinks: String, cleanup: inout [String]) throws -> (dir: String, options: String) {
         let dir = try Live.temporary("/tmp/dmstack-events-XXXXXX", recursive: true, cleanup: &cleanup)
-        try "sinks:\n\(sinks)\nretry: {initial: 1s, max: 1s, attempts: 10}\n".write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        try "sinks:\n\(sinks.replacingOccurrences(of: "DIR", with: dir))\nretry: {initial: 1s, max: 1s, attempts: 10}\n"
+            .write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
         return (dir, "--config \(dir)/config.yaml --state-dir \(dir)/state")
     }
 
@@ -36,8 +38,7 @@ struct EventsLiveTests {
         let (dir, options) = try setUp("""
               - {type: jsonl, path: DIR/events.jsonl}
               - {type: exec, name: pager, argv: [DIR/hook, --flag], timeout: 5s}
-            """.replacingOccurrences(of: "DIR", with: "/tmp/PLACEHOLDER"), cleanup: &cleanup)
-        try Live.sh("sed -i 's|/tmp/PLACEHOLDER|\(dir)|g' \(dir)/config.yaml")
+            """, cleanup: &cleanup)
         try script("\(dir)/hook", """
             n=$(cat \(dir)/count 2>/dev/null || echo 0); echo $((n+1)) > \(dir)/count
             [ "$n" -ge 2 ] || { echo "refused attempt $DMSTACK_ATTEMPT" >&2; exit 7; }
@@ -68,8 +69,7 @@ struct EventsLiveTests {
     @Test func aDispatcherKilledMidDeliveryLosesNothing() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
-        let (dir, options) = try setUp("  - {type: exec, name: hook, argv: [HOOK], timeout: 60s}\n  - {type: jsonl, path: LOG}", cleanup: &cleanup)
-        try Live.sh("sed -i 's|HOOK|\(dir)/hook|; s|LOG|\(dir)/events.jsonl|' \(dir)/config.yaml")
+        let (dir, options) = try setUp("  - {type: exec, name: hook, argv: [DIR/hook], timeout: 60s}\n  - {type: jsonl, path: DIR/events.jsonl}", cleanup: &cleanup)
         // The hook hangs while `stall` exists (after saying so), else records the key.
         try script("\(dir)/hook", """
             cat > /dev/null
@@ -109,8 +109,7 @@ struct EventsLiveTests {
     @Test func aHookPastItsTimeoutIsKilledAndStaysPending() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
-        let (dir, options) = try setUp("  - {type: exec, name: slow, argv: [HOOK], timeout: 1s}", cleanup: &cleanup)
-        try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
+        let (dir, options) = try setUp("  - {type: exec, name: slow, argv: [DIR/hook], timeout: 1s}", cleanup: &cleanup)
         // It closes its output at once (so only the deadline can end the wait), then hangs.
         try script("\(dir)/hook", "exec >/dev/null 2>&1 </dev/null; sleep 30 & echo $! > \(dir)/hook.pid; wait; touch \(dir)/survived")
         #expect(status("\(Live.dmstack) events test \(options)") == 2)
@@ -126,8 +125,7 @@ struct EventsLiveTests {
     @Test func aHookThatExitsLeavingAChildHoldingItsOutputIsDelivered() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
-        let (dir, options) = try setUp("  - {type: exec, name: bg, argv: [HOOK], timeout: 10s}", cleanup: &cleanup)
-        try Live.sh("sed -i 's|HOOK|\(dir)/hook|' \(dir)/config.yaml")
+        let (dir, options) = try setUp("  - {type: exec, name: bg, argv: [DIR/hook], timeout: 10s}", cleanup: &cleanup)
         try script("\(dir)/hook", "cat > /dev/null; sleep 20 & echo $! > \(dir)/child.pid; exit 0")
         cleanup.append("kill -KILL $(cat \(dir)/child.pid) 2>/dev/null || true")
         // Waiting for the child's output to close would run into the 10 s timeout: failed, pending.
@@ -163,7 +161,6 @@ struct EventsLiveTests {
               - {type: journal, socket: DIR/journal.sock}
               - {type: syslog, socket: DIR/syslog.sock, facility: local3}
             """, cleanup: &cleanup)
-        try Live.sh("sed -i 's|DIR|\(dir)|g' \(dir)/config.yaml")
         let journal = try DatagramListener("\(dir)/journal.sock"), syslog = try DatagramListener("\(dir)/syslog.sock")
         let key = try Live.sh("\(Live.dmstack) events test --message 'two words' \(options)").trimmed
         let j = try #require(journal.receive())
