@@ -75,10 +75,8 @@ let pathTime = seconds {
 struct Segment { var start: UInt64; var length: UInt64; var memberStart: UInt64 }
 func segments(_ tables: TableSet, _ name: String) -> [Segment] {
     tables.tables[name]!.targets.map { t in
-        switch t.kind {
-        case .linear(_, let o), .crypt(_, _, let o): return Segment(start: t.start, length: t.length, memberStart: o)
-        default: fatalError("bench stack has only 1:1 targets")
-        }
+        guard let o = (t.kind as? LinearTarget)?.offset ?? (t.kind as? CryptTarget)?.offset else { fatalError("bench stack has only 1:1 targets") }
+        return Segment(start: t.start, length: t.length, memberStart: o)
     }
 }
 let layers = ["frag", "crypt", "vol", "top"].map { segments(tables, $0) }

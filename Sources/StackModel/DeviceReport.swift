@@ -68,3 +68,15 @@ extension Inventory {
         return out
     }
 }
+
+/// Sizes in the units an admin reads in `tree`: the largest binary unit that divides exactly.
+public enum SectorFormat {
+    /// `64KiB`, `1GiB`, or `24s` when no unit divides the size.
+    public static func size(_ sectors: UInt64) -> String {
+        let bytes = sectors * sectorBytes
+        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(sectors)s"
+    }
+}

@@ -24,14 +24,34 @@ public struct MemberDevice: Hashable, Sendable, Codable {
 public struct Target: Hashable, Sendable {
     public var start: UInt64
     public var length: UInt64
-    public var kind: TargetKind
-    /// The argument words exactly as given, for display and for opaque targets.
-    public var arguments: [String]
+    /// The target's type and arguments; its file under `Targets/` knows everything about it.
+    public var kind: any TargetType
+
+    public init(start: UInt64, length: UInt64, kind: any TargetType) {
+        self.start = start
+        self.length = length
+        self.kind = kind
+    }
 
     public var range: SectorRange { SectorRange(start: start, length: length) }
     public var typeName: String { kind.typeName }
     /// Every member device, in table order, with its role.
     public var members: [MemberDevice] { kind.members }
+    /// The argument words in the kernel's printed form.
+    public var arguments: [String] { kind.tableArguments }
+    /// The table line as `dmsetup table` prints it: `<start> <length> <type> <arguments>`.
+    public var line: String { (["\(start)", "\(length)", typeName] + arguments).joined(separator: " ") }
+
+    public static func == (a: Target, b: Target) -> Bool {
+        a.start == b.start && a.length == b.length && a.kind.isEqual(to: b.kind)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(start)
+        h.combine(length)
+        h.combine(typeName)
+        kind.hash(into: &h)
+    }
 }
 
 /// A device's table: targets sorted by start, covering `[0, size)` without gaps

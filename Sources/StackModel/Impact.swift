@@ -215,13 +215,10 @@ public struct ImpactPlanner {
         var order: [String] = []
         // Below the layer that saves it (a raid or mirror) or hides it (a dynamic target), a
         // range is lost; from that layer up it has the row's outcome.
-        let saving: Set<String> = ["raid", "mirror"]
-        let hiding: Set<String> = ["thin", "thin-pool", "cache", "writecache", "snapshot", "snapshot-origin", "snapshot-merge",
-                                   "era", "clone", "integrity", "vdo"]
         for row in rows {
             var outcome = Outcome.lost
             for (i, hop) in row.path.enumerated() {
-                if let t = hop.target, row.outcome == .degraded ? saving.contains(t) : hiding.contains(t) { outcome = row.outcome }
+                if let t = hop.target, TargetTypes.effect(of: t) == (row.outcome == .degraded ? .keepsRedundancy : .dynamic) { outcome = row.outcome }
                 if i == row.path.count - 1 { outcome = row.outcome }
                 if layerPieces[hop.device] == nil { order.append(hop.device) }
                 layerPieces[hop.device, default: []].insert(.init(start: hop.start, length: hop.length, outcome: outcome))

@@ -51,7 +51,7 @@ extension Inventory {
     /// otherwise: md cannot record that leg's failure.
     func raidWithoutMetadata(_ d: BlockDevice) -> String? {
         for t in table(of: d)?.targets ?? [] {
-            if case .raid(let r) = t.kind, r.legs.contains(where: { $0.metadata == nil }) { return r.typeName }
+            if let r = t.kind as? RaidTarget, r.legs.contains(where: { $0.metadata == nil }) { return r.raidType }
         }
         return nil
     }

@@ -70,55 +70,27 @@ extension Inventory {
             var j = i
             while j < t.count && t[j].typeName == t[i].typeName { j += 1 }
             let count = j - i
-            let base: String
-            switch t[i].kind {
-            case .linear: base = count == 1 ? "linear" : "linear \(count) segs"
-            case .striped(let s): base = "striped \(s.stripes.count)×\(Self.size(s.chunkSectors))" + (count > 1 ? " \(count) segs" : "")
-            case .raid(let r): base = "\(r.typeName) \(r.legs.count) legs" + (r.level == 10 ? " \(r.raid10Copies) copies \(r.raid10Format.rawValue)" : "")
-            case .mirror(let m): base = "mirror \(m.legs.count) legs"
-            case .multipath(let m): base = "multipath \(m.paths.count) paths"
-            case .thin(let th): base = "thin id \(th.deviceID)"
-            case .thinPool(let p): base = "thin-pool \(Self.size(p.blockSectors)) blocks"
-            case .snapshot(let s): base = "\(t[i].typeName) \(Self.size(s.chunkSectors)) chunks"
-            case .writecache(let w): base = "writecache \(w.persistentMemory ? "pmem" : "ssd")"
-            default: base = t[i].typeName + (count > 1 ? " \(count) segs" : "")
-            }
+            let base = t[i].kind.summary(segments: count)
             parts.append(base)
             i = j
         }
         return parts.joined(separator: "+")
     }
 
-    static func size(_ sectors: UInt64) -> String {
-        let bytes = sectors * sectorBytes
-        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
-            return "\(bytes >> shift)\(unit)"
+    /// The health of each target in a device's status lines (`<start> <length> <type> <args>`),
+    /// read by that target type; lines of unknown types say nothing.
+    static func health(_ d: BlockDevice) -> [TargetHealth] {
+        (d.dm?.status ?? []).compactMap { line in
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count >= 3, let type = TargetTypes.type(named: f[2]) else { return nil }
+            return type.health(status: Array(f.dropFirst(3)))
         }
-        return "\(sectors)s"
     }
 
-    /// The leg health characters of each raid or mirror target in a device's status: dm-raid.c
-    /// raid_status `<type> <#devs> <chars> ...` (__raid_dev_status: A alive, a alive but not
-    /// in sync, D dead, - absent) and dm-raid1.c mirror_status `<#legs> <devs...> <in-sync/total>
-    /// <#health> <chars>` (device_status_char: A healthy, D/S/R/F/U failures). `failed` when a
-    /// leg is dead or absent.
-    static func legHealth(_ d: BlockDevice) -> [(target: String, characters: String, failed: Bool)] {
-        var out: [(String, String, Bool)] = []
-        for line in d.dm?.status ?? [] {
-            let f = line.split(separator: " ").map(String.init)
-            guard f.count >= 3 else { continue }
-            let args = Array(f.dropFirst(3))
-            switch f[2] {
-            case "raid" where args.count >= 3:
-                out.append(("raid", args[2], args[2].contains { $0 == "D" || $0 == "-" }))
-            case "mirror":
-                if let n = args.first.flatMap({ Int($0) }), n >= 0, n < args.count - 3 {
-                    out.append(("mirror", args[n + 3], args[n + 3].contains { $0 != "A" }))
-                }
-            default: break
-            }
-        }
-        return out
+    /// The leg health characters of each raid or mirror target in a device's status, with
+    /// whether a leg is dead or absent.
+    static func legHealth(_ d: BlockDevice) -> [(characters: String, failed: Bool)] {
+        health(d).compactMap { h in h.legs.map { ($0, h.failed) } }
     }
 
     /// State from sysfs and `dmsetup status` lines: dm-raid and dm-raid1 health characters
@@ -129,24 +101,10 @@ extension Inventory {
         if d.readOnly { out.append("read-only") }
         guard let dm = d.dm else { return out }
         if dm.suspended { out.append("suspended") }
-        for h in Self.legHealth(d) {
-            if h.failed { out.append("degraded") }
-            if h.target == "raid" && h.characters.contains("a") { out.append("recovering") }
-        }
-        for line in dm.status {
-            let f = line.split(separator: " ").map(String.init)
-            guard f.count >= 3 else { continue }
-            let type = f[2], args = Array(f.dropFirst(3))
-            switch type {
-            case "multipath":
-                if args.contains("F") { out.append("degraded") }
-            case "snapshot":
-                if args.first == "Invalid" { out.append("invalid") }
-            case "thin-pool":
-                if args.contains("Fail") { out.append("failed") } else if args.contains("ro") { out.append("read-only") }
-            default: break
-            }
-        }
+        // Leg states first (raid, mirror), then the others, in status order.
+        let health = Self.health(d)
+        for h in health where h.legs != nil { out += h.states }
+        for h in health where h.legs == nil { out += h.states }
         var seen = Set<String>()
         return out.filter { seen.insert($0).inserted }
     }

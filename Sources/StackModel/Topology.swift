@@ -71,7 +71,7 @@ public struct Topology: Sendable {
             var maps: [TargetMap] = []
             for t in table.targets {
                 var pool: String?
-                if case .thin(let th) = t.kind { pool = canonical(th.pool) }
+                if let th = t.kind as? ThinTarget { pool = canonical(th.pool) }
                 maps.append(TargetMap(target: t, deviceName: nodes[id].name, mappings: mappings, poolName: pool))
             }
             nodes[id].maps = maps

@@ -302,10 +302,9 @@ public struct Translator: Sendable {
             for r in d.unknown.intersection(with: window) { out.unknown.insert(r.rebased(from: l.start, to: 0)) }
             for r in d.degraded.intersection(with: window) { out.degraded.insert(r.rebased(from: l.start, to: 0)) }
         }
-        if map.members[l.slot].role != .metadata, case .raid = map.target.kind {
+        if let meta = map.failsWith(slot: l.slot) {
             // A raid leg whose metadata device lost anything is failed as a whole (dm-raid).
-            let meta = map.raidMetaSlot[map.raidLegOfSlot[l.slot]]
-            if meta >= 0, let md = damage[members[meta]] {
+            if let md = damage[members[meta]] {
                 if !md.lost.isEmpty { out.lost.insert(SectorRange(start: 0, length: length)) }
                 else if !md.unknown.isEmpty { out.unknown.insert(SectorRange(start: 0, length: length)) }
             }

@@ -45,39 +45,37 @@ struct MappingOptions: ParsableArguments {
             } catch { throw CommandFailure(status: .failure, message: "\(error)") }
         }
         /// The device NAME names, checked to hold a target of `type`.
-        func target(_ option: String, _ pair: String, type: String) throws -> (name: String, file: String, target: Target) {
+        func target<T: TargetType>(_ option: String, _ pair: String, _ type: T.Type) throws -> (name: String, file: String, target: T) {
             let (given, file) = Self.split(pair)!
             let name = canonical(given)
-            guard let t = tables.tables[name]?.targets.first(where: { $0.typeName == type || $0.typeName == "\(type)-merge" }) else {
-                throw CommandFailure(status: .usage, message: "\(option): '\(given)' is not a \(type) device of the tables")
+            guard let t = tables.tables[name]?.targets.lazy.compactMap({ $0.kind as? T }).first else {
+                throw CommandFailure(status: .usage, message: "\(option): '\(given)' is not a \(T.names[0]) device of the tables")
             }
             return (name, file, t)
         }
         for pair in thinDumps {
-            let (name, file, _) = try target("--thin-dump", pair, type: "thin-pool")
+            let (name, file, _) = try target("--thin-dump", pair, ThinPoolTarget.self)
             let data = try read(file)
             m.thinPools[name] = try parsing { try ThinPoolMapping.parseThinDump(data, source: file) }
         }
         for pair in cacheDumps {
-            let (name, file, _) = try target("--cache-dump", pair, type: "cache")
+            let (name, file, _) = try target("--cache-dump", pair, CacheTarget.self)
             let data = try read(file)
             m.caches[name] = try parsing { try CacheMapping.parseCacheDump(data, source: file) }
         }
         for pair in snapshotStores {
-            let (name, file, _) = try target("--snapshot-store", pair, type: "snapshot")
+            let (name, file, _) = try target("--snapshot-store", pair, SnapshotTarget.self)
             m.snapshots[name] = try parsing { let r = try SectorReader(path: file); return try SnapshotExceptionStore.read(source: file, r.read) }
         }
         for pair in writecacheMetadata {
-            let (name, file, t) = try target("--writecache-metadata", pair, type: "writecache")
-            guard case .writecache(let w) = t.kind else { continue }
+            let (name, file, w) = try target("--writecache-metadata", pair, WritecacheTarget.self)
             m.writecaches[name] = try parsing {
                 let r = try SectorReader(path: file, base: w.startSector)
                 return try WritecacheMapping.read(source: file, r.read)
             }
         }
         for pair in integritySuperblocks {
-            let (name, file, t) = try target("--integrity-superblock", pair, type: "integrity")
-            guard case .integrity(let i) = t.kind else { continue }
+            let (name, file, i) = try target("--integrity-superblock", pair, IntegrityTarget.self)
             m.integrity[name] = try parsing {
                 let r = try SectorReader(path: file, base: i.start)
                 return try IntegrityGeometry.read(source: file, r.read)

@@ -118,11 +118,8 @@ struct PropertyTests {
         let tables = try TableSet.parse(text)
         func redundant(_ device: String) -> Bool {
             guard let target = tables.tables[device]?.targets.first else { return false }
-            switch target.kind {
-            case .mirror: return true
-            case .raid(let r): return r.level != 0
-            default: return false
-            }
+            if target.kind is MirrorTarget { return true }
+            return (target.kind as? RaidTarget).map { $0.level != 0 } ?? false
         }
         for leaf in leaves {
             let rows = try t.up(from: leaf, SectorRange(start: 0, length: 4096))

@@ -1,0 +1,344 @@
+/// md raid5/6 layouts, with the numbers of drivers/md/raid5.h (`ALGORITHM_*`), as dm-raid.c's
+/// `raid_types[]` table selects them by name.
+public enum RaidAlgorithm: Int, Sendable, Hashable {
+    case leftAsymmetric = 0, rightAsymmetric = 1, leftSymmetric = 2, rightSymmetric = 3
+    case parity0 = 4, parityN = 5
+    case rotatingZeroRestart = 8, rotatingNRestart = 9, rotatingNContinue = 10
+    case leftAsymmetric6 = 16, rightAsymmetric6 = 17, leftSymmetric6 = 18, rightSymmetric6 = 19
+    case parity0_6 = 20
+}
+
+/// raid10 copy placement (md raid10.c `setup_geo`, dm-raid.c `raid10_format_to_md_layout`).
+public enum Raid10Format: String, Sendable, Hashable {
+    case near, far, offset
+}
+
+/// dm-raid.c: `raid <type> <#params> <chunk> [params] <#devs> (<meta|-> <data|->)+`, md's
+/// raid0/1/4/5/6/10 personalities under a dm target.
+public struct RaidTarget: TargetType {
+    /// One leg: its metadata device and data device, either of which may be absent (`-`).
+    public struct Leg: Hashable, Sendable {
+        public var metadata: String?
+        public var data: String?
+    }
+
+    /// The dm-raid type name as written (`raid5_ls`, `raid10`, `raid6_zr`, ...).
+    public var raidType: String
+    /// md personality: 0, 1, 5 (raid4 and raid5), 6 or 10.
+    public var level: Int
+    public var algorithm: RaidAlgorithm
+    /// Parity devices per stripe: 1 for raid4/5, 2 for raid6, 0 otherwise.
+    public var parityDevices: Int
+    public var chunkSectors: UInt64
+    public var raid10Format: Raid10Format
+    public var raid10Copies: Int
+    /// `raid10_use_near_sets`: without it dm-raid sets RAID10_USE_FAR_SETS for far/offset.
+    public var raid10UseNearSets: Bool
+    /// `data_offset`: where data begins on every data device (0 unless given).
+    public var dataOffset: UInt64
+    public var journalDevice: String?
+    public var legs: [Leg]
+    /// The chunk size as the table gives it (raid1 ignores it) and the parameter words after
+    /// it, in table order, so the table prints back as it was read.
+    public var tableChunk: UInt64
+    public var parameterWords: [String]
+
+    public var raidDisks: Int { legs.count }
+    /// dm-raid.c `raid_types[]`: name → (md level, parity devices, algorithm, raid10 format).
+    static let types: [String: (level: Int, parity: Int, algorithm: RaidAlgorithm, format: Raid10Format?)] = [
+        "raid0": (0, 0, .leftAsymmetric, nil),
+        "raid1": (1, 0, .leftAsymmetric, nil),
+        "raid10": (10, 0, .leftAsymmetric, .near),
+        "raid10_near": (10, 0, .leftAsymmetric, .near),
+        "raid10_far": (10, 0, .leftAsymmetric, .far),
+        "raid10_offset": (10, 0, .leftAsymmetric, .offset),
+        "raid4": (5, 1, .parity0, nil),
+        "raid5_n": (5, 1, .parityN, nil),
+        "raid5_ls": (5, 1, .leftSymmetric, nil),
+        "raid5_rs": (5, 1, .rightSymmetric, nil),
+        "raid5_la": (5, 1, .leftAsymmetric, nil),
+        "raid5_ra": (5, 1, .rightAsymmetric, nil),
+        "raid6_zr": (6, 2, .rotatingZeroRestart, nil),
+        "raid6_nr": (6, 2, .rotatingNRestart, nil),
+        "raid6_nc": (6, 2, .rotatingNContinue, nil),
+        "raid6_n_6": (6, 2, .parityN, nil),
+        "raid6_ls_6": (6, 2, .leftSymmetric6, nil),
+        "raid6_rs_6": (6, 2, .rightSymmetric6, nil),
+        "raid6_la_6": (6, 2, .leftAsymmetric6, nil),
+        "raid6_ra_6": (6, 2, .rightAsymmetric6, nil),
+    ]
+
+    /// dm-raid.c `parse_raid_params`: optional keywords and how many value words each takes.
+    static let parameterArity: [String: Int] = [
+        "sync": 0, "nosync": 0, "raid10_use_near_sets": 0,
+        "rebuild": 1, "write_mostly": 1, "daemon_sleep": 1, "min_recovery_rate": 1,
+        "max_recovery_rate": 1, "max_write_behind": 1, "writebehind": 1, "stripe_cache": 1,
+        "region_size": 1, "raid10_copies": 1, "raid10_format": 1, "data_offset": 1,
+        "delta_disks": 1, "journal_dev": 1, "journal_mode": 1,
+    ]
+}
+
+extension RaidTarget {
+    public static var names: [String] { ["raid"] }
+    public var typeName: String { "raid" }
+    /// Mirrors and parity keep data readable when a leg is lost.
+    public static var effect: LayerEffect { .keepsRedundancy }
+
+    public static func parse(_ p: inout TargetParser) throws(TableParseError) -> RaidTarget {
+        let typeName = try p.word("raid type")
+        guard let type = RaidTarget.types[typeName] else {
+            throw p.fail("raid type", "unknown raid type '\(typeName)' (known: \(RaidTarget.types.keys.sorted().joined(separator: ", ")))")
+        }
+        let nParams = try p.count("raid parameter count")
+        guard nParams >= 1 else { throw p.fail("raid parameter count", "needs at least the chunk size") }
+        let paramEnd = p.position + nParams
+        guard paramEnd <= p.words.count else { throw p.fail("raid parameters", "expected \(nParams) words, found \(p.words.count - p.position)") }
+        let tableChunk = try p.number("chunk size")
+        var chunk = tableChunk
+        let parameterWords = Array(p.words[p.position..<paramEnd])
+        var copies = 2, format = type.format ?? .near, useNearSets = false
+        var dataOffset: UInt64 = 0
+        var journal: String?
+        while p.position < paramEnd {
+            let key = try p.word("raid parameter")
+            guard let arity = RaidTarget.parameterArity[key] else { throw p.fail("raid parameter", "unknown parameter '\(key)'") }
+            guard p.position + arity <= paramEnd else { throw p.fail(key, "missing value") }
+            switch key {
+            case "raid10_copies":
+                copies = Int(try p.number(key))
+                guard copies >= 2 else { throw p.fail(key, "must be at least 2") }
+            case "raid10_format":
+                let f = try p.word(key)
+                guard let v = Raid10Format(rawValue: f) else { throw p.fail(key, "expected near, far or offset, got '\(f)'") }
+                format = v
+            case "raid10_use_near_sets": useNearSets = true
+            case "data_offset": dataOffset = try p.number(key)
+            case "journal_dev": journal = try p.device(key)
+            default: _ = try p.words(arity, key)
+            }
+        }
+        let nDevs = try p.count("device count", max: 253)
+        guard nDevs >= 1 else { throw p.fail("device count", "must be at least 1") }
+        var legs: [RaidTarget.Leg] = []
+        for i in 0..<nDevs {
+            let m = try p.word("leg \(i) metadata device"); let d = try p.word("leg \(i) data device")
+            // dm-raid.c parse_dev_params: a metadata device without a data device is refused.
+            if m != "-" && d == "-" { throw p.fail("leg \(i) data device", "a metadata device needs a data device") }
+            legs.append(RaidTarget.Leg(metadata: m == "-" ? nil : m, data: d == "-" ? nil : d))
+        }
+        try p.noMore()
+        let level = type.level, length = p.length
+        if level == 1 { chunk = 0 } else {
+            // dm-raid.c parse_raid_params: chunk size must be a power of two of at least 8.
+            guard chunk >= 8, chunk & (chunk - 1) == 0 else { throw p.fail("chunk size", "\(chunk) is not a power of two of at least 8 sectors") }
+        }
+        guard nDevs > type.parity else { throw p.fail("device count", "\(typeName) needs more than \(type.parity) devices") }
+        if level == 6 && nDevs < 4 { throw p.fail("device count", "\(typeName) needs at least 4 devices") }
+        if level == 10 && copies > nDevs { throw p.fail("raid10_copies", "\(copies) copies need at least as many devices, have \(nDevs)") }
+        // dm-raid.c rs_set_dev_and_array_sectors: the length must divide evenly.
+        let dataStripes = UInt64(nDevs - type.parity)
+        if level != 1 && level != 10 && length % dataStripes != 0 {
+            throw p.fail("length", "target length \(length) is not divisible by \(dataStripes) data devices")
+        }
+        if level == 10 && (length * UInt64(copies)) % UInt64(nDevs) != 0 {
+            throw p.fail("length", "target length \(length) × \(copies) copies is not divisible by \(nDevs) devices")
+        }
+        return RaidTarget(raidType: typeName, level: level, algorithm: type.algorithm, parityDevices: type.parity,
+                          chunkSectors: chunk, raid10Format: format, raid10Copies: level == 10 ? copies : 1,
+                          raid10UseNearSets: useNearSets, dataOffset: dataOffset, journalDevice: journal, legs: legs,
+                          tableChunk: tableChunk, parameterWords: parameterWords)
+    }
+
+    public var tableArguments: [String] {
+        [raidType, "\(1 + parameterWords.count)", "\(tableChunk)"] + parameterWords + ["\(legs.count)"]
+            + legs.flatMap { [$0.metadata ?? "-", $0.data ?? "-"] }
+    }
+
+    public var members: [MemberDevice] {
+        legs.flatMap { leg in
+            (leg.metadata.map { [MemberDevice(device: $0, role: .metadata)] } ?? [])
+                + (leg.data.map { [MemberDevice(device: $0, offset: dataOffset)] } ?? [])
+        } + (journalDevice.map { [MemberDevice(device: $0, role: .journal)] } ?? [])
+    }
+
+    public func summary(segments: Int) -> String {
+        "\(raidType) \(legs.count) legs" + (level == 10 ? " \(raid10Copies) copies \(raid10Format.rawValue)" : "")
+    }
+
+    /// dm-raid.c raid_status `<type> <#devs> <chars> ...` (__raid_dev_status: A alive, a alive
+    /// but not in sync, D dead, - absent): degraded when a leg is dead or absent, recovering
+    /// while one is not in sync.
+    public static func health(status args: [String]) -> TargetHealth {
+        guard args.count >= 3 else { return TargetHealth() }
+        let chars = args[2], failed = chars.contains { $0 == "D" || $0 == "-" }
+        return TargetHealth(legs: chars, failed: failed, states: (failed ? ["degraded"] : []) + (chars.contains("a") ? ["recovering"] : []))
+    }
+
+    public func mapper(_ frame: MapFrame, mappings: DynamicMappings, poolName: String?) -> any TargetMapper {
+        RaidMapper(frame: frame, raid: self)
+    }
+}
+
+/// md's personalities as dm-raid runs them: raid0 striping, raid1 copies, raid10 copies
+/// (raid10.c), raid4/5/6 parity (raid5.c `raid5_compute_sector`).
+struct RaidMapper: TargetMapper {
+    let frame: MapFrame
+    let raid: RaidTarget
+    let raid10: Raid10Geometry?
+    /// The data slot of each leg (-1 when absent), the metadata slot of each leg, and the leg
+    /// of each slot (-1 for the journal).
+    let dataSlot: [Int]
+    let metaSlot: [Int]
+    let legOfSlot: [Int]
+
+    init(frame: MapFrame, raid: RaidTarget) {
+        self.frame = frame
+        self.raid = raid
+        var data: [Int] = [], meta: [Int] = [], legOf: [Int] = []
+        var slot = 0
+        for (i, leg) in raid.legs.enumerated() {
+            if leg.metadata != nil { legOf.append(i); meta.append(slot); slot += 1 } else { meta.append(-1) }
+            if leg.data != nil { legOf.append(i); data.append(slot); slot += 1 } else { data.append(-1) }
+        }
+        if raid.journalDevice != nil { legOf.append(-1) }
+        dataSlot = data
+        metaSlot = meta
+        legOfSlot = legOf
+        raid10 = raid.level == 10 ? Raid10Geometry(raid: raid, length: frame.length) : nil
+    }
+
+    /// A raid leg whose metadata device lost anything is failed as a whole (dm-raid).
+    func failsWith(slot: Int) -> Int? {
+        guard slot >= 0, slot < legOfSlot.count, frame.members[slot].role != .metadata, legOfSlot[slot] >= 0 else { return nil }
+        let meta = metaSlot[legOfSlot[slot]]
+        return meta >= 0 ? meta : nil
+    }
+
+    /// Sectors of each data device a raid target uses (dm-raid.c rs_set_dev_and_array_sectors).
+    var deviceSectors: UInt64 {
+        switch raid.level {
+        case 1: frame.length
+        case 10: raid10!.deviceSectors
+        default: frame.length / UInt64(raid.raidDisks - raid.parityDevices)
+        }
+    }
+
+    func footprint(slot: Int) -> UInt64? {
+        guard slot < legOfSlot.count, legOfSlot[slot] >= 0, frame.members[slot].role == .data else { return nil }
+        return deviceSectors
+    }
+
+    func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
+        let off = raid.dataOffset, length = r.length
+        switch raid.level {
+        case 0:
+            return frame.stripedDown(rel: rel, length: length, chunk: raid.chunkSectors, count: raid.raidDisks) { (dataSlot[$0], off) }
+        case 1:
+            return [Extent(start: frame.start + rel, length: length, kind: .data, redundancy: .copies,
+                           locations: dataSlot.map { Location(slot: $0, start: off + rel, role: .data) })]
+        case 10:
+            let g = raid10!
+            var out: [Extent] = []
+            var s = rel
+            let end = rel + length
+            while s < end {
+                let len = min(g.chunkSectors - s % g.chunkSectors, end - s)
+                let locations = g.copies(of: s).map { Location(slot: dataSlot[$0.disk], start: off + $0.sector, role: .data) }
+                out.append(Extent(start: frame.start + s, length: len, kind: .data, redundancy: .copies, locations: locations))
+                s += len
+            }
+            return out
+        default:
+            var out: [Extent] = []
+            var s = rel
+            let end = rel + length
+            let chunk = raid.chunkSectors
+            let dataDisks = UInt64(raid.raidDisks - raid.parityDevices)
+            while s < end {
+                let chunkNumber = s / chunk, offset = s % chunk
+                let len = min(chunk - offset, end - s)
+                let p = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: chunkNumber)
+                let deviceSector = off + (chunkNumber / dataDisks) * chunk + offset
+                var locations = [Location(slot: dataSlot[p.dataDisk], start: deviceSector, role: .data)]
+                for leg in 0..<raid.raidDisks where leg != p.dataDisk {
+                    let role: Location.Role = (leg == p.pDisk || leg == p.qDisk) ? .parity : .peer
+                    locations.append(Location(slot: dataSlot[leg], start: deviceSector, role: role))
+                }
+                out.append(Extent(start: frame.start + s, length: len, kind: .data, redundancy: .parity(tolerated: raid.parityDevices), locations: locations))
+                s += len
+            }
+            return out
+        }
+    }
+
+    func up(slot: Int, _ range: SectorRange) -> [Extent] {
+        let leg = legOfSlot[slot]
+        guard leg >= 0 else {
+            return [frame.unknownExtent(frame.wholeTarget, "raid \(frame.deviceName): journal device hit")]
+        }
+        let devSectors = deviceSectors
+        if frame.members[slot].role == .metadata {
+            // dm-raid fails a leg whose metadata device fails: as if its whole data device went.
+            let data = dataSlot[leg]
+            guard data >= 0 else { return [] }
+            return up(slot: data, SectorRange(start: raid.dataOffset, length: devSectors))
+        }
+        let off = raid.dataOffset
+        let lo = max(range.start, off), hi = min(range.end, off &+ devSectors)
+        guard lo < hi else { return [] }
+        switch raid.level {
+        case 0:
+            return frame.stripedUp(stripe: leg, offset: off, range: range, chunk: raid.chunkSectors, count: raid.raidDisks, down: { down($0) })
+        case 1:
+            return down(SectorRange(start: frame.start + (lo - off), length: hi - lo))
+        case 10:
+            let g = raid10!
+            var out: [Extent] = []
+            var d = lo - off
+            let end = hi - off
+            while d < end {
+                let len = min(g.chunkSectors - d % g.chunkSectors, end - d)
+                let a = g.arraySector(disk: leg, sector: d)
+                if a < frame.length {
+                    out.append(contentsOf: down(SectorRange(start: frame.start + a, length: min(len, frame.length - a))))
+                }
+                d += len
+            }
+            return out
+        default:
+            var out: [Extent] = []
+            let chunk = raid.chunkSectors
+            let dataDisks = UInt64(raid.raidDisks - raid.parityDevices)
+            var d = lo - off
+            let end = hi - off
+            while d < end {
+                let stripe = d / chunk, offset = d % chunk
+                let len = min(chunk - offset, end - d)
+                var isParity = false
+                for k in 0..<dataDisks {
+                    let chunkNumber = stripe * dataDisks + k
+                    let p = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: chunkNumber)
+                    if p.dataDisk == leg {
+                        out.append(contentsOf: down(SectorRange(start: frame.start + chunkNumber * chunk + offset, length: len)))
+                        break
+                    }
+                    if p.pDisk == leg || p.qDisk == leg {
+                        isParity = true
+                        break
+                    }
+                }
+                if isParity {
+                    // The parity chunk protects the same offsets of every data chunk in its row.
+                    for k in 0..<dataDisks {
+                        for var e in down(SectorRange(start: frame.start + (stripe * dataDisks + k) * chunk + offset, length: len)) {
+                            e.kind = .parity
+                            out.append(e)
+                        }
+                    }
+                }
+                d += len
+            }
+            return out
+        }
+    }
+}

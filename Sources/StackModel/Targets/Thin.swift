@@ -1,0 +1,81 @@
+/// dm-thin.c `thin_ctr`: `<pool> <dev id> [<external origin>]`; blocks of `dev id` live where
+/// the pool metadata says.
+public struct ThinTarget: TargetType {
+    public var pool: String
+    public var deviceID: UInt64
+    public var externalOrigin: String?
+
+    public static let names = ["thin"]
+    public var typeName: String { "thin" }
+    public static var effect: LayerEffect { .dynamic }
+    /// A thin device's blocks are where the pool puts them, whatever its length.
+    public static var growsInPlace: Bool { true }
+    public static var dynamicMetadata: DynamicMetadataKind? { .thinDump }
+
+    public static func parse(_ p: inout TargetParser) throws(TableParseError) -> ThinTarget {
+        let pool = try p.device("pool device"); let id = try p.number("device id")
+        let origin = p.remaining > 0 ? try p.device("external origin") : nil
+        try p.noMore()
+        return ThinTarget(pool: pool, deviceID: id, externalOrigin: origin)
+    }
+
+    public var tableArguments: [String] { [pool, "\(deviceID)"] + (externalOrigin.map { [$0] } ?? []) }
+    public var members: [MemberDevice] {
+        [MemberDevice(device: pool, role: .pool)] + (externalOrigin.map { [MemberDevice(device: $0, role: .origin)] } ?? [])
+    }
+    public func summary(segments: Int) -> String { "thin id \(deviceID)" }
+
+    public func mapper(_ frame: MapFrame, mappings: DynamicMappings, poolName: String?) -> any TargetMapper {
+        ThinMapper(frame: frame, target: self, pool: poolName.flatMap { mappings.thinPools[$0] })
+    }
+}
+
+struct ThinMapper: TargetMapper {
+    let frame: MapFrame
+    let target: ThinTarget
+    let pool: ThinPoolMapping?
+    /// This thin device's runs by pool data block; one device maps a data block at most once,
+    /// so they are disjoint and binary-searchable (shared blocks belong to other devices).
+    let reverse: [BlockRun]
+
+    init(frame: MapFrame, target: ThinTarget, pool: ThinPoolMapping?) {
+        self.frame = frame
+        self.target = target
+        self.pool = pool
+        reverse = (pool?.devices[target.deviceID] ?? []).sorted { $0.to < $1.to }
+    }
+
+    func footprint(slot: Int) -> UInt64? { nil }
+
+    func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
+        guard let pool, let runs = pool.devices[target.deviceID] else {
+            return [frame.unknownExtent(r, "thin device \(frame.deviceName): pool mapping not given (thin_dump of its pool)")]
+        }
+        let bs = pool.dataBlockSectors
+        return frame.blockwise(rel: rel, length: r.length, block: bs) { block in
+            if let run = overlappingRuns(runs, key: \.from, first: block, count: 1).first {
+                return Extent(start: 0, length: 0, kind: .data, redundancy: .single,
+                              locations: [Location(slot: 0, start: (run.to + block - run.from) * bs, role: .data)])
+            }
+            // An unprovisioned block reads from the external origin if there is one, otherwise
+            // as zeros from no device (dm-thin.c process_bio / provision_block).
+            if target.externalOrigin != nil {
+                return Extent(start: 0, length: 0, kind: .data, redundancy: .single,
+                              locations: [Location(slot: 1, start: block * bs, role: .data)], reason: "external origin")
+            }
+            return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [], reason: "unprovisioned: reads zeros from no device")
+        }
+    }
+
+    func up(slot: Int, _ range: SectorRange) -> [Extent] {
+        guard let pool, pool.devices[target.deviceID] != nil else {
+            return [frame.unknownExtent(frame.wholeTarget, "thin device \(frame.deviceName): pool mapping not given (thin_dump of its pool); pool range \(range) may back any of its blocks")]
+        }
+        if slot == 1 {
+            // External origin: read where the thin device has no block of its own.
+            guard let d = frame.identityUp(offset: 0, range) else { return [] }
+            return down(d).filter { $0.locations.first?.slot == 1 }
+        }
+        return frame.reverseRuns(reverse, block: pool.dataBlockSectors, range: range, down: { down($0) })
+    }
+}
