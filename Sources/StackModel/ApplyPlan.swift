@@ -114,14 +114,6 @@ public struct ApplyPlanner {
         self.key = key
     }
 
-    /// A member resolved: the table word for it and the sectors available from its offset.
-    struct Resolved {
-        var word: String
-        var available: UInt64
-        /// Kernel name for real devices, `{volume}` for volumes of this spec.
-        var identity: String
-    }
-
     func fail(_ c: PlanError.Category, _ m: MemberSpec, _ message: String) -> PlanError {
         PlanError(c, spec, line: m.line, key: m.key, message)
     }
@@ -195,151 +187,25 @@ public struct ApplyPlanner {
             var table: [String] = []
             var start: UInt64 = 0
             for target in volume.targets {
-                func member(_ m: MemberSpec) throws(PlanError) -> Resolved {
+                let member = { (m: MemberSpec) throws(PlanError) -> ResolvedMember in
                     if case .volume(let v) = m.ref {
                         let total = sizes[v] ?? 0
                         guard m.offset < total else { throw fail(.size, m, "offset \(SpecSize.describe(m.offset)) is past the end of volume \(v) (\(SpecSize.describe(total)))") }
                         let word = createdNow.contains(v) ? "{\(v)}" : (existing[v]?.majorMinor ?? "{\(v)}")
-                        return Resolved(word: word, available: total - m.offset, identity: "{\(v)}")
+                        return ResolvedMember(word: word, available: total - m.offset, identity: "{\(v)}")
                     }
                     let dev = try device(m)
                     guard m.offset < dev.size else {
                         throw fail(.size, m, "offset \(SpecSize.describe(m.offset)) is past the end of \(m.ref) (\(dev.path), \(SpecSize.describe(dev.size)))")
                     }
                     try checkFree(dev, m, volumeNames: names)
-                    return Resolved(word: dev.majorMinor, available: dev.size - m.offset, identity: dev.kernelName)
+                    return ResolvedMember(word: dev.majorMinor, available: dev.size - m.offset, identity: dev.kernelName)
                 }
-                func use(_ r: Resolved, _ m: MemberSpec, _ length: UInt64, shared: Bool = false) throws(PlanError) {
-                    guard length <= r.available else {
-                        throw fail(.size, m, "member \(m.ref) is too small: \(SpecSize.describe(length)) needed from offset \(SpecSize.describe(m.offset)), \(SpecSize.describe(r.available)) available")
-                    }
-                    uses[r.identity, default: []].append((SectorRange(start: m.offset, length: length), volume.name, shared, m))
-                }
-                var lines: [(length: UInt64, text: String)] = []
-                switch target.kind {
-                case .linear(let members):
-                    for m in members {
-                        let r = try member(m)
-                        let len = m.size ?? r.available
-                        try use(r, m, len)
-                        lines.append((len, "linear \(r.word) \(m.offset)"))
-                    }
-                case .striped(let members, let chunk):
-                    let rs = try members.map { m throws(PlanError) in try member(m) }
-                    let n = UInt64(members.count)
-                    var per = rs.map(\.available).min()! / chunk * chunk
-                    if let size = target.size {
-                        // dm-stripe.c stripe_ctr: the length divides into equal stripes of whole chunks.
-                        guard size % (n * chunk) == 0 else {
-                            throw PlanError(.size, spec, line: target.line, key: "\(target.key).size", "\(SpecSize.describe(size)) is not a multiple of \(n) stripes × \(SpecSize.describe(chunk)) chunk")
-                        }
-                        per = size / n
-                    }
-                    guard per > 0 else { throw PlanError(.size, spec, line: target.line, key: target.key, "members are smaller than one \(SpecSize.describe(chunk)) chunk") }
-                    for (r, m) in zip(rs, members) { try use(r, m, per) }
-                    lines.append((per * n, "striped \(n) \(chunk) " + zip(rs, members).map { "\($0.word) \($1.offset)" }.joined(separator: " ")))
-                case .raid(let level, let type, let members, let metadata, let chunk, let region, let copies, let format, let nosync):
-                    let rs = try members.map { m throws(PlanError) in try member(m) }
-                    let metas = try metadata.map { m throws(PlanError) -> Resolved? in try m.map { x throws(PlanError) in try member(x) } }
-                    var per = rs.map(\.available).min()!
-                    per = chunk > 0 ? per / chunk * chunk : per / 8 * 8
-                    let dataLegs = UInt64(level.dataLegs(members.count, copies: copies))
-                    if let size = target.size {
-                        // dm-raid.c rs_set_dev_and_array_sectors: equal legs of whole chunks.
-                        let unit = chunk > 0 ? chunk : 8
-                        let legs = level == .raid10 ? UInt64(members.count) : dataLegs
-                        let scaled = level == .raid10 ? size * UInt64(copies) : size
-                        guard scaled % (legs * unit) == 0 else {
-                            throw PlanError(.size, spec, line: target.line, key: "\(target.key).size", "\(SpecSize.describe(size)) does not divide into \(legs) legs of whole \(SpecSize.describe(unit)) units")
-                        }
-                        per = scaled / legs
-                    }
-                    guard per > 0 else { throw PlanError(.size, spec, line: target.line, key: target.key, "members are smaller than one chunk") }
-                    for (r, m) in zip(rs, members) { try use(r, m, per) }
-                    for (meta, m) in zip(metas, metadata) { if let meta, let m { try use(meta, m, meta.available) } }
-                    let length = level == .raid10 ? per * UInt64(members.count) / UInt64(copies) : per * dataLegs
-                    // dm-raid.c raid_ctr argument order: <type> <#params> <chunk> [params].
-                    var params = ["\(chunk)"]
-                    if nosync { params.append("nosync") }
-                    if let region { params += ["region_size", "\(region)"] }
-                    if level == .raid10 {
-                        if copies != 2 { params += ["raid10_copies", "\(copies)"] }
-                        if let format { params += ["raid10_format", format] }
-                    }
-                    let legs = zip(rs, metas).map { "\($1?.word ?? "-") \($0.word)" }.joined(separator: " ")
-                    lines.append((length, "raid \(type) \(params.count) \(params.joined(separator: " ")) \(members.count) \(legs)"))
-                case .mirror(let members, let region, let nosync):
-                    let rs = try members.map { m throws(PlanError) in try member(m) }
-                    var per = rs.map(\.available).min()!
-                    if let size = target.size { per = size }
-                    for (r, m) in zip(rs, members) { try use(r, m, per) }
-                    let log = nosync ? "core 2 \(region) nosync" : "core 1 \(region)"
-                    lines.append((per, "mirror \(log) \(members.count) " + zip(rs, members).map { "\($0.word) \($1.offset)" }.joined(separator: " ") + " 1 handle_errors"))
-                case .crypt(let d, let cipher, let keyFile, let iv):
-                    let r = try member(d)
-                    let len = target.size ?? r.available
-                    try use(r, d, len)
-                    let hex: String
-                    switch key(keyFile) {
-                    case .success(let k): hex = k
-                    case .failure(let e): throw PlanError(.missing, spec, line: target.line, key: "\(target.key).key_file", e.message)
-                    }
-                    lines.append((len, "crypt \(cipher) \(hex) \(iv) \(r.word) \(d.offset)"))
-                case .snapshotOrigin(let d):
-                    let r = try member(d)
-                    try use(r, d, r.available, shared: true)
-                    lines.append((r.available, "snapshot-origin \(r.word)"))
-                case .snapshot(let o, let c, let chunk, let persistent):
-                    let ro = try member(o), rc = try member(c)
-                    try use(ro, o, ro.available, shared: true)
-                    try use(rc, c, rc.available)
-                    lines.append((ro.available, "snapshot \(ro.word) \(rc.word) \(persistent ? "P" : "N") \(chunk)"))
-                case .thinPool(let m, let d, let block, let low, let zero):
-                    let rm = try member(m), rd = try member(d)
-                    try use(rm, m, rm.available)
-                    let len = rd.available / block * block
-                    guard len > 0 else { throw fail(.size, d, "data device is smaller than one \(SpecSize.describe(block)) block") }
-                    try use(rd, d, len)
-                    // dm-thin.c pool_status prints the features it was given, counted.
-                    let features = zero ? "0" : "1 skip_block_zeroing"
-                    lines.append((len, "thin-pool \(rm.word) \(rd.word) \(block) \(low) \(features)"))
-                    steps.append(.prepareMetadata(volume: volume.name, device: rm.word, format: .thin))
-                case .thin(let pool, let id):
-                    guard case .volume(let p) = pool.ref, spec.volume(p)?.targets.contains(where: { if case .thinPool = $0.kind { true } else { false } }) == true else {
-                        throw fail(.size, pool, "pool must be VOLUME=<a thin-pool volume of this spec>")
-                    }
-                    let r = try member(pool)
-                    lines.append((target.size!, "thin \(r.word) \(id)"))
-                    if live == nil { steps.append(.createThin(pool: p, id: id, volume: volume.name)) }
-                case .writecache(let o, let c, let pmem, let block):
-                    let ro = try member(o), rc = try member(c)
-                    try use(ro, o, ro.available)
-                    try use(rc, c, rc.available)
-                    lines.append((ro.available, "writecache \(pmem ? "p" : "s") \(ro.word) \(rc.word) \(block) 0"))
-                    steps.append(.prepareMetadata(volume: volume.name, device: rc.word, format: .writecache))
-                case .cache(let m, let c, let o, let block, let mode, let policy):
-                    let rm = try member(m), rc = try member(c), ro = try member(o)
-                    try use(rm, m, rm.available)
-                    try use(rc, c, rc.available)
-                    try use(ro, o, ro.available)
-                    lines.append((ro.available, "cache \(rm.word) \(rc.word) \(ro.word) \(block) 1 \(mode) \(policy) 0"))
-                    steps.append(.prepareMetadata(volume: volume.name, device: rm.word, format: .cache))
-                case .delay(let d, let ms):
-                    let r = try member(d)
-                    let len = target.size ?? r.available
-                    try use(r, d, len)
-                    lines.append((len, "delay \(r.word) \(d.offset) \(ms)"))
-                case .flakey(let d, let up, let down, let features):
-                    let r = try member(d)
-                    let len = target.size ?? r.available
-                    try use(r, d, len)
-                    // dm-flakey.c flakey_status prints the feature count, 0 included.
-                    lines.append((len, "flakey \(r.word) \(d.offset) \(up) \(down) \(features.count)" + (features.isEmpty ? "" : " \(features.joined(separator: " "))")))
-                case .error:
-                    lines.append((target.size!, "error"))
-                case .zero:
-                    lines.append((target.size!, "zero"))
-                }
+                var planning = TargetPlanning(spec: spec, target: target, volume: volume.name, volumeExists: live != nil, resolve: member, key: key)
+                let planned = try target.kind.plan(&planning)
+                steps += planning.steps
+                for u in planning.uses { uses[u.identity, default: []].append((u.range, volume.name, u.shared, u.member)) }
+                let lines = planned.map { (length: $0.length, text: ([$0.target.typeName] + $0.target.tableArguments).joined(separator: " ")) }
                 for l in lines {
                     table.append("\(start) \(l.length) \(l.text)")
                     start += l.length
@@ -352,7 +218,7 @@ public struct ApplyPlanner {
                 // The kernel prints some tables with a trailing blank (dm-thin's pool_status):
                 // compare words, not spacing.
                 let liveTable = dm.table.map { $0.split(separator: " ").joined(separator: " ") }
-                if liveTable == rendered {
+                if let now = Self.targets(liveTable), let wanted = Self.targets(rendered), now == wanted {
                     // Steps queued for this volume (metadata, thin ids) only matter on creation.
                     steps.removeAll { if case .prepareMetadata(let v, _, _) = $0 { v == volume.name } else { false } }
                     steps.append(.unchanged(volume: volume.name))
@@ -419,23 +285,24 @@ public struct ApplyPlanner {
         }
     }
 
+    /// Table lines parsed into typed targets (each type compares its own arguments), nil when
+    /// they do not parse.
+    static func targets(_ lines: [String]) -> [Target]? {
+        try? TableSet.parse(lines.joined(separator: "\n")).tables[TableSet.unnamedDevice]?.targets ?? []
+    }
+
     /// Whether the kernel can move from `old` to `new` without moving data: every old target
-    /// kept as is, the last one possibly grown if its mapping does not depend on its length
-    /// (linear, thin, zero, error), new targets only appended. Returns why it is allowed.
+    /// kept as is, the last one possibly grown if its type's mapping does not depend on its
+    /// length (`TargetType.growsInPlace`), new targets only appended. Returns why it is allowed.
     public static func growable(from old: [String], to new: [String]) -> String? {
-        guard !old.isEmpty, new.count >= old.count else { return nil }
-        func words(_ l: String) -> [Substring] { l.split(separator: " ") }
-        for (i, o) in old.enumerated() {
-            if o == new[i] { continue }
-            guard i == old.count - 1 else { return nil }
-            let a = words(o), b = words(new[i])
-            guard a.count == b.count, a.count >= 3, a[0] == b[0], a[2] == b[2], Array(a[3...]) == Array(b[3...]),
-                  ["linear", "thin", "zero", "error"].contains(String(a[2])),
-                  let la = UInt64(a[1]), let lb = UInt64(b[1]), lb > la else { return nil }
+        guard let a = targets(old), let b = targets(new), !a.isEmpty, b.count >= a.count, a != b else { return nil }
+        for (i, o) in a.enumerated() where o != b[i] {
+            let n = b[i]
+            guard i == a.count - 1, o.start == n.start, n.length > o.length, type(of: o.kind).growsInPlace,
+                  o.typeName == n.typeName, o.arguments == n.arguments else { return nil }
         }
-        guard old != new else { return nil }
-        let oldSize = old.last.flatMap { l -> UInt64? in let w = words(l); return UInt64(w[0]).flatMap { s in UInt64(w[1]).map { s + $0 } } } ?? 0
-        let newSize = new.last.flatMap { l -> UInt64? in let w = words(l); return UInt64(w[0]).flatMap { s in UInt64(w[1]).map { s + $0 } } } ?? 0
+        let oldSize = a.last.map { $0.start + $0.length } ?? 0
+        let newSize = b.last.map { $0.start + $0.length } ?? 0
         return "grows from \(SpecSize.describe(oldSize)) to \(SpecSize.describe(newSize)); existing sectors keep their place"
     }
 }

@@ -15,6 +15,10 @@ public struct Inventory: Sendable {
     /// `tree` asks for every device's.
     let partitionsByDisk: [String: [Int]]
     let mountsByDevice: [String: [Int]]
+    /// Every table parsed once: the whole set for translation (or why it does not parse), and
+    /// each dm device's own table by kernel name (those that parse, when one does not).
+    let parsedTables: Result<TableSet, TableParseError>
+    let deviceTables: [String: DeviceTable]
 
     public init(_ snapshot: SystemSnapshot) {
         self.snapshot = snapshot
@@ -34,6 +38,24 @@ public struct Inventory: Sendable {
         var mounts: [String: [Int]] = [:]
         for (i, m) in snapshot.mounts.enumerated() { mounts[m.majorMinor, default: []].append(i) }
         mountsByDevice = mounts
+        var lines: [String] = []
+        for d in snapshot.devices {
+            if let dm = d.dm {
+                for line in dm.table { lines.append("\(d.displayName): \(line)") }
+            } else if let p = d.partition, let i = k[p.parent], d.size > 0 {
+                let layer = Target(start: 0, length: d.size, kind: PartitionLayer(parent: snapshot.devices[i].displayName, start: p.start))
+                lines.append("\(d.displayName): \(layer.line)")
+            }
+        }
+        let text = lines.joined(separator: "\n")
+        parsedTables = Result { () throws(TableParseError) in try TableSet.parse(text) }
+        var own: [String: DeviceTable] = [:]
+        for d in snapshot.devices {
+            guard let dm = d.dm, !dm.table.isEmpty else { continue }
+            if case .success(let set) = parsedTables { own[d.kernelName] = set.tables[d.displayName] }
+            else { own[d.kernelName] = try? TableSet.parse(dm.table.joined(separator: "\n")).tables[TableSet.unnamedDevice] }
+        }
+        deviceTables = own
     }
 
     public var devices: [BlockDevice] { snapshot.devices }
@@ -80,25 +102,12 @@ public struct Inventory: Sendable {
         d.pmemNamespace.flatMap { n in snapshot.pmem.namespaces.first { $0.name == n } }
     }
 
-    /// The device's table parsed, or nil for a device without one.
-    public func table(of d: BlockDevice) -> DeviceTable? {
-        guard let dm = d.dm, !dm.table.isEmpty else { return nil }
-        return try? TableSet.parse(dm.table.joined(separator: "\n")).tables[TableSet.unnamedDevice]
-    }
+    /// The device's table parsed, or nil for a device without one (or whose table does not parse).
+    public func table(of d: BlockDevice) -> DeviceTable? { deviceTables[d.kernelName] }
 
     /// Every dm table and partition of the snapshot as one table set, members resolved to
     /// display names, for translation.
-    public func tableSet() throws(TableParseError) -> TableSet {
-        var lines: [String] = []
-        for d in snapshot.devices {
-            if let dm = d.dm {
-                for line in dm.table { lines.append("\(d.displayName): \(line)") }
-            } else if let p = d.partition, let disk = device(kernelName: p.parent), d.size > 0 {
-                lines.append("\(d.displayName): 0 \(d.size) partition \(disk.displayName) \(p.start)")
-            }
-        }
-        return try TableSet.parse(lines.joined(separator: "\n"))
-    }
+    public func tableSet() throws(TableParseError) -> TableSet { try parsedTables.get() }
 
     /// The translation topology of the snapshot: every table, partitions as layers, device
     /// sizes, and every spelling of a device (major:minor, dm-N, /dev paths) as an alias.

@@ -43,11 +43,8 @@ extension Inventory {
             var state = state(of: d)
             if dm.deps.contains(where: { !present.contains($0) }) { state.append("missing member") }
             if state.isEmpty { state = ["active"] }
-            let targets = dm.table.compactMap { $0.split(separator: " ").dropFirst(2).first.map(String.init) }
-            var uniqueTargets: [String] = []
-            for t in targets where !uniqueTargets.contains(t) { uniqueTargets.append(t) }
             out.append(OwnedVolume(name: dm.name, stack: owner.stack, uuid: dm.uuid, majorMinor: d.majorMinor, size: d.size * sectorBytes,
-                                   targets: uniqueTargets, members: below(d).map(\.displayName) + dm.deps.filter { !present.contains($0) },
+                                   targets: dm.targetTypes, members: below(d).map(\.displayName) + dm.deps.filter { !present.contains($0) },
                                    mountpoints: mounts(of: d).map(\.mountpoint), state: state))
         }
         return out.sorted { ($0.stack, $0.name) < ($1.stack, $1.name) }

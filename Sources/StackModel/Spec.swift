@@ -78,91 +78,21 @@ public struct MemberSpec: Sendable, Hashable {
 
 /// One target of a volume, as written.
 public struct TargetSpec: Sendable, Hashable {
-    public var kind: TargetSpecKind
+    /// The target's own keys, decoded by its type's file under `Targets/`.
+    public var kind: any SpecTarget
     /// Sectors; nil: derived from the members.
     public var size: UInt64?
     public var line: Int
     public var key: String
-}
 
-/// Raid layouts dm-raid accepts (Documentation/admin-guide/device-mapper/dm-raid.rst).
-public enum RaidLevel: String, Sendable, Hashable, CaseIterable {
-    case raid0, raid1, raid4, raid5, raid6, raid10
-
-    /// Data devices' worth of capacity out of `legs` (raid10: legs / copies).
-    func dataLegs(_ legs: Int, copies: Int) -> Int {
-        switch self {
-        case .raid0: legs
-        case .raid1: 1
-        case .raid4, .raid5: legs - 1
-        case .raid6: legs - 2
-        case .raid10: legs / copies
-        }
+    public static func == (a: TargetSpec, b: TargetSpec) -> Bool {
+        a.size == b.size && a.line == b.line && a.key == b.key && a.kind.isEqual(to: b.kind)
     }
 
-    var minimumLegs: Int {
-        switch self {
-        case .raid0: 1
-        case .raid1, .raid10: 2
-        case .raid4, .raid5: 3
-        case .raid6: 4
-        }
-    }
-}
-
-/// The targets a spec can ask for, with the arguments each takes (every size in sectors).
-public enum TargetSpecKind: Sendable, Hashable {
-    case linear(members: [MemberSpec])
-    case striped(members: [MemberSpec], chunk: UInt64)
-    /// `type`: the dm-raid type word (`raid5_ls`, `raid10`, ...).
-    case raid(level: RaidLevel, type: String, members: [MemberSpec], metadata: [MemberSpec?], chunk: UInt64,
-              regionSize: UInt64?, copies: Int, raid10Format: String?, nosync: Bool)
-    case mirror(members: [MemberSpec], regionSize: UInt64, nosync: Bool)
-    case crypt(device: MemberSpec, cipher: String, keyFile: String, ivOffset: UInt64)
-    case snapshotOrigin(device: MemberSpec)
-    case snapshot(origin: MemberSpec, cow: MemberSpec, chunk: UInt64, persistent: Bool)
-    case thinPool(metadata: MemberSpec, data: MemberSpec, blockSize: UInt64, lowWater: UInt64, zeroNewBlocks: Bool)
-    case thin(pool: MemberSpec, id: UInt64)
-    case writecache(origin: MemberSpec, cache: MemberSpec, pmem: Bool, blockBytes: UInt64)
-    case cache(metadata: MemberSpec, cache: MemberSpec, origin: MemberSpec, blockSize: UInt64, mode: String, policy: String)
-    case delay(device: MemberSpec, milliseconds: UInt64)
-    case flakey(device: MemberSpec, up: UInt64, down: UInt64, features: [String])
-    case error
-    case zero
-
-    /// Every member reference, in table order.
-    public var references: [MemberSpec] {
-        switch self {
-        case .linear(let m), .striped(let m, _), .mirror(let m, _, _): m
-        case .raid(_, _, let m, let meta, _, _, _, _, _): meta.compactMap { $0 } + m
-        case .crypt(let d, _, _, _), .snapshotOrigin(let d), .delay(let d, _), .flakey(let d, _, _, _): [d]
-        case .snapshot(let o, let c, _, _): [o, c]
-        case .thinPool(let m, let d, _, _, _): [m, d]
-        case .thin(let p, _): [p]
-        case .writecache(let o, let c, _, _): [o, c]
-        case .cache(let m, let c, let o, _, _, _): [m, c, o]
-        case .error, .zero: []
-        }
-    }
-
-    public var typeName: String {
-        switch self {
-        case .linear: "linear"
-        case .striped: "striped"
-        case .raid(let level, _, _, _, _, _, _, _, _): level.rawValue
-        case .mirror: "mirror"
-        case .crypt: "crypt"
-        case .snapshotOrigin: "snapshot-origin"
-        case .snapshot: "snapshot"
-        case .thinPool: "thin-pool"
-        case .thin: "thin"
-        case .writecache: "writecache"
-        case .cache: "cache"
-        case .delay: "delay"
-        case .flakey: "flakey"
-        case .error: "error"
-        case .zero: "zero"
-        }
+    public func hash(into h: inout Hasher) {
+        h.combine(key)
+        h.combine(line)
+        kind.hash(into: &h)
     }
 }
 
@@ -278,183 +208,13 @@ extension StackSpec {
     static func decodeTarget(_ node: SpecNode, file: String, path: String) throws(SpecError) -> TargetSpec {
         var map = try SpecMap(node, file: file, path: path)
         let type = try map.required("type")
-        func member(_ key: String, allowSize: Bool = false) throws(SpecError) -> MemberSpec {
-            guard let n = map.node(key) else { throw SpecError(file: file, line: node.line, key: "\(path).\(key)", message: "missing (required)") }
-            return try decodeMember(n, file: file, path: "\(path).\(key)", allowSize: allowSize)
+        guard let kind = SpecTargets.byName[type] else {
+            throw map.fail("type", "unknown target type '\(type)' (\(SpecTargets.names.joined(separator: ", ")))")
         }
-        func members(minimum: Int, allowSize: Bool = false) throws(SpecError) -> [MemberSpec] {
-            guard let items = try map.list("members") else { throw SpecError(file: file, line: node.line, key: "\(path).members", message: "missing (required)") }
-            guard items.count >= minimum else { throw map.fail("members", "\(type) needs at least \(minimum) member(s), found \(items.count)") }
-            var out: [MemberSpec] = []
-            for (i, item) in items.enumerated() { out.append(try decodeMember(item, file: file, path: "\(path).members[\(i)]", allowSize: allowSize)) }
-            return out
-        }
-        func positive(_ key: String, default value: UInt64?) throws(SpecError) -> UInt64 {
-            guard let v = try map.size(key) ?? value else { throw SpecError(file: file, line: node.line, key: "\(path).\(key)", message: "missing (required)") }
-            guard v > 0 else { throw map.fail(key, "must be greater than zero") }
-            return v
-        }
-        func powerOfTwo(_ key: String, _ v: UInt64) throws(SpecError) {
-            guard v & (v - 1) == 0 else { throw map.fail(key, "\(SpecSize.describe(v)) is not a power of two") }
-        }
-        var size: UInt64? = nil
-        func readSize(required: Bool = false) throws(SpecError) {
-            size = try map.size("size")
-            if size == 0 { throw map.fail("size", "must be greater than zero") }
-            if required && size == nil { throw SpecError(file: file, line: node.line, key: "\(path).size", message: "missing (required for \(type))") }
-        }
-        let kind: TargetSpecKind
-        switch type {
-        case "linear":
-            kind = .linear(members: try members(minimum: 1, allowSize: true))
-        case "striped":
-            let m = try members(minimum: 1)
-            // dm-stripe.c stripe_ctr: the chunk is at least one page's worth and a power of two.
-            let chunk = try positive("chunk", default: 128)
-            try powerOfTwo("chunk", chunk)
-            guard chunk >= 8 else { throw map.fail("chunk", "must be at least 4 KiB") }
-            try readSize()
-            kind = .striped(members: m, chunk: chunk)
-        case _ where RaidLevel(rawValue: type) != nil:
-            let level = RaidLevel(rawValue: type)!
-            guard let items = try map.list("members") else { throw SpecError(file: file, line: node.line, key: "\(path).members", message: "missing (required)") }
-            guard items.count >= level.minimumLegs else { throw map.fail("members", "\(type) needs at least \(level.minimumLegs) members, found \(items.count)") }
-            // dm-raid.c: at most 253 devices (MAX_RAID_DEVICES).
-            guard items.count <= 253 else { throw map.fail("members", "dm-raid takes at most 253 devices") }
-            var data: [MemberSpec] = [], meta: [MemberSpec?] = []
-            for (i, item) in items.enumerated() {
-                let p = "\(path).members[\(i)]"
-                if case .mapping = item.value {
-                    var m = try SpecMap(item, file: file, path: p)
-                    let metaNode = m.node("metadata")
-                    _ = m.node("device"); _ = m.node("offset")
-                    try m.finish()
-                    var stripped = item
-                    if case .mapping(let entries) = item.value { stripped.value = .mapping(entries.filter { $0.key != "metadata" }) }
-                    data.append(try decodeMember(stripped, file: file, path: p, allowSize: false))
-                    meta.append(try metaNode.map { n throws(SpecError) in try decodeMember(n, file: file, path: "\(p).metadata", allowSize: false) })
-                } else {
-                    data.append(try decodeMember(item, file: file, path: p, allowSize: false))
-                    meta.append(nil)
-                }
-            }
-            if meta.contains(where: { $0 != nil }) && meta.contains(where: { $0 == nil }) {
-                throw map.fail("members", "give every member a metadata device, or none")
-            }
-            let chunk = level == .raid1 ? 0 : try positive("chunk", default: 128)
-            if level != .raid1 {
-                try powerOfTwo("chunk", chunk)
-                guard chunk >= 8 else { throw map.fail("chunk", "must be at least 4 KiB") }
-            }
-            let region = try map.size("region_size")
-            if let region { try powerOfTwo("region_size", region) }
-            let nosync = try map.bool("nosync") ?? false
-            var dmType = type, copies = 2, format: String? = nil
-            let layout = try map.string("layout")
-            switch level {
-            case .raid5:
-                let l = layout ?? "ls"
-                guard ["la", "ra", "ls", "rs", "n"].contains(l) else { throw map.fail("layout", "raid5 layouts are la, ra, ls, rs, n (got '\(l)')") }
-                dmType = "raid5_\(l)"
-            case .raid6:
-                let l = layout ?? "zr"
-                guard ["zr", "nr", "nc", "la_6", "ra_6", "ls_6", "rs_6", "n_6"].contains(l) else { throw map.fail("layout", "raid6 layouts are zr, nr, nc, la_6, ra_6, ls_6, rs_6, n_6 (got '\(l)')") }
-                dmType = "raid6_\(l)"
-            case .raid10:
-                let l = layout ?? "near"
-                guard ["near", "far", "offset"].contains(l) else { throw map.fail("layout", "raid10 layouts are near, far, offset (got '\(l)')") }
-                format = layout
-                copies = Int(try map.integer("copies", max: 64) ?? 2)
-                guard copies >= 2, copies <= data.count else { throw map.fail("copies", "must be between 2 and the number of members") }
-                if l == "near" && data.count % copies != 0 { throw map.fail("copies", "raid10 near with \(data.count) members needs copies dividing \(data.count)") }
-            default:
-                if layout != nil { throw map.fail("layout", "\(type) has no layouts") }
-            }
-            try readSize()
-            kind = .raid(level: level, type: dmType, members: data, metadata: meta, chunk: chunk, regionSize: region,
-                         copies: copies, raid10Format: format, nosync: nosync)
-        case "mirror":
-            let m = try members(minimum: 2)
-            // dm-raid1.c / dm-region-hash: the region size is a power of two.
-            let region = try positive("region_size", default: 1024)
-            try powerOfTwo("region_size", region)
-            let nosync = try map.bool("nosync") ?? false
-            try readSize()
-            kind = .mirror(members: m, regionSize: region, nosync: nosync)
-        case "crypt":
-            let d = try member("device")
-            let cipher = try map.string("cipher") ?? "aes-xts-plain64"
-            guard !cipher.contains(" ") else { throw map.fail("cipher", "must be one word") }
-            let keyFile = try map.required("key_file")
-            let iv = try map.integer("iv_offset") ?? 0
-            try readSize()
-            kind = .crypt(device: d, cipher: cipher, keyFile: keyFile, ivOffset: iv)
-        case "snapshot-origin":
-            kind = .snapshotOrigin(device: try member("device"))
-        case "snapshot":
-            let o = try member("origin"), c = try member("cow")
-            // dm-exception-store.c set_chunk_size: a power of two, at least a page.
-            let chunk = try positive("chunk", default: 8)
-            try powerOfTwo("chunk", chunk)
-            let persistent = try map.bool("persistent") ?? true
-            kind = .snapshot(origin: o, cow: c, chunk: chunk, persistent: persistent)
-        case "thin-pool":
-            let m = try member("metadata"), d = try member("data")
-            // dm-thin.c: block size a multiple of 64 KiB, from 64 KiB to 1 GiB.
-            let block = try positive("block_size", default: 128)
-            guard block % 128 == 0, block <= 2_097_152 else { throw map.fail("block_size", "must be a multiple of 64 KiB between 64 KiB and 1 GiB") }
-            let low = try map.integer("low_water_mark") ?? 0
-            let zero = try map.bool("zero") ?? true
-            kind = .thinPool(metadata: m, data: d, blockSize: block, lowWater: low, zeroNewBlocks: zero)
-        case "thin":
-            let pool = try member("pool")
-            // dm-thin-metadata.h: device ids are 24 bits.
-            guard let id = try map.integer("id", max: (1 << 24) - 1) else { throw SpecError(file: file, line: node.line, key: "\(path).id", message: "missing (required): the thin device id in its pool") }
-            try readSize(required: true)
-            kind = .thin(pool: pool, id: id)
-        case "writecache":
-            let o = try member("origin"), c = try member("cache")
-            let mode = try map.string("mode") ?? "pmem"
-            guard mode == "pmem" || mode == "ssd" else { throw map.fail("mode", "is pmem or ssd, not '\(mode)'") }
-            // dm-writecache.c: block size a power of two from 512 bytes to the page size.
-            let block = try map.size("block_size") ?? 8
-            guard block == 1 || block == 2 || block == 4 || block == 8 else { throw map.fail("block_size", "must be 512B, 1K, 2K or 4K") }
-            kind = .writecache(origin: o, cache: c, pmem: mode == "pmem", blockBytes: block * 512)
-        case "cache":
-            let m = try member("metadata"), c = try member("cache"), o = try member("origin")
-            // dm-cache-target.c: block size a multiple of 32 KiB, from 32 KiB to 1 GiB.
-            let block = try positive("block_size", default: 128)
-            guard block % 64 == 0, block <= 2_097_152 else { throw map.fail("block_size", "must be a multiple of 32 KiB between 32 KiB and 1 GiB") }
-            let mode = try map.string("mode") ?? "writethrough"
-            guard ["writethrough", "writeback", "passthrough"].contains(mode) else { throw map.fail("mode", "is writethrough, writeback or passthrough, not '\(mode)'") }
-            let policy = try map.string("policy") ?? "smq"
-            guard policy.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { throw map.fail("policy", "must be one word") }
-            kind = .cache(metadata: m, cache: c, origin: o, blockSize: block, mode: mode, policy: policy)
-        case "delay":
-            let d = try member("device")
-            guard let ms = try map.integer("delay", max: 1_000_000) else { throw SpecError(file: file, line: node.line, key: "\(path).delay", message: "missing (required): milliseconds") }
-            try readSize()
-            kind = .delay(device: d, milliseconds: ms)
-        case "flakey":
-            let d = try member("device")
-            let up = try map.integer("up", max: 1 << 30) ?? 0, down = try map.integer("down", max: 1 << 30) ?? 0
-            guard up + down > 0 else { throw map.fail("up", "up and down (seconds) cannot both be zero") }
-            let features = try map.words("features") ?? []
-            let known = ["drop_writes", "error_writes", "error_reads"]
-            if let bad = features.first(where: { !known.contains($0) }) { throw map.fail("features", "'\(bad)' is not one of \(known.joined(separator: ", "))") }
-            try readSize()
-            kind = .flakey(device: d, up: up, down: down, features: features)
-        case "error":
-            try readSize(required: true)
-            kind = .error
-        case "zero":
-            try readSize(required: true)
-            kind = .zero
-        default:
-            throw map.fail("type", "unknown target type '\(type)' (linear, striped, raid0, raid1, raid4, raid5, raid6, raid10, mirror, crypt, snapshot-origin, snapshot, thin-pool, thin, writecache, cache, delay, flakey, error, zero)")
-        }
-        try map.finish()
-        return TargetSpec(kind: kind, size: size, line: node.line, key: path)
+        var decoder = SpecTargetDecoder(map: map, node: node, file: file, path: path, type: type)
+        let target = try kind.decode(&decoder)
+        try decoder.map.finish()
+        return TargetSpec(kind: target, size: decoder.size, line: node.line, key: path)
     }
 
     static func decodeFilesystem(_ node: SpecNode, file: String, path: String) throws(SpecError) -> FilesystemSpec {

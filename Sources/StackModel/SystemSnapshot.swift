@@ -177,6 +177,18 @@ public struct DeviceMapperInfo: Codable, Sendable, Hashable {
     }
 }
 
+extension DeviceMapperInfo {
+    /// The distinct target type words of the table, in table order: read from the lines
+    /// themselves, so a table that does not parse still names its types.
+    public var targetTypes: [String] {
+        var out: [String] = []
+        for line in table {
+            if let t = line.split(separator: " ").dropFirst(2).first.map(String.init), !out.contains(t) { out.append(t) }
+        }
+        return out
+    }
+}
+
 /// What libblkid found on a device (superblocks and partition-table entries).
 public struct FilesystemInfo: Codable, Sendable, Hashable {
     public var type: String?

@@ -92,3 +92,37 @@ struct CacheMapper: TargetMapper {
         return frame.reverseRuns(reverse, block: m.blockSectors, runLength: { _ in 1 }, range: range, down: { down($0) })
     }
 }
+
+/// `{type: cache, metadata: M, cache: C, origin: A, block_size: 64K, mode: writethrough, policy: smq}`.
+public struct CacheSpec: SpecTarget {
+    public var metadata: MemberSpec
+    public var cache: MemberSpec
+    public var origin: MemberSpec
+    public var blockSize: UInt64
+    public var mode: String
+    public var policy: String
+    public static let specNames = ["cache"]
+    public var references: [MemberSpec] { [metadata, cache, origin] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> CacheSpec {
+        let m = try d.member("metadata"), c = try d.member("cache"), o = try d.member("origin")
+        // dm-cache-target.c: block size a multiple of 32 KiB, from 32 KiB to 1 GiB.
+        let block = try d.positive("block_size", default: 128)
+        guard block % 64 == 0, block <= 2_097_152 else { throw d.map.fail("block_size", "must be a multiple of 32 KiB between 32 KiB and 1 GiB") }
+        let mode = try d.map.string("mode") ?? "writethrough"
+        guard ["writethrough", "writeback", "passthrough"].contains(mode) else { throw d.map.fail("mode", "is writethrough, writeback or passthrough, not '\(mode)'") }
+        let policy = try d.map.string("policy") ?? "smq"
+        guard policy.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else { throw d.map.fail("policy", "must be one word") }
+        return CacheSpec(metadata: m, cache: c, origin: o, blockSize: block, mode: mode, policy: policy)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        let rm = try p.member(metadata), rc = try p.member(cache), ro = try p.member(origin)
+        try p.use(rm, metadata, rm.available)
+        try p.use(rc, cache, rc.available)
+        try p.use(ro, origin, ro.available)
+        p.steps.append(.prepareMetadata(volume: p.volume, device: rm.word, format: .cache))
+        return [PlannedTarget(length: ro.available, target: CacheTarget(metadata: rm.word, cache: rc.word, origin: ro.word, blockSectors: blockSize,
+                                                                        features: [mode], policy: policy, policyArguments: []))]
+    }
+}

@@ -49,3 +49,25 @@ struct DelayMapper: TargetMapper {
 
     func footprint(slot: Int) -> UInt64? { frame.length }
 }
+
+/// `{type: delay, device: A, delay: 100}` (milliseconds, every class of I/O on A).
+public struct DelaySpec: SpecTarget {
+    public var device: MemberSpec
+    public var milliseconds: UInt64
+    public static let specNames = ["delay"]
+    public var references: [MemberSpec] { [device] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> DelaySpec {
+        let dev = try d.member("device")
+        guard let ms = try d.map.integer("delay", max: 1_000_000) else { throw d.missing("delay", "missing (required): milliseconds") }
+        try d.readSize()
+        return DelaySpec(device: dev, milliseconds: ms)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        let r = try p.member(device)
+        let len = p.target.size ?? r.available
+        try p.use(r, device, len)
+        return [PlannedTarget(length: len, target: DelayTarget(paths: [.init(device: r.word, offset: device.offset, milliseconds: milliseconds)]))]
+    }
+}

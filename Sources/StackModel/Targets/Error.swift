@@ -18,3 +18,16 @@ public struct ErrorTarget: TargetType {
         NoDeviceMapper(frame: frame, reason: "error target: every I/O fails, no device")
     }
 }
+
+/// `{type: error, size: 1G}`.
+public struct ErrorSpec: SpecTarget {
+    public static let specNames = ["error"]
+    public var references: [MemberSpec] { [] }
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> ErrorSpec {
+        try d.readSize(required: true)
+        return ErrorSpec()
+    }
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        [PlannedTarget(length: p.target.size!, target: ErrorTarget())]
+    }
+}

@@ -40,6 +40,16 @@ public struct IntegrityTarget: TargetType {
         [MemberDevice(device: device, offset: start)] + (metaDevice.map { [MemberDevice(device: $0, role: .metadata)] } ?? [])
     }
 
+    /// The key part of `internal_hash:`, `journal_crypt:` and `journal_mac:` (`alg:key`).
+    public static func maskSecrets(_ arguments: inout [String]) {
+        for i in arguments.indices {
+            for prefix in ["internal_hash:", "journal_crypt:", "journal_mac:"] where arguments[i].hasPrefix(prefix) {
+                let parts = arguments[i].dropFirst(prefix.count).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                if parts.count == 2 { arguments[i] = prefix + parts[0] + ":" + TableSecrets.hidden(parts[1]) }
+            }
+        }
+    }
+
     public func mapper(_ frame: MapFrame, mappings: DynamicMappings, poolName: String?) -> any TargetMapper {
         // A separate metadata device or inline mode keep no interleaved tags.
         let geometry = metaDevice == nil && mode != "I" ? mappings.integrity[frame.deviceName] : nil

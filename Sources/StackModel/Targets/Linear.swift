@@ -22,3 +22,26 @@ public struct LinearTarget: TargetType {
         IdentityMapper(frame: frame, slot: 0, offset: offset)
     }
 }
+
+/// `{type: linear, members: [A, {device: B, offset: 1M, size: 10M}]}`: the members
+/// concatenated, each from its offset for its size (default: the rest of it).
+public struct LinearSpec: SpecTarget {
+    public var members: [MemberSpec]
+    public static let specNames = ["linear"]
+    public var references: [MemberSpec] { members }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> LinearSpec {
+        LinearSpec(members: try d.members(minimum: 1, allowSize: true))
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        var out: [PlannedTarget] = []
+        for m in members {
+            let r = try p.member(m)
+            let len = m.size ?? r.available
+            try p.use(r, m, len)
+            out.append(PlannedTarget(length: len, target: LinearTarget(device: r.word, offset: m.offset)))
+        }
+        return out
+    }
+}

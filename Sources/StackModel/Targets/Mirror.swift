@@ -76,3 +76,34 @@ struct MirrorMapper: TargetMapper {
 
     func footprint(slot: Int) -> UInt64? { slot < offsets.count ? frame.length : nil }
 }
+
+/// `{type: mirror, members: [A, B], region_size: 512K, nosync: false}`: a core log, errors
+/// handled (a failed leg is ejected instead of failing I/O).
+public struct MirrorSpec: SpecTarget {
+    public var members: [MemberSpec]
+    public var regionSize: UInt64
+    public var nosync: Bool
+    public static let specNames = ["mirror"]
+    public var references: [MemberSpec] { members }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> MirrorSpec {
+        let m = try d.members(minimum: 2)
+        // dm-raid1.c / dm-region-hash: the region size is a power of two.
+        let region = try d.positive("region_size", default: 1024)
+        try d.powerOfTwo("region_size", region)
+        let nosync = try d.map.bool("nosync") ?? false
+        try d.readSize()
+        return MirrorSpec(members: m, regionSize: region, nosync: nosync)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        var rs: [ResolvedMember] = []
+        for m in members { rs.append(try p.member(m)) }
+        var per = rs.map(\.available).min()!
+        if let size = p.target.size { per = size }
+        for (r, m) in zip(rs, members) { try p.use(r, m, per) }
+        let legs = zip(rs, members).map { MemberDevice(device: $0.word, offset: $1.offset) }
+        let log = nosync ? ["\(regionSize)", "nosync"] : ["\(regionSize)"]
+        return [PlannedTarget(length: per, target: MirrorTarget(logType: "core", logArguments: log, legs: legs, features: ["handle_errors"]))]
+    }
+}

@@ -342,3 +342,147 @@ struct RaidMapper: TargetMapper {
         }
     }
 }
+
+/// Raid layouts dm-raid accepts (Documentation/admin-guide/device-mapper/dm-raid.rst), as a
+/// spec's `type:` names them.
+public enum RaidLevel: String, Sendable, Hashable, CaseIterable {
+    case raid0, raid1, raid4, raid5, raid6, raid10
+
+    /// Data devices' worth of capacity out of `legs` (raid10: legs / copies).
+    func dataLegs(_ legs: Int, copies: Int) -> Int {
+        switch self {
+        case .raid0: legs
+        case .raid1: 1
+        case .raid4, .raid5: legs - 1
+        case .raid6: legs - 2
+        case .raid10: legs / copies
+        }
+    }
+
+    var minimumLegs: Int {
+        switch self {
+        case .raid0: 1
+        case .raid1, .raid10: 2
+        case .raid4, .raid5: 3
+        case .raid6: 4
+        }
+    }
+}
+
+/// `{type: raid1|raid4|raid5|raid6|raid10|raid0, members: [A, B, C], chunk: 64K, layout: ls,
+/// region_size: 4M, nosync: false, copies: 2}`; members may be `{device: A, metadata: M}`.
+public struct RaidSpec: SpecTarget {
+    public var level: RaidLevel
+    /// The dm-raid type word (`raid5_ls`, `raid10`, ...).
+    public var type: String
+    public var members: [MemberSpec]
+    public var metadata: [MemberSpec?]
+    public var chunk: UInt64
+    public var regionSize: UInt64?
+    public var copies: Int
+    public var raid10Format: String?
+    public var nosync: Bool
+
+    public static var specNames: [String] { RaidLevel.allCases.map(\.rawValue) }
+    public var specName: String { level.rawValue }
+    public var references: [MemberSpec] { metadata.compactMap { $0 } + members }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> RaidSpec {
+        let type = d.type, file = d.file, path = d.path
+        let level = RaidLevel(rawValue: type)!
+        guard let items = try d.map.list("members") else { throw d.missing("members") }
+        guard items.count >= level.minimumLegs else { throw d.map.fail("members", "\(type) needs at least \(level.minimumLegs) members, found \(items.count)") }
+        // dm-raid.c: at most 253 devices (MAX_RAID_DEVICES).
+        guard items.count <= 253 else { throw d.map.fail("members", "dm-raid takes at most 253 devices") }
+        var data: [MemberSpec] = [], meta: [MemberSpec?] = []
+        for (i, item) in items.enumerated() {
+            let p = "\(path).members[\(i)]"
+            if case .mapping = item.value {
+                var m = try SpecMap(item, file: file, path: p)
+                let metaNode = m.node("metadata")
+                _ = m.node("device"); _ = m.node("offset")
+                try m.finish()
+                var stripped = item
+                if case .mapping(let entries) = item.value { stripped.value = .mapping(entries.filter { $0.key != "metadata" }) }
+                data.append(try StackSpec.decodeMember(stripped, file: file, path: p, allowSize: false))
+                meta.append(try metaNode.map { n throws(SpecError) in try StackSpec.decodeMember(n, file: file, path: "\(p).metadata", allowSize: false) })
+            } else {
+                data.append(try StackSpec.decodeMember(item, file: file, path: p, allowSize: false))
+                meta.append(nil)
+            }
+        }
+        if meta.contains(where: { $0 != nil }) && meta.contains(where: { $0 == nil }) {
+            throw d.map.fail("members", "give every member a metadata device, or none")
+        }
+        let chunk = level == .raid1 ? 0 : try d.positive("chunk", default: 128)
+        if level != .raid1 {
+            try d.powerOfTwo("chunk", chunk)
+            guard chunk >= 8 else { throw d.map.fail("chunk", "must be at least 4 KiB") }
+        }
+        let region = try d.map.size("region_size")
+        if let region { try d.powerOfTwo("region_size", region) }
+        let nosync = try d.map.bool("nosync") ?? false
+        var dmType = type, copies = 2, format: String? = nil
+        let layout = try d.map.string("layout")
+        switch level {
+        case .raid5:
+            let l = layout ?? "ls"
+            guard ["la", "ra", "ls", "rs", "n"].contains(l) else { throw d.map.fail("layout", "raid5 layouts are la, ra, ls, rs, n (got '\(l)')") }
+            dmType = "raid5_\(l)"
+        case .raid6:
+            let l = layout ?? "zr"
+            guard ["zr", "nr", "nc", "la_6", "ra_6", "ls_6", "rs_6", "n_6"].contains(l) else { throw d.map.fail("layout", "raid6 layouts are zr, nr, nc, la_6, ra_6, ls_6, rs_6, n_6 (got '\(l)')") }
+            dmType = "raid6_\(l)"
+        case .raid10:
+            let l = layout ?? "near"
+            guard ["near", "far", "offset"].contains(l) else { throw d.map.fail("layout", "raid10 layouts are near, far, offset (got '\(l)')") }
+            format = layout
+            copies = Int(try d.map.integer("copies", max: 64) ?? 2)
+            guard copies >= 2, copies <= data.count else { throw d.map.fail("copies", "must be between 2 and the number of members") }
+            if l == "near" && data.count % copies != 0 { throw d.map.fail("copies", "raid10 near with \(data.count) members needs copies dividing \(data.count)") }
+        default:
+            if layout != nil { throw d.map.fail("layout", "\(type) has no layouts") }
+        }
+        try d.readSize()
+        return RaidSpec(level: level, type: dmType, members: data, metadata: meta, chunk: chunk, regionSize: region,
+                        copies: copies, raid10Format: format, nosync: nosync)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        var rs: [ResolvedMember] = [], metas: [ResolvedMember?] = []
+        for m in members { rs.append(try p.member(m)) }
+        for m in metadata { metas.append(try m.map { x throws(PlanError) in try p.member(x) }) }
+        var per = rs.map(\.available).min()!
+        per = chunk > 0 ? per / chunk * chunk : per / 8 * 8
+        let dataLegs = UInt64(level.dataLegs(members.count, copies: copies))
+        if let size = p.target.size {
+            // dm-raid.c rs_set_dev_and_array_sectors: equal legs of whole chunks.
+            let unit = chunk > 0 ? chunk : 8
+            let legs = level == .raid10 ? UInt64(members.count) : dataLegs
+            let scaled = level == .raid10 ? size * UInt64(copies) : size
+            guard scaled % (legs * unit) == 0 else {
+                throw p.failTarget(.size, key: ".size", "\(SpecSize.describe(size)) does not divide into \(legs) legs of whole \(SpecSize.describe(unit)) units")
+            }
+            per = scaled / legs
+        }
+        guard per > 0 else { throw p.failTarget(.size, "members are smaller than one chunk") }
+        for (r, m) in zip(rs, members) { try p.use(r, m, per) }
+        for (meta, m) in zip(metas, metadata) { if let meta, let m { try p.use(meta, m, meta.available) } }
+        let length = level == .raid10 ? per * UInt64(members.count) / UInt64(copies) : per * dataLegs
+        // dm-raid.c raid_ctr argument order: <type> <#params> <chunk> [params].
+        var params: [String] = []
+        if nosync { params.append("nosync") }
+        if let regionSize { params += ["region_size", "\(regionSize)"] }
+        if level == .raid10 {
+            if copies != 2 { params += ["raid10_copies", "\(copies)"] }
+            if let raid10Format { params += ["raid10_format", raid10Format] }
+        }
+        let legs = zip(rs, metas).map { RaidTarget.Leg(metadata: $1?.word, data: $0.word) }
+        let shape = RaidTarget.types[type]!
+        let target = RaidTarget(raidType: type, level: shape.level, algorithm: shape.algorithm, parityDevices: shape.parity,
+                                chunkSectors: chunk, raid10Format: Raid10Format(rawValue: raid10Format ?? "") ?? shape.format ?? .near,
+                                raid10Copies: level == .raid10 ? copies : 1, raid10UseNearSets: false, dataOffset: 0, journalDevice: nil,
+                                legs: legs, tableChunk: chunk, parameterWords: params)
+        return [PlannedTarget(length: length, target: target)]
+    }
+}

@@ -100,3 +100,30 @@ struct SnapshotMapper: TargetMapper {
         return out
     }
 }
+
+/// `{type: snapshot, origin: A, cow: B, chunk: 4K, persistent: true}`.
+public struct SnapshotSpec: SpecTarget {
+    public var origin: MemberSpec
+    public var cow: MemberSpec
+    public var chunk: UInt64
+    public var persistent: Bool
+    public static let specNames = ["snapshot"]
+    public var references: [MemberSpec] { [origin, cow] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> SnapshotSpec {
+        let o = try d.member("origin"), c = try d.member("cow")
+        // dm-exception-store.c set_chunk_size: a power of two, at least a page.
+        let chunk = try d.positive("chunk", default: 8)
+        try d.powerOfTwo("chunk", chunk)
+        let persistent = try d.map.bool("persistent") ?? true
+        return SnapshotSpec(origin: o, cow: c, chunk: chunk, persistent: persistent)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        let ro = try p.member(origin), rc = try p.member(cow)
+        try p.use(ro, origin, ro.available, shared: true)
+        try p.use(rc, cow, rc.available)
+        return [PlannedTarget(length: ro.available, target: SnapshotTarget(origin: ro.word, cow: rc.word, persistence: persistent ? "P" : "N",
+                                                                           chunkSectors: chunk, merging: false, features: nil))]
+    }
+}

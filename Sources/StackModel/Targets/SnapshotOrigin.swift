@@ -21,3 +21,20 @@ public struct SnapshotOriginTarget: TargetType {
         IdentityMapper(frame: frame, slot: 0, offset: frame.start)
     }
 }
+
+/// `{type: snapshot-origin, device: A}`: shares A's sectors with its snapshots by design.
+public struct SnapshotOriginSpec: SpecTarget {
+    public var device: MemberSpec
+    public static let specNames = ["snapshot-origin"]
+    public var references: [MemberSpec] { [device] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> SnapshotOriginSpec {
+        SnapshotOriginSpec(device: try d.member("device"))
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        let r = try p.member(device)
+        try p.use(r, device, r.available, shared: true)
+        return [PlannedTarget(length: r.available, target: SnapshotOriginTarget(origin: r.word))]
+    }
+}

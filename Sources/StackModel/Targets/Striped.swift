@@ -52,3 +52,39 @@ struct StripedMapper: TargetMapper {
 
     func footprint(slot: Int) -> UInt64? { frame.length / UInt64(target.stripes.count) }
 }
+
+/// `{type: striped, members: [A, B], chunk: 64K, size: ...}`.
+public struct StripedSpec: SpecTarget {
+    public var members: [MemberSpec]
+    public var chunk: UInt64
+    public static let specNames = ["striped"]
+    public var references: [MemberSpec] { members }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> StripedSpec {
+        let m = try d.members(minimum: 1)
+        // dm-stripe.c stripe_ctr: the chunk is at least one page's worth and a power of two.
+        let chunk = try d.positive("chunk", default: 128)
+        try d.powerOfTwo("chunk", chunk)
+        guard chunk >= 8 else { throw d.map.fail("chunk", "must be at least 4 KiB") }
+        try d.readSize()
+        return StripedSpec(members: m, chunk: chunk)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        var rs: [ResolvedMember] = []
+        for m in members { rs.append(try p.member(m)) }
+        let n = UInt64(members.count)
+        var per = rs.map(\.available).min()! / chunk * chunk
+        if let size = p.target.size {
+            // dm-stripe.c stripe_ctr: the length divides into equal stripes of whole chunks.
+            guard size % (n * chunk) == 0 else {
+                throw p.failTarget(.size, key: ".size", "\(SpecSize.describe(size)) is not a multiple of \(n) stripes × \(SpecSize.describe(chunk)) chunk")
+            }
+            per = size / n
+        }
+        guard per > 0 else { throw p.failTarget(.size, "members are smaller than one \(SpecSize.describe(chunk)) chunk") }
+        for (r, m) in zip(rs, members) { try p.use(r, m, per) }
+        let stripes = zip(rs, members).map { MemberDevice(device: $0.word, offset: $1.offset) }
+        return [PlannedTarget(length: per * n, target: StripedTarget(chunkSectors: chunk, stripes: stripes))]
+    }
+}

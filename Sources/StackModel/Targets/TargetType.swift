@@ -28,6 +28,9 @@ public protocol TargetType: Sendable, Hashable {
     static var dynamicMetadata: DynamicMetadataKind? { get }
     /// The `tree` table column for `segments` consecutive targets of this type.
     func summary(segments: Int) -> String
+    /// Masks the keys among a table line's argument words (which may not parse), as
+    /// `dmsetup table` does without `--showkeys`.
+    static func maskSecrets(_ arguments: inout [String])
     /// Health from the arguments of this target's status line (`dmsetup status` after
     /// `<start> <length> <type>`).
     static func health(status: [String]) -> TargetHealth
@@ -39,6 +42,7 @@ extension TargetType {
     public static var dynamicMetadata: DynamicMetadataKind? { nil }
     public func summary(segments: Int) -> String { typeName + (segments > 1 ? " \(segments) segs" : "") }
     public static func health(status: [String]) -> TargetHealth { TargetHealth() }
+    public static func maskSecrets(_ arguments: inout [String]) {}
     /// Equality across the existential: same type and same value.
     func isEqual(to other: any TargetType) -> Bool { (other as? Self) == self }
 }

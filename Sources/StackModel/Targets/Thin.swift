@@ -79,3 +79,29 @@ struct ThinMapper: TargetMapper {
         return frame.reverseRuns(reverse, block: pool.dataBlockSectors, range: range, down: { down($0) })
     }
 }
+
+/// `{type: thin, pool: VOLUME=pool, id: 1, size: 1G}`: the pool must be a thin-pool volume of
+/// the same spec; its id is created with the volume.
+public struct ThinSpec: SpecTarget {
+    public var pool: MemberSpec
+    public var id: UInt64
+    public static let specNames = ["thin"]
+    public var references: [MemberSpec] { [pool] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> ThinSpec {
+        let pool = try d.member("pool")
+        // dm-thin-metadata.h: device ids are 24 bits.
+        guard let id = try d.map.integer("id", max: (1 << 24) - 1) else { throw d.missing("id", "missing (required): the thin device id in its pool") }
+        try d.readSize(required: true)
+        return ThinSpec(pool: pool, id: id)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        guard case .volume(let name) = pool.ref, p.spec.volume(name)?.targets.contains(where: { $0.kind is ThinPoolSpec }) == true else {
+            throw p.fail(.size, pool, "pool must be VOLUME=<a thin-pool volume of this spec>")
+        }
+        let r = try p.member(pool)
+        if !p.volumeExists { p.steps.append(.createThin(pool: name, id: id, volume: p.volume)) }
+        return [PlannedTarget(length: p.target.size!, target: ThinTarget(pool: r.word, deviceID: id, externalOrigin: nil))]
+    }
+}

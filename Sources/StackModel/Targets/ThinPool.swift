@@ -51,3 +51,37 @@ struct ThinPoolMapper: TargetMapper {
     }
     func footprint(slot: Int) -> UInt64? { slot == 1 ? frame.length : nil }
 }
+
+/// `{type: thin-pool, metadata: M, data: D, block_size: 64K, low_water_mark: 0, zero: true}`.
+public struct ThinPoolSpec: SpecTarget {
+    public var metadata: MemberSpec
+    public var data: MemberSpec
+    public var blockSize: UInt64
+    public var lowWater: UInt64
+    public var zeroNewBlocks: Bool
+    public static let specNames = ["thin-pool"]
+    public var references: [MemberSpec] { [metadata, data] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> ThinPoolSpec {
+        let m = try d.member("metadata"), data = try d.member("data")
+        // dm-thin.c: block size a multiple of 64 KiB, from 64 KiB to 1 GiB.
+        let block = try d.positive("block_size", default: 128)
+        guard block % 128 == 0, block <= 2_097_152 else { throw d.map.fail("block_size", "must be a multiple of 64 KiB between 64 KiB and 1 GiB") }
+        let low = try d.map.integer("low_water_mark") ?? 0
+        let zero = try d.map.bool("zero") ?? true
+        return ThinPoolSpec(metadata: m, data: data, blockSize: block, lowWater: low, zeroNewBlocks: zero)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        let rm = try p.member(metadata), rd = try p.member(data)
+        try p.use(rm, metadata, rm.available)
+        let len = rd.available / blockSize * blockSize
+        guard len > 0 else { throw p.fail(.size, data, "data device is smaller than one \(SpecSize.describe(blockSize)) block") }
+        try p.use(rd, data, len)
+        // dm-thin.c pool_status prints the features it was given, counted.
+        let target = ThinPoolTarget(metadata: rm.word, data: rd.word, blockSectors: blockSize, lowWaterMark: lowWater,
+                                    features: zeroNewBlocks ? [] : ["skip_block_zeroing"])
+        p.steps.append(.prepareMetadata(volume: p.volume, device: rm.word, format: .thin))
+        return [PlannedTarget(length: len, target: target)]
+    }
+}

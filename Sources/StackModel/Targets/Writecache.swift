@@ -111,3 +111,32 @@ struct WritecacheMapper: TargetMapper {
         return out
     }
 }
+
+/// `{type: writecache, origin: A, cache: PMEM, mode: pmem|ssd, block_size: 4K}`.
+public struct WritecacheSpec: SpecTarget {
+    public var origin: MemberSpec
+    public var cache: MemberSpec
+    public var pmem: Bool
+    public var blockBytes: UInt64
+    public static let specNames = ["writecache"]
+    public var references: [MemberSpec] { [origin, cache] }
+
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> WritecacheSpec {
+        let o = try d.member("origin"), c = try d.member("cache")
+        let mode = try d.map.string("mode") ?? "pmem"
+        guard mode == "pmem" || mode == "ssd" else { throw d.map.fail("mode", "is pmem or ssd, not '\(mode)'") }
+        // dm-writecache.c: block size a power of two from 512 bytes to the page size.
+        let block = try d.map.size("block_size") ?? 8
+        guard block == 1 || block == 2 || block == 4 || block == 8 else { throw d.map.fail("block_size", "must be 512B, 1K, 2K or 4K") }
+        return WritecacheSpec(origin: o, cache: c, pmem: mode == "pmem", blockBytes: block * 512)
+    }
+
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        let ro = try p.member(origin), rc = try p.member(cache)
+        try p.use(ro, origin, ro.available)
+        try p.use(rc, cache, rc.available)
+        p.steps.append(.prepareMetadata(volume: p.volume, device: rc.word, format: .writecache))
+        return [PlannedTarget(length: ro.available, target: WritecacheTarget(persistentMemory: pmem, origin: ro.word, cache: rc.word,
+                                                                             blockBytes: blockBytes, options: []))]
+    }
+}

@@ -30,3 +30,16 @@ struct NoDeviceMapper: TargetMapper {
     func up(slot: Int, _ range: SectorRange) -> [Extent] { [] }
     func footprint(slot: Int) -> UInt64? { nil }
 }
+
+/// `{type: zero, size: 1G}`.
+public struct ZeroSpec: SpecTarget {
+    public static let specNames = ["zero"]
+    public var references: [MemberSpec] { [] }
+    public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> ZeroSpec {
+        try d.readSize(required: true)
+        return ZeroSpec()
+    }
+    public func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget] {
+        [PlannedTarget(length: p.target.size!, target: ZeroTarget())]
+    }
+}
