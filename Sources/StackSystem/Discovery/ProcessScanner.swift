@@ -1,4 +1,5 @@
 import CLinux
+import StackModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -103,5 +104,39 @@ public enum ProcessScanner {
             }
         }
         return out.sorted { ($0.pid, $0.how) < ($1.pid, $1.how) }
+    }
+}
+
+
+extension ProcessScanner {
+    /// Every mapping and open descriptor of `inodes` on the filesystem whose st_dev is
+    /// `device` (major:minor), by every process but this one: /proc/PID/maps gives the address
+    /// range, the file offset and the inode; /proc/PID/fd the open files.
+    public static func fileUses(device: String, inodes: Set<UInt64>) -> [FileUse] {
+        guard let dev = devNumber(device), !inodes.isEmpty else { return [] }
+        let proc = SysfsRoot()
+        var out: [FileUse] = []
+        forEachProcess { pid, base in
+            var command: String?
+            func commandLine() -> String {
+                if let command { return command }
+                let raw = proc.read("\(base)/cmdline") ?? ""
+                // Arguments may hold newlines or escapes: one printable line.
+                let words = String(raw.split(separator: "\0").joined(separator: " ").map { $0.isNewline || $0.asciiValue.map { $0 < 32 } == true ? " " : $0 })
+                command = words.isEmpty ? (proc.read("\(base)/comm") ?? "?") : words
+                return command!
+            }
+            for m in mappings(base, proc) where m.device == dev && inodes.contains(m.inode) {
+                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: m.inode, how: "mmap",
+                                   path: m.path, address: m.addresses, fileOffset: m.offset, fileLength: m.end - m.start))
+            }
+            for n in descriptors(base) {
+                var st = stat()
+                guard stat("\(base)/fd/\(n)", &st) == 0, UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }
+                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: UInt64(st.st_ino), how: "fd \(n)",
+                                   path: link("\(base)/fd/\(n)") ?? "?"))
+            }
+        }
+        return out
     }
 }

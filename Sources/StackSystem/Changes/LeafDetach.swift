@@ -1,0 +1,59 @@
+import StackModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a leaf is taken away once nothing is built on it any more.
+public enum LeafDetach: Sendable, Hashable, CustomStringConvertible {
+    /// An nvdimm bus device (pfnN.M, namespaceN.M, bttN.M): its name written to its driver's
+    /// `unbind` (drivers/nvdimm/bus.c), which deletes the pmem disk.
+    case nvdimm(device: String, driver: String)
+    /// A SCSI disk: `1` written to its device's `delete` attribute (drivers/scsi/scsi_sysfs.c).
+    case scsi(delete: String)
+    /// A loop device: LOOP_CLR_FD (drivers/block/loop.c); with no holder left it detaches at once.
+    case loop(path: String)
+
+    public var description: String {
+        switch self {
+        case .nvdimm(let device, let driver): "unbind \(device) from \(driver.split(separator: "/").last ?? "")"
+        case .scsi(let delete): "echo 1 > \(delete)"
+        case .loop(let path): "detach \(path)"
+        }
+    }
+
+    /// How `kernelName` can be taken away, from sysfs; a device none of these fits is refused.
+    public static func of(_ kernelName: String, sysfs: String = "/sys") throws(RemovalError) -> LeafDetach {
+        let base = "\(sysfs)/class/block/\(kernelName)"
+        guard access(base, F_OK) == 0 else { throw RemovalError(category: .notALeaf, message: "\(kernelName) is not on the live system (\(base) is missing)") }
+        if access("\(base)/loop", F_OK) == 0 { return .loop(path: "/dev/\(kernelName)") }
+        if access("\(base)/device/delete", F_OK) == 0 && access("\(base)/device/scsi_disk", F_OK) == 0 {
+            return .scsi(delete: "\(base)/device/delete")
+        }
+        if let device = realpath("\(base)/device", nil).map({ p in defer { free(p) }; return String(cString: p) }),
+           device.contains("/ndbus"), let driver = realpath("\(base)/device/driver", nil).map({ p in defer { free(p) }; return String(cString: p) }) {
+            return .nvdimm(device: String(device.split(separator: "/").last ?? ""), driver: driver)
+        }
+        throw RemovalError(category: .notALeaf, message: "\(kernelName) cannot be taken away by dmstack: it unbinds pmem namespaces, deletes SCSI disks and detaches loop devices")
+    }
+
+    /// Takes the leaf away.
+    public func perform() throws(SystemError) {
+        switch self {
+        case .nvdimm(let device, let driver): try Self.write("\(driver)/unbind", device)
+        case .scsi(let delete): try Self.write(delete, "1")
+        case .loop(let path):
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
+            defer { close(fd) }
+            guard ioctl(fd, 0x4C01 /* LOOP_CLR_FD */, 0) == 0 else { throw SystemError(path: path, operation: "detach (LOOP_CLR_FD)", errno: errno) }
+        }
+    }
+
+    static func write(_ path: String, _ text: String) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard n == text.utf8.count else { throw SystemError(path: path, operation: "write '\(text)' to", errno: errno) }
+    }
+}
