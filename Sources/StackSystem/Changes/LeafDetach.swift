@@ -42,18 +42,18 @@ public enum LeafDetach: Sendable, Hashable, CustomStringConvertible {
         case .nvdimm(let device, let driver): try Self.write("\(driver)/unbind", device)
         case .scsi(let delete): try Self.write(delete, "1")
         case .loop(let path):
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-            defer { close(fd) }
-            guard ioctl(fd, 0x4C01 /* LOOP_CLR_FD */, 0) == 0 else { throw SystemError(path: path, operation: "detach (LOOP_CLR_FD)", errno: errno) }
+            let fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
+            defer { Syscall.close(fd) }
+            _ = try Syscall.ioctl("detach (LOOP_CLR_FD)", path: path) { Glibc.ioctl(fd, 0x4C01 /* LOOP_CLR_FD */, 0) }
         }
     }
 
     static func write(_ path: String, _ text: String) throws(SystemError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-        defer { close(fd) }
-        let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard n == text.utf8.count else { throw SystemError(path: path, operation: "write '\(text)' to", errno: errno) }
+        let fd = try Syscall.open(path, O_WRONLY | O_CLOEXEC)
+        defer { Syscall.close(fd) }
+        // One write: a sysfs store takes the whole value at once or refuses it.
+        let bytes = Array(text.utf8)
+        let n = try Syscall.write(fd, bytes, path: path, operation: "write '\(text)' to")
+        guard n == bytes.count else { throw SystemError(path: path, operation: "write '\(text)' to", errno: EIO) }
     }
 }

@@ -29,13 +29,8 @@ public enum ProcessScanner {
         return UInt64(clinux_makedev(ma, mi))
     }
 
-
-    static func link(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    /// Where a /proc link (cwd, fd/N) leads, nil if the process or descriptor is gone.
+    static func link(_ path: String) -> String? { try? Syscall.readlink(path) }
 
     /// One line of /proc/PID/maps for a file: "start-end perms offset MAJ:MIN inode path",
     /// offset and MAJ:MIN in hex.
@@ -86,8 +81,7 @@ public enum ProcessScanner {
         forEachProcess { pid, base in
             let command = proc.read("\(base)/comm") ?? "?"
             func check(_ path: String, how: String) {
-                var st = stat()
-                guard stat(path, &st) == 0 else { return }
+                guard let st = try? Syscall.stat(path) else { return }
                 let isBlock = (st.st_mode & S_IFMT) == S_IFBLK
                 if isBlock, let mm = wanted[UInt64(st.st_rdev)] {
                     out.append(ProcessUse(pid: pid, command: command, device: mm, how: how, path: link(path) ?? path))
@@ -131,8 +125,7 @@ extension ProcessScanner {
                                    path: m.path, address: m.addresses, fileOffset: m.offset, fileLength: m.end - m.start))
             }
             for n in descriptors(base) {
-                var st = stat()
-                guard stat("\(base)/fd/\(n)", &st) == 0, UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }
+                guard let st = try? Syscall.stat("\(base)/fd/\(n)"), UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }
                 out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: UInt64(st.st_ino), how: "fd \(n)",
                                    path: link("\(base)/fd/\(n)") ?? "?"))
             }

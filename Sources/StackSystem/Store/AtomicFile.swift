@@ -7,24 +7,19 @@ import Glibc
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SystemError(path: path, operation: "create", errno: errno) }
+        let fd: Int32
+        // The error names the file asked for, not its temporary name.
+        do { fd = try Syscall.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode) } catch {
+            throw SystemError(path: path, operation: "create", errno: error.errno)
+        }
         var ok = false
         defer { if !ok { unlink(temporary) } }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                close(fd)
-                throw SystemError(path: path, operation: "write", errno: e)
-            }
-            done += n
+        do {
+            defer { Syscall.close(fd) }
+            try Syscall.writeAll(fd, bytes, path: path)
+            try Syscall.fsync(fd, path: path)
         }
-        guard fsync(fd) == 0 else { let e = errno; close(fd); throw SystemError(path: path, operation: "sync", errno: e) }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw SystemError(path: path, operation: "replace", errno: errno) }
+        try Syscall.rename(temporary, to: path)
         ok = true
     }
 }

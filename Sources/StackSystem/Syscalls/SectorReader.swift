@@ -13,11 +13,10 @@ public final class SectorReader: @unchecked Sendable {
     public init(path: String, base: UInt64 = 0) throws {
         self.path = path
         self.base = base
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SystemError(path: path, operation: "open", errno: Glibc.errno) }
+        fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
     }
 
-    deinit { close(fd) }
+    deinit { Syscall.close(fd) }
 
     /// `count` sectors from `sector`, fewer bytes at the end of the file.
     public func read(_ sector: UInt64, _ count: UInt64) throws -> [UInt8] {
@@ -25,13 +24,8 @@ public final class SectorReader: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: bytes)
         var done = 0
         while done < bytes {
-            let n = buffer.withUnsafeMutableBytes { p in
-                pread(fd, p.baseAddress! + done, bytes - done, off_t((base + sector) * 512) + off_t(done))
-            }
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw SystemError(path: path, operation: "read sector \(base + sector) of", errno: Glibc.errno)
-            }
+            let n = try Syscall.pread(fd, into: &buffer, from: done, at: off_t((base + sector) * 512) + off_t(done),
+                                      path: path, operation: "read sector \(base + sector) of")
             if n == 0 { break }
             done += n
         }

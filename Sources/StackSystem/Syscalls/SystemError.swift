@@ -2,7 +2,9 @@
 import Glibc
 #endif
 
-/// A file or block device could not be read; names the path and the operation.
+/// A system call failed: the operation ("open", "read sector 8 of", "detach (LOOP_CLR_FD)"),
+/// the path it was about and the errno, one line for the user ("cannot open missing.table: No
+/// such file or directory"). Every `Syscall` wrapper throws it; callers never read errno.
 public struct SystemError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var operation: String
@@ -12,5 +14,8 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
         self.operation = operation
         self.errno = errno
     }
-    public var description: String { "cannot \(operation) \(path): \(String(cString: strerror(errno)))" }
+    /// strerror(3) of the errno alone ("Device or resource busy"), for messages that say the
+    /// operation their own way.
+    public var reason: String { String(cString: strerror(errno)) }
+    public var description: String { "cannot \(operation) \(path): \(reason)" }
 }
