@@ -8,6 +8,8 @@ import Glibc
 /// and default dispositions (a caller's blocked SIGCHLD or ignored SIGPIPE is not inherited),
 /// optional bytes on its stdin, and an optional timeout after which the whole group is killed.
 public enum CommandRunner {
+    /// How the program ended and what it said, for the caller's one-line error or a hook's
+    /// delivery detail.
     public struct Result: Sendable {
         /// The exit status, or 128 + the signal that ended it.
         public var status: Int32

@@ -7,6 +7,8 @@ import Glibc
 
 /// `apply` or `teardown` stopped: the cause, what was undone and what could not be.
 public struct ChangeFailure: Error, Sendable, CustomStringConvertible {
+    /// What stopped it, for the exit status: the kernel refused, a device or signature is in
+    /// use (or would be overwritten), or mkfs or mount failed.
     public enum Category: Sendable { case kernel, inUse, filesystem }
     public var category: Category
     public var cause: String

@@ -19,6 +19,8 @@ public final class KernelEventSource {
         public var name: String
     }
 
+    /// What one wait saw: the block uevents, and whether any dm device raised an event (the
+    /// event says only that some dm device changed, not which).
     public struct Wakeup: Sendable {
         public var block: [BlockEvent] = []
         public var deviceMapper = false

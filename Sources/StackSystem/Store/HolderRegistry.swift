@@ -6,6 +6,8 @@ import Glibc
 
 /// The registry could not be used: the one-line reason, and whether rebuilding it would help.
 public struct RegistryError: Error, CustomStringConvertible, Sendable {
+    /// Why: the file is damaged (a rebuild helps), dmstack may not use it (permissions, another
+    /// user's state directory), a name is taken, or anything else.
     public enum Kind: Sendable { case corrupt, access, conflict, other }
     public var kind: Kind
     public var message: String
