@@ -24,13 +24,12 @@ public enum LeafDetach: Sendable, Hashable, CustomStringConvertible {
     /// How `kernelName` can be taken away, from sysfs; a device none of these fits is refused.
     public static func of(_ kernelName: String, sysfs: String = "/sys") throws(RemovalError) -> LeafDetach {
         let base = "\(sysfs)/class/block/\(kernelName)"
-        guard access(base, F_OK) == 0 else { throw RemovalError(category: .notALeaf, message: "\(kernelName) is not on the live system (\(base) is missing)") }
-        if access("\(base)/loop", F_OK) == 0 { return .loop(path: "/dev/\(kernelName)") }
-        if access("\(base)/device/delete", F_OK) == 0 && access("\(base)/device/scsi_disk", F_OK) == 0 {
+        guard Syscall.exists(base) else { throw RemovalError(category: .notALeaf, message: "\(kernelName) is not on the live system (\(base) is missing)") }
+        if Syscall.exists("\(base)/loop") { return .loop(path: "/dev/\(kernelName)") }
+        if Syscall.exists("\(base)/device/delete") && Syscall.exists("\(base)/device/scsi_disk") {
             return .scsi(delete: "\(base)/device/delete")
         }
-        if let device = realpath("\(base)/device", nil).map({ p in defer { free(p) }; return String(cString: p) }),
-           device.contains("/ndbus"), let driver = realpath("\(base)/device/driver", nil).map({ p in defer { free(p) }; return String(cString: p) }) {
+        if let device = Syscall.realpath("\(base)/device"), device.contains("/ndbus"), let driver = Syscall.realpath("\(base)/device/driver") {
             return .nvdimm(device: String(device.split(separator: "/").last ?? ""), driver: driver)
         }
         throw RemovalError(category: .notALeaf, message: "\(kernelName) cannot be taken away by dmstack: it unbinds pmem namespaces, deletes SCSI disks and detaches loop devices")

@@ -44,9 +44,8 @@ public final class VolumeBuilder {
 
     /// /dev node of major:minor (devtmpfs names it after the kernel name in /sys/dev/block).
     static func node(_ majorMinor: String) -> String {
-        guard let real = realpath("/sys/dev/block/\(majorMinor)", nil) else { return "/dev/block/\(majorMinor)" }
-        defer { free(real) }
-        let name = String(cString: real).split(separator: "/").last.map(String.init) ?? majorMinor
+        guard let real = Syscall.realpath("/sys/dev/block/\(majorMinor)") else { return "/dev/block/\(majorMinor)" }
+        let name = real.split(separator: "/").last.map(String.init) ?? majorMinor
         return "/dev/\(name)"
     }
 
@@ -177,7 +176,7 @@ public final class VolumeBuilder {
         var prefix = ""
         for part in mountpoint.split(separator: "/") {
             prefix += "/\(part)"
-            if access(prefix, F_OK) != 0 {
+            if !Syscall.exists(prefix) {
                 do { try Syscall.mkdir(prefix, 0o755) } catch {
                     throw ChangeFailure(category: .filesystem, cause: "\(volume): cannot create mountpoint \(prefix): \(error.reason)", rolledBack: [], rollbackFailures: [])
                 }

@@ -65,7 +65,7 @@ public struct SysfsRoot: Sendable {
         return c.count >= 2 ? c[c.count - 2] : nil
     }
 
-    public func exists(_ p: String) -> Bool { access(path(p), F_OK) == 0 }
+    public func exists(_ p: String) -> Bool { Syscall.exists(path(p)) }
 }
 
 extension String {

@@ -11,7 +11,7 @@ public enum ConfigLoader {
         var path = option
         if path == nil, let env = getenv("DMSTACK_CONFIG"), env.pointee != 0 { path = String(cString: env) }
         if path == nil {
-            guard access(NotifyConfig.defaultPath, F_OK) == 0 else { return .fallback }
+            guard Syscall.exists(NotifyConfig.defaultPath) else { return .fallback }
             path = NotifyConfig.defaultPath
         }
         let file = path!

@@ -35,7 +35,7 @@ public enum Sinks {
         case .exec(let argv, let timeout): return exec(argv, event: event, payload: payload, timeout: timeout, attempt: attempt, sink: sink.name)
         case .journal(let socket):
             // Where no journald listens (a container, the test VM), the syslog socket instead.
-            if socket == NotifyConfig.journalSocket && access(socket, F_OK) != 0 {
+            if socket == NotifyConfig.journalSocket && !Syscall.exists(socket) {
                 return syslog(event, socket: NotifyConfig.syslogSocket, facility: 3, attempt: attempt, sink: sink.name)
             }
             return journal(event, payload: payload, socket: socket, attempt: attempt, sink: sink.name)

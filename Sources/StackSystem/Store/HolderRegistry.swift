@@ -119,7 +119,7 @@ public final class HolderRegistry {
     /// `readOnly` (only with `create` false) opens without writing anything: no mode change,
     /// no migration; a registry of another schema version is refused instead.
     public static func open(directory: String, create: Bool = true, readOnly: Bool = false) throws(RegistryError) -> HolderRegistry? {
-        if !create && access("\(directory)/\(fileName)", F_OK) != 0 { return nil }
+        if !create && !Syscall.exists("\(directory)/\(fileName)") { return nil }
         if create { try prepare(directory: directory) }
         return try HolderRegistry(directory: directory, create: create, readOnly: readOnly && !create)
     }
@@ -374,11 +374,11 @@ public final class HolderRegistry {
         var movedTo: String?
         var salvaged: [HolderRecord] = []
         var outbox: [[SQLiteValue]] = []
-        if access(file, F_OK) == 0 {
+        if Syscall.exists(file) {
             let stamp = now.filter { $0.isNumber }
             var aside = "\(file).corrupt-\(stamp)"
-            if access(aside, F_OK) == 0 { aside += "-\(getpid())" }
-            for suffix in ["", "-wal", "-shm"] where access(file + suffix, F_OK) == 0 {
+            if Syscall.exists(aside) { aside += "-\(getpid())" }
+            for suffix in ["", "-wal", "-shm"] where Syscall.exists(file + suffix) {
                 do { try Syscall.rename(file + suffix, to: aside + suffix) } catch {
                     throw RegistryError(.access, "cannot move \(file + suffix) aside: \(error.reason)")
                 }

@@ -173,6 +173,19 @@ public enum Syscall {
         return st
     }
 
+    /// Whether `path` exists (access(2) with F_OK; a dangling symlink does not).
+    public static func exists(_ path: String) -> Bool {
+        Glibc.access(path, F_OK) == 0
+    }
+
+    /// realpath(3): `path` with every symlink, `.` and `..` resolved; nil if some component
+    /// does not exist.
+    public static func realpath(_ path: String) -> String? {
+        guard let resolved = Glibc.realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// readlink(2): a symlink's target as written in the link (not resolved), as UTF-8.
     public static func readlink(_ path: String) throws(SystemError) -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
