@@ -13,7 +13,7 @@ public enum Syscall {
     /// the call's name ("open", "read", "ioctl"...); true makes that attempt fail with EINTR
     /// without reaching the kernel. Scoped with `$interrupt.withValue`, so tests running in
     /// parallel do not see each other's hook; debug builds only.
-    @TaskLocal public static var interrupt: (@Sendable (String) -> Bool)?
+    @TaskLocal static var interrupt: (@Sendable (String) -> Bool)?
     #endif
 
     /// Runs `call` until it does not fail with EINTR, the one retry loop of the module; a
