@@ -6,6 +6,8 @@ import Glibc
 
 /// The registry could not be used: the one-line reason, and whether rebuilding it would help.
 public struct RegistryError: Error, CustomStringConvertible, Sendable {
+    /// Why: the file is damaged (a rebuild helps), dmstack may not use it (permissions, another
+    /// user's state directory), a name is taken, or anything else.
     public enum Kind: Sendable { case corrupt, access, conflict, other }
     public var kind: Kind
     public var message: String
@@ -117,7 +119,7 @@ public final class HolderRegistry {
     /// `readOnly` (only with `create` false) opens without writing anything: no mode change,
     /// no migration; a registry of another schema version is refused instead.
     public static func open(directory: String, create: Bool = true, readOnly: Bool = false) throws(RegistryError) -> HolderRegistry? {
-        if !create && access("\(directory)/\(fileName)", F_OK) != 0 { return nil }
+        if !create && !Syscall.exists("\(directory)/\(fileName)") { return nil }
         if create { try prepare(directory: directory) }
         return try HolderRegistry(directory: directory, create: create, readOnly: readOnly && !create)
     }
@@ -134,7 +136,7 @@ public final class HolderRegistry {
                 }
                 return
             }
-            chmod(file, 0o600)
+            try? Syscall.chmod(file, 0o600)
             try db.execute("PRAGMA foreign_keys = ON")
             try Self.migrate(db)
         } catch let e as RegistryError {
@@ -163,19 +165,20 @@ public final class HolderRegistry {
         let parts = directory.split(separator: "/")
         for (i, part) in parts.enumerated() {
             partial += "/\(part)"
-            if mkdir(partial, i == parts.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST {
-                throw RegistryError(.access, "cannot create state directory \(partial): \(String(cString: strerror(errno))) (choose another with --state-dir or DMSTACK_STATE_DIR)")
-            }
+            do { try Syscall.mkdir(partial, i == parts.count - 1 ? 0o700 : 0o755) } catch where error.errno != EEXIST {
+                throw RegistryError(.access, "cannot create state directory \(partial): \(error.reason) (choose another with --state-dir or DMSTACK_STATE_DIR)")
+            } catch {}
         }
-        var st = stat()
-        guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+        guard let st = try? Syscall.stat(directory), (st.st_mode & S_IFMT) == S_IFDIR else {
             throw RegistryError(.access, "state directory \(directory) is not a directory")
         }
         guard st.st_uid == geteuid() else {
             throw RegistryError(.access, "state directory \(directory) belongs to uid \(st.st_uid), not to this user (uid \(geteuid()))")
         }
-        if st.st_mode & 0o077 != 0 && chmod(directory, 0o700) != 0 {
-            throw RegistryError(.access, "cannot make state directory \(directory) private (mode 0700): \(String(cString: strerror(errno)))")
+        if st.st_mode & 0o077 != 0 {
+            do { try Syscall.chmod(directory, 0o700) } catch {
+                throw RegistryError(.access, "cannot make state directory \(directory) private (mode 0700): \(error.reason)")
+            }
         }
     }
 
@@ -371,13 +374,13 @@ public final class HolderRegistry {
         var movedTo: String?
         var salvaged: [HolderRecord] = []
         var outbox: [[SQLiteValue]] = []
-        if access(file, F_OK) == 0 {
+        if Syscall.exists(file) {
             let stamp = now.filter { $0.isNumber }
             var aside = "\(file).corrupt-\(stamp)"
-            if access(aside, F_OK) == 0 { aside += "-\(getpid())" }
-            for suffix in ["", "-wal", "-shm"] where access(file + suffix, F_OK) == 0 {
-                guard rename(file + suffix, aside + suffix) == 0 else {
-                    throw RegistryError(.access, "cannot move \(file + suffix) aside: \(String(cString: strerror(errno)))")
+            if Syscall.exists(aside) { aside += "-\(getpid())" }
+            for suffix in ["", "-wal", "-shm"] where Syscall.exists(file + suffix) {
+                do { try Syscall.rename(file + suffix, to: aside + suffix) } catch {
+                    throw RegistryError(.access, "cannot move \(file + suffix) aside: \(error.reason)")
                 }
             }
             movedTo = aside

@@ -13,9 +13,8 @@ public struct SysfsRoot: Sendable {
 
     /// A small text file, trimmed of its trailing newline; nil if absent or unreadable.
     public func read(_ p: String) -> String? {
-        let fd = open(path(p), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? Syscall.open(path(p), O_RDONLY | O_CLOEXEC) else { return nil }
+        defer { Syscall.close(fd) }
         // sysfs attributes fit in a page; /proc files may not. Reading into uninitialised
         // capacity matters: zeroing a large buffer per attribute dominated discovery.
         var out: [UInt8] = []
@@ -23,12 +22,10 @@ public struct SysfsRoot: Sendable {
         while true {
             if out.count == capacity { capacity *= 2 }
             let before = out.count
-            var failed = false, interrupted = false
+            var failed = false
             out.append(contentsOf: [UInt8](unsafeUninitializedCapacity: capacity - before) { buffer, count in
-                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                if n < 0 { interrupted = errno == EINTR; failed = !interrupted; count = 0 } else { count = n }
+                do { count = try Syscall.read(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path(p)) } catch { failed = true; count = 0 }
             })
-            if interrupted { continue }
             if failed { return out.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
             if out.count == before { break }
             // A sysfs attribute comes whole in one read; skip the read that would return 0.
@@ -55,10 +52,7 @@ public struct SysfsRoot: Sendable {
 
     /// The components of a symlink's target (`../../devices/.../region0/pfn0.1`).
     public func linkComponents(_ p: String) -> [String] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path(p), &buffer, buffer.count - 1)
-        guard n > 0 else { return [] }
-        let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let target = try? Syscall.readlink(path(p)) else { return [] }
         return target.split(separator: "/").map(String.init)
     }
 
@@ -71,7 +65,7 @@ public struct SysfsRoot: Sendable {
         return c.count >= 2 ? c[c.count - 2] : nil
     }
 
-    public func exists(_ p: String) -> Bool { access(path(p), F_OK) == 0 }
+    public func exists(_ p: String) -> Bool { Syscall.exists(path(p)) }
 }
 
 extension String {

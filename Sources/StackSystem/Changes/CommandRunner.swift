@@ -8,6 +8,8 @@ import Glibc
 /// and default dispositions (a caller's blocked SIGCHLD or ignored SIGPIPE is not inherited),
 /// optional bytes on its stdin, and an optional timeout after which the whole group is killed.
 public enum CommandRunner {
+    /// How the program ended and what it said, for the caller's one-line error or a hook's
+    /// delivery detail.
     public struct Result: Sendable {
         /// The exit status, or 128 + the signal that ended it.
         public var status: Int32
@@ -26,7 +28,7 @@ public enum CommandRunner {
         var outFDs: [Int32] = [0, 0], inFDs: [Int32] = [0, 0]
         guard pipeClosedOnExec(&outFDs) else { throw SystemError(path: arguments[0], operation: "create a pipe for", errno: errno) }
         guard input.isEmpty || pipeClosedOnExec(&inFDs) else {
-            close(outFDs[0]); close(outFDs[1])
+            Syscall.close(outFDs[0]); Syscall.close(outFDs[1])
             throw SystemError(path: arguments[0], operation: "create a pipe for", errno: errno)
         }
         var actions = posix_spawn_file_actions_t()
@@ -71,11 +73,11 @@ public enum CommandRunner {
         defer { for e in env { free(e) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, &cArgs, &env)
-        close(outFDs[1])
-        if !input.isEmpty { close(inFDs[0]) }
+        Syscall.close(outFDs[1])
+        if !input.isEmpty { Syscall.close(inFDs[0]) }
         guard rc == 0 else {
-            close(outFDs[0])
-            if !input.isEmpty { close(inFDs[1]) }
+            Syscall.close(outFDs[0])
+            if !input.isEmpty { Syscall.close(inFDs[1]) }
             throw SystemError(path: arguments[0], operation: "run", errno: rc)
         }
         // Feed stdin and drain the output together (either may fill its pipe), until both are
@@ -113,14 +115,18 @@ public enum CommandRunner {
             if n < 0 { break }
             for f in fds where f.revents != 0 {
                 if f.fd == writeFD {
-                    let w = input.withUnsafeBytes { Glibc.write(writeFD, $0.baseAddress! + written, $0.count - written) }
-                    if w > 0 { written += w }
-                    if w < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-                    if w <= 0 || written == input.count { close(writeFD); writeFD = -1 }
+                    let w: Int
+                    do {
+                        w = try Syscall.write(writeFD, input, from: written, path: arguments[0], operation: "write the input of")
+                    } catch let e where e.errno == EAGAIN { continue } catch { w = 0 }
+                    written += w
+                    if w == 0 || written == input.count { Syscall.close(writeFD); writeFD = -1 }
                 } else {
-                    let r = read(outFDs[0], &buffer, buffer.count)
-                    if r < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-                    if r <= 0 { readOpen = false; continue }
+                    let r: Int
+                    do {
+                        r = try Syscall.read(outFDs[0], into: &buffer, path: arguments[0], operation: "read the output of")
+                    } catch let e where e.errno == EAGAIN { continue } catch { r = 0 }
+                    if r == 0 { readOpen = false; continue }
                     output += buffer[0..<r]
                     if output.count > 2 * outputLimit { output.removeFirst(output.count - outputLimit) }
                 }
@@ -131,12 +137,12 @@ public enum CommandRunner {
                     exited = true
                     lost = r < 0
                     drainUntil = Monotonic.seconds() + 0.1
-                    if writeFD >= 0 { close(writeFD); writeFD = -1 }
+                    if writeFD >= 0 { Syscall.close(writeFD); writeFD = -1 }
                 }
             }
         }
-        if writeFD >= 0 { close(writeFD) }
-        close(outFDs[0])
+        if writeFD >= 0 { Syscall.close(writeFD) }
+        Syscall.close(outFDs[0])
         if lost { return Result(status: -1, output: "the child process was lost (ECHILD)", timedOut: false) }
         if exited {
             // Reaped in the loop.
@@ -144,7 +150,7 @@ public enum CommandRunner {
             // A program that closed its output may still run: it gets the rest of the deadline.
             if !timedOut && !reap(pid, &status, until: deadline) { timedOut = true }
             if timedOut {
-                kill(-pid, SIGKILL)
+                try? Syscall.kill(-pid, SIGKILL)
                 // A program stuck in the kernel (a write to a frozen filesystem) dies only when
                 // it returns; dmstack does not wait for that forever.
                 if !reap(pid, &status, until: Monotonic.seconds() + 5) {

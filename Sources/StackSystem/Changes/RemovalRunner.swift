@@ -4,61 +4,6 @@ import StackModel
 import Glibc
 #endif
 
-/// How a leaf is taken away once nothing is built on it any more.
-public enum LeafDetach: Sendable, Hashable, CustomStringConvertible {
-    /// An nvdimm bus device (pfnN.M, namespaceN.M, bttN.M): its name written to its driver's
-    /// `unbind` (drivers/nvdimm/bus.c), which deletes the pmem disk.
-    case nvdimm(device: String, driver: String)
-    /// A SCSI disk: `1` written to its device's `delete` attribute (drivers/scsi/scsi_sysfs.c).
-    case scsi(delete: String)
-    /// A loop device: LOOP_CLR_FD (drivers/block/loop.c); with no holder left it detaches at once.
-    case loop(path: String)
-
-    public var description: String {
-        switch self {
-        case .nvdimm(let device, let driver): "unbind \(device) from \(driver.split(separator: "/").last ?? "")"
-        case .scsi(let delete): "echo 1 > \(delete)"
-        case .loop(let path): "detach \(path)"
-        }
-    }
-
-    /// How `kernelName` can be taken away, from sysfs; a device none of these fits is refused.
-    public static func of(_ kernelName: String, sysfs: String = "/sys") throws(RemovalError) -> LeafDetach {
-        let base = "\(sysfs)/class/block/\(kernelName)"
-        guard access(base, F_OK) == 0 else { throw RemovalError(category: .notALeaf, message: "\(kernelName) is not on the live system (\(base) is missing)") }
-        if access("\(base)/loop", F_OK) == 0 { return .loop(path: "/dev/\(kernelName)") }
-        if access("\(base)/device/delete", F_OK) == 0 && access("\(base)/device/scsi_disk", F_OK) == 0 {
-            return .scsi(delete: "\(base)/device/delete")
-        }
-        if let device = realpath("\(base)/device", nil).map({ p in defer { free(p) }; return String(cString: p) }),
-           device.contains("/ndbus"), let driver = realpath("\(base)/device/driver", nil).map({ p in defer { free(p) }; return String(cString: p) }) {
-            return .nvdimm(device: String(device.split(separator: "/").last ?? ""), driver: driver)
-        }
-        throw RemovalError(category: .notALeaf, message: "\(kernelName) cannot be taken away by dmstack: it unbinds pmem namespaces, deletes SCSI disks and detaches loop devices")
-    }
-
-    /// Takes the leaf away.
-    public func perform() throws(SystemError) {
-        switch self {
-        case .nvdimm(let device, let driver): try Self.write("\(driver)/unbind", device)
-        case .scsi(let delete): try Self.write(delete, "1")
-        case .loop(let path):
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-            defer { close(fd) }
-            guard ioctl(fd, 0x4C01 /* LOOP_CLR_FD */, 0) == 0 else { throw SystemError(path: path, operation: "detach (LOOP_CLR_FD)", errno: errno) }
-        }
-    }
-
-    static func write(_ path: String, _ text: String) throws(SystemError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(path: path, operation: "open", errno: errno) }
-        defer { close(fd) }
-        let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard n == text.utf8.count else { throw SystemError(path: path, operation: "write '\(text)' to", errno: errno) }
-    }
-}
-
 /// Which signal the processes that map or hold a lost file get: none, SIGTERM, or SIGBUS (what
 /// the kernel's kill_proc sends; from user space it arrives as SI_USER, without the faulting
 /// address the kernel's BUS_MCEERR_AR/AO would carry).
@@ -121,14 +66,15 @@ public struct RemovalRunner {
         func thawAll() -> RemovalStep? {
             var failed: RemovalStep?
             for (mp, fd) in frozen.reversed() {
-                if clinux_thaw(fd) == 0 {
+                do {
+                    _ = try Syscall.ioctl("thaw (FITHAW)", path: mp) { clinux_thaw(fd) }
                     record(RemovalStep("thaw", mp, "done"))
-                } else {
-                    let s = RemovalStep("thaw", mp, "failed", "FITHAW: \(String(cString: strerror(errno))); `fsfreeze -u \(mp)` thaws it")
+                } catch {
+                    let s = RemovalStep("thaw", mp, "failed", "FITHAW: \(error.reason); `fsfreeze -u \(mp)` thaws it")
                     record(s)
                     failed = failed ?? s
                 }
-                close(fd)
+                Syscall.close(fd)
             }
             frozen = []
             if holding { pthread_sigmask(SIG_SETMASK, &previous, nil); holding = false }
@@ -146,12 +92,13 @@ public struct RemovalRunner {
 
         // Freeze: the filesystems stop changing while their users are told and signalled.
         for mp in plan.freeze {
-            let fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { return stop(RemovalStep("freeze", mp, "failed", "open: \(String(cString: strerror(errno)))")) }
-            guard clinux_freeze(fd) == 0 else {
-                let e = errno
-                close(fd)
-                return stop(RemovalStep("freeze", mp, "failed", "FIFREEZE: \(String(cString: strerror(e)))" + (e == EBUSY ? " (already frozen?)" : "")))
+            let fd: Int32
+            do { fd = try Syscall.open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } catch {
+                return stop(RemovalStep("freeze", mp, "failed", "open: \(error.reason)"))
+            }
+            do { _ = try Syscall.ioctl("freeze (FIFREEZE)", path: mp) { clinux_freeze(fd) } } catch {
+                Syscall.close(fd)
+                return stop(RemovalStep("freeze", mp, "failed", "FIFREEZE: \(error.reason)" + (error.errno == EBUSY ? " (already frozen?)" : "")))
             }
             frozen.append((mp, fd))
             record(RemovalStep("freeze", mp, "done"))
@@ -173,12 +120,13 @@ public struct RemovalRunner {
             let who = "pid \(p.pid) (\(p.command.split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) } ?? p.command))"
             guard kill != .none else { record(RemovalStep("signal", who, "skipped", "--kill none")); continue }
             let signal = kill == .term ? SIGTERM : SIGBUS
-            if Glibc.kill(p.pid, signal) == 0 {
+            do {
+                try Syscall.kill(p.pid, signal)
                 record(RemovalStep("signal", who, "done", "\(kill == .term ? "SIGTERM" : "SIGBUS"), \(p.how) \(p.path)"))
-            } else if errno == ESRCH {
+            } catch let e where e.errno == ESRCH {
                 record(RemovalStep("signal", who, "skipped", "already gone"))
-            } else {
-                return stop(RemovalStep("signal", who, "failed", String(cString: strerror(errno))))
+            } catch {
+                return stop(RemovalStep("signal", who, "failed", error.reason))
             }
         }
 
@@ -187,10 +135,9 @@ public struct RemovalRunner {
         if !plan.invalidate.isEmpty {
             var dropped = 0, missing = 0
             for f in plan.invalidate {
-                let fd = open(f.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
-                guard fd >= 0 else { missing += 1; continue }
+                guard let fd = try? Syscall.open(f.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) else { missing += 1; continue }
                 for r in f.ranges { _ = posix_fadvise(fd, off_t(r.offset), off_t(r.length), POSIX_FADV_DONTNEED) }
-                close(fd)
+                Syscall.close(fd)
                 dropped += 1
             }
             record(RemovalStep("invalidate", "\(plan.invalidate.count) files", "done",
@@ -202,13 +149,13 @@ public struct RemovalRunner {
         // Unmount what loses data, waiting for the signalled processes to let go.
         for mp in plan.unmount {
             let deadline = Monotonic.seconds() + unmountWait
-            while umount2(mp, 0) != 0 {
-                let e = errno
-                if e == EINVAL || e == ENOENT { break }  // not mounted (any more)
-                if e == EBUSY && Monotonic.seconds() < deadline { usleep(100_000); continue }
-                var st = stat()
-                let users = stat(mp, &st) == 0 ? ProcessScanner.users(of: ["\(clinux_major(UInt64(st.st_dev))):\(clinux_minor(UInt64(st.st_dev)))"]) : []
-                return stop(RemovalStep("unmount", mp, "failed", String(cString: strerror(e))
+            while true {
+                let e: SystemError
+                do { try Syscall.unmount(mp); break } catch { e = error }
+                if e.errno == EINVAL || e.errno == ENOENT { break }  // not mounted (any more)
+                if e.errno == EBUSY && Monotonic.seconds() < deadline { usleep(100_000); continue }
+                let users = (try? Syscall.stat(mp)).map { st in ProcessScanner.users(of: ["\(clinux_major(UInt64(st.st_dev))):\(clinux_minor(UInt64(st.st_dev)))"]) } ?? []
+                return stop(RemovalStep("unmount", mp, "failed", e.reason
                     + (users.isEmpty ? "" : "; still used by " + users.map(\.description).joined(separator: ", ") + (kill == .none ? " (--kill term signals them)" : ""))))
             }
             record(RemovalStep("unmount", mp, "done"))

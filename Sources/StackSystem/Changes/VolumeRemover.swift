@@ -24,10 +24,9 @@ public struct VolumeRemover {
         for item in items {
             // Deepest mountpoint first, for mounts stacked on each other.
             for mp in item.mountpoints.sorted(by: { $0.count > $1.count }) {
-                guard umount2(mp, 0) == 0 else {
-                    let e = errno
+                do { try Syscall.unmount(mp) } catch {
                     let who = ProcessScanner.users(of: [item.majorMinor]).map(\.description).joined(separator: ", ")
-                    throw stop(e == EBUSY ? .inUse : .kernel, "cannot unmount \(mp) (\(item.name)): \(String(cString: strerror(e)))" + (who.isEmpty ? "" : "; used by \(who)"))
+                    throw stop(error.errno == EBUSY ? .inUse : .kernel, "cannot unmount \(mp) (\(item.name)): \(error.reason)" + (who.isEmpty ? "" : "; used by \(who)"))
                 }
                 log.append("unmounted \(mp)")
             }

@@ -7,6 +7,8 @@ import Glibc
 
 /// `apply` or `teardown` stopped: the cause, what was undone and what could not be.
 public struct ChangeFailure: Error, Sendable, CustomStringConvertible {
+    /// What stopped it, for the exit status: the kernel refused, a device or signature is in
+    /// use (or would be overwritten), or mkfs or mount failed.
     public enum Category: Sendable { case kernel, inUse, filesystem }
     public var category: Category
     public var cause: String
@@ -42,9 +44,8 @@ public final class VolumeBuilder {
 
     /// /dev node of major:minor (devtmpfs names it after the kernel name in /sys/dev/block).
     static func node(_ majorMinor: String) -> String {
-        guard let real = realpath("/sys/dev/block/\(majorMinor)", nil) else { return "/dev/block/\(majorMinor)" }
-        defer { free(real) }
-        let name = String(cString: real).split(separator: "/").last.map(String.init) ?? majorMinor
+        guard let real = Syscall.realpath("/sys/dev/block/\(majorMinor)") else { return "/dev/block/\(majorMinor)" }
+        let name = real.split(separator: "/").last.map(String.init) ?? majorMinor
         return "/dev/\(name)"
     }
 
@@ -131,12 +132,11 @@ public final class VolumeBuilder {
     func writeBlock(_ path: String, _ bytes: [UInt8]) throws { try Self.writeBlockOrThrow(path, bytes) }
 
     static func writeBlockOrThrow(_ path: String, _ bytes: [UInt8]) throws {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(path: path, operation: "open for writing", errno: errno) }
-        defer { close(fd) }
-        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        guard n == bytes.count else { throw SystemError(path: path, operation: "write", errno: errno) }
-        guard fsync(fd) == 0 else { throw SystemError(path: path, operation: "flush", errno: errno) }
+        let fd = try Syscall.open(path, O_WRONLY | O_CLOEXEC, operation: "open for writing")
+        defer { Syscall.close(fd) }
+        let n = try Syscall.pwrite(fd, bytes, at: 0, path: path)
+        guard n == bytes.count else { throw SystemError(path: path, operation: "write", errno: EIO) }
+        try Syscall.fsync(fd, path: path, operation: "flush")
     }
 
     func makeFilesystem(volume: String, _ fs: FilesystemSpec) throws {
@@ -176,9 +176,9 @@ public final class VolumeBuilder {
         var prefix = ""
         for part in mountpoint.split(separator: "/") {
             prefix += "/\(part)"
-            if access(prefix, F_OK) != 0 {
-                guard mkdir(prefix, 0o755) == 0 else {
-                    throw ChangeFailure(category: .filesystem, cause: "\(volume): cannot create mountpoint \(prefix): \(String(cString: strerror(errno)))", rolledBack: [], rollbackFailures: [])
+            if !Syscall.exists(prefix) {
+                do { try Syscall.mkdir(prefix, 0o755) } catch {
+                    throw ChangeFailure(category: .filesystem, cause: "\(volume): cannot create mountpoint \(prefix): \(error.reason)", rolledBack: [], rollbackFailures: [])
                 }
                 made.append(prefix)
             }
@@ -187,12 +187,11 @@ public final class VolumeBuilder {
             undo.append(("remove \(made[0])", { for d in made.reversed() { rmdir(d) } }))
         }
         let (flags, data) = MountOptions.split(options)
-        guard Glibc.mount("/dev/mapper/\(volume)", mountpoint, type.rawValue, flags, data.isEmpty ? nil : data) == 0 else {
-            let e = errno
-            throw ChangeFailure(category: .filesystem, cause: "\(volume): mount on \(mountpoint) with '\(options.joined(separator: ","))' failed: \(String(cString: strerror(e)))", rolledBack: [], rollbackFailures: [])
+        do { try Syscall.mount("/dev/mapper/\(volume)", on: mountpoint, type: type.rawValue, flags: flags, data: data) } catch {
+            throw ChangeFailure(category: .filesystem, cause: "\(volume): mount on \(mountpoint) with '\(options.joined(separator: ","))' failed: \(error.reason)", rolledBack: [], rollbackFailures: [])
         }
         undo.append(("unmount \(mountpoint)", {
-            guard umount2(mountpoint, 0) == 0 else { throw SystemError(path: mountpoint, operation: "unmount", errno: errno) }
+            try Syscall.unmount(mountpoint)
         }))
         log.append("\(volume): mounted on \(mountpoint)")
     }

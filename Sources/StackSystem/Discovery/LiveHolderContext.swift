@@ -8,8 +8,7 @@ extension HolderContext {
     /// followed to their node, and statvfs for a mounted filesystem's block size.
     public static func live(now: String, sysfs: SysfsRoot = SysfsRoot()) -> HolderContext {
         HolderContext(byId: byIdLinks(sysfs: sysfs), resolvePath: DevicePath.kernelName(of:), blockSize: { mountpoint, kernelName in
-            var st = statvfs()
-            if let mountpoint, statvfs(mountpoint, &st) == 0 { return UInt32(truncatingIfNeeded: st.f_bsize) }
+            if let mountpoint, let st = try? Syscall.statvfs(mountpoint) { return UInt32(truncatingIfNeeded: st.f_bsize) }
             return superblockBlockSize(sysfs.path("/dev/\(kernelName)"))
         }, now: now)
     }

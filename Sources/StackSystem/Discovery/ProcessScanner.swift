@@ -1,4 +1,5 @@
 import CLinux
+import StackModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,13 +29,8 @@ public enum ProcessScanner {
         return UInt64(clinux_makedev(ma, mi))
     }
 
-
-    static func link(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    /// Where a /proc link (cwd, fd/N) leads, nil if the process or descriptor is gone.
+    static func link(_ path: String) -> String? { try? Syscall.readlink(path) }
 
     /// One line of /proc/PID/maps for a file: "start-end perms offset MAJ:MIN inode path",
     /// offset and MAJ:MIN in hex.
@@ -85,8 +81,7 @@ public enum ProcessScanner {
         forEachProcess { pid, base in
             let command = proc.read("\(base)/comm") ?? "?"
             func check(_ path: String, how: String) {
-                var st = stat()
-                guard stat(path, &st) == 0 else { return }
+                guard let st = try? Syscall.stat(path) else { return }
                 let isBlock = (st.st_mode & S_IFMT) == S_IFBLK
                 if isBlock, let mm = wanted[UInt64(st.st_rdev)] {
                     out.append(ProcessUse(pid: pid, command: command, device: mm, how: how, path: link(path) ?? path))
@@ -103,5 +98,38 @@ public enum ProcessScanner {
             }
         }
         return out.sorted { ($0.pid, $0.how) < ($1.pid, $1.how) }
+    }
+}
+
+
+extension ProcessScanner {
+    /// Every mapping and open descriptor of `inodes` on the filesystem whose st_dev is
+    /// `device` (major:minor), by every process but this one: /proc/PID/maps gives the address
+    /// range, the file offset and the inode; /proc/PID/fd the open files.
+    public static func fileUses(device: String, inodes: Set<UInt64>) -> [FileUse] {
+        guard let dev = devNumber(device), !inodes.isEmpty else { return [] }
+        let proc = SysfsRoot()
+        var out: [FileUse] = []
+        forEachProcess { pid, base in
+            var command: String?
+            func commandLine() -> String {
+                if let command { return command }
+                let raw = proc.read("\(base)/cmdline") ?? ""
+                // Arguments may hold newlines or escapes: one printable line.
+                let words = String(raw.split(separator: "\0").joined(separator: " ").map { $0.isNewline || $0.asciiValue.map { $0 < 32 } == true ? " " : $0 })
+                command = words.isEmpty ? (proc.read("\(base)/comm") ?? "?") : words
+                return command!
+            }
+            for m in mappings(base, proc) where m.device == dev && inodes.contains(m.inode) {
+                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: m.inode, how: "mmap",
+                                   path: m.path, address: m.addresses, fileOffset: m.offset, fileLength: m.end - m.start))
+            }
+            for n in descriptors(base) {
+                guard let st = try? Syscall.stat("\(base)/fd/\(n)"), UInt64(st.st_dev) == dev, inodes.contains(UInt64(st.st_ino)) else { continue }
+                out.append(FileUse(pid: pid, command: commandLine(), device: device, inode: UInt64(st.st_ino), how: "fd \(n)",
+                                   path: link("\(base)/fd/\(n)") ?? "?"))
+            }
+        }
+        return out
     }
 }

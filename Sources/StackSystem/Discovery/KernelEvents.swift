@@ -19,6 +19,8 @@ public final class KernelEventSource {
         public var name: String
     }
 
+    /// What one wait saw: the block uevents, and whether any dm device raised an event (the
+    /// event says only that some dm device changed, not which).
     public struct Wakeup: Sendable {
         public var block: [BlockEvent] = []
         public var deviceMapper = false
@@ -27,20 +29,28 @@ public final class KernelEventSource {
     public init() {
         uevent = clinux_uevent_socket()
         if uevent < 0 { notes.append("no kernel uevents (\(String(cString: strerror(errno)))): removals are seen by the periodic pass only") }
-        let control = open("/dev/mapper/control", O_RDWR | O_CLOEXEC)
-        if control >= 0 && clinux_dm_arm_poll(control) != 0 {
-            notes.append("no dm event polling (DM_DEV_ARM_POLL: \(String(cString: strerror(errno)))): degraded devices are seen by the periodic pass only")
-            close(control)
+        do {
+            let control = try Syscall.open(Self.controlPath, O_RDWR | O_CLOEXEC)
+            do {
+                _ = try Syscall.ioctl("arm polling (DM_DEV_ARM_POLL)", path: Self.controlPath) { clinux_dm_arm_poll(control) }
+                dmControl = control
+            } catch {
+                notes.append("no dm event polling (DM_DEV_ARM_POLL: \(error.reason)): degraded devices are seen by the periodic pass only")
+                Syscall.close(control)
+                dmControl = -1
+            }
+        } catch {
+            notes.append("no /dev/mapper/control (\(error.reason)): no dm events")
             dmControl = -1
-        } else {
-            if control < 0 { notes.append("no /dev/mapper/control (\(String(cString: strerror(errno)))): no dm events") }
-            dmControl = control
         }
     }
 
+    /// The device-mapper control node (drivers/md/dm-ioctl.c), where DM_DEV_ARM_POLL is asked.
+    static let controlPath = "/dev/mapper/control"
+
     deinit {
-        if uevent >= 0 { close(uevent) }
-        if dmControl >= 0 { close(dmControl) }
+        if uevent >= 0 { Syscall.close(uevent) }
+        if dmControl >= 0 { Syscall.close(dmControl) }
     }
 
     /// Waits up to `timeout` seconds for a block uevent or a dm event; after the first one,
@@ -67,7 +77,7 @@ public final class KernelEventSource {
                     }
                 } else {
                     // Re-arm first: an event after this point wakes the next wait.
-                    _ = clinux_dm_arm_poll(dmControl)
+                    _ = try? Syscall.ioctl("arm polling (DM_DEV_ARM_POLL)", path: Self.controlPath) { clinux_dm_arm_poll(dmControl) }
                     wakeup.deviceMapper = true
                     relevant = true
                 }

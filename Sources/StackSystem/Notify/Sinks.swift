@@ -35,7 +35,7 @@ public enum Sinks {
         case .exec(let argv, let timeout): return exec(argv, event: event, payload: payload, timeout: timeout, attempt: attempt, sink: sink.name)
         case .journal(let socket):
             // Where no journald listens (a container, the test VM), the syslog socket instead.
-            if socket == NotifyConfig.journalSocket && access(socket, F_OK) != 0 {
+            if socket == NotifyConfig.journalSocket && !Syscall.exists(socket) {
                 return syslog(event, socket: NotifyConfig.syslogSocket, facility: 3, attempt: attempt, sink: sink.name)
             }
             return journal(event, payload: payload, socket: socket, attempt: attempt, sink: sink.name)
@@ -52,17 +52,14 @@ public enum Sinks {
     /// before it counts as delivered; stdout is written as it is.
     static func jsonLines(_ payload: String, path: String?) -> SinkOutcome {
         let bytes = Array((payload + "\n").utf8)
-        let fd = path.map { open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) } ?? 1
-        guard fd >= 0 else { return SinkOutcome(delivered: false, detail: "cannot open \(path!): \(errorText())") }
-        defer { if path != nil { close(fd) } }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return SinkOutcome(delivered: false, detail: "cannot write \(path ?? "stdout"): \(errorText())") }
-            done += n
+        do {
+            let fd = try path.map { (path) throws(SystemError) in try Syscall.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o600) } ?? 1
+            defer { if path != nil { Syscall.close(fd) } }
+            try Syscall.writeAll(fd, bytes, path: path ?? "stdout")
+            if let path { try Syscall.fsync(fd, path: path, operation: "fsync") }
+        } catch {
+            return SinkOutcome(delivered: false, detail: error.description)
         }
-        if path != nil && fsync(fd) != 0 { return SinkOutcome(delivered: false, detail: "cannot fsync \(path!): \(errorText())") }
         return SinkOutcome(delivered: true)
     }
 
@@ -150,7 +147,7 @@ public enum Sinks {
     static func sendDatagram(_ bytes: [UInt8], to path: String) -> SinkOutcome {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return SinkOutcome(delivered: false, status: Int(errno), detail: "socket: \(errorText())") }
-        defer { close(fd) }
+        defer { Syscall.close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(path.utf8)

@@ -2,19 +2,6 @@
 import Glibc
 #endif
 
-/// A file or block device could not be read; names the path and the operation.
-public struct SystemError: Error, CustomStringConvertible, Sendable {
-    public var path: String
-    public var operation: String
-    public var errno: Int32
-    public init(path: String, operation: String, errno: Int32) {
-        self.path = path
-        self.operation = operation
-        self.errno = errno
-    }
-    public var description: String { "cannot \(operation) \(path): \(String(cString: strerror(errno)))" }
-}
-
 /// Reads 512-byte sectors of a file or block device with pread(2), for metadata parsers that
 /// only need a few areas of a large device (snapshot exception stores, writecache entries).
 public final class SectorReader: @unchecked Sendable {
@@ -26,11 +13,10 @@ public final class SectorReader: @unchecked Sendable {
     public init(path: String, base: UInt64 = 0) throws {
         self.path = path
         self.base = base
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SystemError(path: path, operation: "open", errno: Glibc.errno) }
+        fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
     }
 
-    deinit { close(fd) }
+    deinit { Syscall.close(fd) }
 
     /// `count` sectors from `sector`, fewer bytes at the end of the file.
     public func read(_ sector: UInt64, _ count: UInt64) throws -> [UInt8] {
@@ -38,13 +24,8 @@ public final class SectorReader: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: bytes)
         var done = 0
         while done < bytes {
-            let n = buffer.withUnsafeMutableBytes { p in
-                pread(fd, p.baseAddress! + done, bytes - done, off_t((base + sector) * 512) + off_t(done))
-            }
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw SystemError(path: path, operation: "read sector \(base + sector) of", errno: Glibc.errno)
-            }
+            let n = try Syscall.pread(fd, into: &buffer, from: done, at: off_t((base + sector) * 512) + off_t(done),
+                                      path: path, operation: "read sector \(base + sector) of")
             if n == 0 { break }
             done += n
         }

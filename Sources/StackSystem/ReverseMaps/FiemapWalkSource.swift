@@ -1,0 +1,112 @@
+import CLinux
+import StackModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A FIEMAP walk (fs/ioctl.c, Documentation/filesystems/fiemap.rst): every regular file and
+/// directory of the filesystem, not crossing into other mounts, asked where its extents are,
+/// for filesystems whose GETFSMAP does not name file owners (ext4, XFS without rmapbt). Never
+/// writes: FIEMAP is asked without FIEMAP_FLAG_SYNC, so delayed-allocation extents (not yet
+/// on disk) are skipped and counted.
+struct FiemapWalkSource: ReverseMapSource {
+    /// Called with the number of inodes walked so far (a progress line on a terminal).
+    var progress: ((Int) -> Void)?
+
+    /// The extents that intersect the request's ranges (all if nil), and every name of the
+    /// inodes kept.
+    func read(_ request: ReverseMapRequest) throws -> ReverseMapPass {
+        let root = request.mountpoint, role = request.role
+        let st = try Syscall.stat(root)
+        let dev = st.st_dev
+        var records: [ReverseMapRecord] = []
+        var paths: [UInt64: [String]] = [:]
+        var mapped = Set<UInt64>()
+        var delayed = 0, walked = 0
+        let sorted = request.ranges.map(ByteRange.merged)
+        func wanted(_ start: UInt64, _ length: UInt64) -> Bool {
+            guard let sorted else { return true }
+            return !ByteRange.overlapping(sorted, start, start + length).isEmpty
+        }
+        let count: UInt32 = 256
+        let size = clinux_fiemap_size(count)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        defer { raw.deallocate() }
+        let map = raw.bindMemory(to: fiemap.self, capacity: 1)
+        let extents = (raw + MemoryLayout<fiemap>.size).bindMemory(to: fiemap_extent.self, capacity: Int(count))
+        /// FIEMAP of one open file: its extents, page by page of `count`.
+        func extentsOf(_ fd: Int32, inode: UInt64, path: String) {
+            var start: UInt64 = 0
+            while true {
+                raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+                map.pointee.fm_start = start
+                map.pointee.fm_length = UInt64.max - start
+                map.pointee.fm_extent_count = count
+                guard (try? Syscall.ioctl("FIEMAP", path: path) { clinux_fiemap(fd, map) }) != nil else { return }
+                let n = Int(map.pointee.fm_mapped_extents)
+                guard n > 0 else { return }
+                for i in 0..<n {
+                    let e = extents[i]
+                    if e.fe_flags & UInt32(FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNKNOWN) != 0 { delayed += 1; continue }
+                    // Inline data lives in the inode itself, not at fe_physical.
+                    if e.fe_flags & UInt32(FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED) != 0 { continue }
+                    if wanted(e.fe_physical, e.fe_length) {
+                        records.append(ReverseMapRecord(role: role, physical: e.fe_physical, length: e.fe_length, inode: inode,
+                                                        offset: e.fe_logical, unwritten: e.fe_flags & UInt32(FIEMAP_EXTENT_UNWRITTEN) != 0,
+                                                        shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0))
+                        mapped.insert(inode)
+                    }
+                }
+                let last = extents[n - 1]
+                if last.fe_flags & UInt32(FIEMAP_EXTENT_LAST) != 0 { return }
+                start = last.fe_logical + last.fe_length
+            }
+        }
+        // Depth-first with an explicit stack of directory paths; names kept for every inode
+        // with a mapped extent (hard links: each name), found in the same walk.
+        var names: [UInt64: [String]] = [:]
+        var stack = [root]
+        /// Opens the entry relative to its directory, never following a link or blocking on
+        /// a FIFO, and checks it is still the inode stat(2) saw (it may have been replaced).
+        func visit(_ dirfd: Int32, _ name: String, _ path: String, _ inode: UInt64, _ isDir: Bool) {
+            walked += 1
+            if walked % 2000 == 0 { progress?(walked) }
+            names[inode, default: []].append(path)
+            guard names[inode]!.count == 1 else { return }
+            guard let fd = try? Syscall.openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (isDir ? O_DIRECTORY : 0), path: path)
+            else { return }
+            defer { Syscall.close(fd) }
+            guard let now = try? Syscall.fstat(fd, path: path), UInt64(now.st_ino) == inode,
+                  (now.st_mode & S_IFMT) == (isDir ? S_IFDIR : S_IFREG) else { return }
+            // FIEMAP does not say which device: an XFS realtime file's extents are on the
+            // realtime device, every other file's on the data device.
+            let realtime = clinux_xflags(fd) & Int64(FS_XFLAG_REALTIME) != 0
+            guard realtime == (role == .realtime) else { return }
+            extentsOf(fd, inode: inode, path: path)
+        }
+        visit(AT_FDCWD, root, root, UInt64(st.st_ino), true)
+        while let dir = stack.popLast() {
+            guard let d = opendir(dir) else { continue }
+            let dfd = dirfd(d)
+            while let entry = readdir(d) {
+                let name = entry.name
+                if name == "." || name == ".." { continue }
+                let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
+                guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
+                switch es.st_mode & S_IFMT {
+                case S_IFDIR:
+                    visit(dfd, name, path, UInt64(es.st_ino), true)
+                    stack.append(path)
+                case S_IFREG:
+                    visit(dfd, name, path, UInt64(es.st_ino), false)
+                default:
+                    continue
+                }
+            }
+            closedir(d)
+        }
+        progress?(walked)
+        for inode in mapped { paths[inode] = names[inode] }
+        return ReverseMapPass(records: records, paths: paths, delayed: delayed)
+    }
+}

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The names of inodes GETFSMAP reported (it gives inode numbers, not paths): one walk of the
+/// filesystem that reads d_ino and d_type from readdir(3) and stops as soon as each inode has
+/// as many names as its link count.
+struct InodeNameWalk {
+    /// Called with the number of entries looked at so far (a progress line on a terminal).
+    var progress: ((Int) -> Void)?
+
+    /// Every name of `inodes` in the filesystem mounted on `root`.
+    func paths(root: String, inodes: Set<UInt64>) -> [UInt64: [String]] {
+        guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return [:] }
+        let dev = st.st_dev
+        var found: [UInt64: [String]] = [:]
+        var remaining: [UInt64: Int] = [:]
+        if inodes.contains(UInt64(st.st_ino)) { found[UInt64(st.st_ino)] = [root] }
+        var stack = [root], walked = 0
+        while let dir = stack.popLast(), remaining.isEmpty ? found.count < inodes.count : true {
+            guard let d = opendir(dir) else { continue }
+            let dfd = dirfd(d)
+            while let entry = readdir(d) {
+                // d_ino and d_type from readdir: stat(2) only for directories (not to cross
+                // into another mount) and for the inodes sought (their link count).
+                let ino = UInt64(entry.pointee.d_ino)
+                let type = entry.pointee.d_type
+                let wantedHere = inodes.contains(ino)
+                guard wantedHere || type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { walked += 1; continue }
+                let name = entry.name
+                if name == "." || name == ".." { continue }
+                let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
+                guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
+                walked += 1
+                if walked % 2000 == 0 { progress?(walked) }
+                if inodes.contains(UInt64(es.st_ino)) {
+                    let ino = UInt64(es.st_ino)
+                    found[ino, default: []].append(path)
+                    let isDir = (es.st_mode & S_IFMT) == S_IFDIR
+                    remaining[ino] = isDir ? 0 : Int(es.st_nlink) - found[ino]!.count
+                    if remaining[ino]! <= 0 { remaining[ino] = nil }
+                }
+                if (es.st_mode & S_IFMT) == S_IFDIR { stack.append(path) }
+            }
+            closedir(d)
+            if found.count == inodes.count && remaining.isEmpty { break }
+        }
+        progress?(walked)
+        return found
+    }
+}

@@ -1,0 +1,124 @@
+import CLinux
+import StackModel
+
+/// Reads a mounted filesystem's reverse map: FS_IOC_GETFSMAP where the filesystem names the
+/// owners (XFS with rmapbt), else a FIEMAP walk over its inodes for file data, with the
+/// metadata GETFSMAP does name (ext4's). Never writes: FIEMAP is asked without
+/// FIEMAP_FLAG_SYNC, so delayed-allocation extents (not yet on disk) are skipped and counted.
+/// The ways themselves are `ReverseMapSource`s (GetfsmapSource, FiemapWalkSource); this
+/// façade picks them per filesystem and device and puts their answers together.
+public struct ReverseMapReader {
+    /// Records per GETFSMAP call: memory stays bounded whatever the filesystem's size.
+    public var batch: UInt32 = 1024
+    /// Called with the number of inodes walked so far (a progress line on a terminal).
+    public var progress: ((Int) -> Void)?
+
+    /// How file owners are found: GETFSMAP where it names them (auto), GETFSMAP only, or
+    /// always the FIEMAP walk (to compare, or where GETFSMAP is not trusted).
+    public enum Strategy: String, Sendable, CaseIterable { case auto, getfsmap, fiemap }
+    public var strategy: Strategy = .auto
+
+    public init() {}
+
+    var getfsmap: GetfsmapSource { GetfsmapSource(batch: batch) }
+    var walk: FiemapWalkSource { FiemapWalkSource(progress: progress) }
+
+    /// GETFSMAP records of device `device` (dev_t as the filesystem reports it) that
+    /// intersect `ranges` (bytes), each range queried on its own, paged `batch` at a time.
+    public func fsmap(mountpoint: String, device: UInt32, role: HolderRole, ranges: [ByteRange]) throws -> [ReverseMapRecord] {
+        try getfsmap.read(ReverseMapRequest(mountpoint: mountpoint, device: device, role: role, ranges: ranges)).records
+    }
+
+    /// Walks the filesystem mounted on `root` (not crossing into other mounts), asking FIEMAP
+    /// for the extents of every regular file and directory. Keeps the extents that intersect
+    /// `ranges` (all if nil) and every name of the inodes kept.
+    public func fiemapWalk(root: String, role: HolderRole, ranges: [ByteRange]?) throws -> (records: [ReverseMapRecord], paths: [UInt64: [String]], delayed: Int) {
+        // FIEMAP does not say which device: the walk tells the data device from the
+        // realtime device by each file's flags, not by dev_t.
+        let pass = try walk.read(ReverseMapRequest(mountpoint: root, device: 0, role: role, ranges: ranges))
+        return (pass.records, pass.paths, pass.delayed)
+    }
+
+    /// Every name of `inodes` in the filesystem mounted on `root`, by one walk that stops as
+    /// soon as each inode has as many names as its link count.
+    public func paths(root: String, inodes: Set<UInt64>) -> [UInt64: [String]] {
+        InodeNameWalk(progress: progress).paths(root: root, inodes: inodes)
+    }
+
+    /// What GETFSMAP settled on its own, or left to a FIEMAP walk.
+    enum FsmapVerdict {
+        /// The whole answer (owners named, or no walk wanted or possible).
+        case answered(ReverseMapAnswer)
+        /// File data comes from a walk; `metadata` is what GETFSMAP gave (its "unknown"
+        /// records and the `gaps` it left out are explained by the walk where they can be).
+        case walk(metadata: [ReverseMapRecord], gaps: [ByteRange], notes: [String])
+    }
+
+    /// The reverse map of one device (`role`) of the mounted filesystem `fs` over `ranges`:
+    /// GETFSMAP when it names file owners; otherwise its metadata records plus file data from
+    /// a FIEMAP walk, and what neither explains named as an unknown owner (ext4 extent-tree
+    /// and xattr blocks, an unlinked file still open, or metadata of an XFS without rmapbt).
+    public func answer(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], device: BlockDevice) -> ReverseMapAnswer {
+        let dev = UInt32(truncatingIfNeeded: clinux_makedev(device.major, device.minor))
+        let request = ReverseMapRequest(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
+        let metadata: [ReverseMapRecord], gaps: [ByteRange]
+        var notes: [String]
+        switch askGetfsmap(fs, request) {
+        case .answered(let answer): return answer
+        case .walk(let m, let g, let n): (metadata, gaps, notes) = (m, g, n)
+        }
+        let pass: ReverseMapPass
+        do { pass = try walk.read(request) } catch {
+            return ReverseMapAnswer(records: metadata, paths: [:], notes: notes + ["FIEMAP walk of \(fs.mountpoint) failed: \(error)"])
+        }
+        if pass.delayed > 0 {
+            notes.append("\(pass.delayed) extent(s) not yet allocated on disk (delayed allocation) were skipped; sync first to include them")
+        }
+        // Unknown-owner ranges that no file explains stay unknown: metadata the filesystem
+        // does not name, or a file no directory reaches.
+        let files = ByteRange.merged(pass.records.map { ByteRange(offset: $0.physical, length: $0.length) })
+        var records = metadata.filter { $0.metadata != "unknown" }
+        let unexplained = metadata.filter { $0.metadata == "unknown" }.map { ByteRange(offset: $0.physical, length: $0.length) } + gaps
+        for r in unexplained {
+            for piece in ByteRange.subtracting(files, from: r) {
+                records.append(ReverseMapRecord(role: role, physical: piece.offset, length: piece.length, metadata: "unknown owner (not a file's data)"))
+            }
+        }
+        return ReverseMapAnswer(records: records + pass.records, paths: pass.paths, notes: notes)
+    }
+
+    /// GETFSMAP first, whatever the strategy: it names the metadata even where the walk names
+    /// the files. Decides, by what the filesystem answered, whether a walk is needed.
+    func askGetfsmap(_ fs: MountedFilesystem, _ request: ReverseMapRequest) -> FsmapVerdict {
+        let role = request.role, ranges = request.ranges ?? []
+        let records: [ReverseMapRecord]
+        do { records = try getfsmap.read(request).records } catch {
+            if strategy == .getfsmap || role == .log {
+                return .answered(ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): \(error)"]))
+            }
+            return .walk(metadata: [], gaps: [], notes: ["\(fs.mountpoint): \(error); file data from a FIEMAP walk, metadata not named"])
+        }
+        // The log holds no file: what GETFSMAP says is all there is.
+        if role == .log { return .answered(ReverseMapAnswer(records: records, paths: [:], notes: [])) }
+        if strategy == .fiemap {
+            // GETFSMAP gives the metadata, the walk gives the files.
+            return .walk(metadata: records.filter(\.isMetadata), gaps: [], notes: ["file data from a FIEMAP walk (--reverse-map fiemap)"])
+        }
+        // Owners are named unless some allocated range comes back as "unknown" (ext4's file
+        // data, or any allocation of an XFS without rmapbt) or is not reported at all
+        // (older kernels leave an XFS without rmapbt's allocated space out of the answer).
+        let covered = ByteRange.merged(records.map { ByteRange(offset: $0.physical, length: $0.length) })
+        var gaps = ranges.flatMap { ByteRange.subtracting(covered, from: $0) }
+        // Past the filesystem's end (a device larger than its filesystem) nothing is owed.
+        if role == .data, let st = try? Syscall.statvfs(fs.mountpoint) {
+            let end = UInt64(st.f_blocks) * UInt64(st.f_frsize)
+            gaps = gaps.compactMap { $0.offset >= end ? nil : ByteRange(offset: $0.offset, length: min($0.end, end) - $0.offset) }
+        }
+        if !records.contains(where: { $0.metadata == "unknown" }) && gaps.isEmpty {
+            let inodes = Set(records.compactMap(\.inode))
+            return .answered(ReverseMapAnswer(records: records, paths: paths(root: fs.mountpoint, inodes: inodes), notes: []))
+        }
+        if strategy == .getfsmap { return .answered(ReverseMapAnswer(records: records, paths: [:], notes: ["GETFSMAP names no file owners here; --reverse-map getfsmap: no walk"])) }
+        return .walk(metadata: records, gaps: gaps, notes: ["GETFSMAP of \(fs.mountpoint) names no file owners (\(fs.type == "xfs" ? "XFS without rmapbt" : "\(fs.type) reports file data as unknown")): file data from a FIEMAP walk"])
+    }
+}
