@@ -88,8 +88,14 @@ public struct PlannedVolume: Sendable, Hashable, Codable {
     public var uuid: String
     public var size: UInt64
     public var table: [String]
-    /// `create`, `reload` or `unchanged`.
-    public var action: String
+    public var action: Action
+
+    /// What apply does to the volume (stratisd's `CreateAction`: results say whether anything
+    /// changed).
+    public enum Action: String, Codable, Sendable, Hashable, CustomStringConvertible {
+        case create, reload, unchanged
+        public var description: String { rawValue }
+    }
 }
 
 /// Resolves members and turns a spec into tables and steps against what exists. Pure: the
@@ -222,11 +228,11 @@ public struct ApplyPlanner {
                     // Steps queued for this volume (metadata, thin ids) only matter on creation.
                     steps.removeAll { if case .prepareMetadata(let v, _, _) = $0 { v == volume.name } else { false } }
                     steps.append(.unchanged(volume: volume.name))
-                    planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "unchanged"))
+                    planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: .unchanged))
                 } else if let reason = Self.growable(from: liveTable, to: rendered) {
                     steps.removeAll { if case .prepareMetadata(let v, _, _) = $0 { v == volume.name } else { false } }
                     steps.append(.reload(volume: volume.name, from: liveTable, to: table, reason: reason))
-                    planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "reload"))
+                    planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: .reload))
                 } else {
                     throw PlanError(.unsupportedChange, spec, line: volume.line, key: "volumes.\(volume.name)",
                                     "live table differs and cannot be changed in place (only appending to the end, or growing a last linear, thin, zero or error target, keeps existing data where it is); live: \(liveTable.joined(separator: " | ")); spec: \(rendered.joined(separator: " | "))")
@@ -234,7 +240,7 @@ public struct ApplyPlanner {
             } else {
                 steps.append(.create(volume: volume.name, uuid: uuid, table: table))
                 createdNow.insert(volume.name)
-                planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: "create"))
+                planned.append(PlannedVolume(name: volume.name, uuid: uuid, size: start, table: rendered, action: .create))
             }
             if let fs = volume.filesystem {
                 // An existing volume that already holds this filesystem, mounted where the

@@ -131,16 +131,23 @@ public struct FileHit: Encodable, Sendable, Hashable {
 /// One thing to do, as the kernel would (or, where the kernel is never told, as it would if
 /// it were), with the rule it follows.
 public struct ImpactAction: Encodable, Sendable, Hashable {
-    /// freeze, thaw, shutdown, unmap, kill, invalidate; for notices notify-degraded, lost (no
-    /// filesystem to act on), none (not judged).
-    public var action: String
+    /// What is done, in the words of xfs_notify_failure.c and memory-failure.c; the JSON
+    /// and text use the raw values.
+    public enum Kind: String, Encodable, Sendable, Hashable, CustomStringConvertible {
+        case freeze, thaw, shutdown, unmap, kill, invalidate
+        /// Notices: a range redundancy saves (`notify-degraded`), a range lost with no
+        /// filesystem to act on (`lost`), a range whose outcome is unknown (`none`: not judged).
+        case notifyDegraded = "notify-degraded", lost, none
+        public var description: String { rawValue }
+    }
+    public var action: Kind
     public var target: String
     public var reason: String
 }
 
 /// The notices of an impact are grouped by what they say about which device.
 struct NoticeKey: Equatable {
-    var action: String
+    var action: ImpactAction.Kind
     var device: String
     var reason: String
 }
@@ -176,7 +183,7 @@ public struct Impact: Encodable, Sendable {
     public var degradedDevices: [String] { Self.degradedDevices(notices) }
 
     static func degradedDevices(_ notices: [ImpactAction]) -> [String] {
-        Array(Set(notices.filter { $0.action == "notify-degraded" }.map(\.target))).sorted()
+        Array(Set(notices.filter { $0.action == .notifyDegraded }.map(\.target))).sorted()
     }
 }
 
@@ -254,10 +261,10 @@ public struct ImpactPlanner {
             let bytes = ByteRange(offset: row.start * 512, length: row.length * 512)
             switch row.outcome {
             case .degraded:
-                note(NoticeKey(action: "notify-degraded", device: row.device, reason: "still have a copy or parity: no data action, redundancy is reduced"), row)
+                note(NoticeKey(action: .notifyDegraded, device: row.device, reason: "still have a copy or parity: no data action, redundancy is reduced"), row)
                 continue
             case .unknown:
-                note(NoticeKey(action: "none", device: row.device, reason: "outcome unknown (\(row.reason ?? "mapping not known")); not judged"), row)
+                note(NoticeKey(action: .none, device: row.device, reason: "outcome unknown (\(row.reason ?? "mapping not known")); not judged"), row)
                 continue
             case .unaffected:
                 continue
@@ -265,7 +272,7 @@ public struct ImpactPlanner {
                 break
             }
             guard let (fs, role) = byDevice[row.device] else {
-                note(NoticeKey(action: "lost", device: row.device, reason: "lost; no mounted filesystem on \(row.device)"), row)
+                note(NoticeKey(action: .lost, device: row.device, reason: "lost; no mounted filesystem on \(row.device)"), row)
                 continue
             }
             if hits[fs.mountpoint] == nil { fsOrder.append(fs) }
@@ -282,7 +289,7 @@ public struct ImpactPlanner {
         let files = impacts.reduce(0) { $0 + $1.files.count }
         let metadata = impacts.reduce(0) { $0 + $1.metadata.count }
         let processes = Set(impacts.flatMap { $0.processes.map(\.pid) }).count
-        let shutdowns = impacts.filter { $0.actions.contains { $0.action == "shutdown" } }.map(\.mountpoint)
+        let shutdowns = impacts.filter { $0.actions.contains { $0.action == .shutdown } }.map(\.mountpoint)
         let degraded = Impact.degradedDevices(notices)
         var summary = "\(event.rawValue) \(leaf.displayName) \(range): \(impacts.count) filesystem\(impacts.count == 1 ? "" : "s") hit, "
             + "\(files) file\(files == 1 ? "" : "s"), \(metadata) metadata kind\(metadata == 1 ? "" : "s"), \(processes) process\(processes == 1 ? "" : "es")"
@@ -360,16 +367,16 @@ public struct ImpactPlanner {
         let logLost = metadataHits.contains { $0.role == .log }
         let losesSomething = !metadataHits.isEmpty || !fileHits.isEmpty
         if event == .remove && losesSomething {
-            actions.append(ImpactAction(action: "freeze", target: fs.mountpoint,
+            actions.append(ImpactAction(action: .freeze, target: fs.mountpoint,
                                         reason: "pre-remove: xfs_dax_notify_failure_freeze (freeze_super, kernel holder) before the rmap walk"))
         }
         if roles.contains(.realtime) {
             notes.append("xfs_dax_notify_failure returns -EOPNOTSUPP for a realtime device (up to 6.13): the kernel takes no action for it; its files listed here lose data")
         }
         for p in processes where p.how == "mmap" {
-            actions.append(ImpactAction(action: "unmap", target: "pid \(p.pid) (\(p.command)) \(p.address ?? "")",
+            actions.append(ImpactAction(action: .unmap, target: "pid \(p.pid) (\(p.command)) \(p.address ?? "")",
                                         reason: "maps a lost page of \(p.path): mf_dax_kill_procs zaps the range in every process (unmap_mapping_range)"))
-            actions.append(ImpactAction(action: "kill", target: "pid \(p.pid) (\(p.command))",
+            actions.append(ImpactAction(action: .kill, target: "pid \(p.pid) (\(p.command))",
                                         reason: event == .remove
                                             ? "pre-remove collects every task that maps the page (collect_procs_fsdax): SIGBUS BUS_MCEERR_AO"
                                             : "SIGBUS: BUS_MCEERR_AR to the task that touched the page; BUS_MCEERR_AO now only if it asked for early kill (PR_MCE_KILL, vm.memory_failure_early_kill; task_early_kill, kill_proc)"))
@@ -377,26 +384,26 @@ public struct ImpactPlanner {
         if !fileHits.isEmpty {
             // One action for every file listed: each file's lost ranges are in `files`.
             let bytes = fileHits.reduce(0) { $0 + $1.extents.reduce(0) { $0 + $1.length } }
-            actions.append(ImpactAction(action: "invalidate", target: fileHits.count == 1 ? fileHits[0].path : "the \(fileHits.count) files listed",
+            actions.append(ImpactAction(action: .invalidate, target: fileHits.count == 1 ? fileHits[0].path : "the \(fileHits.count) files listed",
                                         reason: "cached pages of the lost ranges (\(bytes) bytes) "
                                             + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
         }
         switch event {
         case .failure:
             if !metadataLost.isEmpty {
-                actions.append(ImpactAction(action: "shutdown", target: fs.mountpoint,
+                actions.append(ImpactAction(action: .shutdown, target: fs.mountpoint,
                                             reason: "metadata hit (\(Set(metadataLost.map(\.kind)).sorted().joined(separator: ", "))): xfs_dax_failure_fn sets want_shutdown; SHUTDOWN_CORRUPT_ONDISK"))
             } else if logLost {
-                actions.append(ImpactAction(action: "shutdown", target: fs.mountpoint,
+                actions.append(ImpactAction(action: .shutdown, target: fs.mountpoint,
                                             reason: "external log device hit: xfs_dax_notify_failure shuts down (SHUTDOWN_CORRUPT_ONDISK, ondisk log corrupt)"))
             }
         case .remove:
             if losesSomething {
-                actions.append(ImpactAction(action: "shutdown", target: fs.mountpoint,
+                actions.append(ImpactAction(action: .shutdown, target: fs.mountpoint,
                                             reason: logLost && metadataLost.isEmpty && fileHits.isEmpty
                                                 ? "its external log goes away: xfs ignores a pre-remove of the log device, but the filesystem cannot go on: unmount it, or shut it down if it is busy"
                                                 : "pre-remove: metadata is not a reason, but the device goes away: xfs_dax_notify_ddev_failure shuts down (SHUTDOWN_FORCE_UMOUNT); unmount it"))
-                actions.append(ImpactAction(action: "thaw", target: fs.mountpoint, reason: "pre-remove: thawed after the shutdown (thaw_super)"))
+                actions.append(ImpactAction(action: .thaw, target: fs.mountpoint, reason: "pre-remove: thawed after the shutdown (thaw_super)"))
             }
         }
         if !losesSomething {

@@ -94,8 +94,8 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
                 actions: fs.actions.map { "\($0.action) \($0.target)" }))
         }
         let degraded = impact.degradedDevices
-        let other = impact.notices.filter { $0.action != "notify-degraded" }.map { "\($0.target): \($0.reason)" }
-        let severity: Severity = !filesystems.isEmpty || impact.notices.contains { $0.action == "lost" } ? .critical
+        let other = impact.notices.filter { $0.action != .notifyDegraded }.map { "\($0.target): \($0.reason)" }
+        let severity: Severity = !filesystems.isEmpty || impact.notices.contains { $0.action == .lost } ? .critical
             : !degraded.isEmpty || !other.isEmpty ? .warning : .info
         self.init(key: Self.key(kind: kind, leafIdentity: leafIdentity, range: impact.range, occurrence: occurrence), kind: kind, severity: severity, at: at,
                   origin: origin, host: host, leaf: impact.leaf, range: range, summary: impact.summary,

@@ -4,7 +4,8 @@ public let sectorBytes: UInt64 = 512
 
 /// A half-open range of sectors, `[start, start + length)`.
 ///
-/// Every range inside dmstack is in sectors unless a type says bytes, as DESIGN §2 requires;
+/// Every range inside dmstack is in 512-byte sectors (the unit of every dm table and of
+/// `bi_sector`) unless a type says bytes;
 /// lengths are never zero once a range is built by the parsers or the translator.
 public struct SectorRange: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
     public var start: UInt64

@@ -120,7 +120,8 @@ extension StackSpec {
             && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 43 || $0 == 46 || $0 == 45 }
     }
 
-    /// The dm uuid prefix that marks a device as dmstack's (DESIGN §4).
+    /// The dm uuid prefix that marks a device as dmstack's: `remove`, `apply` and `teardown`
+    /// touch only devices carrying it unless forced (lvm2 does the same with `LVM-`).
     public static let uuidPrefix = "DMSTACK-"
 
     public func uuid(of volume: String) -> String { "\(Self.uuidPrefix)\(name):\(volume)" }

@@ -1,6 +1,6 @@
 /// Everything dmstack knows about one machine's block devices at one moment: what the live
 /// engine discovers, what `dmstack capture` writes and what `--snapshot FILE` reads back, so
-/// every read command gives the same answer live and offline (DESIGN §6).
+/// every read command gives the same answer live and offline.
 public struct SystemSnapshot: Codable, Sendable, Hashable {
     /// Bumped whenever a field changes meaning or a required field is added; a file with a
     /// newer version is refused rather than misread.

@@ -1,4 +1,5 @@
-/// What the loss of a range means for the data above it (DESIGN §2 "Impact").
+/// What the loss of a range means for the data above it: gone, still readable from a copy or
+/// parity, not touched, or not known (a dynamic mapping without its metadata).
 public enum Outcome: String, Sendable, Codable, Hashable, Comparable {
     /// No copy or parity is left: the data is gone.
     case lost

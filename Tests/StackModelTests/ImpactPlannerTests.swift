@@ -81,7 +81,7 @@ struct ImpactPlannerTests {
         #expect(impact.summary.hasSuffix("; degraded r1"))
         // Lost sectors on a device nothing mounts are said, not acted on.
         let bare = try Self.planner().plan(leaf: "loop2", range: SectorRange(start: 0, length: 8), event: .failure)
-        #expect(bare.notices.map(\.action) == ["lost"] && bare.notices[0].reason.contains("no mounted filesystem on loop2"))
+        #expect(bare.notices.map(\.action) == [.lost] && bare.notices[0].reason.contains("no mounted filesystem on loop2"))
     }
 
     /// The binary search over merged ranges finds exactly what a scan finds.

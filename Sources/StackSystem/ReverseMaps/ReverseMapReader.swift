@@ -20,6 +20,11 @@ public struct ReverseMapReader {
 
     public init() {}
 
+    /// Sources that are a filesystem's own reverse map (none yet: btrfs's LOGICAL_INO is the
+    /// candidate), asked instead of GETFSMAP and the walk for their filesystem types.
+    /// Registering one is a line here.
+    var dedicated: [any ReverseMapSource] { [] }
+
     var getfsmap: GetfsmapSource { GetfsmapSource(batch: batch) }
     var walk: FiemapWalkSource { FiemapWalkSource(progress: progress) }
 
@@ -61,6 +66,14 @@ public struct ReverseMapReader {
     public func answer(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], device: BlockDevice) -> ReverseMapAnswer {
         let dev = UInt32(truncatingIfNeeded: clinux_makedev(device.major, device.minor))
         let request = ReverseMapRequest(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
+        if let source = dedicated.first(where: { type(of: $0).filesystemTypes.contains(fs.type) }) {
+            do {
+                let pass = try source.read(request)
+                return ReverseMapAnswer(records: pass.records, paths: pass.paths, notes: [])
+            } catch {
+                return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): \(error)"])
+            }
+        }
         let metadata: [ReverseMapRecord], gaps: [ByteRange]
         var notes: [String]
         switch askGetfsmap(fs, request) {

@@ -5,7 +5,15 @@ import StackModel
 /// that asks every file where its extents are (fs/ioctl.c). `ReverseMapReader` picks and
 /// combines them by what the filesystem answers; a new way is one new conforming type.
 protocol ReverseMapSource {
+    /// Filesystem types (`btrfs`) whose own reverse map this source is: the reader asks it,
+    /// and only it, for those filesystems (`ReverseMapReader.dedicated`). Empty for the
+    /// generic ways (GETFSMAP, the FIEMAP walk), which the reader combines for the others.
+    static var filesystemTypes: [String] { get }
     func read(_ request: ReverseMapRequest) throws -> ReverseMapPass
+}
+
+extension ReverseMapSource {
+    static var filesystemTypes: [String] { [] }
 }
 
 /// What is asked of a source: the filesystem mounted on `mountpoint`, its device `device`
