@@ -4,39 +4,50 @@ import StackModel
 import StackSystem
 
 /// `--snapshot FILE`, shared by every read command: the live system unless a snapshot is given.
+/// The one place that chooses an engine; everything after talks to `Engine`.
 struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Read a snapshot written by `dmstack capture` instead of the live system.", valueName: "FILE"))
     var snapshot: String?
 
-    var engine: Engine {
-        snapshot.map { SnapshotEngine(file: $0) } ?? LiveEngine(dmstackVersion: Dmstack.version)
+    /// The engine for this run (a snapshot file is parsed here, once).
+    func make() -> any Engine {
+        snapshot.map { SnapshotEngine(file: $0) } ?? Machine.live
     }
+}
 
-    /// The machine, live or captured, with every failure turned into a documented status.
-    func inventory() throws -> Inventory {
-        do {
-            return Inventory(try engine.snapshot())
-        } catch let e as SnapshotFileError {
-            throw CommandFailure(status: .dataError, message: e.description)
-        } catch {
-            throw CommandFailure(status: .failure, message: "cannot read \(engine.source): \(error)")
-        }
+/// The engine of commands that always act on this machine (holders, remove, monitor, capture).
+enum Machine {
+    static var live: any Engine { LiveEngine(dmstackVersion: Dmstack.version) }
+    static var liveEngine: LiveEngine { LiveEngine(dmstackVersion: Dmstack.version) }
+    static var time: any TimeSource { SystemTime() }
+}
+
+/// `--state-dir`, shared by every command that reads or writes the holder registry.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "Where the holder registry lives (default $DMSTACK_STATE_DIR, else /var/lib/dmstack).", valueName: "DIR"))
+    var stateDir: String?
+
+    var directory: String { HolderRegistry.directory(option: stateDir) }
+
+    var store: RegistryStore { RegistryStore(directory: directory) }
+}
+
+extension Engine {
+    /// A device argument, an unknown one a usage error.
+    func argument(_ name: String, in inventory: Inventory) throws -> BlockDevice {
+        do { return try device(name, in: inventory) } catch { throw CommandFailure(status: .usage, message: error.description) }
     }
 
     /// Commands that change the machine read a snapshot only to plan (`apply`, `teardown`).
     func requireDryRun(_ dryRun: Bool) throws {
-        if snapshot != nil && !dryRun {
-            throw CommandFailure(status: .usage, message: "--snapshot plans against a captured machine; it needs --dry-run")
-        }
+        if let changeRefusal, !dryRun { throw CommandFailure(status: .usage, message: changeRefusal) }
     }
 
-    /// A device argument: on the live system a /dev symlink (by-id, by-uuid, mapper) is
-    /// followed to its node first.
-    func device(_ name: String, in inventory: Inventory) throws -> BlockDevice {
-        let resolved = snapshot == nil ? DevicePath.resolve(name) : name
-        do { return try inventory.device(resolved) } catch {
-            if resolved != name, let d = try? inventory.device(name) { return d }
-            throw CommandFailure(status: .usage, message: error.description)
-        }
+    /// `inventory` with the recorded devices of a leaf that is gone, said on stderr.
+    func addingGone(_ name: String, to inventory: Inventory, registry: RegistryOptions) throws -> Inventory {
+        let (augmented, note) = try addingGone(name, to: inventory, store: registry.store)
+        if let note { var stderr = StandardError(); print("dmstack: note: \(note)", to: &stderr) }
+        return augmented
     }
 }

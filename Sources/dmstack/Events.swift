@@ -1,10 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
+import StackEngine
 import StackModel
 import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `--config`: the notification sinks and retry policy, for every command that dispatches.
 struct ConfigOptions: ParsableArguments {
@@ -22,15 +20,8 @@ struct ConfigOptions: ParsableArguments {
     /// The registry (created if missing) and a dispatcher with the configured sinks.
     func dispatcher(_ registry: RegistryOptions) throws -> Dispatcher {
         let config = try load()
-        return Dispatcher(registry: try registry.open(), config: config)
+        return Dispatcher(registry: try registry.store.open(), config: config)
     }
-}
-
-/// The local host name, for events.
-func hostName() -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-    return String(filledBuffer: buffer)
 }
 
 extension Dispatcher.Report {
@@ -79,7 +70,7 @@ struct Events: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let entries = try registry.openExisting().map { db in try usingRegistry { () throws(RegistryError) in try db.outbox(limit: limit) } } ?? []
+                let entries = try registry.store.openExisting().map { db in try usingRegistry { () throws(RegistryError) in try db.outbox(limit: limit) } } ?? []
                 if json {
                     print(try JSONOutput.encode(["events": entries]))
                     return
@@ -129,9 +120,9 @@ struct Events: ParsableCommand {
         func run() throws {
             try reportingStatus { () throws -> ExitStatus in
                 let dispatcher = try options.dispatcher(registry)
-                let at = timestamp()
-                let host = hostName()
-                let event = NotificationEvent(key: EventKey.make(["test", host, at, String(getpid()), message]), kind: .test, severity: .info,
+                let at = Machine.time.now()
+                let host = Terminal.hostName()
+                let event = NotificationEvent(key: EventKey.make(["test", host, at, String(Terminal.processID), message]), kind: .test, severity: .info,
                                               at: at, origin: "events test", host: host, leaf: "-", range: "0+0", summary: message)
                 _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
                 print(event.key)

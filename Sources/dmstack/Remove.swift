@@ -1,9 +1,7 @@
 import ArgumentParser
+import StackEngine
 import StackModel
 import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `dmstack remove LEAF`: a leaf taken away for real, in the safe order.
 struct Remove: ParsableCommand {
@@ -71,31 +69,19 @@ struct Remove: ParsableCommand {
     func run() throws {
         try reportingFailures {
             var stderr = StandardError()
-            let inventory = try liveInventory()
-            let device: BlockDevice
-            do { device = try inventory.device(DevicePath.resolve(leaf)) } catch let error as UnknownDeviceError {
-                throw CommandFailure(status: .usage, message: error.description)
+            let removal = Removal(engine: Machine.live, time: Machine.time)
+            let planned = try removal.plan(leaf: leaf, force: force) { inventory in
+                do {
+                    return try dynamic.load(tables: try inventory.tableSet()) { n in (try? Machine.live.device(n, in: inventory))?.displayName ?? n }
+                } catch let e as TableParseError {
+                    throw CommandFailure(status: .dataError, message: "live tables: \(e)")
+                }
             }
-            let mappings: DynamicMappings
-            do {
-                mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? inventory.device(DevicePath.resolve(n)))?.displayName ?? n }
-            } catch let e as TableParseError {
-                throw CommandFailure(status: .dataError, message: "live tables: \(e)")
-            }
-            let impact = try ImpactRun(inventory: inventory, live: true, mappings: mappings)
-                .plan(leaf: device.displayName, range: nil, event: .remove, source: "the live system")
-            let plan: RemovalPlan
-            let detach: LeafDetach
-            do {
-                plan = try inventory.removal(of: device.displayName, impact: impact, force: force)
-                detach = try LeafDetach.of(device.kernelName)
-            } catch let error as RemovalError {
-                throw CommandFailure(status: error.category == .notALeaf ? .usage : .refused, message: "remove \(device.displayName) refused: \(error.message)")
-            }
+            let (plan, detach, impact) = (planned.plan, planned.detach, planned.impact)
             let config = try options.load()
             // What dmstack itself writes while the filesystems are frozen: the outbox, the JSON
             // lines files, and its own output when that is a file.
-            try Self.checkNotFrozen(plan, inventory: inventory, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
+            try removal.checkNotFrozen(planned, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
                 if case .jsonLines(let path?) = $0.kind { return path } else { return nil }
             })
             // The pids as they are now, checked again just before the signal.
@@ -108,7 +94,7 @@ struct Remove: ParsableCommand {
                 return
             }
             if !yes {
-                guard isatty(0) == 1 else {
+                guard Terminal.isTerminal(0) else {
                     throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: no terminal to confirm on; --yes to go ahead, --dry-run to see the plan")
                 }
                 print("Type \(plan.leaf) to remove it: ", terminator: "", to: &stderr)
@@ -119,13 +105,9 @@ struct Remove: ParsableCommand {
             // The event goes into the outbox once the filesystems are frozen (a removal stopped
             // before that announces nothing), and only it is delivered in the frozen window. Its
             // key is the one a monitor computes for the same leaf going, so the two make one event.
-            let db = try registry.open()
+            let db = try registry.store.open()
             let dispatcher = Dispatcher(registry: db, config: config)
-            let at = timestamp()
-            let identity = inventory.identity(of: device, byId: HolderContext.live(now: at).byId[device.kernelName] ?? [])
-            let lastSeen = ((try? db.holders(above: device.kernelName)) ?? []).lastSeenPresent(leaf: identity)
-            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: lastSeen.map { NotificationEvent.goneOccurrence(lastSeen: $0) } ?? at,
-                                          at: at, origin: "remove", host: hostName())
+            let event = removal.event(planned, registry: db, host: Terminal.hostName())
             report.event = event.key
             var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {
                 do {
@@ -145,14 +127,7 @@ struct Remove: ParsableCommand {
             report.stoppedAt = stopped
             if !steps.contains(where: { $0.step == "dispatch" }) { report.event = nil }
             // What is gone is recorded as gone (the chains stay known).
-            let context = HolderContext.live(now: timestamp())
-            if let after = try? liveInventory() {
-                let live = after.devicesByIdentity(byId: context.byId)
-                let names = (try? db.holders(above: device.kernelName).map(\.name)) ?? []
-                if !names.isEmpty {
-                    _ = try? db.refresh(names) { $0.refreshed(in: after, context: context, live: live) }
-                }
-            }
+            removal.refreshHolders(planned, registry: db, after: Machine.live)
             if json { print(try JSONOutput.encode(["remove": report])) }
             if let stopped {
                 let thawed = steps.filter { $0.step == "thaw" && $0.outcome == "done" }.map(\.target)
@@ -161,33 +136,6 @@ struct Remove: ParsableCommand {
             }
             if !json {
                 print(plan.keepsServing && !plan.degraded.isEmpty ? "removed \(plan.leaf); still serving, degraded: \(plan.degraded.joined(separator: ", "))" : "removed \(plan.leaf)")
-            }
-        }
-    }
-
-    /// The outbox and the JSON lines files are written while the filesystems are frozen: one
-    /// of them on a frozen filesystem would hang the removal, so it is refused up front.
-    static func checkNotFrozen(_ plan: RemovalPlan, inventory: Inventory, paths: [String]) throws {
-        var frozen: [UInt64: String] = [:]
-        for mp in plan.freeze {
-            var st = stat()
-            if stat(mp, &st) == 0 { frozen[UInt64(st.st_dev)] = mp }
-        }
-        for given in paths {
-            var path = given
-            if !path.hasPrefix("/") {
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-                path = (getcwd(&buffer, buffer.count) != nil ? String(filledBuffer: buffer) : "") + "/" + path
-            }
-            var probe = path
-            var st = stat()
-            while stat(probe, &st) != 0, probe.contains("/"), probe != "/" {
-                probe = String(probe[..<probe.lastIndex(of: "/")!])
-                if probe.isEmpty { probe = "/" }
-            }
-            if let mp = frozen[UInt64(st.st_dev)] {
-                throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: \(given.hasPrefix("/proc/self/fd/") ? "dmstack's output" : given) is on \(mp), which the removal freezes; "
-                    + (given.hasPrefix("/proc/self/fd/") ? "redirect it elsewhere" : "move it (--state-dir, the configuration) off that filesystem"))
             }
         }
     }

@@ -1,9 +1,7 @@
 import ArgumentParser
+import StackEngine
 import StackModel
 import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `dmstack teardown NAME|SPEC`: unmount and remove a stack or a volume, top-down.
 struct Teardown: ParsableCommand {
@@ -47,14 +45,15 @@ struct Teardown: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            try engine.requireDryRun(dryRun)
+            let machine = engine.make()
+            try machine.requireDryRun(dryRun)
             var selector = target
             if target.hasSuffix(".yaml") || target.hasSuffix(".yml") {
                 do { selector = try SpecLoader.load(file: target).name } catch let e as SpecError {
                     throw CommandFailure(status: .dataError, message: e.description)
                 }
             }
-            let inventory = try engine.inventory()
+            let inventory = try machine.inventory()
             let items: [TeardownItem]
             do { items = try inventory.teardown(selector, force: force) } catch let e as TeardownError {
                 throw CommandFailure(status: e.category == .notOwned ? .refused : .failure, message: e.message)
@@ -62,7 +61,7 @@ struct Teardown: ParsableCommand {
             // Holders whose own device goes: the registry describes what exists.
             // Matched by identity (the dm uuid), not dev_t: a dev_t recorded before a reboot may
             // be another device's now.
-            let db = engine.snapshot == nil ? try registry.openExisting(readOnly: dryRun) : nil
+            let db = try machine.registry(registry.store, readOnly: dryRun)
             let removed = Set(items.map { $0.uuid.isEmpty ? "dm-name:\($0.name)" : "dm-uuid:\($0.uuid)" })
             let holders = try usingRegistry { () throws(RegistryError) in try db?.all() ?? [] }
                 .filter { r in HolderRole.allCases.contains { r.top($0).map { removed.contains($0.identity) } ?? false } }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import StackEngine
 import StackModel
 import StackSystem
 
@@ -72,14 +73,15 @@ struct Translate: ParsableCommand {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
             } else {
-                var inventory = try engine.inventory()
-                source = engine.engine.source
+                let machine = engine.make()
+                var inventory = try machine.inventory()
+                source = machine.source
                 // A leaf that is gone: its chains as the registry recorded them.
-                inventory = try registry.addingGone(device, to: inventory, engine: engine)
-                name = try engine.device(device, in: inventory).displayName
+                inventory = try machine.addingGone(device, to: inventory, registry: registry)
+                name = try machine.argument(device, in: inventory).displayName
                 do {
                     let tables = try inventory.tableSet()
-                    let mappings = try dynamic.load(tables: tables) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
+                    let mappings = try dynamic.load(tables: tables) { n in (try? machine.device(n, in: inventory))?.displayName ?? n }
                     let (t, warnings) = try inventory.topology(mappings: mappings)
                     for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
                     topology = t
