@@ -10,6 +10,9 @@ public struct SnapshotEngine: Engine {
     /// The file parsed once, at start-up; a file that cannot be read or decoded is the error
     /// every read gives.
     let loaded: Result<Inventory, EngineError>
+    /// The captured reverse maps and file uses: they answer for any inventory built from the
+    /// snapshot (one with a gone leaf's recorded devices added, say).
+    let reverseMaps: [FilesystemReverseMap], fileUses: [FileUse]
 
     /// The snapshot in `file`.
     public init(file: String) {
@@ -19,19 +22,21 @@ public struct SnapshotEngine: Engine {
             do { bytes = try SectorReader.contents(of: file) } catch {
                 throw SnapshotFileError(file: file, message: "\(error)")
             }
-            loaded = .success(Inventory(try SnapshotCodec.decode(Data(bytes), file: file)))
+            let snapshot = try SnapshotCodec.decode(Data(bytes), file: file)
+            (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])
         } catch {
-            loaded = .failure(EngineError(.dataError, "\(error)"))
+            (loaded, reverseMaps, fileUses) = (.failure(EngineError(.dataError, "\(error)")), [], [])
         }
     }
 
     /// A snapshot value, for tests and for a machine mutated in memory.
     public init(snapshot: SystemSnapshot, source: String = "the snapshot") {
         self.source = source
-        loaded = .success(Inventory(snapshot))
+        (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])
     }
 
     public func inventory() throws(EngineError) -> Inventory { try loaded.get() }
+
 
     public func device(_ name: String, in inventory: Inventory) throws(UnknownDeviceError) -> BlockDevice {
         try inventory.device(name)
@@ -42,14 +47,14 @@ public struct SnapshotEngine: Engine {
 
     public func reverseMap(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
                            options: ReverseMapOptions) -> ReverseMapAnswer {
-        guard let map = inventory.snapshot.reverseMaps?.first(where: { $0.mountpoint == fs.mountpoint }) else {
+        guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else {
             return ReverseMapAnswer(records: [], paths: [:], notes: ["the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all): files not named"])
         }
         return map.answer(role: role, ranges: ranges)
     }
 
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
-        (inventory.snapshot.fileUses ?? []).filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
+        fileUses.filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
     }
 
     /// None: the registry on this machine describes this machine, not the captured one.
