@@ -29,6 +29,10 @@ public protocol Engine: Sendable {
     /// Every process use (open or mapped) of `inodes` on `fs`: /proc now, or as captured.
     func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse]
 
+    /// The mappings of the dynamic targets of `tables` (read from `inventory`) from their
+    /// metadata; each source names its device the way device arguments do.
+    func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings
+
     /// The holder registry that describes this machine, if it has one: the one in `store`
     /// for the live machine, none for a snapshot (a registry describes the machine it is on).
     func registry(_ store: RegistryStore, readOnly: Bool) throws(EngineError) -> HolderRegistry?
@@ -49,12 +53,16 @@ public protocol Engine: Sendable {
     var changeRefusal: String? { get }
 }
 
+/// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a
+/// FIEMAP walk), getfsmap, or fiemap.
+public typealias ReverseMapStrategy = ReverseMapReader.Strategy
+
 /// How a reverse map is read where there is a choice: the strategy (`auto`, GETFSMAP, FIEMAP)
 /// and who hears about a long FIEMAP walk. A snapshot engine has its map already and ignores both.
 public struct ReverseMapOptions: Sendable {
-    public var strategy: ReverseMapReader.Strategy
+    public var strategy: ReverseMapStrategy
     public var progress: (@Sendable (Int) -> Void)?
-    public init(strategy: ReverseMapReader.Strategy = .auto, progress: (@Sendable (Int) -> Void)? = nil) {
+    public init(strategy: ReverseMapStrategy = .auto, progress: (@Sendable (Int) -> Void)? = nil) {
         self.strategy = strategy
         self.progress = progress
     }
@@ -115,6 +123,11 @@ public struct RegistryStore: Sendable {
 }
 
 extension Engine {
+    /// Both engines read the given files; device names resolved as arguments are.
+    public func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings {
+        try sources.load(tables: tables) { n in (try? device(n, in: inventory))?.displayName ?? n }
+    }
+
     /// `inventory` with the devices the registry recorded and the machine no longer has, if
     /// `name` is one of them (a leaf that is gone), and the note saying so; unchanged (and no
     /// note) otherwise, and always for an engine without a registry.

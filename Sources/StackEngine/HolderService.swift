@@ -108,4 +108,20 @@ public struct HolderService: Sendable {
 
     /// The machine now, for `given ?? machineNow()` (an autoclosure cannot carry a typed throw).
     func machineNow() throws(EngineError) -> Inventory { try engine.inventory() }
+
+    /// Every stored holder; none without a registry.
+    public func all(in registry: HolderRegistry?) throws(EngineError) -> [HolderRecord] {
+        try usingRegistry { () throws(RegistryError) in try registry?.all() ?? [] }
+    }
+
+    /// What was recorded of holder `name`, newest first.
+    public func history(_ name: String, in registry: HolderRegistry) throws(EngineError) -> [(at: String, change: String)] {
+        try usingRegistry { () throws(RegistryError) in try registry.history(name) }
+    }
+
+    /// Forgets holder `name` and its history; false if there was none.
+    @discardableResult
+    public func unregister(_ name: String, in registry: HolderRegistry) throws(EngineError) -> Bool {
+        try usingRegistry { () throws(RegistryError) in try registry.unregister(name) }
+    }
 }

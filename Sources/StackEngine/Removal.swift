@@ -58,6 +58,14 @@ public struct Removal: Sendable {
         }
     }
 
+    /// The processes to signal, each as it is now (pid and start time), so that a pid reused
+    /// by another process before the signal is not signalled.
+    public func processTokens(_ planned: Planned) -> [Int32: String] {
+        var tokens: [Int32: String] = [:]
+        for p in planned.plan.processes { tokens[p.pid] = ProcessToken.of(p.pid) }
+        return tokens
+    }
+
     /// The event the removal records and delivers. Its occurrence is the last time a holder
     /// saw the leaf present (as a monitor keys the same leaf going), else now.
     public func event(_ planned: Planned, registry: HolderRegistry, host: String) -> NotificationEvent {

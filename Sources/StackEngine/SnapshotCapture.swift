@@ -48,4 +48,9 @@ public struct SnapshotCapture: Sendable {
         }
         return (maps, uses)
     }
+
+    /// Writes a snapshot file whole or not at all: a partial snapshot must never be left behind.
+    public static func write(_ bytes: [UInt8], to path: String) throws(EngineError) {
+        do { try AtomicFile.write(bytes, to: path) } catch { throw EngineError(.failure, "\(error)") }
+    }
 }

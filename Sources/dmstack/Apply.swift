@@ -118,7 +118,7 @@ struct Apply: ParsableCommand {
         return try volumes.map { v in
             let name = Self.holderName(stack: stack.name, volume: v.name, v.filesystem!)
             // By its mapper path: a bare name could also be some kernel device's.
-            let stored = try holderService.register(.filesystem("/dev/mapper/\(v.name)"), name: name, hook: nil, by: "apply \(stack.name)",
+            let stored = try Machine.holders.register(.filesystem("/dev/mapper/\(v.name)"), name: name, hook: nil, by: "apply \(stack.name)",
                                                     in: db, inventory: inventory, rename: false)
             return "\(stored.created ? "registered" : "updated") holder \(stored.record.name) (\(stored.record.chains.count) chains)"
         }

@@ -2,7 +2,6 @@ import ArgumentParser
 import FoundationEssentials
 import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack capture`: this machine as one snapshot file, for offline analysis elsewhere.
 struct Capture: ParsableCommand {
@@ -37,12 +36,7 @@ struct Capture: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            do {
-                // Written whole or not at all: a partial snapshot must never be left behind.
-                try AtomicFile.write(Array(data) + Array("\n".utf8), to: output)
-            } catch {
-                throw CommandFailure(status: .failure, message: "\(error)")
-            }
+            try SnapshotCapture.write(Array(data) + Array("\n".utf8), to: output)
         }
     }
 }

@@ -15,11 +15,27 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
-/// The engine of commands that always act on this machine (holders, remove, monitor, capture).
+/// This machine, for the commands: the engine of commands that always act on it (holders,
+/// remove, monitor, capture), its clock, and the process's surroundings (terminal, host name,
+/// environment), so that no command file calls the system itself.
 enum Machine {
     static var live: any Engine { LiveEngine(dmstackVersion: Dmstack.version) }
-    static var liveEngine: LiveEngine { LiveEngine(dmstackVersion: Dmstack.version) }
     static var time: any TimeSource { SystemTime() }
+    /// Holders recorded from this machine.
+    static var holders: HolderService { HolderService(engine: live, time: time) }
+
+    static func isTerminal(_ descriptor: Int32) -> Bool { Terminal.isTerminal(descriptor) }
+    static func environment(_ name: String) -> String? { Terminal.environment(name) }
+    static var hostName: String { Terminal.hostName() }
+    static var processID: Int32 { Terminal.processID }
+    /// A line per event as it happens, also into a pipe or a file.
+    static func flushOutput() { Terminal.flushOutput() }
+    static var libraryVersions: (deviceMapper: String, blkid: String) { (LibraryVersions.deviceMapper, LibraryVersions.blkid) }
+}
+
+/// Standard error as a `TextOutputStream`, for `print(..., to:)`.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) { Terminal.writeStandardError(string) }
 }
 
 /// `--state-dir`, shared by every command that reads or writes the holder registry.

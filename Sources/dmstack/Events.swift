@@ -121,8 +121,8 @@ struct Events: ParsableCommand {
             try reportingStatus { () throws -> ExitStatus in
                 let dispatcher = try options.dispatcher(registry)
                 let at = Machine.time.now()
-                let host = Terminal.hostName()
-                let event = NotificationEvent(key: EventKey.make(["test", host, at, String(Terminal.processID), message]), kind: .test, severity: .info,
+                let host = Machine.hostName
+                let event = NotificationEvent(key: EventKey.make(["test", host, at, String(Machine.processID), message]), kind: .test, severity: .info,
                                               at: at, origin: "events test", host: host, leaf: "-", range: "0+0", summary: message)
                 _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
                 print(event.key)

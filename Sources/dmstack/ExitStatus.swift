@@ -1,6 +1,5 @@
 import ArgumentParser
 import StackEngine
-import StackSystem
 
 /// The documented exit statuses (see `dmstack --help` and the man page's EXIT STATUS).
 enum ExitStatus: Int32 {
@@ -61,9 +60,4 @@ extension ParsableCommand {
         try reportingFailures { status = try body() }
         if status != .success { throw ExitCode(status.rawValue) }
     }
-}
-
-/// Standard error as a `TextOutputStream`, for `print(..., to:)`.
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { Terminal.writeStandardError(string) }
 }

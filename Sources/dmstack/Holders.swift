@@ -2,10 +2,6 @@ import ArgumentParser
 import FoundationEssentials
 import StackEngine
 import StackModel
-import StackSystem
-
-/// The holder service on this machine.
-let holderService = HolderService(engine: Machine.live, time: Machine.time)
 
 /// `dmstack holders`: who must be told when a leaf fails, recorded before anything fails.
 struct Holders: ParsableCommand {
@@ -68,11 +64,11 @@ struct Holders: ParsableCommand {
                 let target: HolderTarget = raw.map { .raw(device: $0) } ?? .filesystem(self.target!)
                 let argv = hook.map { $0.split(separator: " ").map(String.init) }
                 let db = try registry.store.open()
-                let stored = try holderService.register(target, name: name, hook: argv, by: "holders register", in: db)
+                let stored = try Machine.holders.register(target, name: name, hook: argv, by: "holders register", in: db)
                 if json {
                     // As `holders show` would print it now: what this registration recorded is
                     // in the history, nothing is pending.
-                    let history = try usingRegistry { () throws(RegistryError) in try db.history(stored.record.name) }
+                    let history = try Machine.holders.history(stored.record.name, in: db)
                     print(try JSONOutput.encode(["holder": HolderView(stored.record, history: history, pending: [])]))
                     return
                 }
@@ -111,7 +107,7 @@ struct Holders: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let stored = try registry.store.openExisting().map { db in try usingRegistry { () throws(RegistryError) in try db.all() } } ?? []
+                let stored = try Machine.holders.all(in: try registry.store.openExisting())
                 let records = Holders.current(stored).map(\.record)
                 let rows = records.map { r in
                     Row(name: r.name, kind: r.kind.rawValue, state: r.state, fsType: r.filesystem?.type, fsUuid: r.filesystem?.uuid,
@@ -142,7 +138,7 @@ struct Holders: ParsableCommand {
 
     /// Stored records as the live system shows them now, a warning on stderr when it cannot be read.
     static func current(_ stored: [HolderRecord]) -> [HolderService.Current] {
-        let (records, warning) = holderService.current(stored)
+        let (records, warning) = Machine.holders.current(stored)
         if let warning { var stderr = StandardError(); print("dmstack: warning: \(warning)", to: &stderr) }
         return records
     }

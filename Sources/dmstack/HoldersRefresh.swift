@@ -1,7 +1,6 @@
 import ArgumentParser
 import StackEngine
 import StackModel
-import StackSystem
 
 extension Holders {
     struct Refresh: ParsableCommand {
@@ -41,32 +40,25 @@ extension Holders {
         func run() throws {
             try reportingFailures {
                 if rebuild && name != nil { throw CommandFailure(status: .usage, message: "--rebuild rebuilds every holder; give no NAME") }
-                var report = Report(holders: [])
-                let db: HolderRegistry
                 let inventory = try Machine.live.inventory()
-                if rebuild {
-                    let result = try holderService.rebuild(registry.store, inventory: inventory)
-                    db = result.registry
-                    report.movedTo = result.movedTo
-                    report.salvaged = result.salvaged.map(\.name)
-                } else {
-                    db = try registry.store.open()
-                }
+                let rebuilt = rebuild ? try Machine.holders.rebuild(registry.store, inventory: inventory) : nil
+                var report = Report(movedTo: rebuilt?.movedTo, salvaged: rebuilt?.salvaged.map(\.name), holders: [])
+                let db = try rebuilt?.registry ?? registry.store.open()
                 var names: [String] = []
                 if let name {
-                    guard let stored = try holderService.find(name, in: db) else {
+                    guard let stored = try Machine.holders.find(name, in: db) else {
                         throw CommandFailure(status: .failure, message: "no holder '\(name)' registered in \(registry.directory)")
                     }
                     names = [stored.name]
                 }
-                report.holders = try holderService.refresh(names, in: db, inventory: inventory)
+                report.holders = try Machine.holders.refresh(names, in: db, inventory: inventory)
                     .map { Item(name: $0.record.name, state: $0.record.state, changes: $0.changes) }
                 if json {
                     print(try JSONOutput.encode(["refresh": report]))
                     return
                 }
                 if let moved = report.movedTo { print("moved the damaged registry to \(moved)") }
-                if rebuild { print("rebuilt \(db.path): \(report.salvaged?.count ?? 0) holder(s) salvaged, \(report.holders.count) now") }
+                if rebuild { print("rebuilt \(registry.store.path): \(report.salvaged?.count ?? 0) holder(s) salvaged, \(report.holders.count) now") }
                 if report.holders.isEmpty && !rebuild { print("no holders registered in \(registry.directory)") }
                 for h in report.holders {
                     print("\(h.name): \(h.state)\(h.changes.isEmpty ? ", no change" : "")")

@@ -1,7 +1,6 @@
 import ArgumentParser
 import StackEngine
 import StackModel
-import StackSystem
 
 extension Holders {
     struct ShowHolder: ParsableCommand {
@@ -28,12 +27,12 @@ extension Holders {
 
         func run() throws {
             try reportingFailures {
-                guard let db = try registry.store.openExisting(), let stored = try holderService.find(name, in: db) else {
+                guard let db = try registry.store.openExisting(), let stored = try Machine.holders.find(name, in: db) else {
                     throw CommandFailure(status: .failure, message: "no holder '\(name)' registered in \(registry.directory)")
                 }
                 let (record, pending) = Holders.current([stored])[0].pair
                 let history: [(at: String, change: String)]
-                history = try usingRegistry { () throws(RegistryError) in try db.history(stored.name) }
+                history = try Machine.holders.history(stored.name, in: db)
                 let view = HolderView(record, history: history, pending: pending)
                 if json {
                     print(try JSONOutput.encode(["holder": view]))
@@ -57,10 +56,10 @@ extension Holders {
 
         func run() throws {
             try reportingFailures {
-                guard let db = try registry.store.openExisting(readOnly: false), let stored = try holderService.find(name, in: db) else {
+                guard let db = try registry.store.openExisting(readOnly: false), let stored = try Machine.holders.find(name, in: db) else {
                     throw CommandFailure(status: .failure, message: "no holder '\(name)' registered in \(registry.directory)")
                 }
-                _ = try usingRegistry { () throws(RegistryError) in try db.unregister(stored.name) }
+                try Machine.holders.unregister(stored.name, in: db)
                 print("unregistered \(stored.name)")
             }
         }

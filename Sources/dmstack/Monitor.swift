@@ -63,14 +63,14 @@ struct Monitor: ParsableCommand {
     /// One pass (`MonitorPass`), each new event printed as it is recorded.
     func pass(_ dispatcher: Dispatcher, trigger: String) throws {
         var stderr = StandardError()
-        let pass = MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Terminal.hostName())
+        let pass = MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName)
         let report = try pass.run(note: { print("dmstack: monitor: \($0)", to: &stderr) }) { e in
             if json {
                 print(try Dispatcher.payload(e))
             } else {
                 print("\(e.at) \(e.kind.rawValue) \(e.leaf) \(e.range) [\(e.severity.rawValue)] \(e.key): \(e.summary) (\(trigger))")
             }
-            Terminal.flushOutput()  // a line per event as it happens, also into a pipe or a file
+            Machine.flushOutput()  // a line per event as it happens, also into a pipe or a file
         }
         for f in report.failed { print("dmstack: monitor: event \(f.event) to \(f.sink) not delivered: \(f.detail)", to: &stderr) }
     }

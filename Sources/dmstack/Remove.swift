@@ -72,7 +72,7 @@ struct Remove: ParsableCommand {
             let removal = Removal(engine: Machine.live, time: Machine.time)
             let planned = try removal.plan(leaf: leaf, force: force) { inventory in
                 do {
-                    return try dynamic.load(tables: try inventory.tableSet()) { n in (try? Machine.live.device(n, in: inventory))?.displayName ?? n }
+                    return try Machine.live.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory)
                 } catch let e as TableParseError {
                     throw CommandFailure(status: .dataError, message: "live tables: \(e)")
                 }
@@ -84,9 +84,7 @@ struct Remove: ParsableCommand {
             try removal.checkNotFrozen(planned, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
                 if case .jsonLines(let path?) = $0.kind { return path } else { return nil }
             })
-            // The pids as they are now, checked again just before the signal.
-            var tokens: [Int32: String] = [:]
-            for p in plan.processes { tokens[p.pid] = ProcessToken.of(p.pid) }
+            let tokens = removal.processTokens(planned)
             var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary)
             if !json { print(Self.render(plan, detach: detach, impact: impact, dryRun: dryRun)) }
             if dryRun {
@@ -94,7 +92,7 @@ struct Remove: ParsableCommand {
                 return
             }
             if !yes {
-                guard Terminal.isTerminal(0) else {
+                guard Machine.isTerminal(0) else {
                     throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: no terminal to confirm on; --yes to go ahead, --dry-run to see the plan")
                 }
                 print("Type \(plan.leaf) to remove it: ", terminator: "", to: &stderr)
@@ -107,7 +105,7 @@ struct Remove: ParsableCommand {
             // key is the one a monitor computes for the same leaf going, so the two make one event.
             let db = try registry.store.open()
             let dispatcher = Dispatcher(registry: db, config: config)
-            let event = removal.event(planned, registry: db, host: Terminal.hostName())
+            let event = removal.event(planned, registry: db, host: Machine.hostName)
             report.event = event.key
             var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {
                 do {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack simulate LEAF`: what a removal or a bad range of a leaf hits, and what must happen.
 struct Simulate: ParsableCommand {
@@ -38,7 +37,7 @@ struct Simulate: ParsableCommand {
     var json = false
 
     @Option(name: .customLong("reverse-map"), help: ArgumentHelp("How file owners are found: auto (GETFSMAP where it names them, else a FIEMAP walk), getfsmap, or fiemap.", valueName: "HOW"))
-    var reverseMap: ReverseMapReader.Strategy = .auto
+    var reverseMap: ReverseMapStrategy = .auto
 
     @OptionGroup var dynamic: MappingOptions
 
@@ -64,19 +63,19 @@ struct Simulate: ParsableCommand {
             }
             let kind = event ?? (sectors == nil ? .remove : .failure)
             // DMSTACK_TIMING=1: where the time goes, on stderr (for `make bench`).
-            let timing = Terminal.environment("DMSTACK_TIMING") == "1"
+            let timing = Machine.environment("DMSTACK_TIMING") == "1"
             let time = Machine.time
             let begin = time.monotonicNanoseconds()
             let mappings: DynamicMappings
             do {
-                mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? machine.device(n, in: inventory))?.displayName ?? n }
+                mappings = try machine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory)
             } catch let e as TableParseError {
                 throw CommandFailure(status: .dataError, message: "\(machine.source): \(e)")
             }
             // A FIEMAP walk says how far it got, on a terminal; the line is cleared after it.
             let walking = Walking()
             var options = ReverseMapOptions(strategy: reverseMap)
-            if !json && Terminal.isTerminal(2) {
+            if !json && Machine.isTerminal(2) {
                 options.progress = { n in walking.shown = true; var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
             }
             let run = ImpactRun(engine: machine, inventory: inventory, mappings: mappings, reverseMapOptions: options, time: time)
@@ -142,4 +141,4 @@ struct Simulate: ParsableCommand {
 final class Walking: @unchecked Sendable { var shown = false }
 
 extension FailureEvent: ExpressibleByArgument {}
-extension ReverseMapReader.Strategy: ExpressibleByArgument {}
+extension ReverseMapStrategy: ExpressibleByArgument {}

@@ -2,7 +2,6 @@ import ArgumentParser
 import FoundationEssentials
 import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack translate`: a range on one device → the ranges it becomes above (or below).
 struct Translate: ParsableCommand {
@@ -68,7 +67,7 @@ struct Translate: ParsableCommand {
                 let tables = try loadTables(tableFile)
                 for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
                 source = tableFile
-                let mappings = try dynamic.load(tables: tables, canonical: Topology.plainName)
+                let mappings = try dynamic.sources.load(tables: tables, canonical: Topology.plainName)
                 do { topology = try Topology(tables: tables, mappings: mappings) } catch {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
@@ -81,11 +80,11 @@ struct Translate: ParsableCommand {
                 name = try machine.argument(device, in: inventory).displayName
                 do {
                     let tables = try inventory.tableSet()
-                    let mappings = try dynamic.load(tables: tables) { n in (try? machine.device(n, in: inventory))?.displayName ?? n }
+                    let mappings = try machine.dynamicMappings(dynamic.sources, tables: tables, in: inventory)
                     let (t, warnings) = try inventory.topology(mappings: mappings)
                     for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
                     topology = t
-                } catch let failure as CommandFailure {
+                } catch let failure as EngineError {
                     throw failure
                 } catch {
                     throw CommandFailure(status: .dataError, message: "\(source): \(error)")
@@ -110,10 +109,7 @@ struct Translate: ParsableCommand {
     }
 
     func loadTables(_ path: String) throws -> TableSet {
-        let bytes: [UInt8]
-        do { bytes = try SectorReader.contents(of: path) } catch {
-            throw CommandFailure(status: .failure, message: "\(error)")
-        }
+        let bytes = try InputFile.contents(of: path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CommandFailure(status: .dataError, message: "\(path): not UTF-8 text")
         }
