@@ -96,3 +96,19 @@ struct HolderServiceTests {
         }
     }
 }
+
+extension HolderServiceTests {
+    @Test func aRawDeviceUserIsRecordedWithItsHookAndRenamedOnlyWhenAsked() throws {
+        try withStore { store in
+            let db = try store.open()
+            let machine = service(try Machines.raid())
+            let raw = try machine.register(.raw(device: "mirror"), name: "db", hook: ["/usr/bin/true", "x"], by: "test", in: db)
+            #expect(raw.created && raw.record.kind == .raw && raw.record.hook == ["/usr/bin/true", "x"])
+            #expect(raw.record.filesystem == nil)
+            #expect(raw.record.leaves.map(\.device.kernelName).sorted() == ["loop0", "loop1"])
+            #expect(try machine.find("db", in: db)?.name == "db")
+            #expect(try machine.all(in: db).map(\.name) == ["db"] && machine.all(in: nil).isEmpty)
+            #expect(try machine.unregister("db", in: db) && !machine.unregister("db", in: db))
+        }
+    }
+}
