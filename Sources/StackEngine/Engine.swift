@@ -51,6 +51,18 @@ public protocol Engine: Sendable {
 
     /// Why this engine cannot change the machine, nil when it can: a snapshot only plans.
     var changeRefusal: String? { get }
+
+    /// Builds an apply plan's volumes (libdevmapper create, load, resume in dependency order,
+    /// mkfs, mount) and returns what it did; on failure everything this run did is undone,
+    /// and a rollback that failed too is `partial`. A snapshot refuses: it only plans.
+    func build(_ plan: ApplyPlan) throws(EngineError) -> [String]
+
+    /// Who holds a device of `items` open, or a file or working directory on their
+    /// filesystems: a teardown waits for none of them. A snapshot has no processes to ask.
+    func users(of items: [TeardownItem]) -> [ProcessUse]
+
+    /// Unmounts and removes `items` top-down and returns what it did. A snapshot refuses.
+    func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String]
 }
 
 /// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a
@@ -72,8 +84,9 @@ public struct ReverseMapOptions: Sendable {
 /// its documented exit status: a bad argument, a malformed input, refused for safety, or a run
 /// time failure.
 public struct EngineError: Error, Sendable, CustomStringConvertible {
-    /// Which exit status the failure means (usage 64, data 65, refused 3, failure 1).
-    public enum Kind: Sendable, Hashable { case usage, dataError, refused, failure }
+    /// Which exit status the failure means (usage 64, data 65, refused 3, failure 1, partial 2:
+    /// some of it was done and could not be undone).
+    public enum Kind: Sendable, Hashable { case usage, dataError, refused, failure, partial }
     public var kind: Kind
     public var message: String
     public var description: String { message }
@@ -97,6 +110,22 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 /// Runs a registry call, its failure turned into an `EngineError`.
 public func usingRegistry<T>(_ body: () throws(RegistryError) -> T) throws(EngineError) -> T {
     do { return try body() } catch { throw EngineError(error) }
+}
+
+/// A change failure as an engine error: refused when a device is in use, partial when its
+/// rollback failed too, else a failure.
+extension EngineError {
+    init(_ failure: ChangeFailure) {
+        let kind: Kind = !failure.rollbackFailures.isEmpty ? .partial : failure.category == .inUse ? .refused : .failure
+        self.init(kind, failure.description)
+    }
+}
+
+/// A spec file (YAML) read and decoded; a malformed one is a data error naming its line.
+public enum SpecFile {
+    public static func load(_ path: String) throws(EngineError) -> StackSpec {
+        do { return try SpecLoader.load(file: path) } catch { throw EngineError(.dataError, error.description) }
+    }
 }
 
 /// Where the holder registry and outbox live; opened only when a use case needs it, so a

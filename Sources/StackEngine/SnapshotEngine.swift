@@ -79,5 +79,12 @@ public struct SnapshotEngine: Engine {
         return CryptKey.hex(bytes, file: file)
     }
 
-    public var changeRefusal: String? { "--snapshot plans against a captured machine; it needs --dry-run" }
+    public var changeRefusal: String? { Self.refusal }
+    static let refusal = "--snapshot plans against a captured machine; it needs --dry-run"
+
+    public func build(_ plan: ApplyPlan) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
+
+    public func users(of items: [TeardownItem]) -> [ProcessUse] { [] }
+
+    public func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack apply SPEC`: build a spec's volumes, or say what would change.
 struct Apply: ParsableCommand {
@@ -58,10 +57,7 @@ struct Apply: ParsableCommand {
         try reportingFailures {
             let machine = engine.make()
             try machine.requireDryRun(dryRun)
-            let stack: StackSpec
-            do { stack = try SpecLoader.load(file: spec) } catch let e as SpecError {
-                throw CommandFailure(status: .dataError, message: e.description)
-            }
+            let stack = try SpecFile.load(spec)
             let inventory = try machine.inventory()
             let planner = ApplyPlanner(spec: stack, inventory: inventory, force: force,
                                        resolvePath: machine.kernelName(ofPath:), key: machine.cryptKey)
@@ -86,12 +82,9 @@ struct Apply: ParsableCommand {
                 if json { print(try JSONOutput.encode(["apply": report])) }
                 return
             }
-            let builder = VolumeBuilder()
-            do { try builder.run(plan) } catch let error as ChangeFailure {
-                let status: ExitStatus = !error.rollbackFailures.isEmpty ? .partial : error.category == .inUse ? .refused : .failure
-                throw CommandFailure(status: status, message: "apply \(plan.stack) failed: \(error.description)")
+            do { report.log = try machine.build(plan) } catch let error as EngineError {
+                throw EngineError(error.kind, "apply \(plan.stack) failed: \(error.message)")
             }
-            report.log = builder.log
             do {
                 report.log += try registerHolders(stack)
             } catch {

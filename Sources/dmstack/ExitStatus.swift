@@ -24,6 +24,7 @@ extension ExitStatus {
         case .dataError: .dataError
         case .refused: .refused
         case .failure: .failure
+        case .partial: .partial
         }
     }
 }
