@@ -63,6 +63,12 @@ public protocol Engine: Sendable {
 
     /// Unmounts and removes `items` top-down and returns what it did. A snapshot refuses.
     func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String]
+
+    /// Takes a leaf away in the safe order (freeze, `dispatch`, signal, invalidate, thaw,
+    /// unmount, remove the layers, detach), each step told to `log` as it is done; stops at the
+    /// first step that fails, after thawing what it froze. A snapshot stops before the first.
+    func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
+                    dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?)
 }
 
 /// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a

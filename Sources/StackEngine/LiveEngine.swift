@@ -79,4 +79,13 @@ public struct LiveEngine: Engine {
     public func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String] {
         do { return try VolumeRemover().run(items) } catch { throw EngineError(error) }
     }
+
+    /// StackSystem's `RemovalRunner` on this machine.
+    public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
+                           dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {
+        var runner = RemovalRunner(plan: plan, detach: detach, kill: kill, dispatch: dispatch)
+        runner.tokens = tokens
+        runner.unmountWait = unmountWait
+        return runner.run(log: log)
+    }
 }

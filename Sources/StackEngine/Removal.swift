@@ -66,6 +66,29 @@ public struct Removal: Sendable {
         return tokens
     }
 
+    /// The steps of a removal, how its leaf is detached and what the processes using a lost
+    /// file get, as `RemovalRunner` names them.
+    public typealias Step = RemovalStep
+    public typealias Detach = LeafDetach
+    public typealias Kill = KillPolicy
+
+    /// Carries out the plan on the engine's machine. `notifications` records `event` and
+    /// delivers only it, inside the frozen window (a removal stopped before the freeze
+    /// announces nothing); an event a monitor recorded first is not recorded twice, and
+    /// deliveries that fail stay in the outbox.
+    public func execute(_ planned: Planned, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String], event: NotificationEvent,
+                        notifications: Notifications, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {
+        engine.runRemoval(planned.plan, detach: planned.detach, kill: kill, unmountWait: unmountWait, tokens: tokens, dispatch: {
+            do {
+                guard try notifications.record(event) else { return "already recorded (a monitor saw it first)" }
+                let r = try notifications.deliver(only: event.key)
+                return "\(r.delivered.count) delivered" + (r.failed.isEmpty ? "" : ", \(r.failed.count) failed (kept in the outbox: \(r.failed.map { "\($0.sink): \($0.detail)" }.joined(separator: "; ")))")
+            } catch {
+                return "not recorded: \(error)"
+            }
+        }, log: log)
+    }
+
     /// The event the removal records and delivers. Its occurrence is the last time a holder
     /// saw the leaf present (as a monitor keys the same leaf going), else now.
     public func event(_ planned: Planned, registry: HolderRegistry, host: String) -> NotificationEvent {

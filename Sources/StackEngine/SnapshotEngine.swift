@@ -87,4 +87,9 @@ public struct SnapshotEngine: Engine {
     public func users(of items: [TeardownItem]) -> [ProcessUse] { [] }
 
     public func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
+
+    public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
+                           dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {
+        ([], RemovalStep("remove", plan.leaf, "failed", Self.refusal))
+    }
 }

@@ -67,3 +67,48 @@ extension Engine {
         return augmented
     }
 }
+
+/// `--config`: the notification sinks and retry policy, for every command that dispatches.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "dmstack's configuration: notification sinks, retry policy (default $DMSTACK_CONFIG, else /etc/dmstack/config.yaml, else the journal).",
+        valueName: "FILE"))
+    var config: String?
+
+    func load() throws -> NotifyConfig {
+        do { return try ConfigLoader.load(option: config) } catch {
+            throw CommandFailure(status: error.line == 0 ? .failure : .dataError, message: error.description)
+        }
+    }
+
+    /// The registry (created if missing) and a dispatcher with the configured sinks.
+    func dispatcher(_ registry: RegistryOptions) throws -> Dispatcher {
+        let config = try load()
+        return Dispatcher(registry: try registry.store.open(), config: config)
+    }
+
+    /// The outbox with the configured sinks.
+    func notifications(_ registry: RegistryOptions) throws -> Notifications { Notifications(try dispatcher(registry)) }
+
+    /// The outbox of `registry` with the sinks of `config`.
+    static func notifications(_ config: NotifyConfig, _ registry: HolderRegistry) -> Notifications {
+        Notifications(Dispatcher(registry: registry, config: config))
+    }
+
+    /// The kernel's block and dm events, for a monitor between passes.
+    static func kernelEvents() -> KernelEventSource { KernelEventSource() }
+}
+
+extension Dispatcher.Report {
+    /// One line per failed delivery and a count, on stderr; the exit status: 0 when nothing
+    /// is left undelivered, else 2 (partial: recorded, some sinks not reached yet).
+    func say(prefix: String = "") -> ExitStatus {
+        var stderr = StandardError()
+        for f in failed { print("dmstack: \(prefix)event \(f.event) to \(f.sink) not delivered: \(f.detail)", to: &stderr) }
+        if undelivered > 0 {
+            print("dmstack: \(prefix)\(undelivered) deliveries still pending in the outbox (retried with backoff by `dmstack monitor`, or now by `dmstack events retry`)", to: &stderr)
+            return .partial
+        }
+        return .success
+    }
+}

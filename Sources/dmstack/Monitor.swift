@@ -1,7 +1,6 @@
 import ArgumentParser
 import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack monitor`: reacts to removals, bad ranges and degraded devices by itself.
 struct Monitor: ParsableCommand {
@@ -35,20 +34,21 @@ struct Monitor: ParsableCommand {
     func run() throws {
         try reportingFailures {
             var stderr = StandardError()
-            let config = try options.load()
-            let db = try registry.store.open()
-            let dispatcher = Dispatcher(registry: db, config: config)
+            let dispatcher = try options.dispatcher(registry)
+            let config = dispatcher.config
+            // A pass names the host as it is at that pass.
+            let monitor = { MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName) }
             if once {
-                try pass(dispatcher, trigger: "once")
+                try pass(monitor(), trigger: "once")
                 return
             }
-            let source = KernelEventSource()
+            let source = ConfigOptions.kernelEvents()
             for n in source.notes { print("dmstack: monitor: \(n)", to: &stderr) }
-            print("dmstack: monitor: watching (registry \(db.path), \(config.sinks.count) sinks, badblocks every \(config.badblocksInterval) s)", to: &stderr)
+            print("dmstack: monitor: watching (registry \(registry.store.path), \(config.sinks.count) sinks, badblocks every \(config.badblocksInterval) s)", to: &stderr)
             var trigger = "start"
             while true {
                 // One failed pass (the registry busy, a device vanishing mid-read) is said, not fatal.
-                do { try pass(dispatcher, trigger: trigger) } catch let e as CommandFailure {
+                do { try pass(monitor(), trigger: trigger) } catch let e as CommandFailure {
                     print("dmstack: monitor: pass failed: \(e.message)", to: &stderr)
                 } catch let e as EngineError {
                     print("dmstack: monitor: pass failed: \(e.message)", to: &stderr)
@@ -61,12 +61,11 @@ struct Monitor: ParsableCommand {
     }
 
     /// One pass (`MonitorPass`), each new event printed as it is recorded.
-    func pass(_ dispatcher: Dispatcher, trigger: String) throws {
+    func pass(_ monitor: MonitorPass, trigger: String) throws {
         var stderr = StandardError()
-        let pass = MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName)
-        let report = try pass.run(note: { print("dmstack: monitor: \($0)", to: &stderr) }) { e in
+        let report = try monitor.run(note: { print("dmstack: monitor: \($0)", to: &stderr) }) { e in
             if json {
-                print(try Dispatcher.payload(e))
+                print(try Notifications.payload(e))
             } else {
                 print("\(e.at) \(e.kind.rawValue) \(e.leaf) \(e.range) [\(e.severity.rawValue)] \(e.key): \(e.summary) (\(trigger))")
             }

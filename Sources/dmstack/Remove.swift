@@ -1,7 +1,6 @@
 import ArgumentParser
 import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack remove LEAF`: a leaf taken away for real, in the safe order.
 struct Remove: ParsableCommand {
@@ -33,7 +32,7 @@ struct Remove: ParsableCommand {
     var dryRun = false
 
     @Option(help: ArgumentHelp("What the processes that map or hold a lost file get: none, term (SIGTERM) or bus (SIGBUS, as the kernel would).", valueName: "SIGNAL"))
-    var kill: KillPolicy = .term
+    var kill: Removal.Kill = .term
 
     @Option(help: ArgumentHelp("Seconds an unmount keeps retrying while processes let go.", valueName: "SECONDS"))
     var wait: Double = 10
@@ -57,8 +56,8 @@ struct Remove: ParsableCommand {
         var plan: RemovalPlan
         var detach: String
         var event: String?
-        var steps: [RemovalStep] = []
-        var stoppedAt: RemovalStep?
+        var steps: [Removal.Step] = []
+        var stoppedAt: Removal.Step?
         var summary: String
     }
 
@@ -104,21 +103,10 @@ struct Remove: ParsableCommand {
             // before that announces nothing), and only it is delivered in the frozen window. Its
             // key is the one a monitor computes for the same leaf going, so the two make one event.
             let db = try registry.store.open()
-            let dispatcher = Dispatcher(registry: db, config: config)
             let event = removal.event(planned, registry: db, host: Machine.hostName)
             report.event = event.key
-            var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {
-                do {
-                    guard try dispatcher.record(event) else { return "already recorded (a monitor saw it first)" }
-                    let r = try dispatcher.dispatch(event: event.key)
-                    return "\(r.delivered.count) delivered" + (r.failed.isEmpty ? "" : ", \(r.failed.count) failed (kept in the outbox: \(r.failed.map { "\($0.sink): \($0.detail)" }.joined(separator: "; ")))")
-                } catch {
-                    return "not recorded: \(error)"
-                }
-            }
-            runner.tokens = tokens
-            runner.unmountWait = wait
-            let (steps, stopped) = runner.run { step in
+            let (steps, stopped) = removal.execute(planned, kill: kill, unmountWait: wait, tokens: tokens, event: event,
+                                                   notifications: ConfigOptions.notifications(config, db)) { step in
                 if !json { print("  \(step.outcome == "done" ? "done" : step.outcome): \(step.step) \(step.target)" + (step.detail.map { ": \($0)" } ?? "")) }
             }
             report.steps = steps
@@ -138,7 +126,7 @@ struct Remove: ParsableCommand {
         }
     }
 
-    static func render(_ plan: RemovalPlan, detach: LeafDetach, impact: Impact, dryRun: Bool) -> String {
+    static func render(_ plan: RemovalPlan, detach: Removal.Detach, impact: Impact, dryRun: Bool) -> String {
         var lines = ["remove \(plan.leaf)\(dryRun ? ", dry run" : "")"]
         for mp in plan.freeze { lines.append("  freeze \(mp)") }
         lines.append("  dispatch the notification (\(impact.summary))")
@@ -155,4 +143,4 @@ struct Remove: ParsableCommand {
     }
 }
 
-extension KillPolicy: ExpressibleByArgument {}
+extension Removal.Kill: ExpressibleByArgument {}
