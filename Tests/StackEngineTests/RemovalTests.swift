@@ -80,3 +80,39 @@ struct RemovalTests {
         try removal.checkNotFrozen(planned, paths: [])
     }
 }
+
+extension RemovalTests {
+    @Test func aSnapshotEngineExecutesNothingAndAnnouncesNothing() throws {
+        try withStore { store in
+            let (dispatcher, sink) = try fileDispatcher(store)
+            let planned = try plan("loop3")
+            let removal = Removal(engine: engine, time: FixedTime("2026-01-01T02:00:00Z"))
+            let event = removal.event(planned, registry: dispatcher.registry, host: "h")
+            var logged: [Removal.Step] = []
+            let (steps, stopped) = removal.execute(planned, kill: .term, unmountWait: 0, tokens: removal.processTokens(planned), event: event,
+                                                   notifications: Notifications(dispatcher)) { logged.append($0) }
+            #expect(steps.isEmpty && logged.isEmpty)
+            #expect(stopped == Removal.Step("remove", "loop3", "failed", "--snapshot plans against a captured machine; it needs --dry-run"))
+            #expect(try dispatcher.registry.outbox().isEmpty && jsonLines(sink).isEmpty)
+        }
+    }
+
+    @Test func anEventIsRecordedOnceAndDeliveredAlone() throws {
+        try withStore { store in
+            let (dispatcher, sink) = try fileDispatcher(store)
+            let notifications = Notifications(dispatcher)
+            let removal = Removal(engine: engine, time: FixedTime("2026-01-01T02:00:00Z"))
+            let first = removal.event(try plan("loop3"), registry: dispatcher.registry, host: "h")
+            let other = removal.event(try plan("loop0"), registry: dispatcher.registry, host: "h")
+            #expect(try notifications.record(first) && !notifications.record(first) && notifications.record(other))
+            let report = try notifications.deliver(only: first.key)
+            // Only it: the other event waits in the outbox.
+            #expect(report.delivered.map(\.event) == [first.key] && report.undelivered == 0)
+            #expect(try dispatcher.registry.undelivered() == 1)
+            let payload = try Notifications.payload(first)
+            #expect(jsonLines(sink) == [payload])
+            #expect(try Notifications.list(dispatcher.registry, limit: 10).map(\.key) == [first.key, other.key])
+            #expect(try Notifications.list(nil, limit: 10).isEmpty)
+        }
+    }
+}
