@@ -89,9 +89,3 @@ public struct MetadataSources: Sendable {
         } catch { throw EngineError(.failure, "\(error)") }
     }
 }
-
-/// An input file a command names (a table file), read whole.
-public enum InputFile {
-    /// The bytes of `path`; an unreadable file is a failure naming it.
-    public static func contents(of path: String) throws(EngineError) -> [UInt8] { try MetadataSources.read(path) }
-}

@@ -1,11 +1,12 @@
 import StackModel
 import StackSystem
 
-/// Every read a command needs, answered for one machine: the live one or a captured one
-/// (stratisd's `Engine`, implemented by `StratEngine` and `SimEngine`). Commands and use cases
-/// only ever talk to this protocol, so nothing above it asks whether it runs on a snapshot;
-/// where the two machines differ (a /dev symlink exists only here, a reverse map is read by
-/// GETFSMAP or taken from the file) each engine gives its own answer.
+/// Every read and change a command needs, answered for one machine: the live one or a
+/// captured one (stratisd's `Engine`, implemented by `StratEngine` and `SimEngine`). Commands
+/// and use cases only ever talk to this protocol, so nothing above it asks whether it runs on
+/// a snapshot; where the two machines differ (a /dev symlink exists only here, a reverse map
+/// is read by GETFSMAP or taken from the file, a snapshot refuses every change) each engine
+/// gives its own answer.
 public protocol Engine: Sendable {
     /// A short description for messages: "the live system" or the snapshot file.
     var source: String { get }
@@ -83,77 +84,6 @@ public struct ReverseMapOptions: Sendable {
     public init(strategy: ReverseMapStrategy = .auto, progress: (@Sendable (Int) -> Void)? = nil) {
         self.strategy = strategy
         self.progress = progress
-    }
-}
-
-/// A failure of an engine read or a use case, with the kind of failure a command turns into
-/// its documented exit status: a bad argument, a malformed input, refused for safety, or a run
-/// time failure.
-public struct EngineError: Error, Sendable, CustomStringConvertible {
-    /// Which exit status the failure means (usage 64, data 65, refused 3, failure 1, partial 2:
-    /// some of it was done and could not be undone).
-    public enum Kind: Sendable, Hashable { case usage, dataError, refused, failure, partial }
-    public var kind: Kind
-    public var message: String
-    public var description: String { message }
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-
-    /// A registry failure: corrupt is a malformed file, a name taken by another holder is
-    /// refused, anything else a failure.
-    public init(_ error: RegistryError) {
-        let kind: Kind = switch error.kind {
-        case .corrupt: .dataError
-        case .conflict: .refused
-        case .access, .other: .failure
-        }
-        self.init(kind, error.message)
-    }
-}
-
-/// Runs a registry call, its failure turned into an `EngineError`.
-public func usingRegistry<T>(_ body: () throws(RegistryError) -> T) throws(EngineError) -> T {
-    do { return try body() } catch { throw EngineError(error) }
-}
-
-/// A change failure as an engine error: refused when a device is in use, partial when its
-/// rollback failed too, else a failure.
-extension EngineError {
-    init(_ failure: ChangeFailure) {
-        let kind: Kind = !failure.rollbackFailures.isEmpty ? .partial : failure.category == .inUse ? .refused : .failure
-        self.init(kind, failure.description)
-    }
-}
-
-/// A spec file (YAML) read and decoded; a malformed one is a data error naming its line.
-public enum SpecFile {
-    public static func load(_ path: String) throws(EngineError) -> StackSpec {
-        do { return try SpecLoader.load(file: path) } catch { throw EngineError(.dataError, error.description) }
-    }
-}
-
-/// Where the holder registry and outbox live; opened only when a use case needs it, so a
-/// command that does not need it never creates or locks it.
-public struct RegistryStore: Sendable {
-    public let directory: String
-    public init(directory: String) { self.directory = directory }
-
-    /// The registry file's path, for messages.
-    public var path: String { "\(directory)/\(HolderRegistry.fileName)" }
-
-    /// The registry, created if missing.
-    public func open() throws(EngineError) -> HolderRegistry {
-        guard let db = try usingRegistry({ () throws(RegistryError) in try HolderRegistry.open(directory: directory) }) else {
-            throw EngineError(.failure, "cannot open the registry in \(directory)")
-        }
-        return db
-    }
-
-    /// The registry if one exists; never creates it, and with `readOnly` never writes it.
-    public func openExisting(readOnly: Bool = true) throws(EngineError) -> HolderRegistry? {
-        try usingRegistry { () throws(RegistryError) in try HolderRegistry.open(directory: directory, create: false, readOnly: readOnly) }
     }
 }
 
