@@ -7,7 +7,7 @@ import Testing
 /// The snapshot engine's answers, the impact use case over it, and capture's reverse maps.
 @Suite("Engine")
 struct EngineTests {
-    @Test func aSnapshotFileIsParsedOnceAndItsFailureIsADataError() throws {
+    @Test func aSnapshotFileIsReadAndItsFailureIsADataError() throws {
         let engine = SnapshotEngine(file: "\(Machines.examples)/raid1-raid5-loop.json")
         #expect(engine.source.hasSuffix("raid1-raid5-loop.json"))
         #expect(try engine.inventory().device("parity").kernelName == "dm-1")

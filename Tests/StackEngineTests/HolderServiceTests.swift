@@ -98,7 +98,7 @@ struct HolderServiceTests {
 }
 
 extension HolderServiceTests {
-    @Test func aRawDeviceUserIsRecordedWithItsHookAndRenamedOnlyWhenAsked() throws {
+    @Test func aRawDeviceUserIsRecordedWithItsHookFoundListedAndForgotten() throws {
         try withStore { store in
             let db = try store.open()
             let machine = service(try Machines.raid())
