@@ -66,6 +66,9 @@ let package = Package(
         ),
         .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
         .testTarget(name: "StackSystemTests", dependencies: ["StackSystem", "StackModel"]),
+        // The use cases over the snapshot engine, a temporary registry and a fixed time: what
+        // otherwise only root on the host or the VM exercises.
+        .testTarget(name: "StackEngineTests", dependencies: ["StackEngine", "StackSystem", "StackModel"]),
         // Root-only tests on real devices: skip with the reason elsewhere; run as root on the
         // host (loop, partitions, XFS, ext4) and in the test VM (device-mapper, pmem).
         // The JSON checks of tests: real output against the schemas in docs/json.

@@ -1,46 +1,115 @@
-import FoundationEssentials
 import StackModel
 import StackSystem
 
-/// Where a command's view of the machine comes from: one protocol, two engines, chosen once
-/// at start-up (stratisd's `Engine` / `SimEngine`). Every read command works on the
-/// `SystemSnapshot` an engine returns, so live and offline answers are the same by construction.
+/// Every read and change a command needs, answered for one machine: the live one or a
+/// captured one (stratisd's `Engine`, implemented by `StratEngine` and `SimEngine`). Commands
+/// and use cases only ever talk to this protocol, so nothing above it asks whether it runs on
+/// a snapshot; where the two machines differ (a /dev symlink exists only here, a reverse map
+/// is read by GETFSMAP or taken from the file, a snapshot refuses every change) each engine
+/// gives its own answer.
 public protocol Engine: Sendable {
     /// A short description for messages: "the live system" or the snapshot file.
     var source: String { get }
-    func snapshot() throws -> SystemSnapshot
+
+    /// The machine's devices, tables, mounts and namespaces. The live engine reads the machine
+    /// as it is at each call (a removal changes it); a snapshot engine parses its file once.
+    func inventory() throws(EngineError) -> Inventory
+
+    /// A device argument as the user spelled it (kernel name, dm name, /dev path, major:minor).
+    /// The live engine follows /dev symlinks (by-id, by-uuid, mapper) to their node first.
+    func device(_ name: String, in inventory: Inventory) throws(UnknownDeviceError) -> BlockDevice
+
+    /// The kernel name a /dev path leads to, for spec members; nil when it leads nowhere.
+    func kernelName(ofPath path: String) -> String?
+
+    /// The owners of `ranges` (bytes) of the `role` device of `fs`: GETFSMAP or a FIEMAP walk
+    /// on the live machine, the captured reverse map of a snapshot.
+    func reverseMap(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
+                    options: ReverseMapOptions) -> ReverseMapAnswer
+
+    /// Every process use (open or mapped) of `inodes` on `fs`: /proc now, or as captured.
+    func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse]
+
+    /// The mappings of the dynamic targets of `tables` (read from `inventory`) from their
+    /// metadata; each source names its device the way device arguments do.
+    func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings
+
+    /// The holder registry that describes this machine, if it has one: the one in `store`
+    /// for the live machine, none for a snapshot (a registry describes the machine it is on).
+    func registry(_ store: RegistryStore, readOnly: Bool) throws(EngineError) -> HolderRegistry?
+
+    /// How a leaf can be taken away (unbind a pmem namespace, delete a SCSI disk, detach a
+    /// loop device); a device none of these fits is refused as not a leaf.
+    func detach(_ device: BlockDevice, in inventory: Inventory) throws(RemovalError) -> LeafDetach
+
+    /// What recording a holder asks of the machine: by-id names, /dev paths, block sizes.
+    func holderContext(now: String) -> HolderContext
+
+    /// A crypt key file as cryptsetup reads `--key-file`, as hex for the table. An engine
+    /// that only plans (a snapshot) plans with a zero key for a file it cannot read, which
+    /// every output masks anyway.
+    func cryptKey(_ file: String) -> Result<String, KeyFileError>
+
+    /// Why this engine cannot change the machine, nil when it can: a snapshot only plans.
+    var changeRefusal: String? { get }
+
+    /// Builds an apply plan's volumes (libdevmapper create, load, resume in dependency order,
+    /// mkfs, mount) and returns what it did; on failure everything this run did is undone,
+    /// and a rollback that failed too is `partial`. A snapshot refuses: it only plans.
+    func build(_ plan: ApplyPlan) throws(EngineError) -> [String]
+
+    /// Who holds a device of `items` open, or a file or working directory on their
+    /// filesystems: a teardown waits for none of them. A snapshot has no processes to ask.
+    func users(of items: [TeardownItem]) -> [ProcessUse]
+
+    /// Unmounts and removes `items` top-down and returns what it did. A snapshot refuses.
+    func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String]
+
+    /// Takes a leaf away in the safe order (freeze, `dispatch`, signal, invalidate, thaw,
+    /// unmount, remove the layers, detach), each step told to `log` as it is done; stops at the
+    /// first step that fails, after thawing what it froze. A snapshot stops before the first.
+    func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
+                    dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?)
 }
 
-/// The machine dmstack runs on, read through sysfs, libdevmapper, libblkid and /proc.
-public struct LiveEngine: Engine {
-    public let discovery: LiveDiscovery
-    public let dmstackVersion: String
+/// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a
+/// FIEMAP walk), getfsmap, or fiemap.
+public typealias ReverseMapStrategy = ReverseMapReader.Strategy
 
-    public init(dmstackVersion: String, discovery: LiveDiscovery = LiveDiscovery()) {
-        self.dmstackVersion = dmstackVersion
-        self.discovery = discovery
-    }
-
-    public var source: String { "the live system" }
-
-    public func snapshot() throws -> SystemSnapshot {
-        let now = Date.now.formatted(.iso8601)
-        return try discovery.snapshot(dmstackVersion: dmstackVersion, capturedAt: now)
+/// How a reverse map is read where there is a choice: the strategy (`auto`, GETFSMAP, FIEMAP)
+/// and who hears about a long FIEMAP walk. A snapshot engine has its map already and ignores both.
+public struct ReverseMapOptions: Sendable {
+    public var strategy: ReverseMapStrategy
+    public var progress: (@Sendable (Int) -> Void)?
+    public init(strategy: ReverseMapStrategy = .auto, progress: (@Sendable (Int) -> Void)? = nil) {
+        self.strategy = strategy
+        self.progress = progress
     }
 }
 
-/// A machine captured elsewhere by `dmstack capture`.
-public struct SnapshotEngine: Engine {
-    public let file: String
-    public init(file: String) { self.file = file }
+extension Engine {
+    /// Both engines read the given files; device names resolved as arguments are.
+    public func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings {
+        try sources.load(tables: tables) { n in (try? device(n, in: inventory))?.displayName ?? n }
+    }
 
-    public var source: String { file }
+    /// `inventory` with the devices the registry recorded and the machine no longer has, if
+    /// `name` is one of them (a leaf that is gone), and the note saying so; unchanged (and no
+    /// note) otherwise, and always for an engine without a registry.
+    public func addingGone(_ name: String, to inventory: Inventory, store: RegistryStore) throws(EngineError) -> (Inventory, note: String?) {
+        guard (try? device(name, in: inventory)) == nil, let db = try registry(store, readOnly: true) else { return (inventory, nil) }
+        let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+        let (augmented, added) = inventory.adding(recorded: recorded)
+        guard let d = try? augmented.device(name), added.contains(d) else { return (inventory, nil) }
+        return (augmented, "\(name) is not on the live system; using the devices the holder registry (\(db.path)) recorded")
+    }
+}
 
-    public func snapshot() throws -> SystemSnapshot {
-        let bytes: [UInt8]
-        do { bytes = try SectorReader.contents(of: file) } catch {
-            throw SnapshotFileError(file: file, message: "\(error)")
-        }
-        return try SnapshotCodec.decode(Data(bytes), file: file)
+/// A key file's bytes as the hex a crypt table carries; shared by both engines.
+enum CryptKey {
+    static func hex(_ bytes: [UInt8], file: String) -> Result<String, KeyFileError> {
+        guard !bytes.isEmpty, bytes.count <= 512 else { return .failure(KeyFileError("key file \(file) holds \(bytes.count) bytes; a dm-crypt key is 1 to 512")) }
+        let digits = Array("0123456789abcdef".utf8)
+        return .success(String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self))
     }
 }

@@ -1,9 +1,6 @@
 import ArgumentParser
+import StackEngine
 import StackModel
-import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `dmstack apply SPEC`: build a spec's volumes, or say what would change.
 struct Apply: ParsableCommand {
@@ -58,16 +55,12 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            try engine.requireDryRun(dryRun)
-            let stack: StackSpec
-            do { stack = try SpecLoader.load(file: spec) } catch let e as SpecError {
-                throw CommandFailure(status: .dataError, message: e.description)
-            }
-            let inventory = try engine.inventory()
-            let offline = engine.snapshot != nil
-            let planner = ApplyPlanner(spec: stack, inventory: inventory, force: force, resolvePath: { path in
-                offline ? (path.hasPrefix("/dev/") ? path : nil) : DevicePath.kernelName(of: path)
-            }, key: { file in Self.key(file, offline: offline) })
+            let machine = engine.make()
+            try machine.requireDryRun(dryRun)
+            let stack = try SpecFile.load(spec)
+            let inventory = try machine.inventory()
+            let planner = ApplyPlanner(spec: stack, inventory: inventory, force: force,
+                                       resolvePath: machine.kernelName(ofPath:), key: machine.cryptKey)
             let plan: ApplyPlan
             do { plan = try planner.plan() } catch let error as PlanError {
                 let status: ExitStatus = switch error.category {
@@ -89,17 +82,15 @@ struct Apply: ParsableCommand {
                 if json { print(try JSONOutput.encode(["apply": report])) }
                 return
             }
-            let builder = VolumeBuilder()
-            do { try builder.run(plan) } catch let error as ChangeFailure {
-                let status: ExitStatus = !error.rollbackFailures.isEmpty ? .partial : error.category == .inUse ? .refused : .failure
-                throw CommandFailure(status: status, message: "apply \(plan.stack) failed: \(error.description)")
+            do { report.log = try machine.build(plan) } catch let error as EngineError {
+                throw EngineError(error.kind, "apply \(plan.stack) failed: \(error.message)")
             }
-            report.log = builder.log
             do {
                 report.log += try registerHolders(stack)
-            } catch let failure as CommandFailure {
+            } catch {
+                guard let message = (error as? CommandFailure)?.message ?? (error as? EngineError)?.message else { throw error }
                 if !json { for l in report.log { print("  done: \(l)") } }
-                throw CommandFailure(status: .partial, message: "apply \(plan.stack): volumes built, but holders not registered: \(failure.message)")
+                throw CommandFailure(status: .partial, message: "apply \(plan.stack): volumes built, but holders not registered: \(message)")
             }
             if json { print(try JSONOutput.encode(["apply": report])) } else { for l in report.log { print("  done: \(l)") } }
         }
@@ -115,26 +106,14 @@ struct Apply: ParsableCommand {
     func registerHolders(_ stack: StackSpec) throws -> [String] {
         let volumes = stack.volumes.filter { $0.filesystem != nil }
         guard !volumes.isEmpty else { return [] }
-        let db = try registry.open()
-        let inventory = try liveInventory()
+        let db = try registry.store.open()
+        let inventory = try Machine.live.inventory()
         return try volumes.map { v in
             let name = Self.holderName(stack: stack.name, volume: v.name, v.filesystem!)
             // By its mapper path: a bare name could also be some kernel device's.
-            let stored = try Holders.register(.filesystem("/dev/mapper/\(v.name)"), name: name, hook: nil, by: "apply \(stack.name)",
-                                              registry: db, inventory: inventory, rename: false)
+            let stored = try Machine.holders.register(.filesystem("/dev/mapper/\(v.name)"), name: name, hook: nil, by: "apply \(stack.name)",
+                                                    in: db, inventory: inventory, rename: false)
             return "\(stored.created ? "registered" : "updated") holder \(stored.record.name) (\(stored.record.chains.count) chains)"
         }
-    }
-
-    /// A crypt key file as cryptsetup reads `--key-file`: its raw bytes, as hex for the table.
-    /// Offline (a dry run against a snapshot) an unreadable file plans with a zero key, which
-    /// is masked in every output anyway.
-    static func key(_ file: String, offline: Bool) -> Result<String, KeyFileError> {
-        guard let bytes = try? SectorReader.contents(of: file) else {
-            return offline ? .success(String(repeating: "0", count: 64)) : .failure(KeyFileError("cannot read key file \(file)"))
-        }
-        guard !bytes.isEmpty, bytes.count <= 512 else { return .failure(KeyFileError("key file \(file) holds \(bytes.count) bytes; a dm-crypt key is 1 to 512")) }
-        let digits = Array("0123456789abcdef".utf8)
-        return .success(String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self))
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import StackSystem
 
 /// The `dmstack` command: device-mapper stacks, their holder chains and what a failure hits.
 @main
@@ -25,7 +24,7 @@ struct Version: ParsableCommand {
 
     func run() {
         print("dmstack \(Dmstack.version)")
-        print("libdevmapper \(LibraryVersions.deviceMapper)")
-        print("libblkid \(LibraryVersions.blkid)")
+        print("libdevmapper \(Machine.libraryVersions.deviceMapper)")
+        print("libblkid \(Machine.libraryVersions.blkid)")
     }
 }

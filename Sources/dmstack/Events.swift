@@ -1,51 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
+import StackEngine
 import StackModel
-import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// `--config`: the notification sinks and retry policy, for every command that dispatches.
-struct ConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: ArgumentHelp(
-        "dmstack's configuration: notification sinks, retry policy (default $DMSTACK_CONFIG, else /etc/dmstack/config.yaml, else the journal).",
-        valueName: "FILE"))
-    var config: String?
-
-    func load() throws -> NotifyConfig {
-        do { return try ConfigLoader.load(option: config) } catch {
-            throw CommandFailure(status: error.line == 0 ? .failure : .dataError, message: error.description)
-        }
-    }
-
-    /// The registry (created if missing) and a dispatcher with the configured sinks.
-    func dispatcher(_ registry: RegistryOptions) throws -> Dispatcher {
-        let config = try load()
-        return Dispatcher(registry: try registry.open(), config: config)
-    }
-}
-
-/// The local host name, for events.
-func hostName() -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-    return String(filledBuffer: buffer)
-}
-
-extension Dispatcher.Report {
-    /// One line per failed delivery and a count, on stderr; the exit status: 0 when nothing
-    /// is left undelivered, else 2 (partial: recorded, some sinks not reached yet).
-    func say(prefix: String = "") -> ExitStatus {
-        var stderr = StandardError()
-        for f in failed { print("dmstack: \(prefix)event \(f.event) to \(f.sink) not delivered: \(f.detail)", to: &stderr) }
-        if undelivered > 0 {
-            print("dmstack: \(prefix)\(undelivered) deliveries still pending in the outbox (retried with backoff by `dmstack monitor`, or now by `dmstack events retry`)", to: &stderr)
-            return .partial
-        }
-        return .success
-    }
-}
 
 /// `dmstack events`: the durable notification outbox.
 struct Events: ParsableCommand {
@@ -79,7 +35,7 @@ struct Events: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let entries = try registry.openExisting().map { db in try usingRegistry { () throws(RegistryError) in try db.outbox(limit: limit) } } ?? []
+                let entries = try Notifications.list(try registry.store.openExisting(), limit: limit)
                 if json {
                     print(try JSONOutput.encode(["events": entries]))
                     return
@@ -109,8 +65,7 @@ struct Events: ParsableCommand {
 
         func run() throws {
             try reportingStatus { () throws -> ExitStatus in
-                let dispatcher = try options.dispatcher(registry)
-                let report = try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch(force: true) }
+                let report = try options.notifications(registry).deliver(force: true)
                 print("\(report.delivered.count) delivered, \(report.failed.count) failed, \(report.undelivered) undelivered")
                 return report.say()
             }
@@ -128,14 +83,14 @@ struct Events: ParsableCommand {
 
         func run() throws {
             try reportingStatus { () throws -> ExitStatus in
-                let dispatcher = try options.dispatcher(registry)
-                let at = timestamp()
-                let host = hostName()
-                let event = NotificationEvent(key: EventKey.make(["test", host, at, String(getpid()), message]), kind: .test, severity: .info,
+                let notifications = try options.notifications(registry)
+                let at = Machine.time.now()
+                let host = Machine.hostName
+                let event = NotificationEvent(key: EventKey.make(["test", host, at, String(Machine.processID), message]), kind: .test, severity: .info,
                                               at: at, origin: "events test", host: host, leaf: "-", range: "0+0", summary: message)
-                _ = try usingRegistry { () throws(RegistryError) in try dispatcher.record(event) }
+                _ = try notifications.record(event)
                 print(event.key)
-                let report = try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch(event: event.key) }
+                let report = try notifications.deliver(only: event.key)
                 return report.say()
             }
         }

@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
+import StackEngine
 
 /// The documented exit statuses (see `dmstack --help` and the man page's EXIT STATUS).
 enum ExitStatus: Int32 {
@@ -16,6 +14,19 @@ enum ExitStatus: Int32 {
     case usage = 64
     /// A malformed input file: table, spec or snapshot (EX_DATAERR).
     case dataError = 65
+}
+
+extension ExitStatus {
+    /// The status an engine or use-case failure documents.
+    init(_ kind: EngineError.Kind) {
+        self = switch kind {
+        case .usage: .usage
+        case .dataError: .dataError
+        case .refused: .refused
+        case .failure: .failure
+        case .partial: .partial
+        }
+    }
 }
 
 /// An error that ends the command with a one-line message on stderr and a documented status.
@@ -34,6 +45,10 @@ extension ParsableCommand {
             var stderr = StandardError()
             print("dmstack: \(failure.message)", to: &stderr)
             throw ExitCode(failure.status.rawValue)
+        } catch let error as EngineError {
+            var stderr = StandardError()
+            print("dmstack: \(error.message)", to: &stderr)
+            throw ExitCode(ExitStatus(error.kind).rawValue)
         }
     }
 }
@@ -45,18 +60,5 @@ extension ParsableCommand {
         var status = ExitStatus.success
         try reportingFailures { status = try body() }
         if status != .success { throw ExitCode(status.rawValue) }
-    }
-}
-
-/// Standard error as a `TextOutputStream`, for `print(..., to:)`.
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        let bytes = Array(string.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
-            if n <= 0 { return }
-            done += n
-        }
     }
 }

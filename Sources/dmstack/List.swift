@@ -1,4 +1,5 @@
 import ArgumentParser
+import StackEngine
 import StackModel
 
 /// `dmstack list`: the volumes dmstack owns.
@@ -19,7 +20,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let volumes = try engine.inventory().ownedVolumes()
+            let volumes = try engine.make().inventory().ownedVolumes()
             if json {
                 print(try JSONOutput.encode(["volumes": volumes]))
                 return

@@ -1,9 +1,6 @@
 import ArgumentParser
+import StackEngine
 import StackModel
-import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `dmstack remove LEAF`: a leaf taken away for real, in the safe order.
 struct Remove: ParsableCommand {
@@ -35,7 +32,7 @@ struct Remove: ParsableCommand {
     var dryRun = false
 
     @Option(help: ArgumentHelp("What the processes that map or hold a lost file get: none, term (SIGTERM) or bus (SIGBUS, as the kernel would).", valueName: "SIGNAL"))
-    var kill: KillPolicy = .term
+    var kill: Removal.Kill = .term
 
     @Option(help: ArgumentHelp("Seconds an unmount keeps retrying while processes let go.", valueName: "SECONDS"))
     var wait: Double = 10
@@ -59,8 +56,8 @@ struct Remove: ParsableCommand {
         var plan: RemovalPlan
         var detach: String
         var event: String?
-        var steps: [RemovalStep] = []
-        var stoppedAt: RemovalStep?
+        var steps: [Removal.Step] = []
+        var stoppedAt: Removal.Step?
         var summary: String
     }
 
@@ -71,36 +68,22 @@ struct Remove: ParsableCommand {
     func run() throws {
         try reportingFailures {
             var stderr = StandardError()
-            let inventory = try liveInventory()
-            let device: BlockDevice
-            do { device = try inventory.device(DevicePath.resolve(leaf)) } catch let error as UnknownDeviceError {
-                throw CommandFailure(status: .usage, message: error.description)
+            let removal = Removal(engine: Machine.live, time: Machine.time)
+            let planned = try removal.plan(leaf: leaf, force: force) { inventory in
+                do {
+                    return try removal.engine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory)
+                } catch let e as TableParseError {
+                    throw CommandFailure(status: .dataError, message: "live tables: \(e)")
+                }
             }
-            let mappings: DynamicMappings
-            do {
-                mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? inventory.device(DevicePath.resolve(n)))?.displayName ?? n }
-            } catch let e as TableParseError {
-                throw CommandFailure(status: .dataError, message: "live tables: \(e)")
-            }
-            let impact = try ImpactRun(inventory: inventory, live: true, mappings: mappings)
-                .plan(leaf: device.displayName, range: nil, event: .remove, source: "the live system")
-            let plan: RemovalPlan
-            let detach: LeafDetach
-            do {
-                plan = try inventory.removal(of: device.displayName, impact: impact, force: force)
-                detach = try LeafDetach.of(device.kernelName)
-            } catch let error as RemovalError {
-                throw CommandFailure(status: error.category == .notALeaf ? .usage : .refused, message: "remove \(device.displayName) refused: \(error.message)")
-            }
+            let (plan, detach, impact) = (planned.plan, planned.detach, planned.impact)
             let config = try options.load()
             // What dmstack itself writes while the filesystems are frozen: the outbox, the JSON
             // lines files, and its own output when that is a file.
-            try Self.checkNotFrozen(plan, inventory: inventory, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
+            try removal.checkNotFrozen(planned, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
                 if case .jsonLines(let path?) = $0.kind { return path } else { return nil }
             })
-            // The pids as they are now, checked again just before the signal.
-            var tokens: [Int32: String] = [:]
-            for p in plan.processes { tokens[p.pid] = ProcessToken.of(p.pid) }
+            let tokens = removal.processTokens(planned)
             var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary)
             if !json { print(Self.render(plan, detach: detach, impact: impact, dryRun: dryRun)) }
             if dryRun {
@@ -108,7 +91,7 @@ struct Remove: ParsableCommand {
                 return
             }
             if !yes {
-                guard isatty(0) == 1 else {
+                guard Machine.isTerminal(0) else {
                     throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: no terminal to confirm on; --yes to go ahead, --dry-run to see the plan")
                 }
                 print("Type \(plan.leaf) to remove it: ", terminator: "", to: &stderr)
@@ -119,40 +102,18 @@ struct Remove: ParsableCommand {
             // The event goes into the outbox once the filesystems are frozen (a removal stopped
             // before that announces nothing), and only it is delivered in the frozen window. Its
             // key is the one a monitor computes for the same leaf going, so the two make one event.
-            let db = try registry.open()
-            let dispatcher = Dispatcher(registry: db, config: config)
-            let at = timestamp()
-            let identity = inventory.identity(of: device, byId: HolderContext.live(now: at).byId[device.kernelName] ?? [])
-            let lastSeen = ((try? db.holders(above: device.kernelName)) ?? []).lastSeenPresent(leaf: identity)
-            let event = NotificationEvent(impact: impact, leafIdentity: identity, occurrence: lastSeen.map { NotificationEvent.goneOccurrence(lastSeen: $0) } ?? at,
-                                          at: at, origin: "remove", host: hostName())
+            let db = try registry.store.open()
+            let event = removal.event(planned, registry: db, host: Machine.hostName)
             report.event = event.key
-            var runner = RemovalRunner(plan: plan, detach: detach, kill: kill) {
-                do {
-                    guard try dispatcher.record(event) else { return "already recorded (a monitor saw it first)" }
-                    let r = try dispatcher.dispatch(event: event.key)
-                    return "\(r.delivered.count) delivered" + (r.failed.isEmpty ? "" : ", \(r.failed.count) failed (kept in the outbox: \(r.failed.map { "\($0.sink): \($0.detail)" }.joined(separator: "; ")))")
-                } catch {
-                    return "not recorded: \(error)"
-                }
-            }
-            runner.tokens = tokens
-            runner.unmountWait = wait
-            let (steps, stopped) = runner.run { step in
+            let (steps, stopped) = removal.execute(planned, kill: kill, unmountWait: wait, tokens: tokens, event: event,
+                                                   notifications: ConfigOptions.notifications(config, db)) { step in
                 if !json { print("  \(step.outcome == "done" ? "done" : step.outcome): \(step.step) \(step.target)" + (step.detail.map { ": \($0)" } ?? "")) }
             }
             report.steps = steps
             report.stoppedAt = stopped
             if !steps.contains(where: { $0.step == "dispatch" }) { report.event = nil }
             // What is gone is recorded as gone (the chains stay known).
-            let context = HolderContext.live(now: timestamp())
-            if let after = try? liveInventory() {
-                let live = after.devicesByIdentity(byId: context.byId)
-                let names = (try? db.holders(above: device.kernelName).map(\.name)) ?? []
-                if !names.isEmpty {
-                    _ = try? db.refresh(names) { $0.refreshed(in: after, context: context, live: live) }
-                }
-            }
+            removal.refreshHolders(planned, registry: db, after: Machine.live)
             if json { print(try JSONOutput.encode(["remove": report])) }
             if let stopped {
                 let thawed = steps.filter { $0.step == "thaw" && $0.outcome == "done" }.map(\.target)
@@ -165,34 +126,7 @@ struct Remove: ParsableCommand {
         }
     }
 
-    /// The outbox and the JSON lines files are written while the filesystems are frozen: one
-    /// of them on a frozen filesystem would hang the removal, so it is refused up front.
-    static func checkNotFrozen(_ plan: RemovalPlan, inventory: Inventory, paths: [String]) throws {
-        var frozen: [UInt64: String] = [:]
-        for mp in plan.freeze {
-            var st = stat()
-            if stat(mp, &st) == 0 { frozen[UInt64(st.st_dev)] = mp }
-        }
-        for given in paths {
-            var path = given
-            if !path.hasPrefix("/") {
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-                path = (getcwd(&buffer, buffer.count) != nil ? String(filledBuffer: buffer) : "") + "/" + path
-            }
-            var probe = path
-            var st = stat()
-            while stat(probe, &st) != 0, probe.contains("/"), probe != "/" {
-                probe = String(probe[..<probe.lastIndex(of: "/")!])
-                if probe.isEmpty { probe = "/" }
-            }
-            if let mp = frozen[UInt64(st.st_dev)] {
-                throw CommandFailure(status: .refused, message: "remove \(plan.leaf) refused: \(given.hasPrefix("/proc/self/fd/") ? "dmstack's output" : given) is on \(mp), which the removal freezes; "
-                    + (given.hasPrefix("/proc/self/fd/") ? "redirect it elsewhere" : "move it (--state-dir, the configuration) off that filesystem"))
-            }
-        }
-    }
-
-    static func render(_ plan: RemovalPlan, detach: LeafDetach, impact: Impact, dryRun: Bool) -> String {
+    static func render(_ plan: RemovalPlan, detach: Removal.Detach, impact: Impact, dryRun: Bool) -> String {
         var lines = ["remove \(plan.leaf)\(dryRun ? ", dry run" : "")"]
         for mp in plan.freeze { lines.append("  freeze \(mp)") }
         lines.append("  dispatch the notification (\(impact.summary))")
@@ -209,4 +143,4 @@ struct Remove: ParsableCommand {
     }
 }
 
-extension KillPolicy: ExpressibleByArgument {}
+extension Removal.Kill: ExpressibleByArgument {}

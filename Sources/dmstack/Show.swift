@@ -1,5 +1,6 @@
 import FoundationEssentials
 import ArgumentParser
+import StackEngine
 import StackModel
 
 /// `dmstack show`: everything about one device.
@@ -23,8 +24,9 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let inventory = try engine.inventory()
-            let report = inventory.report(try engine.device(device, in: inventory))
+            let machine = engine.make()
+            let inventory = try machine.inventory()
+            let report = inventory.report(try machine.argument(device, in: inventory))
             if json {
                 print(try JSONOutput.encode(["device": report]))
             } else {

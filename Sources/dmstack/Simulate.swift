@@ -1,9 +1,6 @@
 import ArgumentParser
+import StackEngine
 import StackModel
-import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `dmstack simulate LEAF`: what a removal or a bad range of a leaf hits, and what must happen.
 struct Simulate: ParsableCommand {
@@ -40,7 +37,7 @@ struct Simulate: ParsableCommand {
     var json = false
 
     @Option(name: .customLong("reverse-map"), help: ArgumentHelp("How file owners are found: auto (GETFSMAP where it names them, else a FIEMAP walk), getfsmap, or fiemap.", valueName: "HOW"))
-    var reverseMap: ReverseMapReader.Strategy = .auto
+    var reverseMap: ReverseMapStrategy = .auto
 
     @OptionGroup var dynamic: MappingOptions
 
@@ -56,32 +53,36 @@ struct Simulate: ParsableCommand {
     func run() throws {
         try reportingFailures {
             var stderr = StandardError()
-            var inventory = try engine.inventory()
-            let live = engine.snapshot == nil
-            inventory = try registry.addingGone(leaf, to: inventory, engine: engine)
-            let device = try engine.device(leaf, in: inventory)
+            let machine = engine.make()
+            var inventory = try machine.inventory()
+            inventory = try machine.addingGone(leaf, to: inventory, registry: registry)
+            let device = try machine.argument(leaf, in: inventory)
             let sectors = try range.map { try RangeParser.parse($0) }
             if let sectors, sectors.start + sectors.length > device.size {
                 throw CommandFailure(status: .usage, message: "range \(sectors) is outside \(device.displayName) (\(device.size) sectors)")
             }
             let kind = event ?? (sectors == nil ? .remove : .failure)
             // DMSTACK_TIMING=1: where the time goes, on stderr (for `make bench`).
-            let timing = getenv("DMSTACK_TIMING").map { String(cString: $0) == "1" } ?? false
-            let begin = Monotonic.nanoseconds()
+            let timing = Machine.environment("DMSTACK_TIMING") == "1"
+            let time = Machine.time
+            let begin = time.monotonicNanoseconds()
             let mappings: DynamicMappings
             do {
-                mappings = try dynamic.load(tables: try inventory.tableSet()) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
+                mappings = try machine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory)
             } catch let e as TableParseError {
-                throw CommandFailure(status: .dataError, message: "\(engine.engine.source): \(e)")
+                throw CommandFailure(status: .dataError, message: "\(machine.source): \(e)")
             }
-            let run = ImpactRun(inventory: inventory, live: live, mappings: mappings, strategy: reverseMap)
-            if live && !json && isatty(2) == 1 {
-                run.reader.progress = { n in var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
+            // A FIEMAP walk says how far it got, on a terminal; the line is cleared after it.
+            let walking = Walking()
+            var options = ReverseMapOptions(strategy: reverseMap)
+            if !json && Machine.isTerminal(2) {
+                options.progress = { n in walking.shown = true; var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
             }
-            let impact = try run.plan(leaf: device.displayName, range: sectors, event: kind, source: engine.engine.source)
-            if run.reader.progress != nil { print("\r\u{1b}[K", terminator: "", to: &stderr) }
+            let run = ImpactRun(engine: machine, inventory: inventory, mappings: mappings, reverseMapOptions: options, time: time)
+            let (impact, spent) = try run.plan(leaf: device.displayName, range: sectors, event: kind)
+            if walking.shown { print("\r\u{1b}[K", terminator: "", to: &stderr) }
             if timing {
-                print("dmstack: timing: reverse map \(run.mapNanos / 1000) us, processes \(run.procNanos / 1000) us, plan \((Monotonic.nanoseconds() - begin) / 1000) us", to: &stderr)
+                print("dmstack: timing: reverse map \(spent.mapNanos / 1000) us, processes \(spent.procNanos / 1000) us, plan \((time.monotonicNanoseconds() - begin) / 1000) us", to: &stderr)
             }
             if json {
                 print(try JSONOutput.encode(["impact": impact]))
@@ -136,5 +137,8 @@ struct Simulate: ParsableCommand {
     }
 }
 
+/// Whether a walk reported progress, so that its line is cleared only then.
+final class Walking: @unchecked Sendable { var shown = false }
+
 extension FailureEvent: ExpressibleByArgument {}
-extension ReverseMapReader.Strategy: ExpressibleByArgument {}
+extension ReverseMapStrategy: ExpressibleByArgument {}

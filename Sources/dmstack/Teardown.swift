@@ -1,9 +1,6 @@
 import ArgumentParser
+import StackEngine
 import StackModel
-import StackSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `dmstack teardown NAME|SPEC`: unmount and remove a stack or a volume, top-down.
 struct Teardown: ParsableCommand {
@@ -47,14 +44,13 @@ struct Teardown: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            try engine.requireDryRun(dryRun)
+            let machine = engine.make()
+            try machine.requireDryRun(dryRun)
             var selector = target
             if target.hasSuffix(".yaml") || target.hasSuffix(".yml") {
-                do { selector = try SpecLoader.load(file: target).name } catch let e as SpecError {
-                    throw CommandFailure(status: .dataError, message: e.description)
-                }
+                selector = try SpecFile.load(target).name
             }
-            let inventory = try engine.inventory()
+            let inventory = try machine.inventory()
             let items: [TeardownItem]
             do { items = try inventory.teardown(selector, force: force) } catch let e as TeardownError {
                 throw CommandFailure(status: e.category == .notOwned ? .refused : .failure, message: e.message)
@@ -62,9 +58,10 @@ struct Teardown: ParsableCommand {
             // Holders whose own device goes: the registry describes what exists.
             // Matched by identity (the dm uuid), not dev_t: a dev_t recorded before a reboot may
             // be another device's now.
-            let db = engine.snapshot == nil ? try registry.openExisting(readOnly: dryRun) : nil
+            let db = try machine.registry(registry.store, readOnly: dryRun)
             let removed = Set(items.map { $0.uuid.isEmpty ? "dm-name:\($0.name)" : "dm-uuid:\($0.uuid)" })
-            let holders = try usingRegistry { () throws(RegistryError) in try db?.all() ?? [] }
+            let service = HolderService(engine: machine, time: Machine.time)
+            let holders = try service.all(in: db)
                 .filter { r in HolderRole.allCases.contains { r.top($0).map { removed.contains($0.identity) } ?? false } }
             var report = Report(items: items, log: [], holders: holders.map(\.name))
             if !json {
@@ -79,18 +76,17 @@ struct Teardown: ParsableCommand {
                 if json { print(try JSONOutput.encode(["teardown": report])) }
                 return
             }
-            let remover = VolumeRemover()
-            let users = remover.users(of: items)
+            let users = machine.users(of: items)
             if !users.isEmpty {
                 let names = Dictionary(items.map { ($0.majorMinor, $0.name) }, uniquingKeysWith: { a, _ in a })
                 throw CommandFailure(status: .refused, message: "teardown \(selector) refused: in use by " +
                     users.map { "\($0) on \(names[$0.device] ?? $0.device)" }.joined(separator: "; "))
             }
-            do { report.log = try remover.run(items) } catch let e as ChangeFailure {
-                throw CommandFailure(status: e.category == .inUse ? .refused : .failure, message: "teardown \(selector) stopped: \(e.description)")
+            do { report.log = try machine.tearDown(items) } catch let error as EngineError {
+                throw EngineError(error.kind, "teardown \(selector) stopped: \(error.message)")
             }
             for h in report.holders {
-                if try usingRegistry({ () throws(RegistryError) in try db?.unregister(h) ?? false }) { report.log.append("unregistered holder \(h)") }
+                if let db, try service.unregister(h, in: db) { report.log.append("unregistered holder \(h)") }
             }
             if json { print(try JSONOutput.encode(["teardown": report])) } else { for l in report.log { print("  done: \(l)") } }
         }

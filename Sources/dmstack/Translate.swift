@@ -1,7 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
+import StackEngine
 import StackModel
-import StackSystem
 
 /// `dmstack translate`: a range on one device → the ranges it becomes above (or below).
 struct Translate: ParsableCommand {
@@ -67,23 +67,24 @@ struct Translate: ParsableCommand {
                 let tables = try loadTables(tableFile)
                 for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
                 source = tableFile
-                let mappings = try dynamic.load(tables: tables, canonical: Topology.plainName)
+                let mappings = try dynamic.sources.load(tables: tables, canonical: Topology.plainName)
                 do { topology = try Topology(tables: tables, mappings: mappings) } catch {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
             } else {
-                var inventory = try engine.inventory()
-                source = engine.engine.source
+                let machine = engine.make()
+                var inventory = try machine.inventory()
+                source = machine.source
                 // A leaf that is gone: its chains as the registry recorded them.
-                inventory = try registry.addingGone(device, to: inventory, engine: engine)
-                name = try engine.device(device, in: inventory).displayName
+                inventory = try machine.addingGone(device, to: inventory, registry: registry)
+                name = try machine.argument(device, in: inventory).displayName
                 do {
                     let tables = try inventory.tableSet()
-                    let mappings = try dynamic.load(tables: tables) { n in (try? engine.device(n, in: inventory))?.displayName ?? n }
+                    let mappings = try machine.dynamicMappings(dynamic.sources, tables: tables, in: inventory)
                     let (t, warnings) = try inventory.topology(mappings: mappings)
                     for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
                     topology = t
-                } catch let failure as CommandFailure {
+                } catch let failure as EngineError {
                     throw failure
                 } catch {
                     throw CommandFailure(status: .dataError, message: "\(source): \(error)")
@@ -108,10 +109,7 @@ struct Translate: ParsableCommand {
     }
 
     func loadTables(_ path: String) throws -> TableSet {
-        let bytes: [UInt8]
-        do { bytes = try SectorReader.contents(of: path) } catch {
-            throw CommandFailure(status: .failure, message: "\(error)")
-        }
+        let bytes = try InputFile.contents(of: path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CommandFailure(status: .dataError, message: "\(path): not UTF-8 text")
         }

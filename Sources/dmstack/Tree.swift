@@ -1,5 +1,6 @@
 import FoundationEssentials
 import ArgumentParser
+import StackEngine
 import StackModel
 
 /// `dmstack tree`: every stack as a tree.
@@ -32,8 +33,9 @@ struct Tree: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let inventory = try engine.inventory()
-            let roots = try devices.map { try engine.device($0, in: inventory).kernelName }
+            let machine = engine.make()
+            let inventory = try machine.inventory()
+            let roots = try devices.map { try machine.argument($0, in: inventory).kernelName }
             let forest = try inventory.tree(roots: roots, inverse: inverse, all: all)
             if json {
                 print(try JSONOutput.encode(["tree": forest]))

@@ -24,7 +24,9 @@ public protocol TargetType: Sendable, Hashable {
     /// Whether growing the last target of this type keeps every sector where it was (its
     /// mapping does not depend on its length), so `apply` may reload instead of refusing.
     static var growsInPlace: Bool { get }
-    /// The metadata a live or offline run must supply to map this type dynamically.
+    /// The metadata read for a device of this type (and named by it) to map it dynamically:
+    /// a thin pool's dump (its thin devices map through it), a cache's dump, a snapshot's COW
+    /// store, a writecache's or an integrity device's superblock.
     static var dynamicMetadata: DynamicMetadataKind? { get }
     /// The `tree` table column for `segments` consecutive targets of this type.
     func summary(segments: Int) -> String
@@ -113,9 +115,9 @@ public enum TargetTypes {
         byName[name]?.effect ?? OpaqueTarget.effect(of: name)
     }
 
-    /// The registered type that needs `kind` of metadata, and whether `name` is one of its names.
-    public static func needs(_ kind: DynamicMetadataKind, _ name: String) -> Bool {
-        byName[name]?.dynamicMetadata == kind
+    /// The name of the type whose devices are named for `kind` of metadata (`thin-pool`).
+    public static func holding(_ kind: DynamicMetadataKind) -> String {
+        all.first { $0.dynamicMetadata == kind }.map { $0.names[0] } ?? kind.rawValue
     }
 }
 

@@ -10,7 +10,6 @@ public struct ThinTarget: TargetType {
     public static var effect: LayerEffect { .dynamic }
     /// A thin device's blocks are where the pool puts them, whatever its length.
     public static var growsInPlace: Bool { true }
-    public static var dynamicMetadata: DynamicMetadataKind? { .thinDump }
 
     public static func parse(_ p: inout TargetParser) throws(TableParseError) -> ThinTarget {
         let pool = try p.device("pool device"); let id = try p.number("device id")

@@ -1,0 +1,50 @@
+import StackModel
+import StackSystem
+
+/// The impact of one event, computed over an engine: the planner with its two questions (who
+/// owns these filesystem ranges, which processes use these files) answered by the engine, so
+/// simulate, remove and monitor give the same answer on the live machine and on a snapshot.
+public struct ImpactRun: Sendable {
+    public let engine: any Engine
+    public let inventory: Inventory
+    public let mappings: DynamicMappings
+    public var reverseMapOptions: ReverseMapOptions
+    public let time: any TimeSource
+
+    /// Time spent in the reverse map and in process uses, for DMSTACK_TIMING.
+    public struct Timing: Sendable { public var mapNanos: UInt64 = 0, procNanos: UInt64 = 0 }
+
+    public init(engine: any Engine, inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
+                reverseMapOptions: ReverseMapOptions = ReverseMapOptions(), time: any TimeSource = SystemTime()) {
+        self.engine = engine
+        self.inventory = inventory
+        self.mappings = mappings
+        self.reverseMapOptions = reverseMapOptions
+        self.time = time
+    }
+
+    /// The impact of `event` on `leaf` (a range of it for a failure); a leaf or range the
+    /// topology cannot take is a usage error, a table that does not parse a data error naming
+    /// the engine's source.
+    public func plan(leaf: String, range: SectorRange?, event: FailureEvent) throws -> (impact: Impact, timing: Timing) {
+        final class Clock: @unchecked Sendable { var timing = Timing() }
+        let clock = Clock()
+        let engine = engine, inventory = inventory, options = reverseMapOptions, time = time
+        let planner = ImpactPlanner(inventory: inventory, mappings: mappings, reverseMap: { fs, role, ranges in
+            let t = time.monotonicNanoseconds()
+            defer { clock.timing.mapNanos += time.monotonicNanoseconds() - t }
+            return engine.reverseMap(fs, role: role, ranges: ranges, in: inventory, options: options)
+        }, users: { fs, inodes in
+            let t = time.monotonicNanoseconds()
+            defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }
+            return engine.fileUses(fs, inodes: inodes, in: inventory)
+        })
+        do { return (try planner.plan(leaf: leaf, range: range, event: event), clock.timing) } catch let e as TopologyError {
+            throw EngineError(.usage, "\(e)")
+        } catch let e as UnknownDeviceError {
+            throw EngineError(.usage, e.description)
+        } catch let e as TableParseError {
+            throw EngineError(.dataError, "\(engine.source): \(e)")
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import FoundationEssentials
+import StackModel
+import StackSystem
+
+/// The machine dmstack runs on, read through sysfs, libdevmapper, libblkid and /proc; reverse
+/// maps by GETFSMAP or a FIEMAP walk, file uses from /proc, its own holder registry.
+public struct LiveEngine: Engine {
+    public let discovery: LiveDiscovery
+    public let dmstackVersion: String
+
+    public init(dmstackVersion: String, discovery: LiveDiscovery = LiveDiscovery()) {
+        self.dmstackVersion = dmstackVersion
+        self.discovery = discovery
+    }
+
+    public var source: String { "the live system" }
+
+    /// The machine as it is now, read again at each call: a removal or an apply changes it.
+    public func snapshot() throws(EngineError) -> SystemSnapshot {
+        let now = Date.now.formatted(.iso8601)
+        do { return try discovery.snapshot(dmstackVersion: dmstackVersion, capturedAt: now) } catch {
+            throw EngineError(.failure, "cannot read the live system: \(error)")
+        }
+    }
+
+    public func inventory() throws(EngineError) -> Inventory { Inventory(try snapshot()) }
+
+    public func device(_ name: String, in inventory: Inventory) throws(UnknownDeviceError) -> BlockDevice {
+        let resolved = DevicePath.resolve(name)
+        do { return try inventory.device(resolved) } catch {
+            if resolved != name, let d = try? inventory.device(name) { return d }
+            throw error
+        }
+    }
+
+    public func kernelName(ofPath path: String) -> String? { DevicePath.kernelName(of: path) }
+
+    public func reverseMap(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
+                           options: ReverseMapOptions) -> ReverseMapAnswer {
+        guard let name = fs.devices[role], let d = try? inventory.device(name) else {
+            return ReverseMapAnswer(records: [], paths: [:], notes: ["\(fs.mountpoint): no \(role.rawValue) device"])
+        }
+        var reader = ReverseMapReader()
+        reader.strategy = options.strategy
+        reader.progress = options.progress
+        return reader.answer(fs, role: role, ranges: ranges, device: d)
+    }
+
+    public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
+        ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
+    }
+
+    public func registry(_ store: RegistryStore, readOnly: Bool) throws(EngineError) -> HolderRegistry? {
+        try store.openExisting(readOnly: readOnly)
+    }
+
+    /// From sysfs: the device's loop, SCSI or nd bus node.
+    public func detach(_ device: BlockDevice, in inventory: Inventory) throws(RemovalError) -> LeafDetach {
+        try LeafDetach.of(device.kernelName)
+    }
+
+    public func holderContext(now: String) -> HolderContext { HolderContext.live(now: now) }
+
+    public func cryptKey(_ file: String) -> Result<String, KeyFileError> {
+        guard let bytes = try? SectorReader.contents(of: file) else { return .failure(KeyFileError("cannot read key file \(file)")) }
+        return CryptKey.hex(bytes, file: file)
+    }
+
+    public var changeRefusal: String? { nil }
+
+    public func build(_ plan: ApplyPlan) throws(EngineError) -> [String] {
+        let builder = VolumeBuilder()
+        do { try builder.run(plan) } catch { throw EngineError(error) }
+        return builder.log
+    }
+
+    public func users(of items: [TeardownItem]) -> [ProcessUse] { VolumeRemover().users(of: items) }
+
+    public func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String] {
+        do { return try VolumeRemover().run(items) } catch { throw EngineError(error) }
+    }
+
+    /// StackSystem's `RemovalRunner` on this machine.
+    public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
+                           dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {
+        var runner = RemovalRunner(plan: plan, detach: detach, kill: kill, dispatch: dispatch)
+        runner.tokens = tokens
+        runner.unmountWait = unmountWait
+        return runner.run(log: log)
+    }
+}

@@ -1,0 +1,90 @@
+import StackModel
+import StackSystem
+
+/// One pass of `dmstack monitor`: the machine now compared with the registry (a registered
+/// leaf gone, a bad range, a raid or mirror leg dead), an event for each finding recorded once
+/// per key, the holders whose leaf went refreshed, then every due delivery tried. Keys make it
+/// idempotent: the same thing seen again (another pass, a restarted monitor) is not a new event.
+public struct MonitorPass {
+    public let engine: any Engine
+    public let dispatcher: Dispatcher
+    public let time: any TimeSource
+    /// The host named in events.
+    public let host: String
+
+    public init(engine: any Engine, dispatcher: Dispatcher, time: any TimeSource = SystemTime(), host: String) {
+        self.engine = engine
+        self.dispatcher = dispatcher
+        self.time = time
+        self.host = host
+    }
+
+    /// Runs the pass. `note` hears a finding that could not be handled (the pass goes on),
+    /// `recorded` each new event as soon as it is in the outbox; the deliveries' report is
+    /// returned.
+    public func run(note: (String) -> Void, recorded: (NotificationEvent) throws -> Void) throws -> Dispatcher.Report {
+        let inventory = try engine.inventory()
+        let db = dispatcher.registry
+        let records = try usingRegistry { () throws(RegistryError) in try db.all() }
+        let at = time.now()
+        let context = engine.holderContext(now: at)
+        var events: [NotificationEvent] = []
+        var refresh: Set<String> = []
+        var withGone: Inventory?
+        for finding in inventory.monitorFindings(records: records, byId: context.byId) {
+            // A finding whose impact cannot be computed still gives its event (without the
+            // impact, said in the summary); it never stops the pass or the deliveries.
+            do {
+                switch finding {
+                case .leafGone(let leaf, let holders, let lastSeen):
+                    // The chains as the registry recorded them: the leaf's tables are gone from the machine.
+                    refresh.formUnion(holders)
+                    let occurrence = NotificationEvent.goneOccurrence(lastSeen: lastSeen)
+                    let key = NotificationEvent.key(kind: .remove, leafIdentity: leaf.identity, range: SectorRange(start: 0, length: leaf.device.size),
+                                                    occurrence: occurrence)
+                    if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
+                    if withGone == nil {
+                        let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+                        withGone = inventory.adding(recorded: recorded).inventory
+                    }
+                    do {
+                        let impact = try ImpactRun(engine: engine, inventory: withGone!, time: time)
+                            .plan(leaf: leaf.device.kernelName, range: nil, event: .remove).impact
+                        events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: occurrence, at: at, origin: "monitor", host: host))
+                    } catch let e as EngineError {
+                        events.append(NotificationEvent(key: key, kind: .remove, severity: .critical, at: at, origin: "monitor", host: host,
+                                                        leaf: leaf.device.kernelName, range: "0+\(leaf.device.size)",
+                                                        summary: "\(leaf.device.kernelName) is gone (holders \(holders.joined(separator: ", "))); impact not computed: \(e.message)"))
+                    }
+                case .badRange(let device, let identity, let range):
+                    // Known ranges come back every pass: skip them before reading any reverse map.
+                    let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: "badblocks")
+                    if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
+                    do {
+                        let impact = try ImpactRun(engine: engine, inventory: inventory, time: time)
+                            .plan(leaf: device, range: range, event: .failure).impact
+                        events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: "badblocks", at: at, origin: "monitor", host: host))
+                    } catch let e as EngineError {
+                        events.append(NotificationEvent(key: key, kind: .failure, severity: .critical, at: at, origin: "monitor", host: host,
+                                                        leaf: device, range: "\(range.start)+\(range.length)",
+                                                        summary: "bad range \(range) on \(device); impact not computed: \(e.message)"))
+                    }
+                case .degraded(let device, let identity, let health, let members):
+                    let summary = "\(device) lost redundancy (health \(health), members \(members.joined(separator: " "))): it keeps serving; replace the failed member"
+                    events.append(NotificationEvent(key: EventKey.make(["degraded", identity, health]), kind: .degraded, severity: .warning, at: at,
+                                                    origin: "monitor", host: host, leaf: device, range: "-", summary: summary, degraded: [device]))
+                }
+            } catch let e as EngineError {
+                note(e.message)
+            }
+        }
+        for e in events {
+            guard try usingRegistry({ () throws(RegistryError) in try dispatcher.record(e) }) else { continue }
+            try recorded(e)
+        }
+        if !refresh.isEmpty {
+            _ = try HolderService(engine: engine, time: FixedTime(at)).refresh(refresh.sorted(), in: db, inventory: inventory)
+        }
+        return try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch() }
+    }
+}

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process's own streams and surroundings, for the CLI: whether a stream is a terminal
+/// (progress and confirmation only there), writes to standard error that survive a short
+/// write, the output flushed per event line, the host name and the environment.
+public enum Terminal {
+    /// Whether `descriptor` (0 stdin, 1 stdout, 2 stderr) is a terminal.
+    public static func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
+
+    /// Writes all of `string` to standard error, stopping quietly if it is closed.
+    public static func writeStandardError(_ string: String) {
+        let bytes = Array(string.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(2, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+
+    /// Flushes standard output: a line per event as it happens, also into a pipe or a file.
+    public static func flushOutput() { fflush(nil) }
+
+    /// An environment variable, nil when unset.
+    public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+    /// The local host name, for events ("localhost" if it cannot be read).
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(filledBuffer: buffer)
+    }
+
+    /// This process's id, for a key that must be new each time.
+    public static var processID: Int32 { getpid() }
+}

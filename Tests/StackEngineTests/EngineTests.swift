@@ -1,0 +1,80 @@
+import Foundation
+import StackEngine
+import StackModel
+import StackSystem
+import Testing
+
+/// The snapshot engine's answers, the impact use case over it, and capture's reverse maps.
+@Suite("Engine")
+struct EngineTests {
+    @Test func aSnapshotFileIsReadAndItsFailureIsADataError() throws {
+        let engine = SnapshotEngine(file: "\(Machines.examples)/raid1-raid5-loop.json")
+        #expect(engine.source.hasSuffix("raid1-raid5-loop.json"))
+        #expect(try engine.inventory().device("parity").kernelName == "dm-1")
+        let missing = SnapshotEngine(file: "/nonexistent.json")
+        #expect { try missing.inventory() } throws: { ($0 as? EngineError)?.kind == .dataError && "\($0)".hasPrefix("/nonexistent.json: ") }
+    }
+
+    @Test func aSnapshotOnlyPlansAndHasNoRegistryNorDevLinks() throws {
+        let engine = SnapshotEngine(snapshot: try Machines.raid())
+        #expect(engine.changeRefusal == "--snapshot plans against a captured machine; it needs --dry-run")
+        #expect(engine.kernelName(ofPath: "/dev/mapper/parity") == "/dev/mapper/parity" && engine.kernelName(ofPath: "parity") == nil)
+        try withStore { store in
+            _ = try store.open()
+            #expect(try engine.registry(store, readOnly: true) == nil)
+            // So a device it lacks is never looked up in this machine's registry.
+            let inventory = try engine.inventory()
+            let (same, note) = try engine.addingGone("loop9", to: inventory, store: store)
+            #expect(note == nil && same.devices.count == inventory.devices.count)
+        }
+        // An unreadable key file plans with a zero key.
+        #expect(try engine.cryptKey("/nonexistent.key").get() == String(repeating: "0", count: 64))
+        #expect(LiveEngine(dmstackVersion: "0").changeRefusal == nil)
+    }
+
+    @Test func theImpactOfABadRangeNamesFilesFromTheCapturedReverseMap() throws {
+        let engine = SnapshotEngine(snapshot: try Machines.snapshot("pmem-linear-striped"))
+        let run = ImpactRun(engine: engine, inventory: try engine.inventory(), time: FixedTime("T"))
+        let (impact, _) = try run.plan(leaf: "pmem0", range: SectorRange(start: 2048, length: 64), event: .failure)
+        #expect(impact.layers.map(\.device) == ["pmem0", "concat"])
+        let fs = try #require(impact.filesystems.first)
+        #expect(fs.mountpoint == "/tmp/dmstack-mnt/concat")
+        #expect(fs.files.map(\.paths) == [["/tmp/dmstack-mnt/concat/data/file1", "/tmp/dmstack-mnt/concat/data/hardlink1"]])
+        #expect(fs.files.first?.extents.map { "\($0.offset)+\($0.length)" } == ["950272+32768"])
+        // A range outside the leaf is a usage error.
+        #expect { try run.plan(leaf: "pmem0", range: SectorRange(start: 1028096, length: 8), event: .failure) } throws: {
+            ($0 as? EngineError)?.kind == .usage
+        }
+    }
+
+    @Test func aRemovalThatACopySurvivesIsDegradedNotLost() throws {
+        let engine = SnapshotEngine(snapshot: try Machines.raid())
+        let (impact, _) = try ImpactRun(engine: engine, inventory: try engine.inventory()).plan(leaf: "loop0", range: nil, event: .remove)
+        #expect(impact.leaf == "loop0" && impact.event == .remove)
+        #expect(impact.layers.first { $0.device == "mirror" }?.ranges.allSatisfy { $0.outcome == .degraded } == true)
+        #expect(impact.filesystems.isEmpty)
+    }
+
+    @Test func captureTakesTheReverseMapsOfTheRegisteredFilesystemsOnly() throws {
+        var machine = try Machines.raid()
+        let captured = machine.reverseMaps
+        let engine = SnapshotEngine(snapshot: machine)
+        machine.reverseMaps = nil
+        let inventory = Inventory(machine)
+        try withStore { store in
+            let db = try store.open()
+            _ = try HolderService(engine: engine, time: FixedTime("T")).register(.filesystem(Machines.mirror), name: nil, hook: nil, by: "test", in: db)
+            let capture = SnapshotCapture(engine: engine)
+            let registered = try capture.snapshot(of: inventory, selection: .registered) { db }
+            #expect(registered.reverseMaps?.map(\.mountpoint) == [Machines.mirror])
+            #expect(registered.reverseMaps?.first?.records == captured?.first { $0.mountpoint == Machines.mirror }?.records)
+            #expect(registered.fileUses == [])
+            let all = try capture.snapshot(of: inventory, selection: .all) { nil }
+            let mountpoints = Set(all.reverseMaps?.map(\.mountpoint) ?? [])
+            #expect(mountpoints.isSuperset(of: [Machines.mirror, Machines.parity]))
+            #expect(try capture.snapshot(of: inventory, selection: .none) { nil }.reverseMaps == nil)
+            // No registry: no registered filesystem.
+            #expect(try capture.snapshot(of: inventory, selection: .registered) { nil }.reverseMaps == [])
+        }
+    }
+}
