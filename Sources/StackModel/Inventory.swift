@@ -40,8 +40,8 @@ public struct Inventory: Sendable {
         mountsByDevice = mounts
         var lines: [String] = []
         for d in snapshot.devices {
-            if let dm = d.dm {
-                for line in dm.table { lines.append("\(d.displayName): \(line)") }
+            if let table = d.dm?.table ?? d.layer?.table {
+                for line in table { lines.append("\(d.displayName): \(line)") }
             } else if let p = d.partition, let i = k[p.parent], d.size > 0 {
                 let layer = Target(start: 0, length: d.size, kind: PartitionLayer(parent: snapshot.devices[i].displayName, start: p.start))
                 lines.append("\(d.displayName): \(layer.line)")
@@ -51,9 +51,9 @@ public struct Inventory: Sendable {
         parsedTables = Result { () throws(TableParseError) in try TableSet.parse(text) }
         var own: [String: DeviceTable] = [:]
         for d in snapshot.devices {
-            guard let dm = d.dm, !dm.table.isEmpty else { continue }
+            guard let table = d.dm?.table ?? d.layer?.table, !table.isEmpty else { continue }
             if case .success(let set) = parsedTables { own[d.kernelName] = set.tables[d.displayName] }
-            else { own[d.kernelName] = try? TableSet.parse(dm.table.joined(separator: "\n")).tables[TableSet.unnamedDevice] }
+            else { own[d.kernelName] = try? TableSet.parse(table.joined(separator: "\n")).tables[TableSet.unnamedDevice] }
         }
         deviceTables = own
     }

@@ -52,6 +52,7 @@ extension Inventory {
 
     public func deviceType(_ d: BlockDevice) -> String {
         if d.dm != nil { return "dm" }
+        if let layer = d.layer { return layer.kind }
         if d.partition != nil { return "part" }
         if d.loopBackingFile != nil || d.kernelName.hasPrefix("loop") { return "loop" }
         if d.pmemNamespace != nil || d.kernelName.hasPrefix("pmem") { return "pmem" }
@@ -61,8 +62,8 @@ extension Inventory {
     /// `linear 3 segs`, `striped 2×64KiB`, `raid5_ls 3 legs`, `crypt`, `thin id 1`; several
     /// target types are joined with `+`.
     public func tableSummary(_ d: BlockDevice) -> String? {
-        guard d.dm != nil else { return nil }
-        guard let table = table(of: d), !table.targets.isEmpty else { return d.dm!.table.isEmpty ? "no table" : "unparsed" }
+        guard let lines = d.dm?.table ?? d.layer?.table else { return nil }
+        guard let table = table(of: d), !table.targets.isEmpty else { return lines.isEmpty ? "no table" : "unparsed" }
         var parts: [String] = []
         var i = 0
         let t = table.targets
@@ -80,7 +81,7 @@ extension Inventory {
     /// The health of each target in a device's status lines (`<start> <length> <type> <args>`),
     /// read by that target type; lines of unknown types say nothing.
     static func health(_ d: BlockDevice) -> [TargetHealth] {
-        (d.dm?.status ?? []).compactMap { line in
+        (d.dm?.status ?? d.layer?.status ?? []).compactMap { line in
             let f = line.split(separator: " ").map(String.init)
             guard f.count >= 3, let type = TargetTypes.type(named: f[2]) else { return nil }
             return type.health(status: Array(f.dropFirst(3)))
@@ -99,8 +100,8 @@ extension Inventory {
     public func state(of d: BlockDevice) -> [String] {
         var out: [String] = []
         if d.readOnly { out.append("read-only") }
-        guard let dm = d.dm else { return out }
-        if dm.suspended { out.append("suspended") }
+        guard d.dm != nil || d.layer != nil else { return out }
+        if d.dm?.suspended == true { out.append("suspended") }
         // Leg states first (raid, mirror), then the others, in status order.
         let health = Self.health(d)
         for h in health where h.legs != nil { out += h.states }

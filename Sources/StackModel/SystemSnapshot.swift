@@ -105,6 +105,9 @@ public struct BlockDevice: Codable, Sendable, Hashable {
     public var slaves: [String]
     public var partition: PartitionInfo?
     public var dm: DeviceMapperInfo?
+    /// A layer that is neither a dm table nor a partition (md arrays are next): read by its
+    /// kind's reader in discovery, translated like a dm table by its target type.
+    public var layer: LayerInfo?
     public var filesystem: FilesystemInfo?
     /// The nd namespace behind a pmem block device.
     public var pmemNamespace: String?
@@ -138,6 +141,22 @@ public struct BlockDevice: Codable, Sendable, Hashable {
     /// The name people use: the dm name for dm devices, the kernel name otherwise.
     public var displayName: String { dm?.name ?? kernelName }
     public var path: String { dm.map { "/dev/mapper/\($0.name)" } ?? "/dev/\(kernelName)" }
+}
+
+/// A non-dm layer as discovery describes it: its kind (`tree`'s TYPE column) and its mapping
+/// as table lines (`start length type args`) in the printed form of a registered target type,
+/// with status lines in that type's status form. Describing every layer kind as table lines
+/// keeps the snapshot format one shape for all of them: a new kind adds a target type and a
+/// discovery reader, never a snapshot field.
+public struct LayerInfo: Codable, Sendable, Hashable {
+    public var kind: String
+    public var table: [String]
+    public var status: [String]
+    public init(kind: String, table: [String], status: [String] = []) {
+        self.kind = kind
+        self.table = table
+        self.status = status
+    }
 }
 
 /// A partition's place on its disk (sysfs `partition`, `start`, `size`).

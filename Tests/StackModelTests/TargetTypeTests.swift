@@ -47,3 +47,31 @@ struct TargetTypeTests {
         #expect(a == b && a != c && a != d && Set([a, b, c, d]).count == 3)
     }
 }
+
+/// A layer that is neither dm nor a partition (what an md array will be): discovery gives it as
+/// table lines of a registered type, and every answer treats it as a layer with no code of its
+/// own: tree's type and table columns, its state from its status, translation through it.
+@Suite("Non-dm layers")
+struct NonDeviceMapperLayerTests {
+    static func inventory(status: [String]) -> Inventory {
+        var leg0 = BlockDevice(kernelName: "sda", major: 8, minor: 0, size: 4096)
+        var leg1 = BlockDevice(kernelName: "sdb", major: 8, minor: 16, size: 4096)
+        leg0.holders = ["md0"]; leg1.holders = ["md0"]
+        var md = BlockDevice(kernelName: "md0", major: 9, minor: 0, size: 4096, slaves: ["sda", "sdb"])
+        md.layer = LayerInfo(kind: "md", table: ["0 4096 mirror core 1 1024 2 8:0 0 8:16 0"], status: status)
+        return Inventory(SystemSnapshot(host: HostInfo(hostname: "h", kernel: "k", capturedAt: "t", dmstackVersion: "0"),
+                                        devices: [leg0, leg1, md], mounts: [], pmem: PmemInventory()))
+    }
+
+    @Test func aLayerFromDiscoveryIsTranslatedShownAndJudged() throws {
+        let inv = Self.inventory(status: ["0 4096 mirror 2 8:0 8:16 4096/4096 1 AD"])
+        let md = try inv.device("md0")
+        #expect(inv.deviceType(md) == "md" && inv.tableSummary(md) == "mirror 2 legs")
+        #expect(inv.state(of: md) == ["degraded"])
+        let (topology, _) = try inv.topology()
+        let rows = try Translator(topology).up(from: "sda", SectorRange(start: 100, length: 8))
+        #expect(rows.map { "\($0.device) \($0.start)+\($0.length) \($0.outcome)" } == ["md0 100+8 degraded"])
+        let healthy = Self.inventory(status: ["0 4096 mirror 2 8:0 8:16 4096/4096 1 AA"])
+        #expect(healthy.state(of: try healthy.device("md0")).isEmpty)
+    }
+}

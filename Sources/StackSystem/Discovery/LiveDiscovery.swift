@@ -79,6 +79,7 @@ public struct LiveDiscovery: Sendable {
         }
         if !name.hasPrefix("dm-") {
             d.badblocks = SystemParsers.badblocks(sysfs.read("\(base)/badblocks") ?? "")
+            d.layer = LayerReaders.layer(name: name, base: base, sysfs: sysfs)
         }
         if name.hasPrefix("loop") { d.loopBackingFile = sysfs.read("\(base)/loop/backing_file") }
         if name.hasPrefix("pmem"), let nd = sysfs.linkBasename("\(base)/device") {
