@@ -92,7 +92,7 @@ extension RemovalTests {
             let (steps, stopped) = removal.execute(planned, kill: .term, unmountWait: 0, tokens: removal.processTokens(planned), event: event,
                                                    notifications: Notifications(dispatcher)) { logged.append($0) }
             #expect(steps.isEmpty && logged.isEmpty)
-            #expect(stopped == Removal.Step("remove", "loop3", "failed", "--snapshot plans against a captured machine; it needs --dry-run"))
+            #expect(stopped == Removal.Step(.remove, "loop3", .failed, "--snapshot plans against a captured machine; it needs --dry-run"))
             #expect(try dispatcher.registry.outbox().isEmpty && jsonLines(sink).isEmpty)
         }
     }
