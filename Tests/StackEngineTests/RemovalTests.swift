@@ -62,7 +62,7 @@ struct RemovalTests {
             #expect(refreshed[0].changes.contains { $0.contains("loop3") })
             let parity = try #require(try db.find(Machines.parity))
             #expect(parity.layers.first { $0.device.kernelName == "loop3" }?.state == .gone)
-            #expect(parity.state == "degraded")
+            #expect(parity.state == .degraded)
             // The mirror holder is not above the leaf: untouched.
             #expect(try db.find(Machines.mirror)?.refreshedAt == Self.registeredAt)
         }

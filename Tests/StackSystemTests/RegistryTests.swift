@@ -87,7 +87,7 @@ struct RegistryTests {
             r.layers[0].state = .gone
             return (r, ["pmem0 (259:0) gone"])
         }
-        #expect(refreshed.map(\.record.state) == ["gone"])
+        #expect(refreshed.map(\.record.state) == [.gone])
         #expect(try registry.find("new")?.layers[0].state == .gone)
         #expect(try registry.history("new", limit: 1).map(\.change) == ["pmem0 (259:0) gone"])
         #expect(try registry.recordedDevices().map(\.kernelName) == ["pmem0"])
