@@ -61,10 +61,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "dmstack-bench",
-            dependencies: ["StackModel"],
+            dependencies: ["StackModel", "TestSupport"],
             path: "Benchmarks/dmstack-bench"
         ),
-        .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
+        // What tests (and the benchmark inputs) share: a seeded generator and a process runner.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "StackModelTests", dependencies: ["StackModel", "TestSupport"]),
         .testTarget(name: "StackSystemTests", dependencies: ["StackSystem", "StackModel"]),
         // The use cases over the snapshot engine, a temporary registry and a fixed time: what
         // otherwise only root on the host or the VM exercises.
