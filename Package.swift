@@ -75,7 +75,7 @@ let package = Package(
         // host (loop, partitions, XFS, ext4) and in the test VM (device-mapper, pmem).
         // The JSON checks of tests: real output against the schemas in docs/json.
         .target(name: "JSONSchemaCheck", path: "Tests/JSONSchemaCheck"),
-        .testTarget(name: "LiveTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck"]),
-        .testTarget(name: "dmstackTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck"]),
+        .testTarget(name: "LiveTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck", "TestSupport"]),
+        .testTarget(name: "dmstackTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck", "TestSupport"]),
     ]
 )
