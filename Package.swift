@@ -61,10 +61,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "dmstack-bench",
-            dependencies: ["StackModel"],
+            dependencies: ["StackModel", "TestSupport"],
             path: "Benchmarks/dmstack-bench"
         ),
-        .testTarget(name: "StackModelTests", dependencies: ["StackModel"]),
+        // What tests (and the benchmark inputs) share: a seeded generator and a process runner.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "StackModelTests", dependencies: ["StackModel", "TestSupport"]),
         .testTarget(name: "StackSystemTests", dependencies: ["StackSystem", "StackModel"]),
         // The use cases over the snapshot engine, a temporary registry and a fixed time: what
         // otherwise only root on the host or the VM exercises.
@@ -73,7 +75,7 @@ let package = Package(
         // host (loop, partitions, XFS, ext4) and in the test VM (device-mapper, pmem).
         // The JSON checks of tests: real output against the schemas in docs/json.
         .target(name: "JSONSchemaCheck", path: "Tests/JSONSchemaCheck"),
-        .testTarget(name: "LiveTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck"]),
-        .testTarget(name: "dmstackTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck"]),
+        .testTarget(name: "LiveTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck", "TestSupport"]),
+        .testTarget(name: "dmstackTests", dependencies: ["dmstack", "StackModel", "JSONSchemaCheck", "TestSupport"]),
     ]
 )

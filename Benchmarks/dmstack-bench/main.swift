@@ -2,17 +2,7 @@
 // Writes BENCHMARKS.md (Markdown) to stdout.
 import Foundation
 import StackModel
-
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 func seconds(_ body: () -> Void) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -24,7 +14,7 @@ func seconds(_ body: () -> Void) -> Double {
 /// over crypt in 3 segments → top: linear over vol. Four dm layers above the leaf.
 let segmentCount = 10_000
 let segmentLength: UInt64 = 16_384
-var rng = SplitMix64(state: 42)
+var rng = SplitMix64(seed: 42)
 var order = Array(0..<segmentCount)
 order.shuffle(using: &rng)
 var lines: [String] = []

@@ -90,6 +90,6 @@ public struct SnapshotEngine: Engine {
 
     public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
                            dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {
-        ([], RemovalStep("remove", plan.leaf, "failed", Self.refusal))
+        ([], RemovalStep(.remove, plan.leaf, .failed, Self.refusal))
     }
 }

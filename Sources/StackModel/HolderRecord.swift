@@ -17,14 +17,32 @@ public enum HolderRole: String, Codable, Sendable, CaseIterable {
     case realtime
 }
 
-/// Whether a recorded device still serves its holder.
-public enum LayerState: String, Codable, Sendable {
+/// Whether a recorded device still serves its holder. The record's JSON (in the registry and in
+/// `holders --json`) spells it by the raw value, and so does the text.
+public enum LayerState: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
     /// In the chain now.
     case present
     /// No device with its identity exists any more (a namespace unbound, a disk pulled).
     case gone
     /// The device still exists but is no longer under the holder (a member replaced).
     case detached
+
+    public var description: String { rawValue }
+}
+
+/// A holder as a whole, derived from its layers' `LayerState`s each time it is asked (never
+/// decoded: the registry's `holders.state` column keeps the raw value for a human with sqlite3,
+/// and dmstack does not read it back). A closed set, so what the commands and tests match on
+/// is checked by the compiler; JSON and text print the raw value.
+public enum HolderState: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    /// Every recorded device is present.
+    case ok
+    /// Some devices are gone or detached, but the holder's own data device is there.
+    case degraded
+    /// The holder's data device is gone.
+    case gone
+
+    public var description: String { rawValue }
 }
 
 /// One device of a holder's chains, as last seen, with the identity that finds it again after
@@ -125,9 +143,9 @@ public struct HolderRecord: Codable, Sendable, Hashable {
 
     /// `ok` while every device is present; `degraded` when some are gone or detached but the
     /// holder's own device is there; `gone` when the holder's data device is gone.
-    public var state: String {
-        if let top = top(.data), top.state != .present { return "gone" }
-        return layers.allSatisfy { $0.state == .present } ? "ok" : "degraded"
+    public var state: HolderState {
+        if let top = top(.data), top.state != .present { return .gone }
+        return layers.allSatisfy { $0.state == .present } ? .ok : .degraded
     }
 
     public var leaves: [RecordedLayer] { layers.filter(\.isLeaf) }

@@ -2,7 +2,8 @@ import StackModel
 
 /// `holders show` and `register --json`: a record with its chains as trees per leaf.
 struct HolderView: Encodable {
-    var name, kind, state: String
+    var name, kind: String
+    var state: HolderState
     var filesystem: FilesystemIdentity?
     var hook: [String]?
     var registeredBy, registeredAt, refreshedAt: String
@@ -15,7 +16,8 @@ struct HolderView: Encodable {
     struct Entry: Encodable { var at, change: String }
 
     struct Node: Encodable {
-        var identity, name, majorMinor, state: String
+        var identity, name, majorMinor: String
+        var state: LayerState
         var roles: [String]
         var above: [Node]
     }
@@ -34,7 +36,7 @@ struct HolderView: Encodable {
         func node(_ t: LayerTree) -> Node {
             let l = r.layer(t.identity)
             return Node(identity: t.identity, name: l?.name ?? t.identity, majorMinor: l?.device.majorMinor ?? "?",
-                        state: l?.state.rawValue ?? "gone", roles: t.roles.map(\.rawValue), above: t.above.map(node))
+                        state: l?.state ?? .gone, roles: t.roles.map(\.rawValue), above: t.above.map(node))
         }
         leaves = r.leafTrees().map(node)
         pendingChanges = pending

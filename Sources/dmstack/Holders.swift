@@ -96,14 +96,15 @@ struct Holders: ParsableCommand {
         @OptionGroup var registry: RegistryOptions
 
         struct Row: Encodable {
-            var name, kind, state: String
+            var name, kind: String
+            var state: HolderState
             var fsType, fsUuid, mountpoint: String?
             var leaves: [LeafRow]
             var chains: Int
             var registeredAt, refreshedAt: String
         }
 
-        struct LeafRow: Encodable { var name, majorMinor, identity, state: String }
+        struct LeafRow: Encodable { var name, majorMinor, identity: String; var state: LayerState }
 
         func run() throws {
             try reportingFailures {
@@ -112,7 +113,7 @@ struct Holders: ParsableCommand {
                 let rows = records.map { r in
                     Row(name: r.name, kind: r.kind.rawValue, state: r.state, fsType: r.filesystem?.type, fsUuid: r.filesystem?.uuid,
                         mountpoint: r.filesystem?.mountpoint,
-                        leaves: r.leaves.map { LeafRow(name: $0.name, majorMinor: $0.device.majorMinor, identity: $0.identity, state: $0.state.rawValue) },
+                        leaves: r.leaves.map { LeafRow(name: $0.name, majorMinor: $0.device.majorMinor, identity: $0.identity, state: $0.state) },
                         chains: r.chains.count, registeredAt: r.registeredAt, refreshedAt: r.refreshedAt)
                 }
                 if json {
@@ -128,8 +129,8 @@ struct Holders: ParsableCommand {
                                                 Column(header: "STATE")])
                 for r in rows {
                     table.rows.append([r.name, r.kind, r.fsType.map { "\($0) \(r.fsUuid ?? "")" } ?? "-", r.mountpoint ?? "-",
-                                       r.leaves.map { $0.state == "present" ? $0.name : "\($0.name) (\($0.state))" }.joined(separator: ","),
-                                       "\(r.chains)", r.state])
+                                       r.leaves.map { $0.state == .present ? $0.name : "\($0.name) (\($0.state))" }.joined(separator: ","),
+                                       "\(r.chains)", r.state.rawValue])
                 }
                 print(table.render())
             }

@@ -35,7 +35,7 @@ extension Holders {
             var holders: [Item]
         }
 
-        struct Item: Encodable { var name, state: String; var changes: [String] }
+        struct Item: Encodable { var name: String; var state: HolderState; var changes: [String] }
 
         func run() throws {
             try reportingFailures {

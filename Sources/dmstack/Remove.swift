@@ -107,16 +107,16 @@ struct Remove: ParsableCommand {
             report.event = event.key
             let (steps, stopped) = removal.execute(planned, kill: kill, unmountWait: wait, tokens: tokens, event: event,
                                                    notifications: ConfigOptions.notifications(config, db)) { step in
-                if !json { print("  \(step.outcome == "done" ? "done" : step.outcome): \(step.step) \(step.target)" + (step.detail.map { ": \($0)" } ?? "")) }
+                if !json { print("  \(step.outcome): \(step.step) \(step.target)" + (step.detail.map { ": \($0)" } ?? "")) }
             }
             report.steps = steps
             report.stoppedAt = stopped
-            if !steps.contains(where: { $0.step == "dispatch" }) { report.event = nil }
+            if !steps.contains(where: { $0.step == .dispatch }) { report.event = nil }
             // What is gone is recorded as gone (the chains stay known).
             removal.refreshHolders(planned, registry: db, after: Machine.live)
             if json { print(try JSONOutput.encode(["remove": report])) }
             if let stopped {
-                let thawed = steps.filter { $0.step == "thaw" && $0.outcome == "done" }.map(\.target)
+                let thawed = steps.filter { $0.step == .thaw && $0.outcome == .done }.map(\.target)
                 throw CommandFailure(status: .failure, message: "remove \(plan.leaf) stopped at \(stopped.step) \(stopped.target): \(stopped.detail ?? "failed")"
                     + (thawed.isEmpty ? "" : "; thawed \(thawed.joined(separator: ", "))"))
             }

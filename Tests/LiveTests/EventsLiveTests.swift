@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -79,12 +80,7 @@ struct EventsLiveTests {
         // Three events recorded while the hook works, then one dispatch that hangs on the fourth.
         for i in 1...3 { #expect(status("\(Live.dmstack) events test --message e\(i) \(options)") == 0) }
         try Live.sh("touch \(dir)/stall")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Live.dmstack)
-        p.arguments = ["events", "test", "--message", "e4"] + options.split(separator: " ").map(String.init)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try TestProcess.start(Live.dmstack, ["events", "test", "--message", "e4"] + options.split(separator: " ").map(String.init))
         var waited = 0
         while !FileManager.default.fileExists(atPath: "\(dir)/hook.pid") && waited < 300 { usleep(100_000); waited += 1 }
         #expect(FileManager.default.fileExists(atPath: "\(dir)/hook.pid"), "the hook never started")

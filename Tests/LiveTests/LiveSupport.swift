@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchemaCheck
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -23,21 +24,11 @@ enum Live {
     /// Runs a shell command, returning stdout; throws with stderr on failure.
     @discardableResult
     static func sh(_ command: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let stdout = String(decoding: o, as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw CommandError(command: command, status: p.terminationStatus, output: String(decoding: e, as: UTF8.self) + stdout)
+        let result = try TestProcess.shell(command)
+        guard result.status == 0 else {
+            throw CommandError(command: command, status: result.status, output: result.stderr + result.stdout)
         }
-        return stdout
+        return result.stdout
     }
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -100,9 +91,8 @@ enum Live {
 
     /// python3 mapping `file` (one page touched), writing `signal` to `out` on SIGTERM; its pid.
     static func mapper(_ file: String, out: String, cleanup: inout [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", """
+        // Its output is the test runner's, so a Python traceback shows.
+        let p = try TestProcess.start("/usr/bin/env", ["python3", "-c", """
             import mmap, signal, sys, time
             f = open('\(file)', 'rb'); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ); m[4096]
             def on(s, _): open('\(out)', 'w').write(signal.Signals(s).name); sys.exit(0)
@@ -111,8 +101,7 @@ enum Live {
             signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGBUS])
             open('\(out).ready', 'w').close()
             while True: time.sleep(0.1)
-            """]
-        try p.run()
+            """], inheritOutput: true)
         cleanup.append("kill -KILL \(p.processIdentifier) 2>/dev/null || true")
         var waited = 0
         while !FileManager.default.fileExists(atPath: "\(out).ready") && waited < 100 { usleep(100_000); waited += 1 }

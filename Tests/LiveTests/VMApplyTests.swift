@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `apply`, `teardown` and `list` on real device-mapper in the test VM: every target type built
@@ -265,14 +266,7 @@ struct VMApplyTests {
         #expect(refused.status == 3 && refused.err.contains("cannot be changed in place"), "\(refused.err)")
 
         // Started directly, not through a shell whose output pipe it would inherit.
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["600"]
-        sleeper.currentDirectoryURL = URL(fileURLWithPath: "/tmp/dmstack-grow")
-        sleeper.standardInput = FileHandle.nullDevice
-        sleeper.standardOutput = FileHandle.nullDevice
-        sleeper.standardError = FileHandle.nullDevice
-        try sleeper.run()
+        let sleeper = try TestProcess.start("/bin/sleep", ["600"], directory: "/tmp/dmstack-grow")
         defer { _ = try? Live.sh("kill -KILL \(sleeper.processIdentifier) 2>/dev/null") }
         let pid = "\(sleeper.processIdentifier)"
         print("vm-apply: sleeper pid \(pid)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -129,13 +130,7 @@ struct VMRemoveTests {
         let pid = try Live.mapper("\(mnt)/mapped", out: "\(dir)/signal", cleanup: &cleanup)
         try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(dir)/state")
 
-        let monitor = Process()
-        monitor.executableURL = URL(fileURLWithPath: Live.dmstack)
-        monitor.arguments = ["monitor"] + options.split(separator: " ").map(String.init)
-        let log = FileHandle(forWritingAtPath: "/dev/null")!
-        monitor.standardOutput = log
-        monitor.standardError = log
-        try monitor.run()
+        let monitor = try TestProcess.start(Live.dmstack, ["monitor"] + options.split(separator: " ").map(String.init))
         cleanup.append("kill -KILL \(monitor.processIdentifier) 2>/dev/null || true")
         usleep(1_500_000)
         try Live.sh("echo \(pfn1) > /sys/bus/nd/drivers/nd_pmem/unbind")

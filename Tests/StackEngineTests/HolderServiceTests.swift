@@ -70,11 +70,11 @@ struct HolderServiceTests {
             _ = try service(try Machines.raid()).register(.filesystem(Machines.parity), name: nil, hook: nil, by: "test", in: db)
             let gone = try service(try Machines.raid().removing("loop2"), at: Self.t2).refresh([], in: db)
             #expect(gone.map(\.record.name) == [Machines.parity])
-            #expect(gone[0].record.state == "degraded" && !gone[0].changes.isEmpty)
+            #expect(gone[0].record.state == .degraded && !gone[0].changes.isEmpty)
             #expect(try db.find(Machines.parity)?.layers.first { $0.device.kernelName == "loop2" }?.since == Self.t2)
             // Back: present again, and a refresh with no change says none.
             let back = try service(try Machines.raid(), at: "2026-01-03T00:00:00Z").refresh([Machines.parity], in: db)
-            #expect(back[0].record.state == "ok" && !back[0].changes.isEmpty)
+            #expect(back[0].record.state == .ok && !back[0].changes.isEmpty)
             #expect(try service(try Machines.raid(), at: "2026-01-04T00:00:00Z").refresh([], in: db)[0].changes.isEmpty)
             #expect(try !db.history(Machines.parity).isEmpty)
         }

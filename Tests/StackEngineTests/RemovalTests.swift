@@ -62,7 +62,7 @@ struct RemovalTests {
             #expect(refreshed[0].changes.contains { $0.contains("loop3") })
             let parity = try #require(try db.find(Machines.parity))
             #expect(parity.layers.first { $0.device.kernelName == "loop3" }?.state == .gone)
-            #expect(parity.state == "degraded")
+            #expect(parity.state == .degraded)
             // The mirror holder is not above the leaf: untouched.
             #expect(try db.find(Machines.mirror)?.refreshedAt == Self.registeredAt)
         }
@@ -92,7 +92,7 @@ extension RemovalTests {
             let (steps, stopped) = removal.execute(planned, kill: .term, unmountWait: 0, tokens: removal.processTokens(planned), event: event,
                                                    notifications: Notifications(dispatcher)) { logged.append($0) }
             #expect(steps.isEmpty && logged.isEmpty)
-            #expect(stopped == Removal.Step("remove", "loop3", "failed", "--snapshot plans against a captured machine; it needs --dry-run"))
+            #expect(stopped == Removal.Step(.remove, "loop3", .failed, "--snapshot plans against a captured machine; it needs --dry-run"))
             #expect(try dispatcher.registry.outbox().isEmpty && jsonLines(sink).isEmpty)
         }
     }

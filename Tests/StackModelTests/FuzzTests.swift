@@ -1,5 +1,6 @@
 import Foundation
 import StackModel
+import TestSupport
 import Testing
 
 /// Garbage and near-miss inputs: never a crash, always an error that names where and what.

@@ -64,7 +64,7 @@ struct HolderRecordTests {
         #expect(r.layer("namespace:namespace1.0")?.isLeaf == true, "a label-less namespace is known by its name")
         #expect(r.layer("dm-uuid:DMSTACK-t:top")?.device.dm?.table.count == 2)
         #expect(r.top(.data)?.name == "top" && r.top(.log)?.name == "log" && r.top(.realtime) == nil)
-        #expect(r.state == "ok")
+        #expect(r.state == .ok)
         // As a tree per leaf: pmem0 branches to a and b, both up to top.
         let trees = r.leafTrees()
         #expect(trees.map(\.identity) == ["ns-uuid:U0", "namespace:namespace1.0"])
@@ -109,14 +109,14 @@ struct HolderRecordTests {
         #expect(after.layer("namespace:namespace1.0")?.state == .gone && after.layer("namespace:namespace1.0")?.since == "T2")
         #expect(Self.paths(after) == Self.paths(r), "the chain through the gone leaf is kept as it was")
         #expect(!after.layers.contains { $0.identity.hasPrefix("devt:") }, "the dev_t the table still names is the recorded leaf")
-        #expect(after.state == "degraded" && after.registeredAt == "T1" && after.refreshedAt == "T2")
+        #expect(after.state == .degraded && after.registeredAt == "T1" && after.refreshedAt == "T2")
         // A second look finds nothing new and keeps the time it was first found gone.
         later.now = "T3"
         let (again, none) = after.refreshed(in: Self.machine(pmem1Gone: true), context: later)
         #expect(none.isEmpty && again.layer("namespace:namespace1.0")?.since == "T2")
         // And back.
         let (back, returned) = again.refreshed(in: Self.machine(), context: later)
-        #expect(returned == ["pmem1 (259:1) is back"] && back.state == "ok")
+        #expect(returned == ["pmem1 (259:1) is back"] && back.state == .ok)
     }
 
     @Test func reloadsAndReplacedMembersAreReported() throws {
@@ -128,7 +128,7 @@ struct HolderRecordTests {
         let raid = try m.holderRecord(name: nil, target: .filesystem("UUID=E"), registeredBy: "t", context: Self.context)
         let (after, changes) = raid.refreshed(in: Self.machine(r1Legs: ["loop0", "loop2"]), context: Self.context)
         #expect(changes.contains("loop2 (7:2) joined the chain") && changes.contains("loop1 (7:1) left the chain"))
-        #expect(after.layer("loop:/img1")?.state == .detached && after.state == "degraded")
+        #expect(after.layer("loop:/img1")?.state == .detached && after.state == .degraded)
         #expect(Self.paths(after) == ["data: loop0>r1", "data: loop1>r1", "data: loop2>r1"])
     }
 
@@ -140,7 +140,7 @@ struct HolderRecordTests {
         snapshot.devices.removeAll { $0.kernelName == "dm-3" || $0.kernelName == "pmem1" }
         let (after, changes) = raw.refreshed(in: Inventory(snapshot), context: Self.context)
         #expect(changes.first == "device log not found")
-        #expect(after.state == "gone" && after.layers.allSatisfy { $0.state == .gone } && Self.paths(after) == Self.paths(raw))
+        #expect(after.state == .gone && after.layers.allSatisfy { $0.state == .gone } && Self.paths(after) == Self.paths(raw))
     }
 
     @Test func aGoneLeafStillTranslatesThroughTheRecordedTables() throws {

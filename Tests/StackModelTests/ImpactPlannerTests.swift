@@ -1,4 +1,5 @@
 import StackModel
+import TestSupport
 import Testing
 
 /// The decisions of `simulate`, on the machine of HolderRecordTests (an XFS on `top` over two

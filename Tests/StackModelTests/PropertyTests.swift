@@ -1,4 +1,5 @@
 import StackModel
+import TestSupport
 import Testing
 
 /// Random stacks of random targets: every leaf piece a range goes down to must come back up

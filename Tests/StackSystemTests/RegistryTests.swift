@@ -87,8 +87,12 @@ struct RegistryTests {
             r.layers[0].state = .gone
             return (r, ["pmem0 (259:0) gone"])
         }
-        #expect(refreshed.map(\.record.state) == ["gone"])
+        #expect(refreshed.map(\.record.state) == [.gone])
         #expect(try registry.find("new")?.layers[0].state == .gone)
+        // The typed states are stored as the text they print as (the schema is unchanged).
+        let file = try SQLiteDatabase(path: registry.path, create: false, readOnly: true)
+        #expect(try file.rows("SELECT state FROM holders") { $0.text(0) } == ["gone"])
+        #expect(try file.rows("SELECT state FROM layers") { $0.text(0) } == ["gone"])
         #expect(try registry.history("new", limit: 1).map(\.change) == ["pmem0 (259:0) gone"])
         #expect(try registry.recordedDevices().map(\.kernelName) == ["pmem0"])
         #expect(try registry.unregister("new") && !registry.unregister("new"))

@@ -1,5 +1,6 @@
 import Foundation
 import JSONSchemaCheck
+import TestSupport
 import Testing
 
 /// The real `dmstack` binary against fixtures: whole stdout compared, stderr and exit status
@@ -15,21 +16,11 @@ struct CLITests {
         return packageRoot.appendingPathComponent(".build/debug/dmstack")
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    typealias Result = TestProcess.Result
 
+    /// `dmstack ARGUMENTS` (or another `executable`) in `directory`, waited for.
     static func run(_ arguments: [String], directory: URL = fixtures, executable: URL = binary) throws -> Result {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = arguments
-        p.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try TestProcess.run(executable, arguments, directory: directory)
     }
 
     /// dmstack's JSON output parsed and checked against its schema in docs/json.

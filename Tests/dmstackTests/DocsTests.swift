@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The committed man page and completions must match the CLI; regenerate with `make docs`.
@@ -10,7 +11,7 @@ struct DocsTests {
 
     /// Runs a shell command in the package root: its stdout, stderr and status.
     static func shell(_ command: String) throws -> CLITests.Result {
-        try CLITests.run(["-c", command], directory: CLITests.packageRoot, executable: URL(fileURLWithPath: "/bin/sh"))
+        try TestProcess.shell(command, directory: CLITests.packageRoot)
     }
 
     /// The page was made from this CLI and these hand-written sections: its first line holds

@@ -13,13 +13,27 @@ public enum KillPolicy: String, Sendable, CaseIterable {
 
 /// One step of a removal and how it went.
 public struct RemovalStep: Encodable, Sendable, Hashable {
-    public var step: String
+    /// What a step does, in the order `RemovalRunner` takes them (the kernel's pre-remove path,
+    /// then the teardown). A closed set that the command and the tests match on, so a misspelt
+    /// step fails to compile instead of never matching; the JSON and text print the raw value.
+    public enum Kind: String, Encodable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case freeze, dispatch, signal, invalidate, thaw, unmount, remove, detach
+        public var description: String { rawValue }
+    }
+
+    /// How a step went: `failed` stops the removal (after the thaw), `skipped` does not (a
+    /// process already gone, pid 1, `--kill none`). The JSON and text print the raw value.
+    public enum Outcome: String, Encodable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case done, failed, skipped
+        public var description: String { rawValue }
+    }
+
+    public var step: Kind
     public var target: String
-    /// done, failed, or skipped.
-    public var outcome: String
+    public var outcome: Outcome
     public var detail: String?
 
-    public init(_ step: String, _ target: String, _ outcome: String, _ detail: String? = nil) {
+    public init(_ step: Kind, _ target: String, _ outcome: Outcome, _ detail: String? = nil) {
         self.step = step
         self.target = target
         self.outcome = outcome
@@ -68,9 +82,9 @@ public struct RemovalRunner {
             for (mp, fd) in frozen.reversed() {
                 do {
                     _ = try Syscall.ioctl("thaw (FITHAW)", path: mp) { clinux_thaw(fd) }
-                    record(RemovalStep("thaw", mp, "done"))
+                    record(RemovalStep(.thaw, mp, .done))
                 } catch {
-                    let s = RemovalStep("thaw", mp, "failed", "FITHAW: \(error.reason); `fsfreeze -u \(mp)` thaws it")
+                    let s = RemovalStep(.thaw, mp, .failed, "FITHAW: \(error.reason); `fsfreeze -u \(mp)` thaws it")
                     record(s)
                     failed = failed ?? s
                 }
@@ -94,39 +108,39 @@ public struct RemovalRunner {
         for mp in plan.freeze {
             let fd: Int32
             do { fd = try Syscall.open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } catch {
-                return stop(RemovalStep("freeze", mp, "failed", "open: \(error.reason)"))
+                return stop(RemovalStep(.freeze, mp, .failed, "open: \(error.reason)"))
             }
             do { _ = try Syscall.ioctl("freeze (FIFREEZE)", path: mp) { clinux_freeze(fd) } } catch {
                 Syscall.close(fd)
-                return stop(RemovalStep("freeze", mp, "failed", "FIFREEZE: \(error.reason)" + (error.errno == EBUSY ? " (already frozen?)" : "")))
+                return stop(RemovalStep(.freeze, mp, .failed, "FIFREEZE: \(error.reason)" + (error.errno == EBUSY ? " (already frozen?)" : "")))
             }
             frozen.append((mp, fd))
-            record(RemovalStep("freeze", mp, "done"))
+            record(RemovalStep(.freeze, mp, .done))
         }
 
-        record(RemovalStep("dispatch", plan.leaf, "done", dispatch()))
+        record(RemovalStep(.dispatch, plan.leaf, .done, dispatch()))
 
         // Signal every process that maps or holds open a lost file (pre-remove takes them all).
         let me = getpid()
         for p in plan.processes where p.pid != me {
             if p.pid <= 1 {
-                record(RemovalStep("signal", "pid \(p.pid)", "skipped", "pid 1 is never signalled"))
+                record(RemovalStep(.signal, "pid \(p.pid)", .skipped, "pid 1 is never signalled"))
                 continue
             }
             if let token = tokens[p.pid], ProcessToken.of(p.pid) != token {
-                record(RemovalStep("signal", "pid \(p.pid)", "skipped", "exited since the plan (the pid may name another process now)"))
+                record(RemovalStep(.signal, "pid \(p.pid)", .skipped, "exited since the plan (the pid may name another process now)"))
                 continue
             }
             let who = "pid \(p.pid) (\(p.command.split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) } ?? p.command))"
-            guard kill != .none else { record(RemovalStep("signal", who, "skipped", "--kill none")); continue }
+            guard kill != .none else { record(RemovalStep(.signal, who, .skipped, "--kill none")); continue }
             let signal = kill == .term ? SIGTERM : SIGBUS
             do {
                 try Syscall.kill(p.pid, signal)
-                record(RemovalStep("signal", who, "done", "\(kill == .term ? "SIGTERM" : "SIGBUS"), \(p.how) \(p.path)"))
+                record(RemovalStep(.signal, who, .done, "\(kill == .term ? "SIGTERM" : "SIGBUS"), \(p.how) \(p.path)"))
             } catch let e where e.errno == ESRCH {
-                record(RemovalStep("signal", who, "skipped", "already gone"))
+                record(RemovalStep(.signal, who, .skipped, "already gone"))
             } catch {
-                return stop(RemovalStep("signal", who, "failed", error.reason))
+                return stop(RemovalStep(.signal, who, .failed, error.reason))
             }
         }
 
@@ -140,7 +154,7 @@ public struct RemovalRunner {
                 Syscall.close(fd)
                 dropped += 1
             }
-            record(RemovalStep("invalidate", "\(plan.invalidate.count) files", "done",
+            record(RemovalStep(.invalidate, "\(plan.invalidate.count) files", .done,
                                "POSIX_FADV_DONTNEED on the lost ranges of \(dropped) files" + (missing > 0 ? "; \(missing) could not be opened (gone meanwhile)" : "")))
         }
 
@@ -155,23 +169,23 @@ public struct RemovalRunner {
                 if e.errno == EINVAL || e.errno == ENOENT { break }  // not mounted (any more)
                 if e.errno == EBUSY && Monotonic.seconds() < deadline { usleep(100_000); continue }
                 let users = (try? Syscall.stat(mp)).map { st in ProcessScanner.users(of: ["\(clinux_major(UInt64(st.st_dev))):\(clinux_minor(UInt64(st.st_dev)))"]) } ?? []
-                return stop(RemovalStep("unmount", mp, "failed", e.reason
+                return stop(RemovalStep(.unmount, mp, .failed, e.reason
                     + (users.isEmpty ? "" : "; still used by " + users.map(\.description).joined(separator: ", ") + (kill == .none ? " (--kill term signals them)" : ""))))
             }
-            record(RemovalStep("unmount", mp, "done"))
+            record(RemovalStep(.unmount, mp, .done))
         }
 
         for item in plan.layers {
             do { try dm.remove(name: item.name) } catch {
-                return stop(RemovalStep("remove", item.name, "failed", error.description))
+                return stop(RemovalStep(.remove, item.name, .failed, error.description))
             }
-            record(RemovalStep("remove", item.name, "done", item.majorMinor))
+            record(RemovalStep(.remove, item.name, .done, item.majorMinor))
         }
 
         do { try detach.perform() } catch {
-            return stop(RemovalStep("detach", plan.leaf, "failed", error.description))
+            return stop(RemovalStep(.detach, plan.leaf, .failed, error.description))
         }
-        record(RemovalStep("detach", plan.leaf, "done", detach.description))
+        record(RemovalStep(.detach, plan.leaf, .done, detach.description))
         return (steps, nil)
     }
 }

@@ -263,7 +263,7 @@ public final class HolderRegistry {
                 state = excluded.state, registered_by = excluded.registered_by, registered_at = excluded.registered_at,
                 refreshed_at = excluded.refreshed_at, record = excluded.record
             """, [.text(record.name), .text(record.kind.rawValue), record.filesystem?.uuid.map { .text($0) } ?? .null,
-                  record.filesystem?.mountpoint.map { .text($0) } ?? .null, .text(record.state), .text(record.registeredBy),
+                  record.filesystem?.mountpoint.map { .text($0) } ?? .null, .text(record.state.rawValue), .text(record.registeredBy),
                   .text(record.registeredAt), .text(record.refreshedAt), .text(try Self.encode(record))])
         try db.query("DELETE FROM layers WHERE holder = ?", [.text(record.name)])
         for l in record.layers {
