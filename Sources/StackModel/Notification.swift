@@ -264,22 +264,3 @@ public struct NotifyConfig: Sendable, Hashable {
         return config
     }
 }
-
-extension SpecMap {
-    /// A duration that must be more than zero (a timeout of 0 would mean none to libcurl).
-    mutating func positiveDuration(_ key: String) throws(SpecError) -> Double? {
-        guard let v = try duration(key) else { return nil }
-        guard v > 0 else { throw fail(key, "must be more than 0") }
-        return v
-    }
-
-    /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds.
-    mutating func duration(_ key: String) throws(SpecError) -> Double? {
-        guard let s = try string(key) else { return nil }
-        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where s.hasSuffix(suffix) {
-            let digits = s.dropLast(suffix.count)
-            if isUnsigned(digits), let v = Double(digits) { return v * scale }
-        }
-        throw fail(key, "expected a duration like 500ms, 10s, 5m or 1h, got '\(s)'")
-    }
-}
