@@ -46,10 +46,10 @@ struct NotificationTests {
             monitor: {badblocks-interval: 1m}
             """)
         #expect(c.sinks.map(\.name) == ["jsonl-1", "jsonl-2", "pager", "journal-4", "syslog-5", "alertmanager-6"])
-        #expect(c.sinks[0].kind == .jsonLines(path: nil))
-        #expect(c.sinks[2].kind == .exec(argv: ["/usr/local/bin/page", "--team", "storage"], timeout: 1.5))
-        #expect(c.sinks[4].kind == .syslog(socket: "/dev/log", facility: 19))
-        #expect(c.sinks[5].kind == .alertmanager(url: "http://am:9093/api/v2/alerts", timeout: 10, labels: ["team": "storage"]))
+        #expect(c.sinks[0].kind as? JSONLinesSink == JSONLinesSink(path: nil))
+        #expect(c.sinks[2].kind as? ExecSink == ExecSink(argv: ["/usr/local/bin/page", "--team", "storage"], timeout: 1.5))
+        #expect(c.sinks[4].kind as? SyslogSink == SyslogSink(socket: "/dev/log", facility: 19))
+        #expect(c.sinks[5].kind as? AlertmanagerSink == AlertmanagerSink(url: "http://am:9093/api/v2/alerts", timeout: 10, labels: ["team": "storage"]))
         #expect(c.retry == RetryPolicy(initial: 2, maximum: 3600, attempts: 0))
         #expect(c.badblocksInterval == 60)
     }
