@@ -54,6 +54,18 @@ struct NotificationTests {
         #expect(c.badblocksInterval == 60)
     }
 
+    @Test func sinksCompareByTypeAndSettingsAndNameTheFilesTheyWrite() {
+        let file = SinkConfig(name: "a", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl"))
+        #expect(file == SinkConfig(name: "a", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl")))
+        #expect(file.hashValue == SinkConfig(name: "a", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl")).hashValue)
+        #expect(file != SinkConfig(name: "a", kind: JSONLinesSink(path: nil)))
+        #expect(file != SinkConfig(name: "b", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl")))
+        #expect(SinkConfig(name: "s", kind: JournalSink(socket: "/dev/log")) != SinkConfig(name: "s", kind: SyslogSink(socket: "/dev/log", facility: 3)))
+        #expect(file.kind.writtenFiles == ["/var/log/dmstack.jsonl"] && JSONLinesSink(path: nil).writtenFiles.isEmpty)
+        #expect(ExecSink(argv: ["/bin/true"], timeout: 1).writtenFiles.isEmpty)
+        #expect(Sinks.all.map { $0.type } == ["jsonl", "exec", "journal", "syslog", "alertmanager"])
+    }
+
     @Test(arguments: [
         ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (jsonl, exec, journal, syslog, alertmanager)"),
         ("sinks:\n  - type: exec\n", "config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list"),
@@ -61,6 +73,7 @@ struct NotificationTests {
         ("sinks:\n  - {type: jsonl, name: a}\n  - {type: journal, name: a}\n", "config.yaml:3: sinks[1].name: sink name 'a' is used twice"),
         ("sinks:\n  - type: alertmanager\n    url: am:9093\n", "config.yaml:3: sinks[0].url: expected an http:// or https:// URL, got 'am:9093'"),
         ("sinks:\n  - type: alertmanager\n    url: http://a\n    labels: {bad-name: x}\n", "config.yaml:4: sinks[0].labels.bad-name: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+        ("sinks:\n  - type: syslog\n    bogus: 1\n", "config.yaml:3: sinks[0].bogus: unknown key (allowed here: facility, name, socket, type)"),
         ("retries: {}\n", "config.yaml:1: retries: unknown key (allowed here: monitor, retry, sinks)"),
     ])
     func badConfigurationIsOneLineNamingTheKey(yaml: String, message: String) throws {
