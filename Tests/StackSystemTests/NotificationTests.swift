@@ -63,11 +63,12 @@ struct NotificationTests {
         #expect(SinkConfig(name: "s", kind: JournalSink(socket: "/dev/log")) != SinkConfig(name: "s", kind: SyslogSink(socket: "/dev/log", facility: 3)))
         #expect(file.kind.writtenFiles == ["/var/log/dmstack.jsonl"] && JSONLinesSink(path: nil).writtenFiles.isEmpty)
         #expect(ExecSink(argv: ["/bin/true"], timeout: 1).writtenFiles.isEmpty)
-        #expect(Sinks.all.map { $0.type } == ["jsonl", "exec", "journal", "syslog", "alertmanager"])
+        // The message's order of today's types; a new sink is appended, so no test lists them all.
+        #expect(Sinks.all.prefix(5).map { $0.type } == ["jsonl", "exec", "journal", "syslog", "alertmanager"])
     }
 
     @Test(arguments: [
-        ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (jsonl, exec, journal, syslog, alertmanager)"),
+        ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (\(Sinks.all.map { $0.type }.joined(separator: ", ")))"),
         ("sinks:\n  - type: exec\n", "config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list"),
         ("sinks:\n  - type: exec\n    argv: [x]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m or 1h, got '10'"),
         ("sinks:\n  - {type: jsonl, name: a}\n  - {type: journal, name: a}\n", "config.yaml:3: sinks[1].name: sink name 'a' is used twice"),
