@@ -60,16 +60,23 @@ public struct SpecError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Strict reading of one mapping: every key must be read by the decoder or it is refused as
-/// unknown, and values must have the expected shape.
-struct SpecMap {
-    let file: String
-    let path: String
-    let node: SpecNode
-    let entries: [SpecNode.Entry]
+/// unknown, and values must have the expected shape. Public so that decoders outside
+/// StackModel (the notification sinks' configuration in StackSystem) read their keys with the
+/// same rules and the same one-line errors as specs.
+public struct SpecMap {
+    /// The file the mapping comes from, for errors.
+    public let file: String
+    /// The key path of the mapping (`sinks[0]`), for errors; empty at the top.
+    public let path: String
+    /// The mapping node itself (its line is the one a missing key is reported on).
+    public let node: SpecNode
+    /// The mapping's entries in file order (no key twice).
+    public let entries: [SpecNode.Entry]
     /// Every key the decoder asked for, present or not: what is allowed here.
     private(set) var asked: Set<String> = []
 
-    init(_ node: SpecNode, file: String, path: String) throws(SpecError) {
+    /// Reads `node` as a mapping at key path `path`; refuses anything else, and a repeated key.
+    public init(_ node: SpecNode, file: String, path: String) throws(SpecError) {
         self.file = file
         self.path = path
         self.node = node
@@ -87,31 +94,37 @@ struct SpecMap {
     }
 
     static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
-    func keyPath(_ key: String) -> String { Self.join(path, key) }
+    /// The full key path of `key` in this mapping (`sinks[0].labels`).
+    public func keyPath(_ key: String) -> String { Self.join(path, key) }
 
-    func fail(_ key: String, _ message: String) -> SpecError {
+    /// The error for `key`, on the line of its value (the mapping's line when it is absent).
+    public func fail(_ key: String, _ message: String) -> SpecError {
         let line = entries.first { $0.key == key }?.value.line ?? node.line
         return SpecError(file: file, line: line, key: keyPath(key), message: message)
     }
 
-    mutating func node(_ key: String) -> SpecNode? {
+    /// The value of `key` whatever its shape, nil when absent; marks the key as allowed.
+    public mutating func node(_ key: String) -> SpecNode? {
         asked.insert(key)
         return entries.first(where: { $0.key == key })?.value
     }
 
-    mutating func string(_ key: String) throws(SpecError) -> String? {
+    /// A non-empty scalar, nil when absent.
+    public mutating func string(_ key: String) throws(SpecError) -> String? {
         guard let n = node(key) else { return nil }
         guard case .scalar(let s) = n.value else { throw fail(key, "expected a value, found \(n.kindName)") }
         guard !s.isEmpty else { throw fail(key, "is empty") }
         return s
     }
 
-    mutating func required(_ key: String) throws(SpecError) -> String {
+    /// A non-empty scalar that must be there.
+    public mutating func required(_ key: String) throws(SpecError) -> String {
         guard let s = try string(key) else { throw SpecError(file: file, line: node.line, key: keyPath(key), message: "missing (required)") }
         return s
     }
 
-    mutating func bool(_ key: String) throws(SpecError) -> Bool? {
+    /// `true` or `false` (no YAML 1.1 `yes`), nil when absent.
+    public mutating func bool(_ key: String) throws(SpecError) -> Bool? {
         guard let s = try string(key) else { return nil }
         switch s {
         case "true": return true
@@ -120,7 +133,8 @@ struct SpecMap {
         }
     }
 
-    mutating func integer(_ key: String, max: UInt64 = maxSectors) throws(SpecError) -> UInt64? {
+    /// A whole number up to `max`, nil when absent.
+    public mutating func integer(_ key: String, max: UInt64 = maxSectors) throws(SpecError) -> UInt64? {
         guard let s = try string(key) else { return nil }
         guard isUnsigned(s), let v = UInt64(s), v <= max else { throw fail(key, "expected a whole number up to \(max), got '\(s)'") }
         return v
@@ -129,19 +143,20 @@ struct SpecMap {
     /// A size with a unit, in sectors: `s` (sectors), `B`, `K`/`KiB`, `M`/`MiB`, `G`/`GiB`,
     /// `T`/`TiB` (powers of 1024, whole sectors only). A bare number is refused, except 0:
     /// sectors or bytes is exactly the mistake a spec must not guess.
-    mutating func size(_ key: String) throws(SpecError) -> UInt64? {
+    public mutating func size(_ key: String) throws(SpecError) -> UInt64? {
         guard let s = try string(key) else { return nil }
         do { return try SpecSize.sectors(s) } catch { throw fail(key, error.message) }
     }
 
-    mutating func list(_ key: String) throws(SpecError) -> [SpecNode]? {
+    /// A list of nodes, nil when absent.
+    public mutating func list(_ key: String) throws(SpecError) -> [SpecNode]? {
         guard let n = node(key) else { return nil }
         guard case .sequence(let items) = n.value else { throw fail(key, "expected a list, found \(n.kindName)") }
         return items
     }
 
     /// A list of words, written as a YAML list or as one comma-separated value.
-    mutating func words(_ key: String) throws(SpecError) -> [String]? {
+    public mutating func words(_ key: String) throws(SpecError) -> [String]? {
         guard let n = node(key) else { return nil }
         switch n.value {
         case .scalar(let s): return s.split(separator: ",").map { String($0).trimmed(" ") }.filter { !$0.isEmpty }
@@ -158,8 +173,25 @@ struct SpecMap {
         }
     }
 
+    /// A duration that must be more than zero (a timeout of 0 would mean none to libcurl).
+    public mutating func positiveDuration(_ key: String) throws(SpecError) -> Double? {
+        guard let v = try duration(key) else { return nil }
+        guard v > 0 else { throw fail(key, "must be more than 0") }
+        return v
+    }
+
+    /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds.
+    public mutating func duration(_ key: String) throws(SpecError) -> Double? {
+        guard let s = try string(key) else { return nil }
+        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where s.hasSuffix(suffix) {
+            let digits = s.dropLast(suffix.count)
+            if isUnsigned(digits), let v = Double(digits) { return v * scale }
+        }
+        throw fail(key, "expected a duration like 500ms, 10s, 5m or 1h, got '\(s)'")
+    }
+
     /// Refuses any key nobody read, naming the keys that are allowed.
-    func finish() throws(SpecError) {
+    public func finish() throws(SpecError) {
         for e in entries where !asked.contains(e.key) {
             let allowed = asked.sorted().joined(separator: ", ")
             throw SpecError(file: file, line: e.keyLine, key: keyPath(e.key), message: "unknown key" + (allowed.isEmpty ? "" : " (allowed here: \(allowed))"))

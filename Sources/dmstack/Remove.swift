@@ -80,9 +80,7 @@ struct Remove: ParsableCommand {
             let config = try options.load()
             // What dmstack itself writes while the filesystems are frozen: the outbox, the JSON
             // lines files, and its own output when that is a file.
-            try removal.checkNotFrozen(planned, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.compactMap {
-                if case .jsonLines(let path?) = $0.kind { return path } else { return nil }
-            })
+            try removal.checkNotFrozen(planned, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.flatMap { $0.kind.writtenFiles })
             let tokens = removal.processTokens(planned)
             var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary)
             if !json { print(Self.render(plan, detach: detach, impact: impact, dryRun: dryRun)) }

@@ -68,6 +68,6 @@ func jsonLines(_ path: String) -> [String] {
 /// A dispatcher whose only sink appends to `events.jsonl` in the store's directory.
 func fileDispatcher(_ store: RegistryStore) throws -> (Dispatcher, sink: String) {
     let sink = "\(store.directory)/events.jsonl"
-    let config = NotifyConfig(sinks: [SinkConfig(name: "file", kind: .jsonLines(path: sink))])
+    let config = NotifyConfig(sinks: [SinkConfig(name: "file", kind: JSONLinesSink(path: sink))])
     return (Dispatcher(registry: try store.open(), config: config), sink)
 }

@@ -46,21 +46,35 @@ struct NotificationTests {
             monitor: {badblocks-interval: 1m}
             """)
         #expect(c.sinks.map(\.name) == ["jsonl-1", "jsonl-2", "pager", "journal-4", "syslog-5", "alertmanager-6"])
-        #expect(c.sinks[0].kind == .jsonLines(path: nil))
-        #expect(c.sinks[2].kind == .exec(argv: ["/usr/local/bin/page", "--team", "storage"], timeout: 1.5))
-        #expect(c.sinks[4].kind == .syslog(socket: "/dev/log", facility: 19))
-        #expect(c.sinks[5].kind == .alertmanager(url: "http://am:9093/api/v2/alerts", timeout: 10, labels: ["team": "storage"]))
+        #expect(c.sinks[0].kind as? JSONLinesSink == JSONLinesSink(path: nil))
+        #expect(c.sinks[2].kind as? ExecSink == ExecSink(argv: ["/usr/local/bin/page", "--team", "storage"], timeout: 1.5))
+        #expect(c.sinks[4].kind as? SyslogSink == SyslogSink(socket: "/dev/log", facility: 19))
+        #expect(c.sinks[5].kind as? AlertmanagerSink == AlertmanagerSink(url: "http://am:9093/api/v2/alerts", timeout: 10, labels: ["team": "storage"]))
         #expect(c.retry == RetryPolicy(initial: 2, maximum: 3600, attempts: 0))
         #expect(c.badblocksInterval == 60)
     }
 
+    @Test func sinksCompareByTypeAndSettingsAndNameTheFilesTheyWrite() {
+        let file = SinkConfig(name: "a", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl"))
+        #expect(file == SinkConfig(name: "a", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl")))
+        #expect(file.hashValue == SinkConfig(name: "a", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl")).hashValue)
+        #expect(file != SinkConfig(name: "a", kind: JSONLinesSink(path: nil)))
+        #expect(file != SinkConfig(name: "b", kind: JSONLinesSink(path: "/var/log/dmstack.jsonl")))
+        #expect(SinkConfig(name: "s", kind: JournalSink(socket: "/dev/log")) != SinkConfig(name: "s", kind: SyslogSink(socket: "/dev/log", facility: 3)))
+        #expect(file.kind.writtenFiles == ["/var/log/dmstack.jsonl"] && JSONLinesSink(path: nil).writtenFiles.isEmpty)
+        #expect(ExecSink(argv: ["/bin/true"], timeout: 1).writtenFiles.isEmpty)
+        // The message's order of today's types; a new sink is appended, so no test lists them all.
+        #expect(Sinks.all.prefix(5).map { $0.type } == ["jsonl", "exec", "journal", "syslog", "alertmanager"])
+    }
+
     @Test(arguments: [
-        ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (jsonl, exec, journal, syslog, alertmanager)"),
+        ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (\(Sinks.all.map { $0.type }.joined(separator: ", ")))"),
         ("sinks:\n  - type: exec\n", "config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list"),
         ("sinks:\n  - type: exec\n    argv: [x]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m or 1h, got '10'"),
         ("sinks:\n  - {type: jsonl, name: a}\n  - {type: journal, name: a}\n", "config.yaml:3: sinks[1].name: sink name 'a' is used twice"),
         ("sinks:\n  - type: alertmanager\n    url: am:9093\n", "config.yaml:3: sinks[0].url: expected an http:// or https:// URL, got 'am:9093'"),
         ("sinks:\n  - type: alertmanager\n    url: http://a\n    labels: {bad-name: x}\n", "config.yaml:4: sinks[0].labels.bad-name: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+        ("sinks:\n  - type: syslog\n    bogus: 1\n", "config.yaml:3: sinks[0].bogus: unknown key (allowed here: facility, name, socket, type)"),
         ("retries: {}\n", "config.yaml:1: retries: unknown key (allowed here: monitor, retry, sinks)"),
     ])
     func badConfigurationIsOneLineNamingTheKey(yaml: String, message: String) throws {

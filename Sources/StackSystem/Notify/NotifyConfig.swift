@@ -1,0 +1,80 @@
+import StackModel
+
+/// One configured sink, from /etc/dmstack/config.yaml `sinks:` (see `NotifyConfig`): its name
+/// and the sink itself, of whichever registered type (`Sinks.all`) its `type:` word names.
+public struct SinkConfig: Sendable, Hashable {
+    /// Names the sink in the outbox: a delivery belongs to (event, sink name).
+    public var name: String
+    /// The sink's type and settings; it delivers.
+    public var kind: any NotificationSink
+
+    public init(name: String, kind: any NotificationSink) {
+        self.name = name
+        self.kind = kind
+    }
+
+    public static func == (lhs: SinkConfig, rhs: SinkConfig) -> Bool {
+        lhs.name == rhs.name && lhs.kind.isEqual(to: rhs.kind)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(type(of: kind).type)
+        hasher.combine(kind)
+    }
+}
+
+/// dmstack's configuration file: the notification sinks, the retry policy, the monitor's poll
+/// interval. Read strictly like a spec (unknown keys refused, one line per error). It lives in
+/// StackSystem, beside the sinks, because each sink's file decodes its own keys: the
+/// configuration knows sinks only through their registry.
+public struct NotifyConfig: Sendable, Hashable {
+    public static let defaultPath = "/etc/dmstack/config.yaml"
+
+    public var sinks: [SinkConfig]
+    public var retry = RetryPolicy()
+    /// Seconds between two reads of every pmem badblocks list.
+    public var badblocksInterval: Double = 5
+
+    public init(sinks: [SinkConfig], retry: RetryPolicy = RetryPolicy(), badblocksInterval: Double = 5) {
+        self.sinks = sinks
+        self.retry = retry
+        self.badblocksInterval = badblocksInterval
+    }
+
+    /// Without a configuration file: the journal (syslog where no journald listens).
+    public static let fallback = NotifyConfig(sinks: [SinkConfig(name: "journal", kind: JournalSink(socket: JournalSink.defaultSocket))])
+
+    /// Decodes the configuration tree (see the man page's FILES for the format).
+    public static func decode(_ root: SpecNode, file: String) throws(SpecError) -> NotifyConfig {
+        var top = try SpecMap(root, file: file, path: "")
+        var config = NotifyConfig(sinks: [])
+        var names: Set<String> = []
+        for (i, node) in (try top.list("sinks") ?? []).enumerated() {
+            var m = try SpecMap(node, file: file, path: "sinks[\(i)]")
+            let type = try m.required("type")
+            guard let sinkType = Sinks.type(named: type) else {
+                throw m.fail("type", "unknown sink type '\(type)' (\(Sinks.names.joined(separator: ", ")))")
+            }
+            let kind = try sinkType.decode(&m)
+            let name = try m.string("name") ?? "\(type)-\(i + 1)"
+            guard names.insert(name).inserted else { throw m.fail("name", "sink name '\(name)' is used twice") }
+            try m.finish()
+            config.sinks.append(SinkConfig(name: name, kind: kind))
+        }
+        if let node = top.node("retry") {
+            var r = try SpecMap(node, file: file, path: "retry")
+            if let v = try r.duration("initial") { config.retry.initial = v }
+            if let v = try r.duration("max") { config.retry.maximum = v }
+            if let v = try r.integer("attempts", max: 1_000_000) { config.retry.attempts = Int(v) }
+            try r.finish()
+        }
+        if let node = top.node("monitor") {
+            var r = try SpecMap(node, file: file, path: "monitor")
+            if let v = try r.positiveDuration("badblocks-interval") { config.badblocksInterval = v }
+            try r.finish()
+        }
+        try top.finish()
+        return config
+    }
+}

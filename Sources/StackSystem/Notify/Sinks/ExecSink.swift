@@ -1,0 +1,39 @@
+import StackModel
+
+/// `type: exec`: a program run with `argv` (no shell), the event JSON on stdin, the key fields
+/// in DMSTACK_* environment variables; killed after `timeout` seconds; exit 0 = delivered.
+/// The hook for anything dmstack has no sink for (a pager, a ticket).
+public struct ExecSink: NotificationSink {
+    public static let type = "exec"
+    public var argv: [String]
+    /// Seconds before the program is killed and the attempt counts as failed.
+    public var timeout: Double
+
+    public init(argv: [String], timeout: Double) {
+        self.argv = argv
+        self.timeout = timeout
+    }
+
+    public static func decode(_ map: inout SpecMap) throws(SpecError) -> ExecSink {
+        guard let argv = try map.words("argv"), !argv.isEmpty else { throw map.fail("argv", "missing (required): the program and its arguments, as a list") }
+        return ExecSink(argv: argv, timeout: try map.positiveDuration("timeout") ?? 30)
+    }
+
+    /// argv as configured (no shell), the event JSON on stdin, the key fields in DMSTACK_*
+    /// variables; delivered when it exits 0 within `timeout`.
+    public func deliver(_ event: NotificationEvent, payload: String, attempt: Int, sink: String) -> SinkOutcome {
+        let environment = Sinks.fields(event, attempt: attempt, sink: sink).map { "\($0.0)=\($0.1)" }
+        let result: CommandRunner.Result
+        do {
+            result = try CommandRunner.run(argv, input: Array(payload.utf8), environment: environment, timeout: timeout, keepStdout: true)
+        } catch {
+            return SinkOutcome(delivered: false, detail: "\(error)")
+        }
+        if result.timedOut {
+            return SinkOutcome(delivered: false, status: Int(result.status), detail: "\(argv[0]) timed out after \(timeout) s and was killed")
+        }
+        let last = result.output.split(whereSeparator: \.isNewline).last.map(String.init)
+        if result.status == 0 { return SinkOutcome(delivered: true, status: 0) }
+        return SinkOutcome(delivered: false, status: Int(result.status), detail: "\(argv[0]) exited with status \(result.status)" + (last.map { ": \($0)" } ?? ""))
+    }
+}
