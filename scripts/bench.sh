@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 swift build -q -c release --product dmstack-bench
 # The CLI as it would ship: release, Swift runtime linked in (no 9p loads of it in the VM).
-swift build -q -c release --static-swift-stdlib --product dmstack --scratch-path .build-static 2>&1 | grep -v "mktemp' is dangerous" || true
+make -s static
 model=$(.build/release/dmstack-bench)
 source Tests/VM/vm.sh
 work=$(mktemp -d /tmp/dmstack-bench-XXXXXX)

@@ -33,7 +33,11 @@ enum Live {
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The dmstack under test: `DMSTACK_BIN` when set (the test VM runs a copy on its tmpfs,
+    /// Tests/VM/guest.sh: executing it from the 9p root costs ~0.7 s a run under TCG), else
+    /// the one built beside the test binary.
     static var dmstack: String {
+        if let bin = ProcessInfo.processInfo.environment["DMSTACK_BIN"], FileManager.default.isExecutableFile(atPath: bin) { return bin }
         let beside = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("dmstack")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside.path }
         return packageRoot.appendingPathComponent(".build/debug/dmstack").path

@@ -5,7 +5,7 @@ import StackModel
 /// form of the kind's target type, status lines), or nil when the device is not of this kind.
 /// The model translates it like any dm table; a new kind is one conforming type here plus one
 /// line in `LayerReaders.all`, beside its target type in StackModel/Targets.
-public protocol LayerReader {
+public protocol LayerReader: Sendable {
     /// The device `name`'s layer, read under `base` (`/sys/class/block/NAME`).
     static func layer(name: String, base: String, sysfs: SysfsRoot) -> LayerInfo?
 }
