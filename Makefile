@@ -27,13 +27,13 @@ test: setup-test
 	@$(SWIFT) build -q
 	@$(SWIFT) test --no-parallel
 	@$(MAKE) -s static
-	@DMSTACK_VM_BIN=$(STATIC) Tests/VM/run.sh
+	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh
 
 # Real device-mapper and pmem: boots the test VM once and runs every live test inside it.
 test-vm: setup-test
 	@$(SWIFT) build -q --build-tests
 	@$(MAKE) -s static
-	@DMSTACK_VM_BIN=$(STATIC) Tests/VM/run.sh
+	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh
 
 # The CLI as it would ship: release, Swift runtime linked in (the VM suite and `make bench`
 # run it: in the guest it starts 5x faster than the debug build).

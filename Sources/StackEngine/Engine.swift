@@ -107,8 +107,12 @@ extension Engine {
 
 /// A key file's bytes as the hex a crypt table carries; shared by both engines.
 enum CryptKey {
+    /// dm-crypt takes keys of 1 to 512 bytes; a key file is read no further than one past it.
+    static let maximum = 512
     static func hex(_ bytes: [UInt8], file: String) -> Result<String, KeyFileError> {
-        guard !bytes.isEmpty, bytes.count <= 512 else { return .failure(KeyFileError("key file \(file) holds \(bytes.count) bytes; a dm-crypt key is 1 to 512")) }
+        guard !bytes.isEmpty, bytes.count <= maximum else {
+            return .failure(KeyFileError("key file \(file) holds \(bytes.count == maximum + 1 ? "more than \(maximum)" : "\(bytes.count)") bytes; a dm-crypt key is 1 to \(maximum)"))
+        }
         let digits = Array("0123456789abcdef".utf8)
         return .success(String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self))
     }

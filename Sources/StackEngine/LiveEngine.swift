@@ -62,7 +62,7 @@ public struct LiveEngine: Engine {
     public func holderContext(now: String) -> HolderContext { HolderContext.live(now: now) }
 
     public func cryptKey(_ file: String) -> Result<String, KeyFileError> {
-        guard let bytes = try? SectorReader.contents(of: file) else { return .failure(KeyFileError("cannot read key file \(file)")) }
+        guard let bytes = try? SectorReader.contents(of: file, limit: CryptKey.maximum + 1) else { return .failure(KeyFileError("cannot read key file \(file)")) }
         return CryptKey.hex(bytes, file: file)
     }
 

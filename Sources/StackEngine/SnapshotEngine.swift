@@ -75,7 +75,7 @@ public struct SnapshotEngine: Engine {
     public func holderContext(now: String) -> HolderContext { HolderContext(now: now) }
 
     public func cryptKey(_ file: String) -> Result<String, KeyFileError> {
-        guard let bytes = try? SectorReader.contents(of: file) else { return .success(String(repeating: "0", count: 64)) }
+        guard let bytes = try? SectorReader.contents(of: file, limit: CryptKey.maximum + 1) else { return .success(String(repeating: "0", count: 64)) }
         return CryptKey.hex(bytes, file: file)
     }
 

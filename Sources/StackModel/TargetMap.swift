@@ -55,6 +55,8 @@ public struct TargetMap: Sendable {
     /// The dm device this target belongs to (dynamic mappings are looked up by it).
     public let deviceName: String
     let mapper: any TargetMapper
+    /// The target's window and members, the shared arithmetic of its mapper.
+    let frame: MapFrame
     /// For targets that map one member 1:1 at an offset: that slot and offset; used for a
     /// fast path that allocates nothing.
     public let identitySlot: (slot: Int, offset: UInt64)?
@@ -63,7 +65,7 @@ public struct TargetMap: Sendable {
         self.target = target
         self.deviceName = deviceName
         members = target.members
-        let frame = MapFrame(start: target.start, length: target.length, members: members, deviceName: deviceName)
+        frame = MapFrame(start: target.start, length: target.length, members: members, deviceName: deviceName)
         mapper = target.kind.mapper(frame, mappings: mappings, poolName: poolName)
         identitySlot = mapper.identitySlot
     }
@@ -78,12 +80,7 @@ public struct TargetMap: Sendable {
 
     /// The device range a 1:1 member range maps to, clipped to the target.
     @inline(__always)
-    func identityUp(offset: UInt64, _ range: SectorRange) -> SectorRange? {
-        let lo = max(range.start, offset)
-        let hi = min(range.end, offset &+ target.length)
-        guard lo < hi else { return nil }
-        return SectorRange(start: target.start + (lo - offset), length: hi - lo)
-    }
+    func identityUp(offset: UInt64, _ range: SectorRange) -> SectorRange? { frame.identityUp(offset: offset, range) }
 
     /// The extents of `range` (device sectors inside this target), with every member location.
     public func down(_ range: SectorRange) -> [Extent] { mapper.down(range) }

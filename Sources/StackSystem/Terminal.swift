@@ -11,13 +11,8 @@ public enum Terminal {
 
     /// Writes all of `string` to standard error, stopping quietly if it is closed.
     public static func writeStandardError(_ string: String) {
-        let bytes = Array(string.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(2, $0.baseAddress! + done, $0.count - done) }
-            if n <= 0 { return }
-            done += n
-        }
+        // Through the seam: EINTR is retried there; any other failure has nowhere to be told.
+        try? Syscall.writeAll(2, Array(string.utf8), path: "standard error")
     }
 
     /// Flushes standard output: a line per event as it happens, also into a pipe or a file.

@@ -15,6 +15,15 @@ struct EngineTests {
         #expect { try missing.inventory() } throws: { ($0 as? EngineError)?.kind == .dataError && "\($0)".hasPrefix("/nonexistent.json: ") }
     }
 
+    /// A key file is read no further than one byte past dm-crypt's 512: `/dev/zero` (or a
+    /// disk named by mistake) is refused at once instead of read until memory runs out.
+    @Test func aKeyFileIsReadNoFurtherThanItsLimit() throws {
+        for engine in [SnapshotEngine(snapshot: try Machines.raid()) as any Engine, LiveEngine(dmstackVersion: "test")] {
+            guard case .failure(let e) = engine.cryptKey("/dev/zero") else { Issue.record("/dev/zero accepted as a key"); continue }
+            #expect(e.message == "key file /dev/zero holds more than 512 bytes; a dm-crypt key is 1 to 512")
+        }
+    }
+
     @Test func aSnapshotOnlyPlansAndHasNoRegistryNorDevLinks() throws {
         let engine = SnapshotEngine(snapshot: try Machines.raid())
         #expect(engine.changeRefusal == "--snapshot plans against a captured machine; it needs --dry-run")

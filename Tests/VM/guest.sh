@@ -21,11 +21,11 @@ else
     export DMSTACK_STATE_DIR=/tmp/dmstack-vm-state DMSTACK_VM=1
     # dmstack runs from the guest's tmpfs: executed from the 9p root each run pages it in again
     # (0.9 s for `--version` under TCG, 0.18 s from tmpfs for the static release build).
-    if mkdir -p /tmp/dmstack-bin && cp "$bin" /tmp/dmstack-bin/dmstack; then
+    if mkdir -p /tmp/dmstack-bin && cp "$bin" /tmp/dmstack-bin/dmstack && /tmp/dmstack-bin/dmstack --version >/dev/null; then
         export DMSTACK_BIN=/tmp/dmstack-bin/dmstack
         echo "note: dmstack under test: $bin (run from the guest's tmpfs)" >> "$out/setup.log"
     else
-        echo "FAIL setup: cannot copy the dmstack under test ($bin) to the guest's tmpfs" >> "$out/setup.log"
+        echo "FAIL setup: the dmstack under test ($bin) does not run from the guest's tmpfs" >> "$out/setup.log"
     fi
     rm -rf "$DMSTACK_STATE_DIR"
     # One suite at a time: suites build and tear down devices the others capture.

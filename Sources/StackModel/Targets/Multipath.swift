@@ -18,7 +18,6 @@ public struct MultipathTarget: TargetType {
 
     /// Every path, in table order.
     public var paths: [String] { groups.flatMap(\.devices) }
-    public var groupCount: Int { groups.count }
 
     public static let names = ["multipath"]
     public var typeName: String { "multipath" }

@@ -384,7 +384,6 @@ public struct RaidSpec: SpecTarget {
     public var nosync: Bool
 
     public static var specNames: [String] { RaidLevel.allCases.map(\.rawValue) }
-    public var specName: String { level.rawValue }
     public var references: [MemberSpec] { metadata.compactMap { $0 } + members }
 
     public static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> RaidSpec {

@@ -8,14 +8,11 @@ public protocol SpecTarget: Sendable, Hashable {
     static func decode(_ d: inout SpecTargetDecoder) throws(SpecError) -> Self
     /// Every member reference, in table order.
     var references: [MemberSpec] { get }
-    /// The `type:` word as written.
-    var specName: String { get }
     /// Resolves members and sizes into the table targets this spec target becomes.
     func plan(_ p: inout TargetPlanning) throws(PlanError) -> [PlannedTarget]
 }
 
 extension SpecTarget {
-    public var specName: String { Self.specNames[0] }
     func isEqual(to other: any SpecTarget) -> Bool { (other as? Self) == self }
 }
 

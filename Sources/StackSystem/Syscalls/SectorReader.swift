@@ -32,16 +32,19 @@ public final class SectorReader: @unchecked Sendable {
         return Array(buffer.prefix(done))
     }
 
-    /// The whole file, for small inputs such as XML dumps.
-    public static func contents(of path: String) throws -> [UInt8] {
+    /// The whole file, for small inputs such as XML dumps; with `limit`, at most that many
+    /// bytes (a key file that is `/dev/zero` or a disk must not be read whole).
+    public static func contents(of path: String, limit: Int? = nil) throws -> [UInt8] {
         let reader = try SectorReader(path: path)
         var out: [UInt8] = []
         var sector: UInt64 = 0
+        let step: UInt64 = limit.map { UInt64(max(1, ($0 + 511) / 512)) } ?? 2048
         while true {
-            let chunk = try reader.read(sector, 2048)
+            let chunk = try reader.read(sector, step)
             out.append(contentsOf: chunk)
-            if chunk.count < 2048 * 512 { return out }
-            sector += 2048
+            if let limit, out.count >= limit { return Array(out.prefix(limit)) }
+            if chunk.count < Int(step) * 512 { return out }
+            sector += step
         }
     }
 }
