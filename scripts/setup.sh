@@ -6,7 +6,7 @@ set -euo pipefail
 level=${1:-build}
 
 build_packages=(pkg-config libdevmapper-dev libblkid-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev)
-test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools
+test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools mdadm cryptsetup-bin
                qemu-system-x86 linux-image-amd64 busybox-static python3-pip groff-base)
 
 wanted=("${build_packages[@]}")
