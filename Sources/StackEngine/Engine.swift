@@ -31,8 +31,11 @@ public protocol Engine: Sendable {
     func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse]
 
     /// The mappings of the dynamic targets of `tables` (read from `inventory`) from their
-    /// metadata; each source names its device the way device arguments do.
-    func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings
+    /// metadata: the given files first (each source names its device the way device arguments
+    /// do), then, for the targets on the stacks of `around` (the query's devices) that have
+    /// none, what this machine has: the live engine reads their metadata itself, a snapshot
+    /// what was captured. What cannot be had is in `unavailable`, with the reason.
+    func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory, around: [String]) throws(EngineError) -> DynamicMappings
 
     /// The holder registry that describes this machine, if it has one: the one in `store`
     /// for the live machine, none for a snapshot (a registry describes the machine it is on).
@@ -88,8 +91,8 @@ public struct ReverseMapOptions: Sendable {
 }
 
 extension Engine {
-    /// Both engines read the given files; device names resolved as arguments are.
-    public func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings {
+    /// The given files, device names resolved as arguments are (both engines read them so).
+    public func givenMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings {
         try sources.load(tables: tables) { n in (try? device(n, in: inventory))?.displayName ?? n }
     }
 

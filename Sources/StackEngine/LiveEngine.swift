@@ -50,6 +50,14 @@ public struct LiveEngine: Engine {
         ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
     }
 
+    /// The given files, then each dynamic target on the query's stacks read live
+    /// (StackSystem/Metadata: a pool's held metadata snapshot, a COW store, a superblock).
+    public func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory, around: [String]) throws(EngineError) -> DynamicMappings {
+        let given = try givenMappings(sources, tables: tables, in: inventory)
+        let read = LiveMetadataReaders.read(tables: tables, inventory: inventory, scope: inventory.stack(of: around), given: given)
+        return given.filling(from: read)
+    }
+
     public func registry(_ store: RegistryStore, readOnly: Bool) throws(EngineError) -> HolderRegistry? {
         try store.openExisting(readOnly: readOnly)
     }

@@ -48,7 +48,7 @@ public struct MonitorPass {
                         withGone = inventory.adding(recorded: recorded).inventory
                     }
                     do {
-                        let impact = try ImpactRun(engine: engine, inventory: withGone!, time: time)
+                        let impact = try ImpactRun(engine: engine, inventory: withGone!, mappings: mappings(withGone!, around: leaf.device.kernelName), time: time)
                             .plan(leaf: leaf.device.kernelName, range: nil, event: .remove).impact
                         events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: occurrence, at: at, origin: "monitor", host: host))
                     } catch let e as EngineError {
@@ -61,7 +61,7 @@ public struct MonitorPass {
                     let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: "badblocks")
                     if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
                     do {
-                        let impact = try ImpactRun(engine: engine, inventory: inventory, time: time)
+                        let impact = try ImpactRun(engine: engine, inventory: inventory, mappings: mappings(inventory, around: device), time: time)
                             .plan(leaf: device, range: range, event: .failure).impact
                         events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: "badblocks", at: at, origin: "monitor", host: host))
                     } catch let e as EngineError {
@@ -86,5 +86,12 @@ public struct MonitorPass {
             _ = try HolderService(engine: engine, time: FixedTime(at)).refresh(refresh.sorted(), in: db, inventory: inventory)
         }
         return try usingRegistry { () throws(RegistryError) in try dispatcher.dispatch() }
+    }
+
+    /// The dynamic targets' mappings on `around`'s stacks, as the engine has them (a live
+    /// pool's metadata snapshot, say); what it cannot read stays `unknown` with its reason.
+    func mappings(_ inventory: Inventory, around: String) -> DynamicMappings {
+        guard let tables = try? inventory.tableSet() else { return DynamicMappings() }
+        return (try? engine.dynamicMappings(MetadataSources(), tables: tables, in: inventory, around: [around])) ?? DynamicMappings()
     }
 }

@@ -16,6 +16,11 @@ public struct SnapshotCapture: Sendable {
     /// filesystems (by fs UUID, from `registry`), every mounted one on a block device, or none.
     public func snapshot(of inventory: Inventory, selection: Selection, registry: () throws -> HolderRegistry?) throws -> SystemSnapshot {
         var snapshot = inventory.snapshot
+        // Every dynamic target's mapping, so `--snapshot` translates through it as live does.
+        if let tables = try? inventory.tableSet() {
+            let metadata = try engine.dynamicMappings(MetadataSources(), tables: tables, in: inventory, around: inventory.devices.map(\.kernelName))
+            snapshot.metadata = metadata.isEmpty ? nil : metadata
+        }
         guard selection != .none else { return snapshot }
         var wanted = inventory.mountedFilesystems()
         if selection == .registered {

@@ -13,6 +13,8 @@ public struct SnapshotEngine: Engine {
     /// The captured reverse maps and file uses: they answer for any inventory built from the
     /// snapshot (one with a gone leaf's recorded devices added, say).
     let reverseMaps: [FilesystemReverseMap], fileUses: [FileUse]
+    /// The dynamic targets' mappings as captured (none from a file older than version 3).
+    let metadata: DynamicMappings
 
     /// The snapshot in `file`.
     public init(file: String) {
@@ -24,8 +26,10 @@ public struct SnapshotEngine: Engine {
             }
             let snapshot = try SnapshotCodec.decode(Data(bytes), file: file)
             (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])
+            metadata = snapshot.metadata ?? DynamicMappings()
         } catch {
             (loaded, reverseMaps, fileUses) = (.failure(EngineError(.dataError, "\(error)")), [], [])
+            metadata = DynamicMappings()
         }
     }
 
@@ -33,6 +37,7 @@ public struct SnapshotEngine: Engine {
     public init(snapshot: SystemSnapshot, source: String = "the snapshot") {
         self.source = source
         (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])
+        metadata = snapshot.metadata ?? DynamicMappings()
     }
 
     public func inventory() throws(EngineError) -> Inventory { try loaded.get() }
@@ -55,6 +60,11 @@ public struct SnapshotEngine: Engine {
 
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
         fileUses.filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
+    }
+
+    /// The given files, then what was captured: the answers live gave at capture time.
+    public func dynamicMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory, around: [String]) throws(EngineError) -> DynamicMappings {
+        try givenMappings(sources, tables: tables, in: inventory).filling(from: metadata)
     }
 
     /// None: the registry on this machine describes this machine, not the captured one.

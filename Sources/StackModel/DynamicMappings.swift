@@ -8,7 +8,7 @@ public struct MappingParseError: Error, Hashable, Sendable, CustomStringConverti
 }
 
 /// One run of consecutive blocks, `length` blocks from `from` mapped to `to`.
-public struct BlockRun: Hashable, Sendable {
+public struct BlockRun: Hashable, Sendable, Codable {
     public var from: UInt64
     public var to: UInt64
     public var length: UInt64
@@ -36,7 +36,7 @@ func overlappingRuns(_ runs: [BlockRun], key: KeyPath<BlockRun, UInt64>, first: 
 /// A thin pool's mappings as `thin_dump` prints them (thin-provisioning-tools xml format:
 /// `superblock` with `data_block_size` in sectors, `device dev_id`, `range_mapping
 /// origin_begin data_begin length`, `single_mapping origin_block data_block`; block units).
-public struct ThinPoolMapping: Hashable, Sendable {
+public struct ThinPoolMapping: Hashable, Sendable, Codable {
     public var dataBlockSectors: UInt64
     /// Per thin device id: runs from thin block (`from`) to pool data block (`to`), by `from`.
     public var devices: [UInt64: [BlockRun]]
@@ -90,8 +90,8 @@ public struct ThinPoolMapping: Hashable, Sendable {
 
 /// A cache's mappings as `cache_dump` prints them (`superblock block_size` in sectors,
 /// `mapping cache_block origin_block dirty`).
-public struct CacheMapping: Hashable, Sendable {
-    public struct Entry: Hashable, Sendable {
+public struct CacheMapping: Hashable, Sendable, Codable {
+    public struct Entry: Hashable, Sendable, Codable {
         public var cacheBlock: UInt64
         public var originBlock: UInt64
         public var dirty: Bool
@@ -139,7 +139,7 @@ public struct CacheMapping: Hashable, Sendable {
 /// (drivers/md/dm-snap-persistent.c: header chunk 0 `SnAp`, then metadata areas of
 /// `chunk_bytes / 16` little-endian `{old_chunk, new_chunk}` pairs, area N at chunk
 /// `1 + (exceptions_per_area + 1) * N`, the list ending at the first `new_chunk == 0`).
-public struct SnapshotExceptionStore: Hashable, Sendable {
+public struct SnapshotExceptionStore: Hashable, Sendable, Codable {
     public var chunkSectors: UInt64
     public var valid: Bool
     /// Origin chunk (`from`) → COW chunk (`to`), length 1 each, sorted by `from`.
@@ -198,7 +198,7 @@ public struct SnapshotExceptionStore: Hashable, Sendable {
 /// `wc_memory_entry {original_sector, seq_count}` per block; data blocks begin at
 /// `roundup(64 + 16 * n_blocks, block_size)`; an entry is committed when its seq_count is
 /// below the superblock's, and the highest seq_count wins for one original sector).
-public struct WritecacheMapping: Hashable, Sendable {
+public struct WritecacheMapping: Hashable, Sendable, Codable {
     public var blockBytes: UInt64
     /// Sectors of metadata before the first data block (after `start_sector`).
     public var metadataSectors: UInt64
@@ -269,13 +269,48 @@ public struct WritecacheMapping: Hashable, Sendable {
 
 /// Every dynamic mapping known for one translation, by the dm device name that owns it:
 /// thin pools by pool device, snapshots, caches and writecaches by their own device.
-public struct DynamicMappings: Sendable {
+/// `capture` stores them in the snapshot (`metadata`), so `--snapshot` answers as live did.
+public struct DynamicMappings: Sendable, Hashable, Codable {
     public var thinPools: [String: ThinPoolMapping] = [:]
     public var snapshots: [String: SnapshotExceptionStore] = [:]
     public var caches: [String: CacheMapping] = [:]
     public var writecaches: [String: WritecacheMapping] = [:]
     public var integrity: [String: IntegrityGeometry] = [:]
+    /// Devices whose metadata was looked for and could not be read, with the reason (the
+    /// live engine's read failed, or a snapshot was captured without it): their ranges are
+    /// `unknown` with this reason rather than with what an admin could give.
+    public var unavailable: [String: String] = [:]
     public init() {}
+
+    /// Whether the mapping of `kind` for `name` is known.
+    public func has(_ kind: DynamicMetadataKind, _ name: String) -> Bool {
+        switch kind {
+        case .thinDump: thinPools[name] != nil
+        case .cacheDump: caches[name] != nil
+        case .snapshotStore: snapshots[name] != nil
+        case .writecacheMetadata: writecaches[name] != nil
+        case .integritySuperblock: integrity[name] != nil
+        }
+    }
+
+    /// These mappings with `other`'s added where these have none (given files win over
+    /// what was read or stored); a reason stays only for a device still without a mapping.
+    public func filling(from other: DynamicMappings) -> DynamicMappings {
+        var m = self
+        m.thinPools.merge(other.thinPools) { mine, _ in mine }
+        m.snapshots.merge(other.snapshots) { mine, _ in mine }
+        m.caches.merge(other.caches) { mine, _ in mine }
+        m.writecaches.merge(other.writecaches) { mine, _ in mine }
+        m.integrity.merge(other.integrity) { mine, _ in mine }
+        m.unavailable.merge(other.unavailable) { mine, _ in mine }
+        for name in m.unavailable.keys where [m.thinPools[name] != nil, m.snapshots[name] != nil, m.caches[name] != nil,
+                                                m.writecaches[name] != nil, m.integrity[name] != nil].contains(true) {
+            m.unavailable[name] = nil
+        }
+        return m
+    }
+
+    public var isEmpty: Bool { self == DynamicMappings() }
 }
 
 // MARK: - Dump plumbing
@@ -309,7 +344,7 @@ func hex32(_ v: UInt32) -> String {
 /// superblock` at the table's start sector, "integrt" magic; `calculate_journal_section_size`,
 /// `calculate_device_limits`, `get_area_and_offset`, `get_data_sector`): data is interleaved
 /// with runs of tags, `interleave` data sectors per area, each area preceded by its tag run.
-public struct IntegrityGeometry: Hashable, Sendable {
+public struct IntegrityGeometry: Hashable, Sendable, Codable {
     public var log2InterleaveSectors: UInt8
     public var tagSize: UInt16
     public var journalSections: UInt32
@@ -357,5 +392,81 @@ public struct IntegrityGeometry: Hashable, Sendable {
             throw MappingParseError(source: source, message: "implausible dm-integrity superblock (interleave 2^\(sb[9]), tag size \(g.tagSize), block 2^\(sb[28]) sectors); a separate metadata device is not supported")
         }
         return g
+    }
+}
+
+// MARK: - Snapshot form
+
+/// A run is stored as `[from, to, length]`: a pool holds millions of them.
+extension BlockRun {
+    public init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        let from = try c.decode(UInt64.self), to = try c.decode(UInt64.self), length = try c.decode(UInt64.self)
+        guard c.isAtEnd else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "a block run is [from, to, length]") }
+        self.init(from: from, to: to, length: length)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(from)
+        try c.encode(to)
+        try c.encode(length)
+    }
+}
+
+/// Thin devices as a list of `{id, runs}` by id, each device's runs sorted by thin block.
+extension ThinPoolMapping {
+    enum CodingKeys: String, CodingKey { case dataBlockSectors, devices }
+    struct Device: Codable { var id: UInt64; var runs: [BlockRun] }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        var devices: [UInt64: [BlockRun]] = [:]
+        for d in try c.decode([Device].self, forKey: .devices) { devices[d.id, default: []] += d.runs }
+        for id in devices.keys { devices[id]!.sort { $0.from < $1.from } }
+        self.init(dataBlockSectors: try c.decode(UInt64.self, forKey: .dataBlockSectors), devices: devices)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dataBlockSectors, forKey: .dataBlockSectors)
+        try c.encode(devices.keys.sorted().map { Device(id: $0, runs: devices[$0]!) }, forKey: .devices)
+    }
+}
+
+/// Each kind as a list of `{device, mapping}` sorted by device (not an object keyed by device
+/// name: the snapshot's snake_case key strategy would rewrite names like `vg-lv_tdata`).
+extension DynamicMappings {
+    enum CodingKeys: String, CodingKey { case thinPools, snapshots, caches, writecaches, integrity, unavailable }
+    struct Named<T: Codable>: Codable { var device: String; var mapping: T }
+    struct Reason: Codable { var device: String; var reason: String }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Codable>(_ key: CodingKeys) throws -> [String: T] {
+            var out: [String: T] = [:]
+            for n in try c.decodeIfPresent([Named<T>].self, forKey: key) ?? [] { out[n.device] = n.mapping }
+            return out
+        }
+        self.init()
+        thinPools = try read(.thinPools)
+        snapshots = try read(.snapshots)
+        caches = try read(.caches)
+        writecaches = try read(.writecaches)
+        integrity = try read(.integrity)
+        for r in try c.decodeIfPresent([Reason].self, forKey: .unavailable) ?? [] { unavailable[r.device] = r.reason }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func write<T: Codable>(_ d: [String: T], _ key: CodingKeys) throws {
+            try c.encode(d.keys.sorted().map { Named(device: $0, mapping: d[$0]!) }, forKey: key)
+        }
+        try write(thinPools, .thinPools)
+        try write(snapshots, .snapshots)
+        try write(caches, .caches)
+        try write(writecaches, .writecaches)
+        try write(integrity, .integrity)
+        try c.encode(unavailable.keys.sorted().map { Reason(device: $0, reason: unavailable[$0]!) }, forKey: .unavailable)
     }
 }

@@ -94,6 +94,19 @@ public struct Inventory: Sendable {
         return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
     }
 
+    /// The display names of every device of the stacks `names` belong to: all that is built
+    /// on them or they are built on, transitively both ways (a thin device, its pool, the
+    /// pool's other thin devices). Dynamic metadata is read for these only.
+    public func stack(of names: [String]) -> Set<String> {
+        var seen = Set<String>(), out = Set<String>(), todo = names.compactMap { try? device($0) }
+        while let d = todo.popLast() {
+            guard seen.insert(d.kernelName).inserted else { continue }
+            out.insert(d.displayName)
+            todo += above(d) + below(d)
+        }
+        return out
+    }
+
     public func mounts(of d: BlockDevice) -> [Mount] {
         (mountsByDevice[d.majorMinor] ?? []).map { snapshot.mounts[$0] }
     }

@@ -5,7 +5,9 @@ public struct SystemSnapshot: Codable, Sendable, Hashable {
     /// Bumped whenever a field changes meaning or a required field is added; a file with a
     /// newer version is refused rather than misread.
     /// 2 added `reverse_maps` and `file_uses` (optional: a version 1 file still reads).
-    public static let currentVersion = 2
+    /// 3 added `metadata` (the dynamic targets' mappings, read at capture) and non-dm layers
+    /// (a device's `layer`: md arrays), which an older dmstack would take for leaves.
+    public static let currentVersion = 3
     public static let formatName = "dmstack-snapshot"
 
     // Property names avoid all-caps acronyms (`mountId`, `partUuid`): the file uses
@@ -22,6 +24,9 @@ public struct SystemSnapshot: Codable, Sendable, Hashable {
     public var reverseMaps: [FilesystemReverseMap]?
     /// Every open descriptor and mapping of a file on those filesystems, at capture time.
     public var fileUses: [FileUse]?
+    /// The mappings of the dynamic targets (thin pools, caches, snapshots, writecaches,
+    /// integrity) as the live engine read them at capture, and why any could not be read.
+    public var metadata: DynamicMappings?
 
     public init(host: HostInfo, devices: [BlockDevice], mounts: [Mount], pmem: PmemInventory,
                 reverseMaps: [FilesystemReverseMap]? = nil, fileUses: [FileUse]? = nil) {

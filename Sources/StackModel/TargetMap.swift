@@ -65,7 +65,9 @@ public struct TargetMap: Sendable {
         self.target = target
         self.deviceName = deviceName
         members = target.members
-        frame = MapFrame(start: target.start, length: target.length, members: members, deviceName: deviceName)
+        var frame = MapFrame(start: target.start, length: target.length, members: members, deviceName: deviceName)
+        frame.unavailable = mappings.unavailable[poolName ?? deviceName]
+        self.frame = frame
         mapper = target.kind.mapper(frame, mappings: mappings, poolName: poolName)
         identitySlot = mapper.identitySlot
     }

@@ -71,7 +71,8 @@ struct Remove: ParsableCommand {
             let removal = Removal(engine: Machine.live, time: Machine.time)
             let planned = try removal.plan(leaf: leaf, force: force) { inventory in
                 do {
-                    return try removal.engine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory)
+                    return try removal.engine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory,
+                                                                   around: [(try? removal.engine.device(leaf, in: inventory))?.displayName ?? leaf])
                 } catch let e as TableParseError {
                     throw CommandFailure(status: .dataError, message: "live tables: \(e)")
                 }

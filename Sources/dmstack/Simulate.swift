@@ -68,7 +68,7 @@ struct Simulate: ParsableCommand {
             let begin = time.monotonicNanoseconds()
             let mappings: DynamicMappings
             do {
-                mappings = try machine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory)
+                mappings = try machine.dynamicMappings(dynamic.sources, tables: try inventory.tableSet(), in: inventory, around: [device.displayName])
             } catch let e as TableParseError {
                 throw CommandFailure(status: .dataError, message: "\(machine.source): \(e)")
             }

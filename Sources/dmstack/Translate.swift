@@ -80,7 +80,7 @@ struct Translate: ParsableCommand {
                 name = try machine.argument(device, in: inventory).displayName
                 do {
                     let tables = try inventory.tableSet()
-                    let mappings = try machine.dynamicMappings(dynamic.sources, tables: tables, in: inventory)
+                    let mappings = try machine.dynamicMappings(dynamic.sources, tables: tables, in: inventory, around: [name])
                     let (t, warnings) = try inventory.topology(mappings: mappings)
                     for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
                     topology = t

@@ -43,4 +43,30 @@ struct DynamicMetadataTests {
         let inventory = try pmem.inventory()
         #expect(try pmem.detach(inventory.device("pmem1"), in: inventory) == .nvdimm(device: "pfn1.0", driver: "/sys/bus/nd/drivers/nd_pmem"))
     }
+
+    /// A captured pool's mappings answer offline as they did live; a pool whose metadata could
+    /// not be read says why, on every unknown range, instead of asking for a file.
+    @Test func capturedMetadataTranslatesAndAnUnreadablePoolSaysWhy() throws {
+        var snapshot = try Machines.snapshot("thin-pool")
+        var stored = DynamicMappings()
+        // thin1 (id 1) block 0 lives in pool data block 5: 128-sector blocks.
+        stored.thinPools["pool"] = ThinPoolMapping(dataBlockSectors: 128, devices: [1: [BlockRun(from: 0, to: 5, length: 1)]])
+        snapshot.metadata = stored
+        let decoded = try SnapshotCodec.decode(try SnapshotCodec.encode(snapshot), file: "t")
+        #expect(decoded.metadata == stored)
+        let engine = SnapshotEngine(snapshot: decoded)
+        let inventory = try engine.inventory()
+        let mappings = try engine.dynamicMappings(MetadataSources(), tables: try inventory.tableSet(), in: inventory, around: ["loop1"])
+        let (topology, _) = try inventory.topology(mappings: mappings)
+        let up = try Translator(topology).up(from: "loop1", SectorRange(start: 5 * 128 + 3, length: 1))
+        #expect(up.contains { $0.device == "thin1" && $0.start == 3 && $0.kind == .data }, "\(up)")
+
+        snapshot.metadata = DynamicMappings()
+        snapshot.metadata!.unavailable["pool"] = "pool metadata unreadable: reserve_metadata_snap: Operation not permitted"
+        let blind = SnapshotEngine(snapshot: snapshot)
+        let inv = try blind.inventory()
+        let none = try blind.dynamicMappings(MetadataSources(), tables: try inv.tableSet(), in: inv, around: ["loop1"])
+        let rows = try Translator(try inv.topology(mappings: none).0).up(from: "loop1", SectorRange(start: 643, length: 1))
+        #expect(rows.contains { $0.kind == .unknown && ($0.reason ?? "").contains("reserve_metadata_snap: Operation not permitted") }, "\(rows)")
+    }
 }

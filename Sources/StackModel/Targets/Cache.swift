@@ -59,7 +59,7 @@ struct CacheMapper: TargetMapper {
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
         guard let m = mapping else {
-            return [frame.unknownExtent(r, "cache \(frame.deviceName): cache mapping not given (cache_dump of its metadata)")]
+            return [frame.unknownExtent(r, "cache \(frame.deviceName): \(frame.missing("cache mapping not given (cache_dump of its metadata)"))")]
         }
         let bs = m.blockSectors
         return frame.blockwise(rel: rel, length: r.length, block: bs) { block in
@@ -81,9 +81,9 @@ struct CacheMapper: TargetMapper {
         }
         guard let m = mapping else {
             if slot == 2, let d = frame.identityUp(offset: 0, range) {
-                return [frame.unknownExtent(d, "cache \(frame.deviceName): origin range may be cached; cache mapping not given")]
+                return [frame.unknownExtent(d, "cache \(frame.deviceName): origin range may be cached; \(frame.missing("cache mapping not given"))")]
             }
-            return [frame.unknownExtent(frame.wholeTarget, "cache \(frame.deviceName): cache device hit; cache mapping not given")]
+            return [frame.unknownExtent(frame.wholeTarget, "cache \(frame.deviceName): cache device hit; \(frame.missing("cache mapping not given"))")]
         }
         if slot == 2 {
             guard let d = frame.identityUp(offset: 0, range) else { return [] }

@@ -70,7 +70,7 @@ struct IntegrityMapper: TargetMapper {
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
         guard let g = geometry else {
-            return [frame.unknownExtent(r, "integrity \(frame.deviceName): data and tag interleaving come from its superblock; not given (or a separate metadata device / inline mode, not supported)")]
+            return [frame.unknownExtent(r, "integrity \(frame.deviceName): \(frame.missing("data and tag interleaving come from its superblock; not given (or a separate metadata device / inline mode, not supported)"))")]
         }
         // Data runs are linear within an area; each area starts after its tag run.
         var out: [Extent] = []
@@ -87,7 +87,7 @@ struct IntegrityMapper: TargetMapper {
 
     func up(slot: Int, _ range: SectorRange) -> [Extent] {
         guard slot == 0, let g = geometry else {
-            return [frame.unknownExtent(frame.wholeTarget, "integrity \(frame.deviceName): data and tag interleaving come from its superblock; not given")]
+            return [frame.unknownExtent(frame.wholeTarget, "integrity \(frame.deviceName): \(frame.missing("data and tag interleaving come from its superblock; not given"))")]
         }
         return integrityUp(g, range)
     }

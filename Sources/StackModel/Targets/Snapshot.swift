@@ -62,7 +62,7 @@ struct SnapshotMapper: TargetMapper {
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
         guard let store else {
-            return [frame.unknownExtent(r, "snapshot \(frame.deviceName): exception store not given (read it from the COW device)")]
+            return [frame.unknownExtent(r, "snapshot \(frame.deviceName): \(frame.missing("exception store not given (read it from the COW device)"))")]
         }
         guard store.valid else {
             return [frame.unknownExtent(r, "snapshot \(frame.deviceName) is invalidated (its COW header says so): the kernel fails all its I/O")]

@@ -129,6 +129,13 @@ public struct MapFrame: Sendable {
     public let members: [MemberDevice]
     /// The dm device the target belongs to (dynamic mappings are looked up by it).
     public let deviceName: String
+    /// Why this target's metadata could not be read (the live engine tried and failed, or a
+    /// snapshot lacks it), from `DynamicMappings.unavailable`; nil when nobody tried.
+    public var unavailable: String? = nil
+
+    /// The reason a dynamic target's mapping is unknown: why reading its metadata failed, if
+    /// it was tried, else `otherwise` (what would have to be given).
+    public func missing(_ otherwise: String) -> String { unavailable ?? otherwise }
 
     public var wholeTarget: SectorRange { SectorRange(start: start, length: length) }
 

@@ -48,7 +48,7 @@ struct ThinMapper: TargetMapper {
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
         guard let pool, let runs = pool.devices[target.deviceID] else {
-            return [frame.unknownExtent(r, "thin device \(frame.deviceName): pool mapping not given (thin_dump of its pool)")]
+            return [frame.unknownExtent(r, "thin device \(frame.deviceName): \(frame.missing("pool mapping not given (thin_dump of its pool)"))")]
         }
         let bs = pool.dataBlockSectors
         return frame.blockwise(rel: rel, length: r.length, block: bs) { block in
@@ -68,7 +68,7 @@ struct ThinMapper: TargetMapper {
 
     func up(slot: Int, _ range: SectorRange) -> [Extent] {
         guard let pool, pool.devices[target.deviceID] != nil else {
-            return [frame.unknownExtent(frame.wholeTarget, "thin device \(frame.deviceName): pool mapping not given (thin_dump of its pool); pool range \(range) may back any of its blocks")]
+            return [frame.unknownExtent(frame.wholeTarget, "thin device \(frame.deviceName): \(frame.missing("pool mapping not given (thin_dump of its pool)")); pool range \(range) may back any of its blocks")]
         }
         if slot == 1 {
             // External origin: read where the thin device has no block of its own.

@@ -76,7 +76,7 @@ struct WritecacheMapper: TargetMapper {
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
         guard let m = mapping else {
-            return [frame.unknownExtent(r, "writecache \(frame.deviceName): metadata not given (read it from the cache device)")]
+            return [frame.unknownExtent(r, "writecache \(frame.deviceName): \(frame.missing("metadata not given (read it from the cache device)"))")]
         }
         let bs = m.blockSectors
         let dataStart = startSector + m.metadataSectors
@@ -94,9 +94,9 @@ struct WritecacheMapper: TargetMapper {
     func up(slot: Int, _ range: SectorRange) -> [Extent] {
         guard let m = mapping else {
             if slot == 0, let d = frame.identityUp(offset: 0, range) {
-                return [frame.unknownExtent(d, "writecache \(frame.deviceName): origin range may be superseded by cached blocks; metadata not given")]
+                return [frame.unknownExtent(d, "writecache \(frame.deviceName): origin range may be superseded by cached blocks; \(frame.missing("metadata not given"))")]
             }
-            return [frame.unknownExtent(frame.wholeTarget, "writecache \(frame.deviceName): cache device hit; metadata not given")]
+            return [frame.unknownExtent(frame.wholeTarget, "writecache \(frame.deviceName): cache device hit; \(frame.missing("metadata not given"))")]
         }
         if slot == 0 {
             guard let d = frame.identityUp(offset: 0, range) else { return [] }
