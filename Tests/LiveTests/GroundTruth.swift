@@ -59,7 +59,7 @@ enum GroundTruth {
     /// Every sector of `device` (read whole with O_DIRECT, so nothing cached above the device
     /// answers) that starts with a ground-truth header: its sector and the owner it names.
     static func scan(_ device: String) throws -> [UInt64: Owner] {
-        // O_DIRECT (040000 on Linux x86-64 and arm64: asm-generic/fcntl.h) is hidden behind _GNU_SOURCE.
+        // O_DIRECT (040000 on x86-64: asm-generic/fcntl.h; arm64 differs) is hidden behind _GNU_SOURCE.
         let fd = open(device, O_RDONLY | 0o40000)
         guard fd >= 0 else { throw Live.CommandError(command: "open \(device)", status: errno, output: String(cString: strerror(errno))) }
         defer { close(fd) }
