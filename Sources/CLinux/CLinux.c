@@ -25,6 +25,7 @@ long long clinux_xflags(int fd) {
 int clinux_freeze(int fd) { return ioctl(fd, FIFREEZE, 0); }
 int clinux_thaw(int fd) { return ioctl(fd, FITHAW, 0); }
 int clinux_blkgetsize64(int fd, uint64_t *bytes) { return ioctl(fd, BLKGETSIZE64, bytes); }
+int clinux_o_direct(void) { return O_DIRECT; }
 size_t clinux_fsmap_head_size(uint32_t count) { return sizeof(struct fsmap_head) + (size_t)count * sizeof(struct fsmap); }
 size_t clinux_fiemap_size(uint32_t count) { return sizeof(struct fiemap) + (size_t)count * sizeof(struct fiemap_extent); }
 

@@ -95,14 +95,24 @@ public struct CacheMapping: Hashable, Sendable, Codable {
         public var cacheBlock: UInt64
         public var originBlock: UInt64
         public var dirty: Bool
+        public init(cacheBlock: UInt64, originBlock: UInt64, dirty: Bool) {
+            self.cacheBlock = cacheBlock
+            self.originBlock = originBlock
+            self.dirty = dirty
+        }
     }
     public var blockSectors: UInt64
     /// By origin block.
     public var entries: [Entry]
+    /// Why the entries' dirty flags cannot be trusted, when they cannot: the metadata was read
+    /// from a live writeback cache with dirty blocks, whose dirty bitset dm-cache writes only
+    /// on suspend (dm-cache-target.c `sync_metadata`). Every mapped block may then be dirty.
+    public var dirtyUnknown: String?
 
-    public init(blockSectors: UInt64, entries: [Entry]) {
+    public init(blockSectors: UInt64, entries: [Entry], dirtyUnknown: String? = nil) {
         self.blockSectors = blockSectors
         self.entries = entries.sorted { $0.originBlock < $1.originBlock }
+        self.dirtyUnknown = dirtyUnknown
     }
 
     public func entry(forOriginBlock b: UInt64) -> Entry? {

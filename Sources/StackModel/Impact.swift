@@ -166,6 +166,21 @@ public struct FilesystemImpact: Encodable, Sendable {
     public var notes: [String]
 }
 
+/// What one filesystem may lose: ranges of its devices whose outcome is unknown, and the
+/// files and metadata the reverse map finds in them. An admin is told which files to check or
+/// restore even where dmstack cannot say whether their data survives.
+public struct PossibleLoss: Encodable, Sendable {
+    public var mountpoint: String
+    public var type: String
+    public var device: String
+    public var roles: [HolderRole]
+    /// Why the outcome is unknown, once each.
+    public var reasons: [String]
+    public var metadata: [MetadataHit]
+    public var files: [FileHit]
+    public var notes: [String]
+}
+
 /// The impact of one event: per layer the ranges, per filesystem what is hit and what to do.
 public struct Impact: Encodable, Sendable {
     public var event: FailureEvent
@@ -177,6 +192,11 @@ public struct Impact: Encodable, Sendable {
     /// Ranges that redundancy saves (degraded) or that cannot be judged (unknown), per device,
     /// and devices without a filesystem that lose data.
     public var notices: [ImpactAction]
+    /// Mounted filesystems with ranges whose outcome is unknown (a dynamic mapping whose
+    /// metadata could not be read, a cache block that may be dirty): the files and metadata
+    /// in them, which may be lost, with the reasons. Kept apart from `filesystems`, which
+    /// holds what is lost and what must be done about it: nothing is done for these.
+    public var mayLose: [PossibleLoss] = []
     public var summary: String
 
     /// The devices whose redundancy saved a range (the notify-degraded notices), once each.
@@ -257,6 +277,9 @@ public struct ImpactPlanner {
         }
         var hits: [String: [HolderRole: [ByteRange]]] = [:]
         var fsOrder: [MountedFilesystem] = []
+        var uncertain: [String: [HolderRole: [ByteRange]]] = [:]
+        var uncertainReasons: [String: [String]] = [:]
+        var uncertainOrder: [MountedFilesystem] = []
         for row in rows {
             let bytes = ByteRange(offset: row.start * 512, length: row.length * 512)
             switch row.outcome {
@@ -264,7 +287,15 @@ public struct ImpactPlanner {
                 note(NoticeKey(action: .notifyDegraded, device: row.device, reason: "still have a copy or parity: no data action, redundancy is reduced"), row)
                 continue
             case .unknown:
-                note(NoticeKey(action: .none, device: row.device, reason: "outcome unknown (\(row.reason ?? "mapping not known")); not judged"), row)
+                let reason = row.reason ?? "mapping not known"
+                if let (fs, role) = byDevice[row.device] {
+                    if uncertain[fs.mountpoint] == nil { uncertainOrder.append(fs) }
+                    uncertain[fs.mountpoint, default: [:]][role, default: []].append(bytes)
+                    if !(uncertainReasons[fs.mountpoint] ?? []).contains(reason) { uncertainReasons[fs.mountpoint, default: []].append(reason) }
+                    note(NoticeKey(action: .none, device: row.device, reason: "outcome unknown (\(reason)); the files there may be lost (may_lose of \(fs.mountpoint))"), row)
+                } else {
+                    note(NoticeKey(action: .none, device: row.device, reason: "outcome unknown (\(reason)); not judged"), row)
+                }
                 continue
             case .unaffected:
                 continue
@@ -286,6 +317,9 @@ public struct ImpactPlanner {
         for fs in fsOrder {
             impacts.append(try judge(fs, hits: hits[fs.mountpoint]!, event: event))
         }
+        let mayLose = uncertainOrder.map { fs in
+            possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
+        }
         let files = impacts.reduce(0) { $0 + $1.files.count }
         let metadata = impacts.reduce(0) { $0 + $1.metadata.count }
         let processes = Set(impacts.flatMap { $0.processes.map(\.pid) }).count
@@ -295,20 +329,20 @@ public struct ImpactPlanner {
             + "\(files) file\(files == 1 ? "" : "s"), \(metadata) metadata kind\(metadata == 1 ? "" : "s"), \(processes) process\(processes == 1 ? "" : "es")"
         if !shutdowns.isEmpty { summary += "; shut down \(shutdowns.joined(separator: ", "))" }
         if !degraded.isEmpty { summary += "; degraded \(degraded.joined(separator: ", "))" }
-        return Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, summary: summary)
+        let uncertainFiles = mayLose.reduce(0) { $0 + $1.files.count }
+        if !mayLose.isEmpty { summary += "; outcome unknown on \(mayLose.map(\.mountpoint).joined(separator: ", ")): \(uncertainFiles) file\(uncertainFiles == 1 ? "" : "s") may be lost" }
+        return Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, mayLose: mayLose, summary: summary)
     }
 
-    /// One filesystem: its reverse map over the hit ranges, the files and metadata in them,
-    /// the processes using those files, and the actions.
-    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [ByteRange]], event: FailureEvent) throws -> FilesystemImpact {
+    /// What the reverse map of `fs` finds in `hits`: metadata per kind, role and inode, files
+    /// with the byte ranges of them, how the map was read, whether free space was hit.
+    func owners(_ fs: MountedFilesystem, _ hits: [HolderRole: [ByteRange]]) throws -> (metadata: [MetadataHit], files: [FileHit], notes: [String], freeSpace: Bool) {
         var metadata: [String: MetadataHit] = [:]
         var files: [UInt64: (extents: [ByteRange], shared: Bool, unwritten: Bool)] = [:]
         var paths: [UInt64: [String]] = [:]
         var notes: [String] = []
-        var actions: [ImpactAction] = []
         var freeSpace = false
-        let roles = HolderRole.allCases.filter { hits[$0] != nil }
-        for role in roles {
+        for role in HolderRole.allCases.filter({ hits[$0] != nil }) {
             let ranges = ByteRange.merged(hits[role]!)
             if role == .log {
                 // The whole external log is metadata; GETFSMAP reports it as one record.
@@ -347,6 +381,37 @@ public struct ImpactPlanner {
             return FileHit(path: names.first ?? "<inode \(inode)>", paths: names, inode: inode, extents: ByteRange.merged(f.extents),
                            shared: f.shared, unwritten: f.unwritten)
         }.sorted { ($0.path, $0.inode) < ($1.path, $1.inode) }
+        return (metadataHits, fileHits, notes, freeSpace)
+    }
+
+    /// One filesystem's ranges of unknown outcome: the owners in them, named as may be lost.
+    /// A reverse map that cannot be read here is a note, not a failure of the whole answer.
+    func possibleLoss(_ fs: MountedFilesystem, ranges: [HolderRole: [ByteRange]], reasons: [String]) -> PossibleLoss {
+        let roles = HolderRole.allCases.filter { ranges[$0] != nil }
+        var loss = PossibleLoss(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles, reasons: reasons,
+                                metadata: [], files: [], notes: [])
+        do {
+            let found = try owners(fs, ranges)
+            loss.metadata = found.metadata
+            loss.files = found.files
+            loss.notes = found.notes
+            if found.files.isEmpty && found.metadata.isEmpty {
+                loss.notes.append(found.freeSpace ? "the ranges hold only free space" : "no owner found in the ranges")
+            }
+        } catch {
+            loss.notes.append("the reverse map could not be read for these ranges: \(error)")
+        }
+        return loss
+    }
+
+    /// One filesystem: its reverse map over the hit ranges, the files and metadata in them,
+    /// the processes using those files, and the actions.
+    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [ByteRange]], event: FailureEvent) throws -> FilesystemImpact {
+        var actions: [ImpactAction] = []
+        let roles = HolderRole.allCases.filter { hits[$0] != nil }
+        let found = try owners(fs, hits)
+        var notes = found.notes
+        let metadataHits = found.metadata, fileHits = found.files, freeSpace = found.freeSpace
 
         // Processes: every mapping of a lost page, and every open descriptor of a hit file.
         let lost = Dictionary(uniqueKeysWithValues: fileHits.map { ($0.inode, $0) })

@@ -131,6 +131,12 @@ struct Simulate: ParsableCommand {
             for a in fs.actions { lines.append("    \(a.action) \(a.target): \(a.reason)") }
             for n in fs.notes { lines.append("  note: \(n)") }
         }
+        for u in impact.mayLose {
+            lines.append("may lose on \(u.mountpoint) (\(u.type) on \(u.device)), outcome unknown: " + u.reasons.joined(separator: "; "))
+            for m in u.metadata { lines.append("  metadata \(m.kind)\(m.inode.map { " of inode \($0)" } ?? ""): bytes " + Self.some(m.ranges.map { "\($0.offset)+\($0.length)" })) }
+            for f in u.files { lines.append("  file \(f.paths.isEmpty ? f.path : f.paths.joined(separator: " = ")) (inode \(f.inode)): bytes " + Self.some(f.extents.map { "\($0.offset)+\($0.length)" })) }
+            for n in u.notes { lines.append("  note: \(n)") }
+        }
         for n in impact.notices { lines.append("\(n.action) \(n.target): \(n.reason)") }
         lines.append(impact.summary)
         return lines.joined(separator: "\n")

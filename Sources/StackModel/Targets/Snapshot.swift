@@ -13,6 +13,14 @@ public struct SnapshotTarget: TargetType {
 
     public var persistent: Bool { persistence.uppercased().hasPrefix("P") }
 
+    /// Why the exception store cannot be read from the COW device, nil when it can: a
+    /// transient store (`N`) writes no metadata there; its exceptions live only in kernel
+    /// memory (drivers/md/dm-snap-transient.c keeps no on-disk state;
+    /// Documentation/admin-guide/device-mapper/snapshot.rst: "N (Not persistent)").
+    public var unreadableStore: String? {
+        persistent ? nil : "transient snapshot (N): its exceptions live only in kernel memory (dm-snap-transient.c writes no metadata to the COW device), so which chunks the COW device holds cannot be read"
+    }
+
     public static let names = ["snapshot", "snapshot-merge"]
     public var typeName: String { merging ? "snapshot-merge" : "snapshot" }
     public static var effect: LayerEffect { .dynamic }
