@@ -3,7 +3,7 @@
 /// block checked as the kernel checks it (persistent-data checksums and block numbers).
 ///
 /// Layout (drivers/md/dm-cache-metadata.c `struct cache_disk_superblock` at block 0 of 4 KiB
-/// blocks, magic 06142003, versions 1 and 2, checksum `crc32c(~0, block[4...]) ^ 9031977`;
+/// blocks, magic 06142003 (octal), versions 1 and 2, checksum `crc32c(~0, block[4...]) ^ 9031977`;
 /// `mapping_root` is a dm-array of 64-bit values indexed by cache block, `oblock << 16 |
 /// flags`, M_VALID = 1): drivers/md/persistent-data/dm-array.c (`struct array_block`, 24-byte
 /// header, checksum xor 595846735) under a btree of array block numbers
@@ -17,7 +17,7 @@
 /// (`CacheTarget.liveDirtiness`).
 public enum CacheMetadata {
     public static let blockBytes = 4096
-    public static let magic: UInt64 = 6_142_003
+    public static let magic: UInt64 = 0o6142003 // an octal literal in dm-cache-metadata.c
     static let superblockXor: UInt32 = 9_031_977
     static let btreeXor: UInt32 = 121_107
     static let arrayXor: UInt32 = 595_846_735
@@ -34,7 +34,7 @@ public enum CacheMetadata {
     public static func superblock(_ block: [UInt8], source: String) throws(MappingParseError) -> Superblock {
         guard block.count >= blockBytes else { throw MappingParseError(source: source, message: "cache metadata device is shorter than its superblock") }
         guard le64(block, 32) == magic else {
-            throw MappingParseError(source: source, message: le64(block, 32) == 0 ? "no cache superblock (never formatted?)" : "bad cache superblock magic \(le64(block, 32)) (expected 06142003)")
+            throw MappingParseError(source: source, message: le64(block, 32) == 0 ? "no cache superblock (never formatted?)" : "bad cache superblock magic \(le64(block, 32)) (expected 06142003, octal)")
         }
         guard le64(block, 8) == 0, checksum(block, xor: superblockXor) == le32(block, 0) else {
             throw MappingParseError(source: source, message: "cache superblock checksum or block number does not match (being written?)")

@@ -1,3 +1,4 @@
+import Foundation
 import StackModel
 import Testing
 
@@ -79,7 +80,7 @@ struct LiveDynamicMetadataTests {
     /// layout, persistent-data checksums).
     static func cacheMetadataImage(cacheBlocks: UInt32 = 4) -> [UInt8] {
         var sb = [UInt8](repeating: 0, count: 4096), leaf = sb, array = sb
-        put64(&sb, 6_142_003, 32); put32(&sb, 2, 40); put64(&sb, 1, 192); put32(&sb, 64, 232); put32(&sb, cacheBlocks, 240)
+        put64(&sb, 0o6142003, 32); put32(&sb, 2, 40); put64(&sb, 1, 192); put32(&sb, 64, 232); put32(&sb, cacheBlocks, 240)
         seal(&sb, xor: 9_031_977)
         put32(&leaf, 2, 4); put64(&leaf, 1, 8); put32(&leaf, 1, 16); put32(&leaf, 126, 20); put32(&leaf, 8, 24)
         put64(&leaf, 0, 32); put64(&leaf, 2, 32 + 126 * 8)
@@ -158,5 +159,45 @@ struct LiveDynamicMetadataTests {
         #expect(may.mountpoint == "/mnt/x" && may.files.map(\.path) == ["/mnt/x/a"] && may.reasons.count == 1 && may.reasons[0].hasSuffix("could not be read live: test"))
         #expect(impact.notices.contains { $0.action == .none && $0.reason.contains("may_lose of /mnt/x") })
         #expect(impact.summary.hasSuffix("outcome unknown on /mnt/x: 1 file may be lost"))
+    }
+}
+
+/// The live cache walk against metadata in the kernel's own format, written by
+/// thin-provisioning-tools' `cache_restore` (skipped where it is not installed).
+@Suite("Cache metadata written by cache_restore")
+struct CacheRestoreTests {
+    static let tool = ["/usr/sbin/cache_restore", "/usr/bin/cache_restore"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: tool != nil, "needs cache_restore (thin-provisioning-tools)"))
+    func readsWhatCacheRestoreWrote() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dmstack-cache-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let xml = dir.appendingPathComponent("in.xml"), image = dir.appendingPathComponent("meta.img")
+        // Enough mappings for several array blocks (509 entries each) under one btree leaf.
+        var lines = ["<superblock uuid=\"\" block_size=\"128\" nr_cache_blocks=\"2048\" policy=\"smq\" hint_width=\"4\">", "<mappings>"]
+        var expected: [String] = []
+        for c in Swift.stride(from: 0, to: 2048, by: 3) {
+            lines.append("<mapping cache_block=\"\(c)\" origin_block=\"\(c * 7 + 1)\" dirty=\"\(c % 2 == 0)\"/>")
+            expected.append("\(c)>\(c * 7 + 1)")
+        }
+        lines += ["</mappings>", "</superblock>"]
+        try lines.joined(separator: "\n").write(to: xml, atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: image.path, contents: nil)
+        let h = try FileHandle(forWritingTo: image)
+        try h.truncate(atOffset: 8 << 20)
+        try h.close()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.tool!)
+        p.arguments = ["-i", xml.path, "-o", image.path]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let bytes = [UInt8](try Data(contentsOf: image))
+        let block = { (n: UInt64) in Array(bytes[Int(n) * 4096..<Int(n + 1) * 4096]) }
+        let sb = try CacheMetadata.superblock(block(0), source: image.path)
+        #expect(sb.dataBlockSectors == 128 && sb.cacheBlocks == 2048)
+        let m = try CacheMetadata.mappings(sb, source: image.path, block: block)
+        #expect(m.entries.sorted { $0.cacheBlock < $1.cacheBlock }.map { "\($0.cacheBlock)>\($0.originBlock)" } == expected)
     }
 }
