@@ -88,7 +88,7 @@ struct SnapshotMapper: TargetMapper {
 
     func up(slot: Int, _ range: SectorRange) -> [Extent] {
         guard let store else {
-            return [frame.unknownExtent(frame.wholeTarget, "snapshot \(frame.deviceName): exception store not given; \(frame.members[slot].role.rawValue) \(frame.members[slot].device) hit")]
+            return [frame.unknownExtent(frame.wholeTarget, "snapshot \(frame.deviceName): \(frame.missing("exception store not given")); \(frame.members[slot].role.rawValue) \(frame.members[slot].device) hit")]
         }
         guard store.valid else {
             return [frame.unknownExtent(frame.wholeTarget, "snapshot \(frame.deviceName) is invalidated (its COW header says so): the kernel fails all its I/O")]
