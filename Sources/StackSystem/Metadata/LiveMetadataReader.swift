@@ -26,7 +26,7 @@ public struct LiveMetadataError: Error, Sendable, CustomStringConvertible {
 
 /// Every live metadata reader.
 public enum LiveMetadataReaders {
-    public static let all: [any LiveMetadataReader.Type] = []
+    public static let all: [any LiveMetadataReader.Type] = [ThinPoolReader.self]
 
     /// The mappings of every dynamic target of `tables` on `scope` whose kind has a reader and
     /// that `given` does not have yet; a failed read is recorded in `unavailable`.
