@@ -101,13 +101,16 @@ public enum ThinPoolReader: LiveMetadataReader {
         return s
     }
 
-    /// The dev ids of the thin devices of `pool` among `scope`.
+    /// The dev ids of the thin devices of `pool` among `scope`; a thin table names its pool
+    /// as it was written (lvm2 writes major:minor), so both are resolved to devices.
     static func thinDeviceIDs(of pool: String, inventory: Inventory, scope: Set<String>) -> Set<UInt64> {
-        guard let tables = try? inventory.tableSet() else { return [] }
+        guard let tables = try? inventory.tableSet(), let poolDevice = try? inventory.device(pool) else { return [] }
         var ids = Set<UInt64>()
         for name in scope {
             for t in tables.tables[name]?.targets ?? [] {
-                if let thin = t.kind as? ThinTarget, thin.pool == pool { ids.insert(thin.deviceID) }
+                if let thin = t.kind as? ThinTarget, (try? inventory.device(thin.pool))?.kernelName == poolDevice.kernelName {
+                    ids.insert(thin.deviceID)
+                }
             }
         }
         return ids
