@@ -70,6 +70,9 @@ public enum ThinPoolReader: LiveMetadataReader {
         } catch {
             throw LiveMetadataError("thin-pool \(device): reserve_metadata_snap refused: \(error.message)")
         }
+        // Test hook (documented with simulate): the snapshot stays held this much longer, so a
+        // test can show that a signal arriving now still lets the release happen first.
+        if let s = getenv("DMSTACK_THIN_HOLD_SECONDS").flatMap({ UInt32(String(cString: $0)) }), s > 0 { sleep(min(s, 60)) }
         let result: Result<ThinPoolMapping, LiveMetadataError>
         do throws(LiveMetadataError) {
             // The message committed (dm-thin.c pool_message), so the held copy is on disk.
