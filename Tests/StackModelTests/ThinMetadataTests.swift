@@ -109,6 +109,30 @@ import TestSupport
         #expect(short.message.contains("ends before the superblock"))
     }
 
+    /// Someone else's metadata snapshot may be older than the pool: a data block no device
+    /// maps in it may have been provisioned since, so it is unknown, never unaffected; a block
+    /// it maps is answered as usual.
+    @Test func aForeignSnapshotLeavesUnmappedDataBlocksUnknown() throws {
+        var pool = try ThinPoolMapping.parseThinDump(Array(Self.xml.utf8))
+        pool.foreignSnapshotRoot = 2000
+        var m = DynamicMappings()
+        m.thinPools["pool"] = pool
+        let tables = "pool: 0 524288 thin-pool /dev/meta /dev/data 128 0\nthin1: 0 204800 thin /dev/mapper/pool 1\nthin2: 0 204800 thin /dev/mapper/pool 2"
+        let t = try translator(tables, mappings: m)
+        // Data block 7 is thin1's block 20.
+        #expect(summary(try t.up(from: "data", SectorRange(start: 7 * 128, length: 8))) == ["thin1 2560+8 lost"])
+        // Data block 50 is nobody's in the snapshot.
+        let rows = try t.up(from: "data", SectorRange(start: 50 * 128, length: 8))
+        #expect(Set(rows.map(\.device)) == ["thin1", "thin2"] && rows.allSatisfy { $0.outcome == .unknown && $0.reason!.contains("held root 2000") }, "\(rows)")
+        // Without the mark the same block is simply free.
+        m.thinPools["pool"]!.foreignSnapshotRoot = nil
+        #expect(try translator(tables, mappings: m).up(from: "data", SectorRange(start: 50 * 128, length: 8)).allSatisfy { $0.outcome != .unknown })
+        // The mark survives the snapshot's form.
+        pool.foreignSnapshotRoot = 2000
+        let coded = try JSONDecoder().decode(ThinPoolMapping.self, from: JSONEncoder().encode(pool))
+        #expect(coded == pool)
+    }
+
     /// dm-thin.c pool_status, as 6.1 and 6.12 print it.
     @Test func poolStatusHeldRootAndMode() {
         let rw = ThinPoolStatus(statusLines: ["0 409600 thin-pool 1 11/1024 4/3200 - rw no_discard_passdown queue_if_no_space - 1024"])

@@ -14,7 +14,8 @@ import Glibc
 ///   while it is held and take effect after the release; SIGKILL cannot be held, and then the
 ///   snapshot stays held until `dmsetup message POOL 0 release_metadata_snap`);
 /// - a snapshot already held by someone else (the status shows a held root, or the reserve
-///   fails with EBUSY): read that one and leave it held, it is theirs;
+///   fails with EBUSY): read that one and leave it held, it is theirs; it is as old as they
+///   made it, so a data block no device maps in it is `unknown` (ThinMapper), not free;
 /// - a pool in read-only mode (`ro`; dm-thin.c refuses messages then) or failed (`Fail`):
 ///   nothing commits to its metadata, so the committed root in the superblock is read as it
 ///   is, without a snapshot.
@@ -42,7 +43,7 @@ public enum ThinPoolReader: LiveMetadataReader {
         let mapping: ThinPoolMapping
         switch (status.mode, status.heldRoot) {
         case (_, let held?):
-            mapping = try readMetadata(path, source: source, root: .heldAt(held), ids: ids)
+            mapping = try readMetadata(path, source: source, root: .heldAt(held), ids: ids, foreign: true)
         case (.failed, nil), (.readOnly, nil):
             mapping = try readMetadata(path, source: source, root: .current, ids: ids)
         case (.writable, nil), (.outOfDataSpace, nil):
@@ -66,7 +67,7 @@ public enum ThinPoolReader: LiveMetadataReader {
             // Someone reserved it between our status read and the message: theirs, read it.
             let now = try currentStatus(client, poolDevice, device)
             guard let root = now.heldRoot else { throw LiveMetadataError("thin-pool \(device): reserve_metadata_snap: \(error.message) and no snapshot is held") }
-            return try readMetadata(path, source: source, root: .heldAt(root), ids: ids)
+            return try readMetadata(path, source: source, root: .heldAt(root), ids: ids, foreign: true)
         } catch {
             throw LiveMetadataError("thin-pool \(device): reserve_metadata_snap refused: \(error.message)")
         }
@@ -119,10 +120,14 @@ public enum ThinPoolReader: LiveMetadataReader {
         return ids
     }
 
-    static func readMetadata(_ path: String, source: String, root: ThinMetadata.Root, ids: Set<UInt64>) throws(LiveMetadataError) -> ThinPoolMapping {
+    /// Reads `root`; a `foreign` snapshot (someone else's) is marked as such, so blocks
+    /// provisioned since it was taken stay `unknown` (ThinMapper).
+    static func readMetadata(_ path: String, source: String, root: ThinMetadata.Root, ids: Set<UInt64>, foreign: Bool = false) throws(LiveMetadataError) -> ThinPoolMapping {
         do {
             let device = try MetadataBlocks(path: path)
-            return try ThinMetadata.read(source: source, root: root, devices: ids) { n in try device.block(n) }
+            var m = try ThinMetadata.read(source: source, root: root, devices: ids) { n in try device.block(n) }
+            if foreign, case .heldAt(let n) = root { m.foreignSnapshotRoot = n }
+            return m
         } catch let e as MappingParseError {
             throw LiveMetadataError(e.description)
         } catch {
