@@ -2,7 +2,8 @@
 # `make bench`: writes BENCHMARKS.md. Every figure is a ratio against a peer or baseline
 # measured in the same run: the translator against a naive segment scan (in-process), and
 # `dmstack tree --json` against `lsblk -J` on the same VM with 120 dm devices, and
-# `dmstack simulate` against `xfs_io -c 'fsmap -d'` and lsof on an XFS with 200,000 files.
+# `dmstack simulate` against `xfs_io -c 'fsmap -d'` and lsof on an XFS with 200,000 files, and
+# a thin pool data range → thin blocks against `thin_rmap` on a pool of 1,000,000 mappings.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -53,5 +54,6 @@ else
 Not measured: needs root and loop devices (run \`make bench\` as root)."
 fi
 events=$(bash scripts/bench-events.sh "$root/.build-static/release/dmstack" 1000)
-printf '%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" > BENCHMARKS.md
+thin=$(bash scripts/bench-thin.sh "$root/.build-static/release/dmstack" 1000000)
+printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" "$thin" > BENCHMARKS.md
 cat BENCHMARKS.md

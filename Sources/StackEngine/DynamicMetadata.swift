@@ -42,8 +42,7 @@ public struct MetadataSources: Sendable {
             }
             switch source.kind {
             case .thinDump:
-                let data = try Self.read(file)
-                m.thinPools[name] = try Self.parsing { try ThinPoolMapping.parseThinDump(data, source: file) }
+                m.thinPools[name] = try Self.thinPool(file)
             case .cacheDump:
                 let data = try Self.read(file)
                 m.caches[name] = try Self.parsing { try CacheMapping.parseCacheDump(data, source: file) }
@@ -64,6 +63,20 @@ public struct MetadataSources: Sendable {
             }
         }
         return m
+    }
+
+    /// A thin_dump XML, or the pool's metadata device (or an image of it, e.g. from `dd` of a
+    /// pool that is not active, or `thin_restore`) read with the btree reader: its committed
+    /// mappings, every thin device.
+    static func thinPool(_ file: String) throws(EngineError) -> ThinPoolMapping {
+        let reader: SectorReader
+        do { reader = try SectorReader(path: file) } catch { throw EngineError(.failure, "\(error)") }
+        let first = try parsing { try reader.read(0, 8) }
+        if ThinMetadata.isMetadata(first) {
+            return try parsing { try ThinMetadata.read(source: file, root: .current, devices: nil) { try reader.read($0 * 8, 8) } }
+        }
+        let data = try Self.read(file)
+        return try parsing { try ThinPoolMapping.parseThinDump(data, source: file) }
     }
 
     static func read(_ file: String) throws(EngineError) -> [UInt8] {

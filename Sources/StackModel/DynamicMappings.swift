@@ -40,10 +40,15 @@ public struct ThinPoolMapping: Hashable, Sendable, Codable {
     public var dataBlockSectors: UInt64
     /// Per thin device id: runs from thin block (`from`) to pool data block (`to`), by `from`.
     public var devices: [UInt64: [BlockRun]]
+    /// When what was read is a metadata snapshot someone else holds (its held root): it may
+    /// be older than the pool, so a data block no device maps in it may have been provisioned
+    /// since, and is `unknown`, not free.
+    public var foreignSnapshotRoot: UInt64?
 
-    public init(dataBlockSectors: UInt64, devices: [UInt64: [BlockRun]]) {
+    public init(dataBlockSectors: UInt64, devices: [UInt64: [BlockRun]], foreignSnapshotRoot: UInt64? = nil) {
         self.dataBlockSectors = dataBlockSectors
         self.devices = devices
+        self.foreignSnapshotRoot = foreignSnapshotRoot
     }
 
     /// Parses `thin_dump` XML output.
@@ -426,7 +431,7 @@ extension BlockRun {
 
 /// Thin devices as a list of `{id, runs}` by id, each device's runs sorted by thin block.
 extension ThinPoolMapping {
-    enum CodingKeys: String, CodingKey { case dataBlockSectors, devices }
+    enum CodingKeys: String, CodingKey { case dataBlockSectors, devices, foreignSnapshotRoot }
     struct Device: Codable { var id: UInt64; var runs: [BlockRun] }
 
     public init(from decoder: any Decoder) throws {
@@ -434,13 +439,29 @@ extension ThinPoolMapping {
         var devices: [UInt64: [BlockRun]] = [:]
         for d in try c.decode([Device].self, forKey: .devices) { devices[d.id, default: []] += d.runs }
         for id in devices.keys { devices[id]!.sort { $0.from < $1.from } }
-        self.init(dataBlockSectors: try c.decode(UInt64.self, forKey: .dataBlockSectors), devices: devices)
+        self.init(dataBlockSectors: try c.decode(UInt64.self, forKey: .dataBlockSectors), devices: devices,
+                  foreignSnapshotRoot: try c.decodeIfPresent(UInt64.self, forKey: .foreignSnapshotRoot))
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(dataBlockSectors, forKey: .dataBlockSectors)
         try c.encode(devices.keys.sorted().map { Device(id: $0, runs: devices[$0]!) }, forKey: .devices)
+        try c.encodeIfPresent(foreignSnapshotRoot, forKey: .foreignSnapshotRoot)
+    }
+
+    /// Every data block any device maps, as merged runs by data block (`to`, `length`).
+    public var mappedDataRuns: [BlockRun] {
+        let all = devices.values.flatMap { $0 }.sorted { $0.to < $1.to }
+        var out: [BlockRun] = []
+        for r in all {
+            if let last = out.last, r.to <= last.to + last.length {
+                out[out.count - 1].length = max(last.length, r.to + r.length - last.to)
+            } else {
+                out.append(BlockRun(from: 0, to: r.to, length: r.length))
+            }
+        }
+        return out
     }
 }
 

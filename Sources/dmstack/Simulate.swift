@@ -19,7 +19,9 @@ struct Simulate: ParsableCommand {
             of lost data. Ranges that redundancy saves only get a degraded notice. Default: \
             failure with --range, else remove. A leaf no longer present is taken from the \
             holder registry. Dynamic targets need their metadata as for translate (--thin-dump \
-            and the like), or their ranges are unknown and not judged. Offsets and lengths of files and metadata are in bytes. JSON: {"impact": {...}}, \
+            and the like), or their ranges are unknown and not judged; a live thin pool's is read \
+            under a metadata snapshot, released before dmstack exits, also on SIGINT or SIGTERM \
+            (test hook: DMSTACK_THIN_HOLD_SECONDS=N holds it N seconds longer). Offsets and lengths of files and metadata are in bytes. JSON: {"impact": {...}}, \
             every field in docs/json/simulate.schema.json.
             """
     )

@@ -24,7 +24,8 @@ struct Translate: ParsableCommand {
             (several devices as `name: start length target args`; a single unnamed table is the \
             device `top`; a partition is written `start length partition PARENT START`). \
             Dynamic targets need their metadata, or their ranges are `unknown`: give \
-            --thin-dump POOL=FILE (thin_dump XML), --cache-dump CACHE=FILE (cache_dump XML), \
+            --thin-dump POOL=FILE (thin_dump XML, or the pool's metadata device or an image of it; \
+            a live pool's metadata is read without it, under a metadata snapshot), --cache-dump CACHE=FILE (cache_dump XML), \
             --snapshot-store SNAP=FILE (the COW device or an image of it), \
             --writecache-metadata WC=FILE (the cache device or an image of it) and \
             --integrity-superblock INT=FILE (the integrity data device or an image of it).

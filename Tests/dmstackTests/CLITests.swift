@@ -117,6 +117,21 @@ struct CLITests {
         #expect(down.map { "\($0["device"]!) \($0["start"]!)" } == ["fast 24"])
     }
 
+    /// --thin-dump also takes the pool's metadata device, here an image thin_restore wrote
+    /// from the same XML: read by dmstack's btree reader, the same answer.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/thin_restore"), "needs thin_restore (thin-provisioning-tools)"))
+    func thinDumpTakesAMetadataImage() throws {
+        let image = FileManager.default.temporaryDirectory.appendingPathComponent("dmstack-cli-thin-\(UUID().uuidString).img")
+        defer { try? FileManager.default.removeItem(at: image) }
+        try Data(count: 4 << 20).write(to: image)
+        let restore = try TestProcess.run(URL(fileURLWithPath: "/usr/sbin/thin_restore"), ["-i", Self.fixtures.appendingPathComponent("thin.xml").path, "-o", image.path])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let thin = try Self.run(["translate", "--table", "dynamic.table.txt", "--thin-dump", "pool=\(image.path)", "--json", "data", "1290+4"])
+        #expect(thin.status == 0, "\(thin.stderr)")
+        let rows = try Self.document(thin.stdout)["translations"] as! [[String: Any]]
+        #expect(rows.map { "\($0["device"]!) \($0["start"]!) \($0["outcome"]!)" } == ["thin1 10 lost"])
+    }
+
     /// Losing a raid5 leg degrades thousands of chunk rows: one notice for the device says it,
     /// with its first ranges and the total (the layers carry every range).
     @Test func degradedRowsAreOneNoticePerDevice() throws {

@@ -36,12 +36,16 @@ struct ThinMapper: TargetMapper {
     /// This thin device's runs by pool data block; one device maps a data block at most once,
     /// so they are disjoint and binary-searchable (shared blocks belong to other devices).
     let reverse: [BlockRun]
+    /// From a metadata snapshot someone else holds: the data blocks mapped by any device in
+    /// it, merged; a block outside them may have been provisioned since (see `up`).
+    let mappedInForeignSnapshot: [BlockRun]?
 
     init(frame: MapFrame, target: ThinTarget, pool: ThinPoolMapping?) {
         self.frame = frame
         self.target = target
         self.pool = pool
         reverse = (pool?.devices[target.deviceID] ?? []).sorted { $0.to < $1.to }
+        mappedInForeignSnapshot = pool?.foreignSnapshotRoot == nil ? nil : pool?.mappedDataRuns
     }
 
     func footprint(slot: Int) -> UInt64? { nil }
@@ -75,7 +79,26 @@ struct ThinMapper: TargetMapper {
             guard let d = frame.identityUp(offset: 0, range) else { return [] }
             return down(d).filter { $0.locations.first?.slot == 1 }
         }
+        if let mapped = mappedInForeignSnapshot, let root = pool.foreignSnapshotRoot,
+           let gap = firstUnmapped(mapped, block: pool.dataBlockSectors, range: range) {
+            // dm-thin-metadata.c __reserve_metadata_snap: the held root is the mapping as it was
+            // when its owner reserved it; blocks provisioned since are not in it.
+            return [frame.unknownExtent(frame.wholeTarget, "thin device \(frame.deviceName): pool data block \(gap) is mapped by no device in the metadata snapshot someone else holds (held root \(root)), which may be older than the pool: it may back any of its blocks; release that snapshot to have the pool read afresh")]
+        }
         return frame.reverseRuns(reverse, block: pool.dataBlockSectors, range: range, down: { down($0) })
+    }
+
+    /// The first pool data block of `range` (pool sectors) outside `mapped`, nil if none.
+    func firstUnmapped(_ mapped: [BlockRun], block: UInt64, range: SectorRange) -> UInt64? {
+        guard range.length > 0 else { return nil }
+        var next = range.start / block
+        let last = (range.end - 1) / block
+        for run in overlappingRuns(mapped, key: \.to, first: next, count: last - next + 1) {
+            if run.to > next { return next }
+            next = max(next, run.to + run.length)
+            if next > last { return nil }
+        }
+        return next
     }
 }
 

@@ -27,7 +27,7 @@ public struct LiveMetadataError: Error, Sendable, CustomStringConvertible {
 /// Every live metadata reader.
 public enum LiveMetadataReaders {
     public static let all: [any LiveMetadataReader.Type] = [
-        SnapshotStoreReader.self, WritecacheMetadataReader.self, IntegritySuperblockReader.self, CacheMetadataReader.self,
+        ThinPoolReader.self, SnapshotStoreReader.self, WritecacheMetadataReader.self, IntegritySuperblockReader.self, CacheMetadataReader.self,
     ]
 
     /// The mappings of every dynamic target of `tables` on `scope` whose kind has a reader and
