@@ -124,8 +124,9 @@ public enum ThinPoolReader: LiveMetadataReader {
     /// provisioned since it was taken stay `unknown` (ThinMapper).
     static func readMetadata(_ path: String, source: String, root: ThinMetadata.Root, ids: Set<UInt64>, foreign: Bool = false) throws(LiveMetadataError) -> ThinPoolMapping {
         do {
-            let device = try MetadataBlocks(path: path)
-            var m = try ThinMetadata.read(source: source, root: root, devices: ids) { n in try device.block(n) }
+            let device = try SectorReader(path: path, direct: true)
+            let sectors = UInt64(ThinMetadata.blockSize / 512)
+            var m = try ThinMetadata.read(source: source, root: root, devices: ids) { n in try device.read(n * sectors, sectors) }
             if foreign, case .heldAt(let n) = root { m.foreignSnapshotRoot = n }
             return m
         } catch let e as MappingParseError {
@@ -133,34 +134,5 @@ public enum ThinPoolReader: LiveMetadataReader {
         } catch {
             throw LiveMetadataError("\(source): \(error)")
         }
-    }
-}
-
-/// 4 KiB blocks of a metadata device read with O_DIRECT into an aligned buffer (a regular
-/// file on a filesystem without O_DIRECT, such as tmpfs, is read through the page cache).
-final class MetadataBlocks {
-    let path: String
-    let fd: Int32
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ThinMetadata.blockSize, alignment: ThinMetadata.blockSize)
-
-    init(path: String) throws(SystemError) {
-        self.path = path
-        // O_DIRECT is 040000 on x86-64 and arm64 (asm-generic/fcntl.h); Glibc hides it.
-        let direct: Int32 = 0o40000
-        do { fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC | direct) } catch where error.errno == EINVAL {
-            fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC)
-        } catch { buffer.deallocate(); throw error }
-    }
-
-    deinit {
-        Syscall.close(fd)
-        buffer.deallocate()
-    }
-
-    /// Block `n`, fewer bytes (none) past the end.
-    func block(_ n: UInt64) throws(SystemError) -> [UInt8] {
-        let size = ThinMetadata.blockSize
-        let got = try Syscall.pread(fd, into: buffer, at: off_t(n) * off_t(size), path: path, operation: "read metadata block \(n) of")
-        return Array(buffer.prefix(got))
     }
 }

@@ -21,8 +21,13 @@ public final class SectorReader: @unchecked Sendable {
     public init(path: String, base: UInt64 = 0, direct: Bool = false) throws {
         self.path = path
         self.base = base
-        self.direct = direct
-        fd = try Syscall.open(path, O_RDONLY | O_CLOEXEC | (direct ? clinux_o_direct() : 0))
+        // A file on a filesystem without O_DIRECT (tmpfs: an image in a test) is read through
+        // the page cache: nothing writes it below that cache.
+        if direct, let fd = try? Syscall.open(path, O_RDONLY | O_CLOEXEC | clinux_o_direct()) {
+            (self.fd, self.direct) = (fd, true)
+        } else {
+            (fd, self.direct) = (try Syscall.open(path, O_RDONLY | O_CLOEXEC), false)
+        }
     }
 
     deinit { Syscall.close(fd) }
