@@ -12,7 +12,7 @@ public protocol LayerReader: Sendable {
 
 /// Every non-dm layer reader, asked in order for each device that is not a dm device.
 public enum LayerReaders {
-    public static let all: [any LayerReader.Type] = []
+    public static let all: [any LayerReader.Type] = [MdReader.self]
 
     static func layer(name: String, base: String, sysfs: SysfsRoot) -> LayerInfo? {
         for reader in all { if let layer = reader.layer(name: name, base: base, sysfs: sysfs) { return layer } }
