@@ -22,6 +22,7 @@ struct MdArrayTests {
         "0 128 md-raid5 2 8 64 3 none 4 0 7:0 2048 64 in_sync 1 7:1 2048 64 in_sync 2 7:2 4096 64 in_sync,write_mostly none 7:3 2048 64 spare",
         "0 128 md-raid1 0 0 128 2 none 2 0 7:0 2048 128 in_sync none 7:1 2048 128 faulty",
         "0 96 md-raid0 2 8 0 3 none 3 0 7:0 2048 24 in_sync 1 7:1 2048 64 in_sync 2 7:2 2048 64 in_sync",
+        "0 64 md-raid0 -1 8 32 2 none 2 0 7:0 2048 32 in_sync 1 7:1 2048 32 in_sync",
         "0 128 md-raid10 258 8 64 4 1024 4 0 7:0 0 64 in_sync 1 7:1 0 64 in_sync 2 7:2 0 64 - 3 7:3 0 64 in_sync",
         "0 64 md-raid6 2 8 32 4 none 5 0 7:0 8 32 in_sync 1 7:1 8 32 in_sync 2 7:2 8 32 in_sync 3 7:3 8 32 in_sync journal 7:4 8 32 journal",
     ])
@@ -170,9 +171,11 @@ struct MdArrayTests {
         let words = array.statusArguments(arrayState: "clean", syncAction: "idle", badBlocks: [MemberRange(device: "7:0", range: SectorRange(start: 2100, length: 8))])
         #expect(words == ["clean", "idle", "AD", "1", "7:0", "2100", "8"])
         let h = MdRaidTarget.health(status: words)
-        #expect(h.legs == "AD" && h.failed && h.states == ["clean", "degraded"])
+        #expect(h.legs == "AD" && h.failed && h.states == ["degraded"])
         #expect(h.badRanges == [MemberRange(device: "7:0", range: SectorRange(start: 2100, length: 8))])
-        #expect(MdRaidTarget.health(status: ["active", "resync", "AA", "0"]).states == ["active", "resync"])
+        #expect(MdRaidTarget.health(status: ["active", "resync", "AA", "0"]).states == ["resync"])
+        #expect(MdRaidTarget.health(status: ["clean", "recover", "Aa", "0"]).states == ["recovering"])
+        #expect(MdStripeTarget.health(status: ["broken", "-", "AA", "0"]).states == ["failed"])
     }
 
     /// Monitor: a member's md bad block is a bad range of that member; a failed slot is a
@@ -193,7 +196,7 @@ struct MdArrayTests {
         #expect(sick.monitorFindings(records: [], byId: [:]) == [.badRange(device: "loop0", identity: sick.identity(of: loop0, byId: []), range: SectorRange(start: 2100, length: 8))])
         let md0 = try sick.device("md0")
         #expect(sick.deviceType(md0) == "md/raid1" && sick.tableSummary(md0) == "raid1 2 disks")
-        #expect(sick.state(of: md0) == ["clean"])
+        #expect(sick.state(of: md0).isEmpty)
         let failed = inventory("none 7:1 2048 4096 faulty", legs: "AD", bad: "0")
         let findings = failed.monitorFindings(records: [], byId: [:])
         #expect(findings.count == 1)
@@ -201,6 +204,6 @@ struct MdArrayTests {
             #expect(device == "md0" && health == "AD" && members == ["loop0", "loop1"])
         } else { Issue.record("expected a degraded finding, got \(findings)") }
         let failedMd = try failed.device("md0")
-        #expect(failed.state(of: failedMd) == ["clean", "degraded"])
+        #expect(failed.state(of: failedMd) == ["degraded"])
     }
 }

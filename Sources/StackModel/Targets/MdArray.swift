@@ -77,7 +77,12 @@ public struct MdArray: Hashable, Sendable {
 
     static func parse(_ p: inout TargetParser) throws(TableParseError) -> MdArray {
         let level = String(p.typeName.dropFirst(3))
-        let layout = try p.number("layout")
+        // md.c layout_show prints a signed number (raid0 arrays made before layouts existed
+        // may say -1).
+        let layoutWord = try p.word("layout")
+        guard let layout = Int(layoutWord), layout >= Int(Int32.min), layout <= Int(UInt32.max) else {
+            throw p.fail("layout", "expected an integer, got '\(layoutWord)'")
+        }
         let chunk = try p.number("chunk sectors")
         let component = try p.number("component sectors")
         let disks = try p.count("raid disks", max: 4096)
@@ -114,7 +119,7 @@ public struct MdArray: Hashable, Sendable {
             devices.append(Member(slot: slot, device: device, dataOffset: offset, sectors: sectors, state: state))
         }
         try p.noMore()
-        return MdArray(level: level, layout: Int(layout), chunkSectors: chunk, componentSectors: component, raidDisks: disks,
+        return MdArray(level: level, layout: layout, chunkSectors: chunk, componentSectors: component, raidDisks: disks,
                        reshapePosition: reshape, devices: devices)
     }
 
@@ -184,12 +189,17 @@ public struct MdArray: Hashable, Sendable {
         guard args.count >= 3 else { return TargetHealth() }
         let arrayState = args[0], sync = args[1], legs = args[2]
         let failed = legs.contains { $0 == "D" || $0 == "-" }
+        // In tree's words, empty when nothing is wrong. md.c array_state_show: clean, active,
+        // active-idle and write-pending are a working array; readonly, read-auto, inactive
+        // and broken (raid0/linear that lost a member) are not. md.c action_show: idle or
+        // frozen when nothing runs, recover while a member is rebuilt.
         var states: [String] = []
-        // md.c array_state_show: clean, active, active-idle, readonly, read-auto, inactive, broken, ...
-        if arrayState != "-" { states.append(arrayState) }
+        if arrayState == "readonly" || arrayState == "read-auto" { states.append("read-only") }
         if failed { states.append("degraded") }
-        // md.c action_show: idle or frozen when nothing runs.
-        if sync != "-" && sync != "idle" && sync != "frozen" { states.append(sync) }
+        if legs.contains("a") || sync == "recover" { states.append("recovering") }
+        if ["resync", "reshape", "check", "repair"].contains(sync) { states.append(sync) }
+        if arrayState == "inactive" { states.append("inactive") }
+        if arrayState == "broken" { states.append("failed") }
         var bad: [MemberRange] = []
         if args.count >= 4, let n = Int(args[3]), n >= 0 {
             var i = 4
