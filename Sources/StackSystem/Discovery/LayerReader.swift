@@ -1,6 +1,6 @@
 import StackModel
 
-/// Discovery of one kind of non-dm layer (md arrays are next: `/sys/block/mdX/md/`, md.rst):
+/// Discovery of one kind of non-dm layer (md arrays: `MdReader`, `/sys/block/mdX/md/`, md.rst):
 /// from a block device's sysfs directory, its `LayerInfo` (kind, table lines in the printed
 /// form of the kind's target type, status lines), or nil when the device is not of this kind.
 /// The model translates it like any dm table; a new kind is one conforming type here plus one
