@@ -5,15 +5,16 @@ public enum MonitorFinding: Sendable, Hashable {
     /// A leaf the registry last saw present is gone; `holders` recorded it, `lastSeen` is the
     /// newest time one of them saw it present.
     case leafGone(leaf: RecordedLayer, holders: [String], lastSeen: String)
-    /// A bad range in a device's badblocks list (pmem: the nvdimm's poison list).
+    /// A bad range in a device's badblocks list (pmem: the nvdimm's poison list), or one an md
+    /// array recorded for its member (dev-*/bad_blocks).
     case badRange(device: String, identity: String, range: SectorRange)
     /// A raid or mirror with a failed leg; `health` is its status health characters.
     case degraded(device: String, identity: String, health: String, members: [String])
 }
 
 extension Inventory {
-    /// The findings of a pass: gone leaves of registered holders, bad ranges of every device,
-    /// degraded raid and mirror devices. `byId` names devices as the registry does.
+    /// The findings of a pass: gone leaves of registered holders, bad ranges of every device
+    /// (and those md recorded for its members), degraded raid, mirror and md devices. `byId` names devices as the registry does.
     public func monitorFindings(records: [HolderRecord], byId: [String: [String]]) -> [MonitorFinding] {
         var out: [MonitorFinding] = []
         let live = devicesByIdentity(byId: byId)
@@ -38,6 +39,13 @@ extension Inventory {
         for d in devices {
             let identity = identity(of: d, byId: byId[d.kernelName] ?? [])
             for range in d.badblocks { out.append(.badRange(device: d.displayName, identity: identity, range: range)) }
+            // Bad blocks a layer's members recorded (md dev-*/bad_blocks): a bad range of that member.
+            for h in Self.health(d) {
+                for bad in h.badRanges {
+                    guard let member = try? device(bad.device) else { continue }
+                    out.append(.badRange(device: member.displayName, identity: self.identity(of: member, byId: byId[member.kernelName] ?? []), range: bad.range))
+                }
+            }
             if let health = Self.failedHealth(d) {
                 out.append(.degraded(device: d.displayName, identity: identity, health: health, members: below(d).map(\.displayName)))
             }

@@ -106,7 +106,39 @@ public struct Raid10Geometry: Hashable, Sendable {
         farSetSize = useFarSets ? nearCopies * farCopies : raidDisks
         // dm-raid rs_set_dev_and_array_sectors: dev_sectors = len * copies / raid_disks, then
         // raid10.c calc_sectors.
-        let dev = length * UInt64(copies) / UInt64(raidDisks)
+        deviceSectors = 0
+        stride = 0
+        calcSectors(length * UInt64(copies) / UInt64(raidDisks))
+    }
+
+    /// md raid10's geometry as the array states it (md/layout, md/chunk_size, md/raid_disks,
+    /// md/component_size): raid10.c `setup_geo` reads the layout word (near copies in bits 0-7,
+    /// far copies in 8-15, far offset bit 16, the far-set version in bits 17-18: 0 sets of
+    /// every device, 1 `raid_disks / far_copies` (the old buggy one), 2 `near * far`), and
+    /// `calc_sectors` the sectors used on each device. Nil for a layout raid10.c refuses.
+    public init?(mdLayout layout: Int, raidDisks: Int, chunkSectors: UInt64, componentSectors: UInt64) {
+        guard layout >= 0, layout >> 19 == 0, chunkSectors >= 8, chunkSectors & (chunkSectors - 1) == 0, raidDisks > 0 else { return nil }
+        let nc = layout & 255, fc = (layout >> 8) & 255
+        guard nc >= 1, fc >= 1, nc * fc >= 2, nc * fc <= raidDisks else { return nil }
+        self.raidDisks = raidDisks
+        self.chunkSectors = chunkSectors
+        nearCopies = nc
+        farCopies = fc
+        farOffset = layout & (1 << 16) != 0
+        switch layout >> 17 {
+        case 0: farSetSize = raidDisks
+        case 1: farSetSize = raidDisks / fc
+        default: farSetSize = fc * nc
+        }
+        guard farSetSize >= 1 else { return nil }
+        deviceSectors = 0
+        stride = 0
+        calcSectors(componentSectors)
+    }
+
+    /// raid10.c `calc_sectors`: the chunks of the array from the device size, the chunks used
+    /// on each device (rounded up), and the distance between far copies.
+    private mutating func calcSectors(_ dev: UInt64) {
         let chunk = chunkSectors
         var c = dev / chunk
         c /= UInt64(farCopies)

@@ -110,7 +110,7 @@ public struct BlockDevice: Codable, Sendable, Hashable {
     public var slaves: [String]
     public var partition: PartitionInfo?
     public var dm: DeviceMapperInfo?
-    /// A layer that is neither a dm table nor a partition (md arrays are next): read by its
+    /// A layer that is neither a dm table nor a partition (an md array): read by its
     /// kind's reader in discovery, translated like a dm table by its target type.
     public var layer: LayerInfo?
     public var filesystem: FilesystemInfo?

@@ -117,7 +117,7 @@ public struct Translator: Sendable {
                 return d.classify(row.range).map { piece, outcome in
                     var r = row
                     r.start = piece.start; r.length = piece.length
-                    r.outcome = row.kind == .parity && outcome != .unaffected ? .degraded : outcome
+                    r.outcome = outcome // a parity piece too: lost only when its stripe is (a degraded raid5)
                     Self.narrow(&r.path, to: piece)
                     return r
                 }
@@ -342,7 +342,8 @@ public struct Translator: Sendable {
             }
             for (i, l) in e.locations.enumerated() where l.role != .peer { touched.formUnion(rel[i].any) }
         }
-        if e.kind == .parity { lost = SectorSet(); maybe = SectorSet() }
+        // A parity piece loses data only with more than `tolerated` of its stripe (a data
+        // chunk whose own device is already missing): `lostZone` says so, as for data.
         for r in lost.ranges { result.lost.insert(r.rebased(from: 0, to: e.start)) }
         for r in maybe.ranges { result.unknown.insert(r.rebased(from: 0, to: e.start)) }
         for r in touched.ranges { result.degraded.insert(r.rebased(from: 0, to: e.start)) }
@@ -383,7 +384,7 @@ public struct Translator: Sendable {
             let origin = rows[i].path[0]
             let outcomes = (damage[start] ?? Damage()).classify(SectorRange(start: origin.start, length: origin.length)).map(\.1).filter { $0 != .unaffected }
             let worst = outcomes.max() ?? .unaffected
-            rows[i].outcome = rows[i].kind == .parity ? .degraded : worst
+            rows[i].outcome = worst
         }
         return rows.sorted(by: Translation.reportOrder)
     }

@@ -190,6 +190,9 @@ struct RaidMapper: TargetMapper {
     let dataSlot: [Int]
     let metaSlot: [Int]
     let legOfSlot: [Int]
+    /// Where data begins on each leg's data device: dm-raid's one `data_offset` for every leg,
+    /// md's own per member (md.c `rdev->data_offset`, sysfs `dev-*/offset`).
+    let legOffset: [UInt64]
 
     init(frame: MapFrame, raid: RaidTarget) {
         self.frame = frame
@@ -204,7 +207,23 @@ struct RaidMapper: TargetMapper {
         dataSlot = data
         metaSlot = meta
         legOfSlot = legOf
+        legOffset = Array(repeating: raid.dataOffset, count: raid.legs.count)
         raid10 = raid.level == 10 ? Raid10Geometry(raid: raid, length: frame.length) : nil
+    }
+
+    /// A mapper whose legs are given explicitly (md arrays): `dataSlots[leg]` is the frame slot
+    /// of the leg's device (-1 when it is missing or not in sync), `offsets[leg]` where its data
+    /// begins; `raid10` the geometry the array itself states.
+    init(frame: MapFrame, raid: RaidTarget, dataSlots: [Int], offsets: [UInt64], raid10: Raid10Geometry?) {
+        self.frame = frame
+        self.raid = raid
+        dataSlot = dataSlots
+        metaSlot = Array(repeating: -1, count: dataSlots.count)
+        var legOf = Array(repeating: -1, count: frame.members.count)
+        for (leg, s) in dataSlots.enumerated() where s >= 0 && s < legOf.count { legOf[s] = leg }
+        legOfSlot = legOf
+        legOffset = offsets
+        self.raid10 = raid10
     }
 
     /// A raid leg whose metadata device lost anything is failed as a whole (dm-raid).
@@ -229,13 +248,13 @@ struct RaidMapper: TargetMapper {
     }
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
-        let off = raid.dataOffset, length = r.length
+        let length = r.length
         switch raid.level {
         case 0:
-            return frame.stripedDown(rel: rel, length: length, chunk: raid.chunkSectors, count: raid.raidDisks) { (dataSlot[$0], off) }
+            return frame.stripedDown(rel: rel, length: length, chunk: raid.chunkSectors, count: raid.raidDisks) { (dataSlot[$0], legOffset[$0]) }
         case 1:
             return [Extent(start: frame.start + rel, length: length, kind: .data, redundancy: .copies,
-                           locations: dataSlot.map { Location(slot: $0, start: off + rel, role: .data) })]
+                           locations: dataSlot.indices.map { Location(slot: dataSlot[$0], start: legOffset[$0] + rel, role: .data) })]
         case 10:
             let g = raid10!
             var out: [Extent] = []
@@ -243,7 +262,7 @@ struct RaidMapper: TargetMapper {
             let end = rel + length
             while s < end {
                 let len = min(g.chunkSectors - s % g.chunkSectors, end - s)
-                let locations = g.copies(of: s).map { Location(slot: dataSlot[$0.disk], start: off + $0.sector, role: .data) }
+                let locations = g.copies(of: s).map { Location(slot: dataSlot[$0.disk], start: legOffset[$0.disk] + $0.sector, role: .data) }
                 out.append(Extent(start: frame.start + s, length: len, kind: .data, redundancy: .copies, locations: locations))
                 s += len
             }
@@ -258,11 +277,11 @@ struct RaidMapper: TargetMapper {
                 let chunkNumber = s / chunk, offset = s % chunk
                 let len = min(chunk - offset, end - s)
                 let p = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: chunkNumber)
-                let deviceSector = off + (chunkNumber / dataDisks) * chunk + offset
-                var locations = [Location(slot: dataSlot[p.dataDisk], start: deviceSector, role: .data)]
+                let deviceSector = (chunkNumber / dataDisks) * chunk + offset
+                var locations = [Location(slot: dataSlot[p.dataDisk], start: legOffset[p.dataDisk] + deviceSector, role: .data)]
                 for leg in 0..<raid.raidDisks where leg != p.dataDisk {
                     let role: Location.Role = (leg == p.pDisk || leg == p.qDisk) ? .parity : .peer
-                    locations.append(Location(slot: dataSlot[leg], start: deviceSector, role: role))
+                    locations.append(Location(slot: dataSlot[leg], start: legOffset[leg] + deviceSector, role: role))
                 }
                 out.append(Extent(start: frame.start + s, length: len, kind: .data, redundancy: .parity(tolerated: raid.parityDevices), locations: locations))
                 s += len
@@ -281,9 +300,9 @@ struct RaidMapper: TargetMapper {
             // dm-raid fails a leg whose metadata device fails: as if its whole data device went.
             let data = dataSlot[leg]
             guard data >= 0 else { return [] }
-            return up(slot: data, SectorRange(start: raid.dataOffset, length: devSectors))
+            return up(slot: data, SectorRange(start: legOffset[leg], length: devSectors))
         }
-        let off = raid.dataOffset
+        let off = legOffset[leg]
         let lo = max(range.start, off), hi = min(range.end, off &+ devSectors)
         guard lo < hi else { return [] }
         switch raid.level {

@@ -84,10 +84,13 @@ public struct TargetHealth: Sendable, Hashable {
     public var failed: Bool
     /// `degraded`, `recovering`, `invalid`, `failed`, `read-only`.
     public var states: [String]
-    public init(legs: String? = nil, failed: Bool = false, states: [String] = []) {
+    /// Bad ranges its members have recorded (md dev-*/bad_blocks), for `monitor`.
+    public var badRanges: [MemberRange]
+    public init(legs: String? = nil, failed: Bool = false, states: [String] = [], badRanges: [MemberRange] = []) {
         self.legs = legs
         self.failed = failed
         self.states = states
+        self.badRanges = badRanges
     }
 }
 
@@ -99,6 +102,7 @@ public enum TargetTypes {
         DelayTarget.self, FlakeyTarget.self, ZeroTarget.self, ErrorTarget.self, MultipathTarget.self,
         SnapshotOriginTarget.self, SnapshotTarget.self, ThinPoolTarget.self, ThinTarget.self,
         CacheTarget.self, WritecacheTarget.self, IntegrityTarget.self, PartitionLayer.self,
+        MdStripeTarget.self, MdRaidTarget.self,
     ]
 
     static let byName: [String: any TargetType.Type] = {
