@@ -81,6 +81,10 @@ extension Inventory {
                 throw TeardownError(category: .notOwned, message: "\(d.displayName) is built on the selection and is not a dm device; remove it first")
             }
             if StackSpec.owner(ofUUID: dm.uuid) == nil && !force {
+                if let lv = dm.lvm {
+                    // lvm deactivates its own volumes, sub-volumes with them (lvm2 tools/lvchange.c).
+                    throw TeardownError(category: .notOwned, message: "\(lv.name) is lvm's (dm \(dm.name), uuid '\(dm.uuid)'): `lvchange -an \(lv.volume)` deactivates it; --force to remove it anyway")
+                }
                 throw TeardownError(category: .notOwned, message: "\(dm.name) is not dmstack's (uuid '\(dm.uuid)'); --force to remove it anyway")
             }
         }

@@ -89,6 +89,9 @@ extension Inventory {
                 changed = true
             }
         }
+        if !force, let refusal = lvmRefusal(leaf: leaf, going: Array(going.values)) {
+            throw RemovalError(category: .notOwned, message: refusal)
+        }
         let layers: [TeardownItem]
         do { layers = try topDown(going, force: force) } catch { throw RemovalError(category: .notOwned, message: error.message) }
 
@@ -120,6 +123,6 @@ extension Inventory {
                                (try? device(name)).flatMap { raidWithoutMetadata($0) }.map {
                                    "\(name) is a \($0) without metadata devices: md cannot record the failed leg and blocks writes (md_wait_for_blocked_rdev) until the raid is repaired or reloaded"
                                }
-                           })
+                           } + lvmRepairWarnings(leaf: leaf, staying: staying.compactMap { try? device($0) }))
     }
 }
