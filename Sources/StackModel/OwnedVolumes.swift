@@ -57,7 +57,7 @@ extension Inventory {
     public func teardown(_ selector: String, force: Bool) throws(TeardownError) -> [TeardownItem] {
         var selected: [BlockDevice] = devices.filter { $0.dm.flatMap { StackSpec.owner(ofUUID: $0.uuid) }?.stack == selector }
         if selected.isEmpty {
-            guard let d = devices.first(where: { $0.dm?.name == selector }) else {
+            guard let d = devices.first(where: { $0.dm?.name == selector || $0.dm?.lvm?.name == selector }) else {
                 throw TeardownError(category: .notFound, message: "no dmstack stack and no dm device named '\(selector)'")
             }
             selected = [d]

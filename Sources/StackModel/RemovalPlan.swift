@@ -62,6 +62,9 @@ extension Inventory {
     public func removal(of leafName: String, impact: Impact, force: Bool) throws(RemovalError) -> RemovalPlan {
         let leaf: BlockDevice
         do { leaf = try device(leafName) } catch { throw RemovalError(category: .notALeaf, message: error.description) }
+        if let lv = leaf.dm?.lvm {
+            throw RemovalError(category: .notALeaf, message: "\(lv.name) is an lvm volume, not a leaf; lvm deactivates its volumes (`lvchange -an \(lv.volume)`)")
+        }
         if let dm = leaf.dm {
             throw RemovalError(category: .notALeaf, message: "\(leaf.displayName) is a dm device, not a leaf; `dmstack teardown \(dm.name)` removes dm devices")
         }

@@ -133,13 +133,23 @@ struct LvmVolumeTests {
             + "rebuilds on another physical volume, and `vgreduce --removemissing gt-probe` forgets the missing one"])
     }
 
-    @Test func teardownOfAnLvmVolumeNamesLvchange() throws {
+    @Test(arguments: ["gt--probe-lin", "gt-probe/lin"]) func teardownOfAnLvmVolumeNamesLvchange(spelled: String) throws {
         do {
-            _ = try Self.machine().teardown("gt--probe-lin", force: false)
+            _ = try Self.machine().teardown(spelled, force: false)
             Issue.record("teardown of an lvm volume was not refused")
         } catch {
             #expect(error.category == .notOwned)
             #expect(error.message == "gt-probe/lin is lvm's (dm gt--probe-lin, uuid '\(Self.uuid("gt--probe-lin"))'): `lvchange -an gt-probe/lin` deactivates it; --force to remove it anyway")
+        }
+    }
+
+    @Test func removeOfAnLvmVolumeIsNoLeaf() throws {
+        let inventory = Self.machine()
+        let planner = ImpactPlanner(inventory: inventory, reverseMap: { _, _, _ in ReverseMapAnswer(records: [], paths: [:], notes: []) },
+                                    users: { _, _ in [] })
+        let impact = try planner.plan(leaf: "gt-probe/lin", range: nil, event: .remove)
+        #expect(throws: RemovalError(category: .notALeaf, message: "gt-probe/lin is an lvm volume, not a leaf; lvm deactivates its volumes (`lvchange -an gt-probe/lin`)")) {
+            try inventory.removal(of: "/dev/gt-probe/lin", impact: impact, force: false)
         }
     }
 }
