@@ -126,6 +126,23 @@ struct VMLvmTests {
         try Self.verifyLeaves(pvs, expect: .survives)
     }
 
+    /// A snapshot's origin: once `lvcreate -s` exists, the LV users mount is a snapshot-origin
+    /// over the `-real` layer, which holds the data; the files, written before the snapshot
+    /// (so its COW store holds none of them), are named from the leaf through it.
+    @Test func snapshotOrigin() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let pvs = try Self.loops(1, size: "96M", cleanup: &cleanup)
+        try Self.group("gt-snap", on: pvs, cleanup: &cleanup)
+        try Self.lvm("lvcreate", "-y -L 48M -n orig gt-snap")
+        try Self.filesystem("/dev/gt-snap/orig", "/tmp/dmstack-lvm-snap", dirs: 3, files: 2, cleanup: &cleanup)
+        try Self.lvm("lvcreate", "-y -s -L 16M -n snap gt-snap/orig")
+        #expect(try Live.sh("dmsetup table gt--snap-orig").contains(" snapshot-origin "))
+        try Self.verifyLeaves(pvs, expect: .named)
+        let forest = try Live.json("tree --json gt-snap/orig")["tree"] as! [[String: Any]]
+        #expect(forest.first.map { ($0["children"] as! [[String: Any]]).map { $0["name"] as! String } } == ["gt-snap/orig:real"])
+    }
+
     /// LUKS2 over an LV. The leaf of a real cipher holds ciphertext, which no scan can read, so
     /// the byte-verified probes use a LUKS2 volume with `cipher_null-ecb`: a real LUKS2 header
     /// and a real dm-crypt layer (its data offset past the header) whose sectors are plaintext.
