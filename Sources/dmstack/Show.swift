@@ -52,6 +52,7 @@ struct Show: ParsableCommand {
         if let p = r.partition { field("partition", "\(p.number) of \(p.parent), start sector \(p.start)") }
         if let dm = r.dm {
             field("dm uuid", dm.uuid)
+            if let lv = r.lvm { field("lvm", "volume \(lv.volume)" + (lv.component.map { ", internal part \($0)" } ?? (lv.isInternal ? ", internal" : ""))) }
             field("open count", "\(dm.openCount)")
         }
         field("state", r.state.joined(separator: ", "))

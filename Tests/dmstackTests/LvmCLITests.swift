@@ -48,6 +48,13 @@ struct LvmCLITests {
         #expect(!out.contains("\"gt--probe-r--1\""), "the dm name where the lvm name belongs")
     }
 
+    @Test func showSaysWhichVolumeAPartBelongsTo() throws {
+        let out = try run(["show", "gt--probe-r--1_rmeta_1"])
+        #expect(out.hasPrefix("name           gt-probe/r-1:rmeta_1\n"))
+        #expect(out.contains("\nlvm            volume gt-probe/r-1, internal part rmeta_1\n"), "\(out)")
+        #expect(out.contains("\nabove          gt-probe/r-1\n"), "\(out)")
+    }
+
     @Test func treeJSONMarksInternalParts() throws {
         let (value, _) = JSONSchemaCheck.parse(try run(["tree", "--json", "gt-probe/r-1"]))
         let root = try #require(((value as? [String: Any])?["tree"] as? [[String: Any]])?.first)
