@@ -23,6 +23,8 @@ public struct DeviceReport: Codable, Sendable, Hashable {
     public var logicalBlockSize: UInt32
     public var partition: PartitionInfo?
     public var dm: DeviceMapperInfo?
+    /// The lvm2 volume a dm device is (`LvmVolume`), for a device lvm activated.
+    public var lvm: LvmVolume?
     public var tableSummary: String?
     public var state: [String]
     /// Display names of the devices built directly on this one.
@@ -45,7 +47,7 @@ extension Inventory {
         DeviceReport(
             name: d.displayName, kernelName: d.kernelName, majorMinor: d.majorMinor, path: d.path, size: d.size * sectorBytes,
             sectors: d.size, type: deviceType(d), readOnly: d.readOnly, logicalBlockSize: d.logicalBlockSize, partition: d.partition,
-            dm: d.dm, tableSummary: tableSummary(d), state: state(of: d), above: above(d).map(\.displayName),
+            dm: d.dm, lvm: d.dm?.lvm, tableSummary: tableSummary(d), state: state(of: d), above: above(d).map(\.displayName),
             below: below(d).map(\.displayName), leaves: leaves(of: d).filter { $0.kernelName != d.kernelName }.map(\.displayName),
             filesystem: d.filesystem,
             mounts: mounts(of: d).map { m in

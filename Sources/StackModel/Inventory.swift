@@ -1,7 +1,7 @@
 /// A device named on the command line was not found in the snapshot or on the system.
 public struct UnknownDeviceError: Error, Hashable, Sendable, CustomStringConvertible {
     public var name: String
-    public var description: String { "no block device '\(name)' (give a kernel name, a dm name, a /dev path or major:minor)" }
+    public var description: String { "no block device '\(name)' (give a kernel name, a dm name, an lvm vg/lv, a /dev path or major:minor)" }
 }
 
 /// Questions about one `SystemSnapshot`: finding devices by any of their names, what is above
@@ -28,7 +28,11 @@ public struct Inventory: Sendable {
             a[d.kernelName] = i
             a["/dev/\(d.kernelName)"] = i
             a[d.majorMinor] = i
-            if let dm = d.dm { a[dm.name] = i; a["/dev/mapper/\(dm.name)"] = i }
+            if let dm = d.dm {
+                a[dm.name] = i; a["/dev/mapper/\(dm.name)"] = i
+                // lvm's names: vg/lv (and vg/lv:part), and /dev/vg/lv as lvm links it.
+                if let lv = dm.lvm { a[lv.name] = i; a["/dev/\(lv.name)"] = i }
+            }
         }
         byKernelName = k
         byAlias = a
@@ -60,7 +64,8 @@ public struct Inventory: Sendable {
 
     public var devices: [BlockDevice] { snapshot.devices }
 
-    /// A device by kernel name, dm name, `/dev/...` path, `/dev/mapper/...` path or major:minor.
+    /// A device by kernel name, dm name, lvm name (`vg/lv`, `vg/lv:rimage_1`, `LvmVolume`),
+    /// `/dev/...` path (`/dev/vg/lv` too), `/dev/mapper/...` path or major:minor.
     public func device(_ name: String) throws(UnknownDeviceError) -> BlockDevice {
         if let i = byAlias[name] { return snapshot.devices[i] }
         throw UnknownDeviceError(name: name)
@@ -131,6 +136,10 @@ public struct Inventory: Sendable {
             aliases[d.majorMinor] = d.displayName
             aliases[d.kernelName] = d.displayName
             aliases["/dev/\(d.kernelName)"] = d.displayName
+            if let dm = d.dm, dm.name != d.displayName {
+                aliases[dm.name] = d.displayName
+                aliases["/dev/mapper/\(dm.name)"] = d.displayName
+            }
             sizes[d.displayName] = d.size
         }
         return (try Topology(tables: tables, mappings: mappings, sizes: sizes, aliases: aliases), tables.warnings)

@@ -57,7 +57,7 @@ extension Inventory {
     public func teardown(_ selector: String, force: Bool) throws(TeardownError) -> [TeardownItem] {
         var selected: [BlockDevice] = devices.filter { $0.dm.flatMap { StackSpec.owner(ofUUID: $0.uuid) }?.stack == selector }
         if selected.isEmpty {
-            guard let d = devices.first(where: { $0.dm?.name == selector }) else {
+            guard let d = devices.first(where: { $0.dm?.name == selector || $0.dm?.lvm?.name == selector }) else {
                 throw TeardownError(category: .notFound, message: "no dmstack stack and no dm device named '\(selector)'")
             }
             selected = [d]
@@ -81,6 +81,10 @@ extension Inventory {
                 throw TeardownError(category: .notOwned, message: "\(d.displayName) is built on the selection and is not a dm device; remove it first")
             }
             if StackSpec.owner(ofUUID: dm.uuid) == nil && !force {
+                if let lv = dm.lvm {
+                    // lvm deactivates its own volumes, sub-volumes with them (lvm2 tools/lvchange.c).
+                    throw TeardownError(category: .notOwned, message: "\(lv.name) is lvm's (dm \(dm.name), uuid '\(dm.uuid)'): `lvchange -an \(lv.volume)` deactivates it; --force to remove it anyway")
+                }
                 throw TeardownError(category: .notOwned, message: "\(dm.name) is not dmstack's (uuid '\(dm.uuid)'); --force to remove it anyway")
             }
         }

@@ -62,6 +62,9 @@ extension Inventory {
     public func removal(of leafName: String, impact: Impact, force: Bool) throws(RemovalError) -> RemovalPlan {
         let leaf: BlockDevice
         do { leaf = try device(leafName) } catch { throw RemovalError(category: .notALeaf, message: error.description) }
+        if let lv = leaf.dm?.lvm {
+            throw RemovalError(category: .notALeaf, message: "\(lv.name) is an lvm volume, not a leaf; lvm deactivates its volumes (`lvchange -an \(lv.volume)`)")
+        }
         if let dm = leaf.dm {
             throw RemovalError(category: .notALeaf, message: "\(leaf.displayName) is a dm device, not a leaf; `dmstack teardown \(dm.name)` removes dm devices")
         }
@@ -88,6 +91,9 @@ extension Inventory {
                 staying.append(d.displayName)
                 changed = true
             }
+        }
+        if !force, let refusal = lvmRefusal(leaf: leaf, going: Array(going.values)) {
+            throw RemovalError(category: .notOwned, message: refusal)
         }
         let layers: [TeardownItem]
         do { layers = try topDown(going, force: force) } catch { throw RemovalError(category: .notOwned, message: error.message) }
@@ -120,6 +126,6 @@ extension Inventory {
                                (try? device(name)).flatMap { raidWithoutMetadata($0) }.map {
                                    "\(name) is a \($0) without metadata devices: md cannot record the failed leg and blocks writes (md_wait_for_blocked_rdev) until the raid is repaired or reloaded"
                                }
-                           })
+                           } + lvmRepairWarnings(leaf: leaf, staying: staying.compactMap { try? device($0) }))
     }
 }

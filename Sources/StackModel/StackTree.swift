@@ -18,6 +18,9 @@ public struct TreeNode: Codable, Sendable, Hashable {
     public var pmemMode: String?
     /// `suspended`, `degraded`, `recovering`, `invalid`, `read-only`, `failed`, as status and sysfs say.
     public var state: [String]
+    /// The lvm2 volume a dm device is (`LvmVolume`): its VG, the LV users know, and for an
+    /// internal device the part of that LV it is. Absent for devices lvm did not activate.
+    public var lvm: LvmVolume?
     public var children: [TreeNode]
 }
 
@@ -47,7 +50,7 @@ extension Inventory {
         TreeNode(name: d.displayName, kernelName: d.kernelName, majorMinor: d.majorMinor, size: d.size * sectorBytes,
                  type: deviceType(d), table: tableSummary(d), fsType: d.filesystem?.type, fsUUID: d.filesystem?.uuid,
                  label: d.filesystem?.label, mountpoints: mounts(of: d).map(\.mountpoint).sorted(),
-                 pmemMode: namespace(of: d)?.mode, state: state(of: d), children: children)
+                 pmemMode: namespace(of: d)?.mode, state: state(of: d), lvm: d.dm?.lvm, children: children)
     }
 
     public func deviceType(_ d: BlockDevice) -> String {

@@ -143,8 +143,9 @@ public struct BlockDevice: Codable, Sendable, Hashable {
     }
 
     public var majorMinor: String { "\(major):\(minor)" }
-    /// The name people use: the dm name for dm devices, the kernel name otherwise.
-    public var displayName: String { dm?.name ?? kernelName }
+    /// The name people use: `vg/lv` (`vg/lv:rimage_1` for lvm's internal parts, `LvmVolume`)
+    /// for a volume lvm activated, the dm name for other dm devices, the kernel name otherwise.
+    public var displayName: String { dm.map { $0.lvm?.name ?? $0.name } ?? kernelName }
     public var path: String { dm.map { "/dev/mapper/\($0.name)" } ?? "/dev/\(kernelName)" }
 }
 

@@ -239,14 +239,31 @@ public struct Translator: Sendable {
         }
     }
 
-    /// Narrows the last hop to `piece` (inside it) and every earlier hop by the same shift:
-    /// along one path each layer maps its piece linearly onto the next.
+    /// Narrows the last hop to `piece` (inside it) and every earlier hop by the same shift, as
+    /// far down as each layer maps its piece linearly onto the next: a hop of the same length
+    /// reached as data. Below a hop that depends on the whole of the hop under it (a raid leg's
+    /// metadata device fails the whole leg, dm-raid.c; an integrity tag span) the lower hops
+    /// keep their own range: shifting them would run past their device's end.
     static func narrow(_ path: inout [Hop], to piece: SectorRange) {
-        let last = path[path.count - 1]
+        var i = path.count - 1
+        let last = path[i]
         guard piece.start != last.start || piece.length != last.length else { return }
-        for i in path.indices {
-            path[i].start = path[i].start + piece.start - last.start
+        while true {
+            let was = path[i]
+            path[i].start = was.start + piece.start - last.start
             path[i].length = piece.length
+            guard i > 0, path[i - 1].length == was.length, Self.mapsLinearly(role: was.role) else { return }
+            i -= 1
+        }
+    }
+
+    /// Whether a member in `role` maps onto its target sector for sector (data, an origin, a
+    /// multipath path) rather than as metadata, log, COW, cache or pool the target uses as a whole.
+    static func mapsLinearly(role: String?) -> Bool {
+        guard let role, let r = MemberRole(rawValue: role) else { return role == nil || role == "parity" }
+        switch r {
+        case .data, .origin, .path: return true
+        case .metadata, .log, .cow, .cache, .pool, .journal: return false
         }
     }
 

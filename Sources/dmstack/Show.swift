@@ -8,8 +8,9 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show everything about one device: identity, table, status, what is above and below, filesystem, mounts, pmem.",
         discussion: """
-            DEV is a kernel name (dm-3, pmem0), a dm name, a /dev path (by-id and mapper links \
-            are followed on the live system) or major:minor. JSON: {"device": {...}}, every \
+            DEV is a kernel name (dm-3, pmem0), a dm name, an lvm volume (vg/lv, or \
+            vg/lv:rimage_1 for one of lvm's internal parts), a /dev path (by-id, mapper and \
+            /dev/vg/lv links are followed on the live system) or major:minor. JSON: {"device": {...}}, every \
             field in docs/json/show.schema.json.
             """
     )
@@ -51,6 +52,7 @@ struct Show: ParsableCommand {
         if let p = r.partition { field("partition", "\(p.number) of \(p.parent), start sector \(p.start)") }
         if let dm = r.dm {
             field("dm uuid", dm.uuid)
+            if let lv = r.lvm { field("lvm", "volume \(lv.volume)" + (lv.component.map { ", internal part \($0)" } ?? (lv.isInternal ? ", internal" : ""))) }
             field("open count", "\(dm.openCount)")
         }
         field("state", r.state.joined(separator: ", "))

@@ -26,7 +26,7 @@ struct Simulate: ParsableCommand {
             """
     )
 
-    @Argument(help: "The leaf (a kernel name, /dev path, dm name or major:minor).")
+    @Argument(help: "The leaf (a kernel name, /dev path, dm name, lvm vg/lv or major:minor).")
     var leaf: String
 
     @Option(help: ArgumentHelp("START+LENGTH or START-END on the leaf; sectors unless suffixed.", valueName: "RANGE"))

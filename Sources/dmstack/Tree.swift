@@ -13,6 +13,9 @@ struct Tree: ParsableCommand {
             starts at each leaf and lists what is built on it (like `lsblk` and \
             `dmsetup ls --tree -o inverted`). Each device shows its major:minor, size, a summary \
             of its table, filesystem, mountpoints, pmem mode and state (suspended, degraded). \
+            Volumes lvm2 activated are named vg/lv, and lvm's internal parts of one (raid images \
+            and metadata, thin pool data and metadata, snapshot layers) vg/lv:PART, under their \
+            volume. \
             JSON: {"tree": [node]}, every field in docs/json/tree.schema.json.
             """
     )

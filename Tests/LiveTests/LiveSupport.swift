@@ -11,7 +11,12 @@ import Glibc
 enum Live {
     static var isRoot: Bool { geteuid() == 0 }
     static var hasLoop: Bool { isRoot && FileManager.default.fileExists(atPath: "/dev/loop-control") }
-    static var hasDeviceMapper: Bool { isRoot && FileManager.default.fileExists(atPath: "/dev/mapper/control") }
+    /// The kernel's dm (its misc device is registered, /sys/class/misc/device-mapper), not only
+    /// a /dev/mapper/control node: libdevmapper creates that node wherever a dm tool runs, even
+    /// on a kernel without dm, and the VM suites must not then run on the host.
+    static var hasDeviceMapper: Bool {
+        isRoot && FileManager.default.fileExists(atPath: "/dev/mapper/control") && FileManager.default.fileExists(atPath: "/sys/class/misc/device-mapper")
+    }
     static var hasPmem: Bool { FileManager.default.fileExists(atPath: "/sys/bus/nd/devices") }
     /// Inside the test VM (Tests/VM/guest.sh sets DMSTACK_VM).
     static var inVM: Bool { ProcessInfo.processInfo.environment["DMSTACK_VM"] == "1" }

@@ -55,3 +55,41 @@ struct CompositionTests {
         #expect(secret.lost.ranges == [SectorRange(start: 49_992, length: 10)])
     }
 }
+
+/// Paths through a raid leg's metadata device: losing any of it fails the whole leg (dm-raid),
+/// so the rows above run the whole array while the hops below stay inside the metadata device.
+@Suite("Paths through raid metadata")
+struct RaidMetadataPathTests {
+    // As lvm lays out a raid1 leg: an 8192-sector rmeta, then the rimage, on one PV.
+    static let lvmRaid1 = """
+        vg-lv_rmeta_0: 0 8192 linear /dev/loop8 2048
+        vg-lv_rimage_0: 0 65536 linear /dev/loop8 10240
+        vg-lv_rmeta_1: 0 8192 linear /dev/loop9 2048
+        vg-lv_rimage_1: 0 65536 linear /dev/loop9 10240
+        vg-lv: 0 65536 raid raid1 3 0 region_size 1024 2 253:0 253:1 253:2 253:3
+        top: 0 30000 linear /dev/mapper/vg-lv 1000
+        """
+
+    /// Seen in the VM: `loop9 75776+64760 → rw11-lv_rmeta_1 0+64760` for an 8192-sector rmeta,
+    /// when a linear above the raid narrowed every hop of the path by the same shift.
+    @Test func hopsBelowAMetadataDeviceStayInsideIt() throws {
+        let t = Translator(try Topology(tables: try TableSet.parse(Self.lvmRaid1),
+                                        aliases: ["253:0": "vg-lv_rmeta_0", "253:1": "vg-lv_rimage_0", "253:2": "vg-lv_rmeta_1", "253:3": "vg-lv_rimage_1"]))
+        // From inside rmeta_1 to well into rimage_1.
+        let rows = try t.up(from: "loop9", SectorRange(start: 6000, length: 40000))
+        let sizes = ["loop9": UInt64(1 << 20), "vg-lv_rmeta_1": 8192, "vg-lv_rimage_1": 65536, "vg-lv": 65536, "top": 30000]
+        for row in rows {
+            for hop in row.path {
+                #expect(hop.start + hop.length <= sizes[hop.device]!, "\(hop.device) \(hop.start)+\(hop.length) in \(summary([row]))")
+            }
+        }
+        let viaMeta = rows.filter { $0.path.contains { $0.device == "vg-lv_rmeta_1" } }
+        #expect(!viaMeta.isEmpty)
+        for row in viaMeta {
+            #expect(row.path[0].device == "loop9" && row.path[0].start == 6000 && row.path[0].length == 2048 + 8192 - 6000)
+            #expect(row.path[1].start == 6000 - 2048 && row.path[1].length == 2048 + 8192 - 6000)
+        }
+        #expect(summary(rows).allSatisfy { $0.hasSuffix("degraded") })
+        #expect(viaMeta.contains { $0.device == "top" && $0.path.map(\.device) == ["loop9", "vg-lv_rmeta_1", "vg-lv", "top"] && $0.path[2].start == 1000 })
+    }
+}
