@@ -153,6 +153,15 @@ struct MdArrayTests {
         #expect(!rows.contains { $0.start == 8 && $0.outcome == .lost }, "\(summary(rows))")
     }
 
+    /// raid0 and linear have no copies to lose: an array missing a slot is unknown, not "nothing lost".
+    @Test func aStripedArrayMissingASlotIsUnknown() throws {
+        for level in ["raid0", "linear"] {
+            let t = try translator("0 128 md-\(level) 0 8 64 2 none 1 0 /dev/m0 2048 64 in_sync")
+            let rows = try t.up(from: "/dev/m0", SectorRange(start: 2048, length: 8))
+            #expect(!rows.isEmpty && rows.allSatisfy { $0.outcome == .unknown && ($0.reason ?? "").contains("slot 1") }, "\(level): \(summary(rows))")
+        }
+    }
+
     @Test func reshapeIsUnknownWithTheReason() throws {
         let t = try translator(line("raid5", layout: 2, disks: 3, length: 128, reshape: "64", healthy(3)))
         let rows = try t.up(from: "/dev/m0", SectorRange(start: 2048, length: 8))

@@ -237,9 +237,9 @@ public struct MdArray: Hashable, Sendable {
         let chunkOK = chunkSectors >= 8 && chunkSectors & (chunkSectors - 1) == 0
         switch level {
         case "linear", "raid0":
-            guard !serving.contains(-1) || level == "linear" else {
-                return MdMapper(frame: frame, md: self, inner: MdStripeMapper(frame: frame, md: self, serving: serving, zones: []), unknown: nil)
-            }
+            // raid0.c refuses to run with a slot empty ("too few disks"), and keeps a failed
+            // member in its slot (the array is `broken`): an empty slot is a table it never had.
+            if let empty = serving.firstIndex(of: -1) { return unknown("\(level) slot \(empty) has no working device") }
             switch MdStripeMapper.zones(md: self, serving: serving) {
             case .success(let zones): return MdMapper(frame: frame, md: self, inner: MdStripeMapper(frame: frame, md: self, serving: serving, zones: zones), unknown: nil)
             case .failure(let reason): return unknown(reason.message)
@@ -421,9 +421,6 @@ struct MdStripeMapper: TargetMapper {
     func zoneIndex(_ s: UInt64) -> Int { zones.partitionPoint { $0.end <= s } }
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
-        guard !zones.isEmpty else {
-            return [frame.unknownExtent(r, "md array \(frame.deviceName): a raid0 slot has no device (raid0.c does not run so)")]
-        }
         var out: [Extent] = []
         var s = rel
         let end = rel + r.length
