@@ -192,6 +192,8 @@ struct VMLvmTests {
         try Self.group("gt-tree", on: pvs, cleanup: &cleanup)
         try Self.lvm("lvcreate", "-y --type raid1 -m1 --nosync -L 8M -n r-1 gt-tree \(pvs[0]) \(pvs[1])")
         try Self.lvm("lvcreate", "-y -L 8M -n lin gt-tree \(pvs[2])")
+        try Self.lvm("lvcreate", "-y --type thin-pool -L 8M -n po-ol gt-tree \(pvs[2])")
+        try Self.lvm("lvcreate", "-y -V 16M -n th gt-tree/po-ol")
 
         let forest = try Live.json("tree --json")["tree"] as! [[String: Any]]
         let raid = try #require(forest.first { $0["name"] as? String == "gt-tree/r-1" }, "\(forest.map { $0["name"]! })")
@@ -204,6 +206,12 @@ struct VMLvmTests {
             let lvm = p["lvm"] as! [String: Any]
             #expect(lvm["internal"] as? Bool == true && lvm["lv"] as? String == "r-1" && (lvm["component"] as! String).hasPrefix("r"))
         }
+        // A thin volume: its pool's -tpool layer under it, the pool's data and metadata under that.
+        let thin = try #require(forest.first { $0["name"] as? String == "gt-tree/th" }, "\(forest.map { $0["name"] as? String ?? "?" })")
+        let tpool = try #require((thin["children"] as! [[String: Any]]).first)
+        #expect(tpool["name"] as? String == "gt-tree/po-ol:tpool")
+        #expect(Set((tpool["children"] as! [[String: Any]]).map { $0["name"] as! String }) == ["gt-tree/po-ol:tdata", "gt-tree/po-ol:tmeta"])
+        #expect(forest.contains { $0["name"] as? String == "gt-tree/po-ol" })
         // Internal parts are never roots.
         #expect(!forest.contains { ($0["lvm"] as? [String: Any])?["internal"] as? Bool == true })
         #expect(Self.nodes(forest).filter { ($0["name"] as! String).hasPrefix("gt-tree/") }.count >= 6)
