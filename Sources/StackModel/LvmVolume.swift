@@ -131,7 +131,7 @@ extension Inventory {
             }
         }
         let owned = volumes.count == 1 ? "lvm volume \(volumes[0]) is" : "lvm volumes \(volumes.joined(separator: ", ")) are"
-        var out = "\(owned) built on \(leaf.displayName) and would lose data; lvm keeps them in its metadata, so dmstack does not take their dm devices down. "
+        var out = "\(owned) built on \(leaf.displayName) and would lose data; lvm keeps its volumes in its own metadata, so dmstack leaves their dm devices to lvm. "
         if !pvs.isEmpty {
             let moves = pvs.map { "`pvmove \($0.pv.path)` then `vgreduce \($0.vg) \($0.pv.path)`" }
             out += "Move their extents off it first (\(moves.joined(separator: "; "))), or deactivate them"
@@ -153,7 +153,7 @@ extension Inventory {
             if !volumes.contains(v.volume) { volumes.append(v.volume) }
             if !groups.contains(v.vg) { groups.append(v.vg) }
         }
-        return ["\(leaf.displayName) is a physical volume of \(groups.joined(separator: ", ")): \(volumes.joined(separator: ", ")) keep serving degraded; "
+        return ["\(leaf.displayName) is a physical volume of \(groups.joined(separator: ", ")): \(volumes.joined(separator: ", ")) \(volumes.count == 1 ? "keeps" : "keep") serving degraded; "
                 + "afterwards `lvconvert --repair \(volumes.joined(separator: " "))` rebuilds on another physical volume, and "
                 + groups.map { "`vgreduce --removemissing \($0)`" }.joined(separator: ", ") + " forgets the missing one"]
     }

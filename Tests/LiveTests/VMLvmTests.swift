@@ -146,10 +146,14 @@ struct VMLvmTests {
     /// LUKS2 over an LV. The leaf of a real cipher holds ciphertext, which no scan can read, so
     /// the byte-verified probes use a LUKS2 volume with `cipher_null-ecb`: a real LUKS2 header
     /// and a real dm-crypt layer (its data offset past the header) whose sectors are plaintext.
+    /// A second LV carries LUKS2 with the default cipher (aes-xts-plain64): its ground truth is
+    /// scanned through the crypt device (plaintext), and each sector taken to the leaf by the
+    /// kernel's own tables (`dmsetup table`: the LV's linear start plus the crypt offset), never
+    /// by dmstack's arithmetic.
     @Test func luks2OverAnLV() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
-        let pvs = try Self.loops(1, size: "64M", cleanup: &cleanup)
+        let pvs = try Self.loops(1, size: "112M", cleanup: &cleanup)
         try Self.group("gt-luks", on: pvs, cleanup: &cleanup)
         try Self.lvm("lvcreate", "-y -L 48M -n sec-ret gt-luks")
         let key = try Live.temporary("/tmp/dmstack-lvm-key-XXXXXX", directory: false, cleanup: &cleanup)
@@ -165,6 +169,24 @@ struct VMLvmTests {
         let sector = try #require(truth.keys.min())
         let layers = (try Live.json("simulate --json \(pvs[0]) --range \(sector)+1")["impact"] as! [String: Any])["layers"] as! [[String: Any]]
         #expect(layers.map { $0["device"] as! String } == [String(pvs[0].dropFirst(5)), "gt-luks/sec-ret", "gt-luks-open"])
+
+        try Self.lvm("lvcreate", "-y -L 48M -n real gt-luks")
+        try Live.sh("cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --sector-size 512 --key-file \(key) /dev/gt-luks/real")
+        try Live.sh("cryptsetup open --key-file \(key) /dev/gt-luks/real gt-luks-real")
+        cleanup.append("cryptsetup close gt-luks-real")
+        try Self.filesystem("/dev/mapper/gt-luks-real", "/tmp/dmstack-lvm-luks-real", dirs: 2, files: 2, cleanup: &cleanup)
+        // `0 LEN linear MAJ:MIN START` and `0 LEN crypt CIPHER KEY IV_OFFSET DEV OFFSET ...`.
+        let linear = try Live.sh("dmsetup table gt--luks-real").trimmed.split(separator: " ")
+        let crypt = try Live.sh("dmsetup table gt-luks-real").trimmed.split(separator: " ")
+        #expect(linear.count == 5 && linear[2] == "linear" && crypt[2] == "crypt" && crypt[3] != "cipher_null-ecb")
+        let base = try #require(UInt64(linear[4])) + (try #require(UInt64(crypt[7])))
+        var throughTop: [UInt64: GroundTruth.Owner] = [:]
+        for (sector, owner) in try GroundTruth.scan("/dev/mapper/gt-luks-real") { throughTop[base + sector] = owner }
+        #expect(throughTop.keys.allSatisfy { $0 < 112 << 11 })
+        // The ciphertext at those leaf sectors holds no header: the leaf scan finds none of them.
+        let leafNow = try GroundTruth.scan(pvs[0])
+        #expect(!throughTop.isEmpty && throughTop.keys.allSatisfy { leafNow[$0] == nil })
+        try GroundTruth.verify(pvs[0], throughTop, count: 15, expect: .named)
     }
 
     /// An LV on fsdax pmem, XFS mounted with `-o dax` (dm-linear passes DAX through): the
@@ -192,6 +214,8 @@ struct VMLvmTests {
         try Self.group("gt-tree", on: pvs, cleanup: &cleanup)
         try Self.lvm("lvcreate", "-y --type raid1 -m1 --nosync -L 8M -n r-1 gt-tree \(pvs[0]) \(pvs[1])")
         try Self.lvm("lvcreate", "-y -L 8M -n lin gt-tree \(pvs[2])")
+        try Self.lvm("lvcreate", "-y --type thin-pool -L 8M -n po-ol gt-tree \(pvs[2])")
+        try Self.lvm("lvcreate", "-y -V 16M -n th gt-tree/po-ol")
 
         let forest = try Live.json("tree --json")["tree"] as! [[String: Any]]
         let raid = try #require(forest.first { $0["name"] as? String == "gt-tree/r-1" }, "\(forest.map { $0["name"]! })")
@@ -204,6 +228,12 @@ struct VMLvmTests {
             let lvm = p["lvm"] as! [String: Any]
             #expect(lvm["internal"] as? Bool == true && lvm["lv"] as? String == "r-1" && (lvm["component"] as! String).hasPrefix("r"))
         }
+        // A thin volume: its pool's -tpool layer under it, the pool's data and metadata under that.
+        let thin = try #require(forest.first { $0["name"] as? String == "gt-tree/th" }, "\(forest.map { $0["name"] as? String ?? "?" })")
+        let tpool = try #require((thin["children"] as! [[String: Any]]).first)
+        #expect(tpool["name"] as? String == "gt-tree/po-ol:tpool")
+        #expect(Set((tpool["children"] as! [[String: Any]]).map { $0["name"] as! String }) == ["gt-tree/po-ol:tdata", "gt-tree/po-ol:tmeta"])
+        #expect(forest.contains { $0["name"] as? String == "gt-tree/po-ol" })
         // Internal parts are never roots.
         #expect(!forest.contains { ($0["lvm"] as? [String: Any])?["internal"] as? Bool == true })
         #expect(Self.nodes(forest).filter { ($0["name"] as! String).hasPrefix("gt-tree/") }.count >= 6)

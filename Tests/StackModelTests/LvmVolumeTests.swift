@@ -120,8 +120,8 @@ struct LvmVolumeTests {
         let planner = ImpactPlanner(inventory: inventory, reverseMap: { _, _, _ in ReverseMapAnswer(records: [], paths: [:], notes: []) },
                                     users: { _, _ in [] })
         let impact = try planner.plan(leaf: "loop2", range: nil, event: .remove)
-        #expect(throws: RemovalError(category: .notOwned, message: "lvm volume gt-probe/lin is built on loop2 and would lose data; lvm keeps them in its metadata, "
-            + "so dmstack does not take their dm devices down. Move their extents off it first (`pvmove /dev/loop2` then `vgreduce gt-probe /dev/loop2`), "
+        #expect(throws: RemovalError(category: .notOwned, message: "lvm volume gt-probe/lin is built on loop2 and would lose data; lvm keeps its volumes in its own metadata, "
+            + "so dmstack leaves their dm devices to lvm. Move their extents off it first (`pvmove /dev/loop2` then `vgreduce gt-probe /dev/loop2`), "
             + "or deactivate them (`lvchange -an gt-probe/lin`, or the whole group: `vgchange -an gt-probe`); --force takes lvm's dm devices down behind its back")) {
             try inventory.removal(of: "loop2", impact: impact, force: false)
         }
@@ -129,7 +129,7 @@ struct LvmVolumeTests {
         // A raid leg's PV: the volume keeps serving; lvm is told how to repair it afterwards.
         let leg = try inventory.removal(of: "loop1", impact: try planner.plan(leaf: "loop1", range: nil, event: .remove), force: false)
         #expect(leg.layers.isEmpty && leg.degraded == ["gt-probe/r-1"] && leg.staying == ["gt-probe/r-1:rimage_1", "gt-probe/r-1:rmeta_1"])
-        #expect(leg.warnings == ["loop1 is a physical volume of gt-probe: gt-probe/r-1 keep serving degraded; afterwards `lvconvert --repair gt-probe/r-1` "
+        #expect(leg.warnings == ["loop1 is a physical volume of gt-probe: gt-probe/r-1 keeps serving degraded; afterwards `lvconvert --repair gt-probe/r-1` "
             + "rebuilds on another physical volume, and `vgreduce --removemissing gt-probe` forgets the missing one"])
     }
 
