@@ -85,7 +85,8 @@ struct HolderLiveTests {
         defer { Live.clean(cleanup) }
         let state = try stateDir(&cleanup)
         let dev = try Live.loop(size: "64M", cleanup: &cleanup)
-        try Live.sh("mkfs.ext4 -q -F -b 2048 \(dev)")
+        // udev re-probes after mkfs; dmstack reads udev's record (as lsblk does), so wait for it.
+        try Live.sh("mkfs.ext4 -q -F -b 2048 \(dev) && (udevadm settle 2>/dev/null || true)")
         let uuid = trimmed(try Live.sh("blkid -p -o value -s UUID \(dev)"))
         #expect(try Live.sh("\(Live.dmstack) holders register \(uuid) \(state)").hasPrefix("registered UUID=\(uuid): 1 chain from \(dev.dropFirst(5))"))
         var fs = try holder("UUID=\(uuid)", state)["filesystem"] as! [String: Any]
@@ -202,7 +203,7 @@ struct HolderLiveTests {
         (status, message) = failing("holders register \(dev) --state-dir \(dir)")
         #expect(status == 1 && message.contains("holds no filesystem") && message.contains("--raw"), "\(message)")
         try Live.sh("\(Live.dmstack) holders register --raw \(dev) --name app --state-dir \(dir)")
-        try Live.sh("mkfs.ext4 -q -F \(dev)")
+        try Live.sh("mkfs.ext4 -q -F \(dev) && (udevadm settle 2>/dev/null || true)")
         (status, message) = failing("holders register \(dev) --name app --state-dir \(dir)")
         #expect(status == 3 && message.contains("holder 'app' is already registered"), "\(message)")
         (status, message) = failing("holders register --raw \(dev) --state-dir \(dir)")

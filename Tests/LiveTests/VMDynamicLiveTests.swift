@@ -96,7 +96,7 @@ struct VMDynamicLiveTests {
         for _ in 0..<min(8, old.count) {
             let sector = old.keys.randomElement(using: &rng)!
             let rows = try Live.json("translate --json \(disk) \(sector)+1")["translations"] as! [[String: Any]]
-            let snap = rows.filter { $0["device"] as? String == "dmts-snap" }
+            let snap = rows.filter { $0["device"] as? String == "dmts/snap" }
             #expect(snap.count == 1 && snap.first?["outcome"] as? String == "lost", "\(sector): \(rows)")
             if let s = snap.first, let start = s["start"] as? UInt64 {
                 #expect(try SimulateLiveTests.deviceSector("/dev/mapper/dmts-snap", start) == SimulateLiveTests.deviceSector(disk, sector),
@@ -104,7 +104,7 @@ struct VMDynamicLiveTests {
             }
             let impact = try Live.json("simulate --json \(disk) --range \(sector)+1")["impact"] as! [String: Any]
             #expect((impact["filesystems"] as! [Any]).isEmpty && (impact["may_lose"] as! [Any]).isEmpty)
-            #expect((impact["notices"] as! [[String: Any]]).contains { $0["action"] as? String == "lost" && $0["target"] as? String == "dmts-snap" })
+            #expect((impact["notices"] as! [[String: Any]]).contains { $0["action"] as? String == "lost" && $0["target"] as? String == "dmts/snap" })
         }
     }
 
