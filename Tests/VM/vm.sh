@@ -1,7 +1,7 @@
 # Sourced by Tests/VM/run.sh and examples/capture.sh: boots Debian's kernel under qemu with
 # two emulated 512 MiB NVDIMMs through virtme-ng, the host's root shared read-only and OUT
 # writable, and runs COMMAND inside. KVM stays off unless DMSTACK_VM_KVM=1 (guests hang
-# under it on these machines); DMSTACK_VM_TIMEOUT bounds the run (seconds, default 2400).
+# under it on these machines); DMSTACK_VM_TIMEOUT bounds the run (seconds, default 3600; the whole suite takes ~27 min here).
 # Usage: boot_vm WORKDIR OUT COMMAND; leaves the console in WORKDIR/console.log.
 boot_vm() {
     local work=$1 out=$2 command=$3
@@ -18,7 +18,7 @@ boot_vm() {
     echo "vm: booting $(basename "$kernel") with 2 NVDIMMs ($([ -z "$accel" ] && echo KVM || echo TCG))"
     local start status
     start=$(date +%s)
-    timeout "${DMSTACK_VM_TIMEOUT:-2400}" vng --run "$kernel" --force-9p $accel --disable-microvm \
+    timeout "${DMSTACK_VM_TIMEOUT:-3600}" vng --run "$kernel" --force-9p $accel --disable-microvm \
         --memory '2048,slots=4,maxmem=8192' --rwdir "$out" --qemu-opts="$qemu" \
         --exec "$command" > "$work/console.log" 2>&1
     status=$?
