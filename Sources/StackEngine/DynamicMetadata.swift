@@ -70,10 +70,17 @@ public struct MetadataSources: Sendable {
     /// mappings, every thin device.
     static func thinPool(_ file: String) throws(EngineError) -> ThinPoolMapping {
         let reader: SectorReader
-        do { reader = try SectorReader(path: file) } catch { throw EngineError(.failure, "\(error)") }
+        // O_DIRECT: a pool's metadata device given here is read as the device holds it, not
+        // from pages cached before the kernel wrote it (an image on tmpfs is read normally).
+        do { reader = try SectorReader(path: file, direct: true) } catch { throw EngineError(.failure, "\(error)") }
         let first = try parsing { try reader.read(0, 8) }
         if ThinMetadata.isMetadata(first) {
-            return try parsing { try ThinMetadata.read(source: file, root: .current, devices: nil) { try reader.read($0 * 8, 8) } }
+            return try parsing {
+                try ThinMetadata.read(source: file, root: .current, devices: nil) { n in
+                    guard n <= maxSectors / 8 else { throw MappingParseError(source: file, message: "metadata block \(n) is beyond any device") }
+                    return try reader.read(n * 8, 8)
+                }
+            }
         }
         let data = try Self.read(file)
         return try parsing { try ThinPoolMapping.parseThinDump(data, source: file) }

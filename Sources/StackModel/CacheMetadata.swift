@@ -81,8 +81,9 @@ public enum CacheMetadata {
             for i in 0..<count {
                 let value = le64(b, 24 + i * 8)
                 guard value & 1 != 0 else { continue } // M_VALID
-                let cacheBlock = index * max + UInt64(i), origin = value >> 16
-                guard cacheBlock < sb.cacheBlocks, origin < maxSectors / sb.dataBlockSectors else {
+                let (product, overflow) = index.multipliedReportingOverflow(by: max)
+                let cacheBlock = overflow ? UInt64.max : product &+ UInt64(i), origin = value >> 16
+                guard !overflow, cacheBlock >= product, cacheBlock < sb.cacheBlocks, origin < maxSectors / sb.dataBlockSectors else {
                     throw MappingParseError(source: source, message: "cache array block \(n) maps cache block \(cacheBlock) to origin block \(origin), beyond the devices")
                 }
                 entries.append(CacheMapping.Entry(cacheBlock: cacheBlock, originBlock: origin, dirty: false))

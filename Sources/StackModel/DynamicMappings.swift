@@ -326,6 +326,36 @@ public struct DynamicMappings: Sendable, Hashable, Codable {
     }
 
     public var isEmpty: Bool { self == DynamicMappings() }
+
+    /// Which device's mapping cannot be used as decoded (a snapshot's `metadata`, not checked
+    /// by a reader of the on-disk format): a block size of 0, or runs past any device, would
+    /// trap in the arithmetic. Nil when every one is sound.
+    public var implausible: String? {
+        func fits(_ runs: [BlockRun], block: UInt64) -> Bool {
+            let limit = maxSectors / block
+            return runs.allSatisfy { $0.from <= limit && $0.to <= limit && $0.length <= limit - max($0.from, $0.to) }
+        }
+        for (n, p) in thinPools where !(1...maxSectors ~= p.dataBlockSectors && p.devices.values.allSatisfy({ fits($0, block: p.dataBlockSectors) })) {
+            return "thin pool \(n)"
+        }
+        for (n, c) in caches where !(1...maxSectors ~= c.blockSectors
+                                       && c.entries.allSatisfy({ max($0.cacheBlock, $0.originBlock) <= maxSectors / c.blockSectors })) {
+            return "cache \(n)"
+        }
+        for (n, w) in writecaches where !(w.blockBytes >= 512 && w.blockBytes % 512 == 0 && w.blockBytes / 512 <= maxSectors
+                                            && w.metadataSectors <= maxSectors && fits(w.blocks, block: w.blockBytes / 512)) {
+            return "writecache \(n)"
+        }
+        for (n, x) in snapshots where !(1...maxSectors ~= x.chunkSectors && fits(x.exceptions, block: x.chunkSectors)
+                                          && x.metadataChunks.allSatisfy({ $0 <= maxSectors / x.chunkSectors })) {
+            return "snapshot \(n)"
+        }
+        for (n, g) in integrity where !(3...31 ~= g.log2InterleaveSectors && g.log2SectorsPerBlock <= min(g.log2InterleaveSectors, 3)
+                                          && g.tagSize > 0 && g.providedDataSectors <= maxSectors && g.journalSections < 1 << 24) {
+            return "integrity \(n)"
+        }
+        return nil
+    }
 }
 
 // MARK: - Dump plumbing

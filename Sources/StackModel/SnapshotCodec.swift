@@ -51,6 +51,9 @@ public enum SnapshotCodec {
                 throw SnapshotFileError(file: file, message: "corrupt snapshot: device \(d.kernelName) has a size, start or bad range beyond \(maxSectors) sectors")
             }
         }
+        if let what = snapshot.metadata?.implausible {
+            throw SnapshotFileError(file: file, message: "corrupt snapshot: the metadata of \(what) has a block size of 0 or runs beyond \(maxSectors) sectors")
+        }
         for r in snapshot.pmem.regions where !r.badblocks.allSatisfy({ $0.start <= maxSectors && $0.length <= maxSectors - $0.start }) {
             throw SnapshotFileError(file: file, message: "corrupt snapshot: region \(r.name) has a bad range beyond \(maxSectors) sectors")
         }

@@ -4,7 +4,10 @@
 /// `data_block_size`); the data mappings a two-level btree, dev id → the root of that device's
 /// tree, thin block → `data block << 24 | time` (`pack_block_time`). Every block read is checked
 /// as the kernel's validators check it (`sb_check`, `node_check`: its own block number and its
-/// crc32c), so a block rewritten under the reader is refused, never taken for a mapping.
+/// crc32c), so a damaged block, or one not yet written where a pointer leads, is refused. A
+/// block freed and rewritten in place passes those checks: only a held metadata snapshot
+/// (whose blocks the pool does not reuse) or a root that is re-checked after the walk keeps a
+/// live read consistent (ThinPoolReader).
 public enum ThinMetadata {
     /// THIN_METADATA_BLOCK_SIZE: every metadata block, the superblock included.
     public static let blockSize = 4096
@@ -89,7 +92,7 @@ public enum ThinMetadata {
         var out: [UInt64: [BlockRun]] = [:]
         for (id, subtree) in thin {
             var runs: [BlockRun] = []
-            walker.visited = 0
+            walker.seen = []
             try walker.walk(subtree, fetch: fetch) { key, value throws(MappingParseError) in
                 let data = value >> 24
                 guard key < limit, data < limit else {
@@ -108,16 +111,16 @@ public enum ThinMetadata {
 
     /// A depth-first walk of one btree (dm-btree.c `walk_node`), values of 8 bytes, keys in
     /// ascending order; refuses nodes that fail `node_check`, more levels than any tree of
-    /// this size has, and more nodes than the metadata holds (a cycle).
+    /// this size has, and any node met twice in one tree (a cycle: without it a damaged node
+    /// pointing at itself would be walked up to 126^16 times).
     struct Walker {
         let source: String
         let limit: UInt64
-        var visited: UInt64 = 0
+        var seen = Set<UInt64>()
 
         mutating func walk(_ root: UInt64, depth: Int = 0, fetch: (UInt64) throws(MappingParseError) -> [UInt8],
                            _ visit: (UInt64, UInt64) throws(MappingParseError) -> Void) throws(MappingParseError) {
-            visited += 1
-            guard depth < 16, visited <= limit else { throw fail("the btree at block \(root) loops or is deeper than any pool's") }
+            guard depth < 16, seen.insert(root).inserted else { throw fail("the btree at block \(root) loops or is deeper than any pool's") }
             guard root > 0, root < limit else { throw fail("btree node \(root) is outside the metadata's \(limit) blocks") }
             let b = try fetch(root)
             guard b.count == ThinMetadata.blockSize else { throw fail("metadata ends before btree node \(root)") }

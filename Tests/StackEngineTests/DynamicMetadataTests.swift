@@ -69,4 +69,16 @@ struct DynamicMetadataTests {
         let rows = try Translator(try inv.topology(mappings: none).0).up(from: "loop1", SectorRange(start: 643, length: 1))
         #expect(rows.contains { $0.kind == .unknown && ($0.reason ?? "").contains("reserve_metadata_snap: Operation not permitted") }, "\(rows)")
     }
+
+    /// Stored metadata that the arithmetic would trap on is refused when the snapshot is read.
+    @Test func implausibleStoredMetadataIsACorruptSnapshot() throws {
+        var snapshot = try Machines.snapshot("thin-pool")
+        snapshot.metadata = DynamicMappings()
+        snapshot.metadata!.thinPools["pool"] = ThinPoolMapping(dataBlockSectors: 0, devices: [1: [BlockRun(from: 0, to: 5, length: 1)]])
+        #expect { try SnapshotCodec.decode(try SnapshotCodec.encode(snapshot), file: "s.json") } throws: {
+            "\($0)" == "s.json: corrupt snapshot: the metadata of thin pool pool has a block size of 0 or runs beyond \(maxSectors) sectors"
+        }
+        snapshot.metadata!.thinPools["pool"] = ThinPoolMapping(dataBlockSectors: 128, devices: [1: [BlockRun(from: 0, to: maxSectors, length: 1)]])
+        #expect(throws: SnapshotFileError.self) { try SnapshotCodec.decode(try SnapshotCodec.encode(snapshot), file: "s.json") }
+    }
 }

@@ -43,7 +43,7 @@ public enum ThinPoolReader: LiveMetadataReader {
         let mapping: ThinPoolMapping
         switch (status.mode, status.heldRoot) {
         case (_, let held?):
-            mapping = try readMetadata(path, source: source, root: .heldAt(held), ids: ids, foreign: true)
+            mapping = try readForeign(client, poolDevice, device, path: path, source: source, root: held, ids: ids)
         case (.failed, nil), (.readOnly, nil):
             mapping = try readMetadata(path, source: source, root: .current, ids: ids)
         case (.writable, nil), (.outOfDataSpace, nil):
@@ -67,7 +67,7 @@ public enum ThinPoolReader: LiveMetadataReader {
             // Someone reserved it between our status read and the message: theirs, read it.
             let now = try currentStatus(client, poolDevice, device)
             guard let root = now.heldRoot else { throw LiveMetadataError("thin-pool \(device): reserve_metadata_snap: \(error.message) and no snapshot is held") }
-            return try readMetadata(path, source: source, root: .heldAt(root), ids: ids, foreign: true)
+            return try readForeign(client, poolDevice, device, path: path, source: source, root: root, ids: ids)
         } catch {
             throw LiveMetadataError("thin-pool \(device): reserve_metadata_snap refused: \(error.message)")
         }
@@ -91,6 +91,18 @@ public enum ThinPoolReader: LiveMetadataReader {
             throw LiveMetadataError(why)
         }
         return try result.get()
+    }
+
+    /// Someone else's snapshot at `root`, read and left held. They may release it during the
+    /// walk, and the pool may then reuse its blocks in place (a reused block passes the
+    /// checks), so the read counts only if the same root is still held after it.
+    static func readForeign(_ client: DeviceMapperClient, _ poolDevice: BlockDevice, _ device: String, path: String, source: String,
+                            root: UInt64, ids: Set<UInt64>) throws(LiveMetadataError) -> ThinPoolMapping {
+        let mapping = try readMetadata(path, source: source, root: .heldAt(root), ids: ids, foreign: true)
+        guard try currentStatus(client, poolDevice, device).heldRoot == root else {
+            throw LiveMetadataError("thin-pool \(device): the metadata snapshot another process held (root \(root)) was released while dmstack read it; run again")
+        }
+        return mapping
     }
 
     /// The pool's status now (not as discovered: someone may have reserved since).
@@ -126,7 +138,11 @@ public enum ThinPoolReader: LiveMetadataReader {
         do {
             let device = try SectorReader(path: path, direct: true)
             let sectors = UInt64(ThinMetadata.blockSize / 512)
-            var m = try ThinMetadata.read(source: source, root: root, devices: ids) { n in try device.read(n * sectors, sectors) }
+            var m = try ThinMetadata.read(source: source, root: root, devices: ids) { n in
+                // A block number from disk: never one a multiplication would overflow.
+                guard n < UInt64.max / 512 / sectors else { throw MappingParseError(source: source, message: "metadata block \(n) is beyond any device") }
+                return try device.read(n * sectors, sectors)
+            }
             if foreign, case .heldAt(let n) = root { m.foreignSnapshotRoot = n }
             return m
         } catch let e as MappingParseError {

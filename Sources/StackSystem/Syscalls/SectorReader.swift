@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import StackModel
 
 /// Reads 512-byte sectors of a file or block device with pread(2), for metadata parsers that
 /// only need a few areas of a large device (snapshot exception stores, writecache entries).
@@ -34,6 +35,9 @@ public final class SectorReader: @unchecked Sendable {
 
     /// `count` sectors from `sector`, fewer bytes at the end of the file.
     public func read(_ sector: UInt64, _ count: UInt64) throws -> [UInt8] {
+        // Sectors come from on-disk metadata: one past any device is refused, not multiplied
+        // into an overflow (a trap, with a pool's metadata snapshot still held).
+        guard sector <= maxSectors, count <= maxSectors, base <= maxSectors else { throw BeyondAnyDevice(path: path, sector: sector) }
         if direct { return try readAligned(sector, count) }
         let bytes = Int(count * 512)
         var buffer = [UInt8](repeating: 0, count: bytes)
@@ -82,4 +86,11 @@ public final class SectorReader: @unchecked Sendable {
             sector += step
         }
     }
+}
+
+/// A read asked for sectors past any block device (2^54 sectors): a damaged pointer.
+public struct BeyondAnyDevice: Error, CustomStringConvertible {
+    public var path: String
+    public var sector: UInt64
+    public var description: String { "\(path): sector \(sector) is beyond any block device" }
 }
