@@ -53,7 +53,9 @@ public struct LvmVolume: Codable, Sendable, Hashable {
         guard uuid.hasPrefix("LVM-"), uuid.utf8.count >= 4 + 64 else { return nil }
         var rest = Substring(dmName)
         let vg = Self.unquote(&rest), lvName = Self.unquote(&rest), layer = Self.unquote(&rest)
-        guard !vg.isEmpty, !lvName.isEmpty else { return nil }
+        // libdm's names have at most three parts (VG, LV, layer): more is not lvm's, and
+        // dropping it would give two devices one name.
+        guard !vg.isEmpty, !lvName.isEmpty, rest.isEmpty else { return nil }
         var lv = lvName
         var parts: [String] = []
         if let cut = Self.componentStart(lvName) {

@@ -46,6 +46,9 @@ struct LvmVolumeTests {
         // A name that does not split into VG and LV stays a dm name.
         #expect(LvmVolume(dmName: "lonely", uuid: Self.uuid("l")) == nil)
         #expect(LvmVolume(dmName: "-lv", uuid: Self.uuid("l")) == nil)
+        // Nor one with more parts than VG, LV and layer: two such devices would share a name.
+        #expect(LvmVolume(dmName: "vg-lv-x-1", uuid: Self.uuid("l")) == nil)
+        #expect(LvmVolume(dmName: "vg-lv-real", uuid: Self.uuid("l"))?.name == "vg/lv:real")
     }
 
     /// As lvm built it in the VM: VG `gt-probe` on loop0..2 with a raid1 `r-1` on loop0+loop1
