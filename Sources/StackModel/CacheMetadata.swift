@@ -51,11 +51,12 @@ public enum CacheMetadata {
     /// Dirty flags are left false (see the type's comment).
     public static func mappings(_ sb: Superblock, source: String, block: (UInt64) throws -> [UInt8]) throws -> CacheMapping {
         var entries: [CacheMapping.Entry] = []
-        var visited = 0
+        var visited = Set<UInt64>(), indexes = Set<UInt64>()
         // A btree of array blocks: keys are array block indexes, values their block numbers.
+        // Every block (node or array) is read once and every index taken once: a damaged
+        // tree that points back at a block cannot loop or multiply the entries.
         func node(_ n: UInt64, depth: Int) throws {
-            visited += 1
-            guard depth < 16, visited < 1 << 22 else { throw MappingParseError(source: source, message: "cache mapping btree too deep or too large (a cycle?)") }
+            guard depth < 16, visited.insert(n).inserted, visited.count < 1 << 22 else { throw MappingParseError(source: source, message: "cache mapping btree too deep or too large (a cycle?)") }
             let b = try checked(n, xor: btreeXor, blocknrAt: 8, source: source, block: block)
             let flags = le32(b, 4), count = Int(le32(b, 16)), max = Int(le32(b, 20)), valueSize = Int(le32(b, 24))
             guard max > 0, count <= max, valueSize == 8, 32 + max * 16 <= blockBytes else {
@@ -66,6 +67,9 @@ public enum CacheMetadata {
                 if flags & 1 != 0 {
                     try node(value, depth: depth + 1)
                 } else if flags & 2 != 0 {
+                    guard visited.insert(value).inserted, indexes.insert(key).inserted else {
+                        throw MappingParseError(source: source, message: "cache btree node \(n) points at array block \(value) (index \(key)) a second time")
+                    }
                     try arrayBlock(value, index: key)
                 } else {
                     throw MappingParseError(source: source, message: "cache btree node \(n) is neither internal nor leaf (flags \(flags))")

@@ -1,10 +1,10 @@
 import StackModel
 
 /// A persistent snapshot's exception store, read from its COW device
-/// (SnapshotExceptionStore.read: drivers/md/dm-snap-persistent.c). The kernel only appends
-/// exceptions while the snapshot is live (an exception is committed after its chunk was
-/// copied, and the origin write waits for that commit), so a read is taken once two reads in
-/// a row agree. A transient store (`N`) is kept in kernel memory only: unknown, with why.
+/// (SnapshotExceptionStore.read: drivers/md/dm-snap-persistent.c). A live snapshot appends
+/// exceptions (each committed after its chunk was copied; the origin write waits for that
+/// commit), and a merging one (snapshot-merge, `persistent_commit_merge`) removes them, so a
+/// read is taken once two reads in a row agree. A transient store (`N`) is kept in kernel memory only: unknown, with why.
 enum SnapshotStoreReader: LiveMetadataReader {
     static var kind: DynamicMetadataKind { .snapshotStore }
 
