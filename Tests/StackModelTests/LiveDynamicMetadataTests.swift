@@ -54,7 +54,9 @@ struct LiveDynamicMetadataTests {
         let clean = "8 27/1024 64 3/80 10 20 30 40 0 3 0 1 writeback 2 migration_threshold 2048 smq 0 rw -".split(separator: " ").map(String.init)
         var dirty = clean
         dirty[10] = "2"
-        #expect(try target(Self.writethrough).liveDirtiness(status: dirty) == nil)
+        // A writethrough cache still holding dirty blocks (switched from writeback) is not clean.
+        #expect(try target(Self.writethrough).liveDirtiness(status: dirty)?.contains("writethrough cache with 2 dirty blocks") == true)
+        #expect(try target(Self.writethrough).liveDirtiness(status: clean) == nil)
         #expect(try target(Self.passthrough).liveDirtiness(status: []) == nil)
         #expect(try target(Self.writeback).liveDirtiness(status: clean) == nil)
         #expect(try target(Self.writeback).liveDirtiness(status: dirty)?.contains("2 dirty blocks") == true)

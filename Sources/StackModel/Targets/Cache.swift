@@ -39,11 +39,14 @@ public struct CacheTarget: TargetType {
     /// memory and writes it only on suspend (dm-cache-target.c `sync_metadata`), so which of
     /// the mapped blocks are dirty is not on the metadata device.
     public func liveDirtiness(status: [String]) -> String? {
-        guard mode == .writeback else { return nil }
+        // The status's dirty count decides in every mode: a writethrough cache can still hold
+        // dirty blocks (switched from writeback, or reloaded after an unclean shutdown, when
+        // dm-cache-target.c takes every mapped block as dirty until written back).
         if status.count > 10, let dirty = UInt64(status[10]) {
             if dirty == 0 { return nil }
-            return "writeback cache with \(dirty) dirty block\(dirty == 1 ? "" : "s"); which ones is kept in kernel memory only (dm-cache-target.c writes its dirty bitset on suspend), so any cached block may be the only current copy"
+            return "\(mode.rawValue) cache with \(dirty) dirty block\(dirty == 1 ? "" : "s"); which ones is kept in kernel memory only (dm-cache-target.c writes its dirty bitset on suspend), so any cached block may be the only current copy"
         }
+        guard mode == .writeback else { return nil }
         return "writeback cache whose status gives no dirty count (\(status.first ?? "no status")); any cached block may be the only current copy"
     }
 
