@@ -134,3 +134,79 @@ public struct SectorSet: Hashable, Sendable, Codable {
         !intersection(with: SectorRange(start: sector, length: 1)).isEmpty
     }
 }
+
+/// `count` ranges of `length` units, the i-th at `start + i * stride`: the compact form of a
+/// range through a layout that deals chunks round-robin. One leg of a striped device is this
+/// in the device above it (dm-stripe.c `stripe_map_sector`: chunk k of leg L is chunk
+/// k × stripes + L of the device), so a whole leg of a 100 TiB volume is four numbers, not
+/// 800 million ranges; raid4/5/6 and raid10 legs are a few of these, one per position in the
+/// layout's rotation. Units are the holder's: sectors in translation, bytes in filesystem
+/// hits. `count` is at least 1; with `count == 1`, `stride` says nothing and equals `length`;
+/// otherwise `stride > length` (a run whose stride equals its length is one plain range and
+/// `init(start:length:stride:count:)` makes it that).
+public struct StridedRange: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var start: UInt64
+    public var length: UInt64
+    public var stride: UInt64
+    public var count: UInt64
+
+    /// A run, normalised: a stride that leaves no gap makes one plain range. `stride` must be
+    /// at least `length` when `count > 1` (the ranges are disjoint and in order).
+    public init(start: UInt64, length: UInt64, stride: UInt64, count: UInt64) {
+        precondition(count >= 1 && (count == 1 || stride >= length), "a strided range's pieces are disjoint and in order")
+        if count == 1 || stride == length {
+            self.start = start; self.length = length * count; self.stride = length * count; self.count = 1
+        } else {
+            self.start = start; self.length = length; self.stride = stride; self.count = count
+        }
+    }
+
+    /// One plain range.
+    public init(_ range: SectorRange) { self.init(start: range.start, length: range.length, stride: range.length, count: 1) }
+
+    public var isPlain: Bool { count == 1 }
+    /// The first piece.
+    public var first: SectorRange { SectorRange(start: start, length: length) }
+    /// The `i`-th piece.
+    public func piece(_ i: UInt64) -> SectorRange { SectorRange(start: start + i * stride, length: length) }
+    /// The unit after the last piece.
+    public var end: UInt64 { start + (count - 1) * stride + length }
+    /// From the first piece's start to the last piece's end.
+    public var hull: SectorRange { SectorRange(start: start, end: end) }
+    /// Units in all the pieces.
+    public var totalLength: UInt64 { length * count }
+    public var isEmpty: Bool { length == 0 }
+
+    /// Every piece in order; `count` may be huge, so callers that only need a bound use
+    /// `totalLength`, `hull` or `intersection(_:)` instead.
+    public var pieces: some Sequence<SectorRange> { (0..<count).lazy.map { piece($0) } }
+
+    /// The same run moved so that `from` lands on `to`.
+    public func rebased(from: UInt64, to: UInt64) -> StridedRange {
+        StridedRange(start: start - from + to, length: length, stride: stride, count: count)
+    }
+
+    /// The parts of the run inside `range`, in order: at most a clipped first piece, a run of
+    /// whole pieces, and a clipped last piece. Constant time whatever `count` is.
+    public func intersection(_ range: SectorRange) -> [StridedRange] {
+        guard let h = hull.intersection(range) else { return [] }
+        if count == 1 { return [StridedRange(h)] }
+        // Pieces i with piece(i).end > h.start and piece(i).start < h.end.
+        let lo = h.start < start + length ? 0 : (h.start - start - length) / stride + 1
+        let hi = min(count - 1, (h.end - 1 - start) / stride) // last piece starting before h.end
+        guard lo <= hi else { return [] }
+        var out: [StridedRange] = []
+        var firstWhole = lo, lastWhole = hi
+        if let p = piece(lo).intersection(h), p != piece(lo) { out.append(StridedRange(p)); firstWhole = lo + 1 }
+        var tail: StridedRange?
+        if hi >= firstWhole, let p = piece(hi).intersection(h), p != piece(hi) { tail = StridedRange(p); lastWhole = hi - 1 }
+        if firstWhole <= lastWhole, firstWhole <= hi {
+            out.append(StridedRange(start: start + firstWhole * stride, length: length, stride: stride, count: lastWhole - firstWhole + 1))
+        }
+        if let tail { out.append(tail) }
+        return out.filter { !$0.isEmpty }
+    }
+
+    /// `128+128` for a plain range, `128+128/256×1000` for a run (start+length/stride×count).
+    public var description: String { count == 1 ? "\(start)+\(length)" : "\(start)+\(length)/\(stride)×\(count)" }
+}

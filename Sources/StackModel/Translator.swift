@@ -21,6 +21,13 @@ public struct Hop: Sendable, Codable, Hashable {
     public var length: UInt64
     public var target: String?
     public var role: String?
+    /// Set when the hop is a run of equal ranges (`StridedRange`): `count` ranges of `length`,
+    /// the i-th at `start + i * stride`; nil for one plain range.
+    public var stride: UInt64? = nil
+    public var count: UInt64? = nil
+
+    /// The hop's sectors as a run (one plain range when `stride` is nil).
+    public var run: StridedRange { StridedRange(start: start, length: length, stride: stride ?? length, count: count ?? 1) }
 }
 
 /// One translated range with its redundancy outcome and the path it took, start device first.
@@ -32,8 +39,17 @@ public struct Translation: Sendable, Codable, Hashable {
     public var kind: PieceKind
     public var reason: String?
     public var path: [Hop]
+    /// Set when the row is a run of equal ranges (`StridedRange`, the compact form of one leg
+    /// of a striped, raid or raid10 layout): `count` ranges of `length`, the i-th at
+    /// `start + i * stride`; nil for one plain range. JSON: `stride` and `count`, left out
+    /// for a plain range (docs/json/translate.schema.json).
+    public var stride: UInt64? = nil
+    public var count: UInt64? = nil
 
+    /// The first (for a plain row, the only) range of the row.
     public var range: SectorRange { SectorRange(start: start, length: length) }
+    /// The row's sectors as a run (one plain range when `stride` is nil).
+    public var run: StridedRange { StridedRange(start: start, length: length, stride: stride ?? length, count: count ?? 1) }
 
     /// Reports list rows by device and start, then by where they came from, so output is
     /// stable whatever order the paths were walked in.
