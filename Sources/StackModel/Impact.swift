@@ -275,13 +275,14 @@ public struct ImpactPlanner {
             let r = SectorRange(start: row.start, length: row.length)
             if let i = quiet.firstIndex(where: { $0.key == key }) { quiet[i].ranges.insert(r) } else { quiet.append((key, SectorSet([r]))) }
         }
-        var hits: [String: [HolderRole: [ByteRange]]] = [:]
+        var hits: [String: [HolderRole: [StridedRange]]] = [:]
         var fsOrder: [MountedFilesystem] = []
-        var uncertain: [String: [HolderRole: [ByteRange]]] = [:]
+        var uncertain: [String: [HolderRole: [StridedRange]]] = [:]
         var uncertainReasons: [String: [String]] = [:]
         var uncertainOrder: [MountedFilesystem] = []
         for row in rows {
-            let bytes = ByteRange(offset: row.start * 512, length: row.length * 512)
+            // In bytes; a strided row (one leg of a striped layout) stays one run.
+            let bytes = StridedRange(start: row.start * 512, length: row.length * 512, stride: (row.stride ?? row.length) * 512, count: row.count ?? 1)
             switch row.outcome {
             case .degraded:
                 note(NoticeKey(action: .notifyDegraded, device: row.device, reason: "still have a copy or parity: no data action, redundancy is reduced"), row)
@@ -336,14 +337,15 @@ public struct ImpactPlanner {
 
     /// What the reverse map of `fs` finds in `hits`: metadata per kind, role and inode, files
     /// with the byte ranges of them, how the map was read, whether free space was hit.
-    func owners(_ fs: MountedFilesystem, _ hits: [HolderRole: [ByteRange]]) throws -> (metadata: [MetadataHit], files: [FileHit], notes: [String], freeSpace: Bool) {
+    func owners(_ fs: MountedFilesystem, _ hits: [HolderRole: [StridedRange]]) throws -> (metadata: [MetadataHit], files: [FileHit], notes: [String], freeSpace: Bool) {
         var metadata: [String: MetadataHit] = [:]
         var files: [UInt64: (extents: [ByteRange], shared: Bool, unwritten: Bool)] = [:]
         var paths: [UInt64: [String]] = [:]
         var notes: [String] = []
         var freeSpace = false
         for role in HolderRole.allCases.filter({ hits[$0] != nil }) {
-            let ranges = ByteRange.merged(hits[role]!)
+            // Interim: the runs expanded into plain ranges (issue 17 keeps them compact).
+            let ranges = ByteRange.merged(hits[role]!.flatMap { $0.pieces.map { ByteRange(offset: $0.start, length: $0.length) } })
             if role == .log {
                 // The whole external log is metadata; GETFSMAP reports it as one record.
                 metadata["log"] = MetadataHit(kind: "log", role: .log, inode: nil, ranges: ranges)
@@ -386,7 +388,7 @@ public struct ImpactPlanner {
 
     /// One filesystem's ranges of unknown outcome: the owners in them, named as may be lost.
     /// A reverse map that cannot be read here is a note, not a failure of the whole answer.
-    func possibleLoss(_ fs: MountedFilesystem, ranges: [HolderRole: [ByteRange]], reasons: [String]) -> PossibleLoss {
+    func possibleLoss(_ fs: MountedFilesystem, ranges: [HolderRole: [StridedRange]], reasons: [String]) -> PossibleLoss {
         let roles = HolderRole.allCases.filter { ranges[$0] != nil }
         var loss = PossibleLoss(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles, reasons: reasons,
                                 metadata: [], files: [], notes: [])
@@ -406,7 +408,7 @@ public struct ImpactPlanner {
 
     /// One filesystem: its reverse map over the hit ranges, the files and metadata in them,
     /// the processes using those files, and the actions.
-    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [ByteRange]], event: FailureEvent) throws -> FilesystemImpact {
+    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [StridedRange]], event: FailureEvent) throws -> FilesystemImpact {
         var actions: [ImpactAction] = []
         let roles = HolderRole.allCases.filter { hits[$0] != nil }
         let found = try owners(fs, hits)
