@@ -27,6 +27,17 @@ public protocol Engine: Sendable {
     func reverseMap(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
                     options: ReverseMapOptions) -> ReverseMapAnswer
 
+    /// The owners of `ranges` (bytes, sorted and disjoint) of the `role` device of `fs` as a
+    /// stream, for callers whose memory must not grow with the filesystem (capture, impact):
+    /// `record` gets each record as it is read, and may throw to stop the read; returns the
+    /// answer's notes (how the map was read, what it could not do). Names are asked apart,
+    /// with `paths`, for the inodes the caller kept.
+    func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
+                                 options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String]
+
+    /// Every name (hard links: all of them) of `inodes` on `fs`.
+    func paths(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions) -> [UInt64: [String]]
+
     /// Every process use (open or mapped) of `inodes` on `fs`: /proc now, or as captured.
     func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse]
 
@@ -73,6 +84,17 @@ public protocol Engine: Sendable {
     /// first step that fails, after thawing what it froze. A snapshot stops before the first.
     func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
                     dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?)
+}
+
+extension Engine {
+    /// Over `reverseMap`, which holds the whole answer: an engine that can read its map as a
+    /// stream implements it itself.
+    public func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
+                                        options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String] {
+        let answer = reverseMap(fs, role: role, ranges: ranges, in: inventory, options: options)
+        for r in answer.records { try record(r) }
+        return answer.notes
+    }
 }
 
 /// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a

@@ -46,6 +46,13 @@ public struct LiveEngine: Engine {
         return reader.answer(fs, role: role, ranges: ranges, device: d)
     }
 
+    /// By one walk of the mounted tree that stops once each inode has all its names.
+    public func paths(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions) -> [UInt64: [String]] {
+        var reader = ReverseMapReader()
+        reader.progress = options.progress
+        return reader.paths(root: fs.mountpoint, inodes: inodes)
+    }
+
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
         ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
     }

@@ -58,6 +58,23 @@ public struct SnapshotEngine: Engine {
         return map.answer(role: role, ranges: ranges)
     }
 
+    public func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
+                                        options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String] {
+        guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else {
+            return ["the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all): files not named"]
+        }
+        try map.forEachRecord(role: role, overlapping: ranges, record)
+        return map.notes
+    }
+
+    /// As captured.
+    public func paths(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions) -> [UInt64: [String]] {
+        guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else { return [:] }
+        var out: [UInt64: [String]] = [:]
+        for inode in inodes { if let names = map.paths(of: inode) { out[inode] = names } }
+        return out
+    }
+
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
         fileUses.filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
     }

@@ -60,6 +60,16 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
         self.notes = notes
     }
 
+    /// The records of `role` that intersect `ranges` (bytes, sorted and disjoint), in the
+    /// order they were captured, without collecting them.
+    public func forEachRecord(role: HolderRole, overlapping ranges: [ByteRange], _ body: (ReverseMapRecord) throws -> Void) rethrows {
+        let merged = ByteRange.merged(ranges)
+        for r in records where r.role == role && !ByteRange.overlapping(merged, r.physical, r.end).isEmpty { try body(r) }
+    }
+
+    /// Every captured name of `inode`, nil when the capture has none.
+    public func paths(of inode: UInt64) -> [String]? { paths[String(inode)] }
+
     /// The records of `role` intersecting `ranges`, with the names of their inodes: what
     /// `simulate --snapshot` asks instead of GETFSMAP.
     public func answer(role: HolderRole, ranges: [ByteRange]) -> ReverseMapAnswer {
