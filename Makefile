@@ -43,7 +43,8 @@ static:
 	    2> .build-static/build.log || { cat .build-static/build.log >&2; exit 1; }
 
 # BENCHMARKS.md: ratios against a baseline or peer measured in the same run (boots the VM).
-bench: setup-test
+bench:
+	@scripts/setup.sh bench
 	@scripts/bench.sh
 
 # Regenerate the man page and the shell completions from the CLI (committed; a test checks them).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dmstack needs and is missing, idempotently; silent when everything is present.
 #   scripts/setup.sh build   what building and `make demo` need
-#   scripts/setup.sh test    also what the test suite and benchmarks need (VM included)
+#   scripts/setup.sh test    also what the test suite needs (VM included)
+#   scripts/setup.sh bench   also what `make bench` needs (gnuplot for its plot, GNU time for peak RSS)
 set -euo pipefail
 level=${1:-build}
 
@@ -9,15 +10,20 @@ build_packages=(pkg-config libdevmapper-dev libblkid-dev libyaml-dev libsqlite3-
 test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools mdadm cryptsetup-bin
                qemu-system-x86 linux-image-amd64 busybox-static python3-pip groff-base)
 
+bench_packages=(gnuplot-nox time)
+
 wanted=("${build_packages[@]}")
-[ "$level" = test ] && wanted+=("${test_packages[@]}")
+case "$level" in
+    test) wanted+=("${test_packages[@]}") ;;
+    bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+esac
 
 missing=()
 for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 need_vng=no
-if [ "$level" = test ] && ! command -v vng >/dev/null 2>&1; then need_vng=yes; fi
+if [ "$level" != build ] && ! command -v vng >/dev/null 2>&1; then need_vng=yes; fi
 
 if [ ${#missing[@]} -eq 0 ] && [ $need_vng = no ]; then exit 0; fi
 
