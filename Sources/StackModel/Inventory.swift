@@ -15,6 +15,8 @@ public struct Inventory: Sendable {
     /// `tree` asks for every device's.
     let partitionsByDisk: [String: [Int]]
     let mountsByDevice: [String: [Int]]
+    /// pmem namespaces by name (the first of a name), so that a device's namespace is one lookup.
+    let namespacesByName: [String: Int]
     /// Every table parsed once: the whole set for translation (or why it does not parse), and
     /// each dm device's own table by kernel name (those that parse, when one does not).
     let parsedTables: Result<TableSet, TableParseError>
@@ -42,6 +44,9 @@ public struct Inventory: Sendable {
         var mounts: [String: [Int]] = [:]
         for (i, m) in snapshot.mounts.enumerated() { mounts[m.majorMinor, default: []].append(i) }
         mountsByDevice = mounts
+        var namespaces: [String: Int] = [:]
+        for (i, n) in snapshot.pmem.namespaces.enumerated() where namespaces[n.name] == nil { namespaces[n.name] = i }
+        namespacesByName = namespaces
         var lines: [String] = []
         for d in snapshot.devices {
             if let table = d.dm?.table ?? d.layer?.table {
@@ -88,14 +93,16 @@ public struct Inventory: Sendable {
     }
 
     /// The leaves under `d` (itself if it is one).
+    /// An explicit work list, not recursion: the depth of a stack comes from the input (a
+    /// snapshot or table file may chain thousands of devices), and each device is visited
+    /// once, so a cycle in a corrupt snapshot ends the walk too.
     public func leaves(of d: BlockDevice) -> [BlockDevice] {
-        var seen = Set<String>(), out: [BlockDevice] = []
-        func walk(_ x: BlockDevice) {
-            guard seen.insert(x.kernelName).inserted else { return }
+        var seen = Set<String>(), out: [BlockDevice] = [], todo = [d]
+        while let x = todo.popLast() {
+            guard seen.insert(x.kernelName).inserted else { continue }
             let b = below(x)
-            if b.isEmpty { out.append(x) } else { b.forEach(walk) }
+            if b.isEmpty { out.append(x) } else { todo += b }
         }
-        walk(d)
         return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
     }
 
@@ -117,7 +124,7 @@ public struct Inventory: Sendable {
     }
 
     public func namespace(of d: BlockDevice) -> PmemNamespace? {
-        d.pmemNamespace.flatMap { n in snapshot.pmem.namespaces.first { $0.name == n } }
+        d.pmemNamespace.flatMap { n in namespacesByName[n].map { snapshot.pmem.namespaces[$0] } }
     }
 
     /// The device's table parsed, or nil for a device without one (or whose table does not parse).

@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// One node of `dmstack tree`: a device, with what an admin wants to see on one line, and
 /// the devices under it (top-down) or over it (`--inverse`).
 public struct TreeNode: Codable, Sendable, Hashable {
@@ -38,12 +40,35 @@ extension Inventory {
         } else {
             for n in names { roots.append(try device(n)) }
         }
-        func build(_ d: BlockDevice, _ depth: Int) -> TreeNode {
-            // A stack is a DAG; a cycle cannot come from sysfs, but a corrupt snapshot may.
-            let kids = depth > 64 ? [] : next(d).filter(shown).map { build($0, depth + 1) }
-            return node(d, children: kids)
+        return roots.map { build($0, next: { next($0).filter(shown) }) }
+    }
+
+    /// One device's tree, built depth-first with an explicit stack rather than recursion: how
+    /// deep a stack goes comes from the input (a snapshot may chain thousands of devices). A
+    /// device already on the path from the root is left out where it comes again: a stack is
+    /// a DAG, and a cycle cannot come from sysfs, but a corrupt snapshot may hold one.
+    func build(_ root: BlockDevice, next: (BlockDevice) -> [BlockDevice]) -> TreeNode {
+        struct Frame {
+            var device: BlockDevice
+            var pending: [BlockDevice]
+            var children: [TreeNode] = []
         }
-        return roots.map { build($0, 0) }
+        var onPath: Set<String> = [root.kernelName]
+        // Children are taken from the end of `pending`, so it is kept reversed.
+        var stack = [Frame(device: root, pending: next(root).reversed())]
+        while true {
+            let top = stack.count - 1
+            if let child = stack[top].pending.popLast() {
+                guard onPath.insert(child.kernelName).inserted else { continue }
+                stack.append(Frame(device: child, pending: next(child).reversed()))
+                continue
+            }
+            let done = stack.removeLast()
+            onPath.remove(done.device.kernelName)
+            let built = node(done.device, children: done.children)
+            if stack.isEmpty { return built }
+            stack[stack.count - 1].children.append(built)
+        }
     }
 
     func node(_ d: BlockDevice, children: [TreeNode]) -> TreeNode {
@@ -111,5 +136,64 @@ extension Inventory {
         for h in health where h.legs == nil { out += h.states }
         var seen = Set<String>()
         return out.filter { seen.insert($0).inserted }
+    }
+}
+
+/// `tree --json` written with an explicit stack instead of the encoder's recursion: a snapshot
+/// may chain thousands of devices, and JSONEncoder nests a call per level. Each node's own
+/// fields still go through `JSONOutputEncoder` (one node at a time, its children spliced in),
+/// so the document is the encoder's byte for byte while nesting stays within
+/// `indentedLevels`; deeper lines keep that indentation (whitespace only: the same JSON),
+/// which keeps a chain of n devices O(n) bytes instead of O(n²) spaces.
+public enum TreeJSON {
+    /// Objects and arrays nested deeper than this are not indented further (a node is two
+    /// levels: its object and its `children` array).
+    public static let indentedLevels = 64
+
+    /// `{"tree": [node...]}`, pretty-printed with sorted snake_case keys like every `--json`.
+    public static func document(_ forest: [TreeNode]) throws -> String {
+        enum Step {
+            case node(TreeNode, level: Int, comma: Bool)
+            case close(Substring, level: Int, comma: Bool)
+        }
+        let encoder = JSONOutputEncoder.make()
+        var out = "{\n  \"tree\" : ["
+        if forest.isEmpty { return out + "\n\n  ]\n}" }
+        out += "\n"
+        func write<S: StringProtocol>(_ text: S, level: Int, comma: Bool) {
+            let pad = String(repeating: " ", count: 2 * min(level, indentedLevels))
+            var first = true
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                if !first { out += "\n" }
+                first = false
+                if !line.isEmpty { out += pad; out += line }
+            }
+            out += comma ? ",\n" : "\n"
+        }
+        var steps: [Step] = forest.enumerated().reversed().map { .node($0.element, level: 2, comma: $0.offset < forest.count - 1) }
+        while let step = steps.popLast() {
+            switch step {
+            case .close(let tail, let level, let comma):
+                write(tail, level: level, comma: comma)
+            case .node(let node, let level, let comma):
+                var own = node
+                own.children = []
+                let text = String(decoding: try encoder.encode(own), as: UTF8.self)
+                // Sorted keys put `children` first: `{\n  "children" : [\n\n  ],\n  ...}`.
+                let marker = "{\n  \"children\" : [\n\n  ]"
+                guard !node.children.isEmpty, text.hasPrefix(marker) else {
+                    write(text, level: level, comma: comma)
+                    continue
+                }
+                let head = marker.dropLast(5)  // `{\n  "children" : [`
+                write(head, level: level, comma: false)
+                steps.append(.close(text.dropFirst(marker.count - 3), level: level, comma: comma))
+                let kids = node.children
+                for (i, child) in kids.enumerated().reversed() {
+                    steps.append(.node(child, level: level + 2, comma: i < kids.count - 1))
+                }
+            }
+        }
+        return out + "  ]\n}"
     }
 }
