@@ -152,3 +152,30 @@ public struct Inventory: Sendable {
         return (try Topology(tables: tables, mappings: mappings, sizes: sizes, aliases: aliases), tables.warnings)
     }
 }
+
+extension DeviceMapperInfo {
+    /// The major:minor of every device a kernel-printed table names, each once, in table
+    /// order: what DM_TABLE_DEPS answers (the devices the targets opened, dm-table.c
+    /// `dm_get_device`; a kernel table prints each as major:minor), so discovery need not ask.
+    /// Nil when a line does not parse or is of a type dmstack does not know (its members are
+    /// unknown: ask the kernel).
+    public static func deps(ofTable lines: [String]) -> [String]? {
+        guard !lines.isEmpty else { return [] }
+        guard let table = try? TableSet.parse(lines.joined(separator: "\n")).tables[TableSet.unnamedDevice],
+              table.targets.count == lines.count else { return nil }
+        var seen = Set<String>(), out: [String] = []
+        for target in table.targets {
+            guard TargetTypes.type(named: target.typeName) != nil else { return nil }
+            for member in target.kind.members where isDeviceNumber(member.device) && seen.insert(member.device).inserted {
+                out.append(member.device)
+            }
+        }
+        return out
+    }
+
+    /// `MAJOR:MINOR`, as the kernel prints a table's devices (`-` is a raid slot without one).
+    static func isDeviceNumber(_ word: String) -> Bool {
+        let parts = word.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+    }
+}
