@@ -6,6 +6,7 @@ import StackModel
 /// `dmstack tree`: every stack as a tree.
 struct Tree: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "tree",
         abstract: "Show every device stack as a tree: top devices first, or leaves first with --inverse.",
         discussion: """
             Top-down (the default) starts at each device nothing is built on and lists what it \
