@@ -140,11 +140,13 @@ extension Inventory {
 }
 
 /// `tree --json` written with an explicit stack instead of the encoder's recursion: a snapshot
-/// may chain thousands of devices, and JSONEncoder nests a call per level. Each node's own
-/// fields still go through `JSONOutputEncoder` (one node at a time, its children spliced in),
-/// so the document is the encoder's byte for byte while nesting stays within
-/// `indentedLevels`; deeper lines keep that indentation (whitespace only: the same JSON),
-/// which keeps a chain of n devices O(n) bytes instead of O(n²) spaces.
+/// may chain thousands of devices, and JSONEncoder nests a call per level. The writer prints
+/// what `JSONOutputEncoder` prints (pretty, sorted snake_case keys; checked byte for byte by
+/// the tests) while nesting stays within `indentedLevels`; deeper lines keep that indentation
+/// (whitespace only: the same JSON), which keeps a chain of n devices O(n) bytes instead of
+/// O(n²) spaces. Plain strings are written directly (an encoder call a node cost a third of
+/// `tree --json` at 1,000 devices); strings that need escaping and the `lvm` object go
+/// through the encoder.
 public enum TreeJSON {
     /// Objects and arrays nested deeper than this are not indented further (a node is two
     /// levels: its object and its `children` array).
@@ -154,46 +156,94 @@ public enum TreeJSON {
     public static func document(_ forest: [TreeNode]) throws -> String {
         enum Step {
             case node(TreeNode, level: Int, comma: Bool)
-            case close(Substring, level: Int, comma: Bool)
+            case close(TreeNode, level: Int, comma: Bool)
         }
-        let encoder = JSONOutputEncoder.make()
-        var out = "{\n  \"tree\" : ["
-        if forest.isEmpty { return out + "\n\n  ]\n}" }
-        out += "\n"
-        func write<S: StringProtocol>(_ text: S, level: Int, comma: Bool) {
-            let pad = String(repeating: " ", count: 2 * min(level, indentedLevels))
-            var first = true
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                if !first { out += "\n" }
-                first = false
-                if !line.isEmpty { out += pad; out += line }
-            }
-            out += comma ? ",\n" : "\n"
-        }
+        var writer = Writer()
+        writer.out = "{\n  \"tree\" : ["
+        if forest.isEmpty { return writer.out + "\n\n  ]\n}" }
+        writer.out += "\n"
         var steps: [Step] = forest.enumerated().reversed().map { .node($0.element, level: 2, comma: $0.offset < forest.count - 1) }
         while let step = steps.popLast() {
             switch step {
-            case .close(let tail, let level, let comma):
-                write(tail, level: level, comma: comma)
+            case .close(let node, let level, let comma):
+                try writer.close(node, level: level, comma: comma)
             case .node(let node, let level, let comma):
-                var own = node
-                own.children = []
-                let text = String(decoding: try encoder.encode(own), as: UTF8.self)
-                // Sorted keys put `children` first: `{\n  "children" : [\n\n  ],\n  ...}`.
-                let marker = "{\n  \"children\" : [\n\n  ]"
-                guard !node.children.isEmpty, text.hasPrefix(marker) else {
-                    write(text, level: level, comma: comma)
+                writer.pad(level)
+                writer.out += "{\n"
+                writer.pad(level + 1)
+                writer.out += "\"children\" : [\n"
+                if node.children.isEmpty {
+                    writer.out += "\n"
+                    try writer.close(node, level: level, comma: comma)
                     continue
                 }
-                let head = marker.dropLast(5)  // `{\n  "children" : [`
-                write(head, level: level, comma: false)
-                steps.append(.close(text.dropFirst(marker.count - 3), level: level, comma: comma))
+                steps.append(.close(node, level: level, comma: comma))
                 let kids = node.children
                 for (i, child) in kids.enumerated().reversed() {
                     steps.append(.node(child, level: level + 2, comma: i < kids.count - 1))
                 }
             }
         }
-        return out + "  ]\n}"
+        return writer.out + "  ]\n}"
+    }
+
+    struct Writer {
+        var out = ""
+        let encoder = JSONOutputEncoder.make()
+
+        mutating func pad(_ level: Int) { out += String(repeating: " ", count: 2 * min(level, TreeJSON.indentedLevels)) }
+
+        /// The end of a node at `level` once its children are written: the `children` array
+        /// closed, then its other fields in key order.
+        mutating func close(_ n: TreeNode, level: Int, comma: Bool) throws {
+            pad(level + 1)
+            out += "]"
+            let inner = level + 1
+            func key(_ k: String) { out += ",\n"; pad(inner); out += "\"\(k)\" : " }
+            if let v = n.fsType { key("fs_type"); try string(v) }
+            if let v = n.fsUUID { key("fs_uuid"); try string(v) }
+            key("kernel_name"); try string(n.kernelName)
+            if let v = n.label { key("label"); try string(v) }
+            if let v = n.lvm { key("lvm"); try object(v, level: inner) }
+            key("major_minor"); try string(n.majorMinor)
+            key("mountpoints"); try strings(n.mountpoints, level: inner)
+            key("name"); try string(n.name)
+            if let v = n.pmemMode { key("pmem_mode"); try string(v) }
+            key("size"); out += String(n.size)
+            key("state"); try strings(n.state, level: inner)
+            if let v = n.table { key("table"); try string(v) }
+            key("type"); try string(n.type)
+            out += "\n"
+            pad(level)
+            out += comma ? "},\n" : "}\n"
+        }
+
+        mutating func string(_ s: String) throws {
+            if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+                out += "\""; out += s; out += "\""
+            } else {
+                out += String(decoding: try encoder.encode(s), as: UTF8.self)
+            }
+        }
+
+        mutating func strings(_ list: [String], level: Int) throws {
+            out += "["
+            if list.isEmpty { out += "\n\n"; pad(level); out += "]"; return }
+            for (i, s) in list.enumerated() {
+                out += i == 0 ? "\n" : ",\n"
+                pad(level + 1)
+                try string(s)
+            }
+            out += "\n"; pad(level); out += "]"
+        }
+
+        /// A nested object through the encoder, its lines indented to `level`.
+        mutating func object<T: Encodable>(_ value: T, level: Int) throws {
+            let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if i > 0 { out += "\n"; if !line.isEmpty { pad(level) } }
+                out += line
+            }
+        }
     }
 }

@@ -82,12 +82,21 @@ struct DeepStackTests {
     /// fits, and the same JSON with indentation capped below.
     @Test func treeJSONIsTheEncodersDocument() throws {
         var forests: [[TreeNode]] = [[], try Self.chain(20).tree(), try Self.chain(20).tree(inverse: true)]
-        let dir = Self.root.appendingPathComponent("examples")
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where file.hasSuffix(".json") {
-            let inventory = Inventory(try SnapshotCodec.decode(Data(contentsOf: dir.appendingPathComponent(file)), file: file))
-            forests += [try inventory.tree(all: true), try inventory.tree(inverse: true, all: true)]
+        for folder in ["examples", "Tests/Fixtures/lvm"] {
+            let dir = Self.root.appendingPathComponent(folder)
+            for file in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where file.hasSuffix(".json") {
+                let inventory = Inventory(try SnapshotCodec.decode(Data(contentsOf: dir.appendingPathComponent(file)), file: file))
+                forests += [try inventory.tree(all: true), try inventory.tree(inverse: true, all: true)]
+            }
         }
-        #expect(forests.count > 6)
+        #expect(forests.count > 8 && forests.joined().contains { $0.lvm != nil || $0.children.contains { $0.lvm != nil } })
+        // Strings that need escaping, and ones that do not but are not ASCII.
+        var odd = try Self.chain(2).tree()
+        odd[0].name = "a \"quoted\" \\ name\twith\u{1}controls"
+        odd[0].label = "étiquette/ü"
+        odd[0].mountpoints = ["/mnt/a b", "/mnt/\n"]
+        odd[0].children[0].table = nil
+        forests.append(odd)
         for forest in forests {
             let expected = String(decoding: try JSONOutputEncoder.make().encode(["tree": forest]), as: UTF8.self)
             #expect(try TreeJSON.document(forest) == expected)
@@ -100,6 +109,6 @@ struct DeepStackTests {
         func unindented(_ s: String) -> [Substring] { s.split(separator: "\n").map { $0.drop { $0 == " " } } }
         #expect(unindented(written) == unindented(expected))
         let longest = written.split(separator: "\n").map { (line: Substring) in line.prefix { $0 == " " }.count }.max() ?? 0
-        #expect(longest == 2 * TreeJSON.indentedLevels + 2)
+        #expect(longest == 2 * TreeJSON.indentedLevels)
     }
 }
