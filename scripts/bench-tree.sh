@@ -18,6 +18,8 @@ boot_vm "$work" "$work/out" "bash $root/Tests/VM/bench-tree.sh $work/out $bin $r
 if [ ! -f "$work/out/done" ]; then
     echo "bench-tree: the VM run failed" >&2; tail -20 "$work/out/bench-tree.log" "$work/console.log" >&2 2>/dev/null; exit 1
 fi
+# The guest's syscall counts of one run of each tool, for whoever wants them.
+if [ -n "${BENCH_DATA:-}" ]; then cp "$work"/out/strace-*.txt "$BENCH_DATA"/ 2>/dev/null || true; fi
 python3 - "$work/out/bench-tree.txt" "${BENCH_DATA:-}" <<'PY'
 import os, sys
 rows = [dict(kv.split("=") for kv in line.split()) for line in open(sys.argv[1]) if line.strip()]

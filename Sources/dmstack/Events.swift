@@ -11,7 +11,8 @@ struct Events: ParsableCommand {
         discussion: """
             Every event is written to the outbox (SQLite, in the state directory with the holder \
             registry) with one delivery per configured sink before anything is sent, and each \
-            delivery is marked after its sink answered; a failed one is tried again after 5 s, \
+            delivery is marked after its sink answered (claims and marks are written a window of \
+            up to 64 deliveries at a time, one transaction each); a failed one is tried again after 5 s, \
             then twice as long each time up to an hour (retry: in the configuration), and marked \
             failed after 20 attempts. A dmstack killed mid-dispatch leaves its delivery pending: \
             the next dispatch sends it again. Delivery is at least once; every event carries an \

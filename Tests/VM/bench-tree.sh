@@ -43,6 +43,11 @@ for want in "${counts[@]}"; do
         s=$(now); /tmp/dmstack version > /dev/null; e=$(now); v=$((v + e - s))
         s=$(now); /bin/true; e=$(now); t=$((t + e - s))
     done
+    # The system calls of one run of each (ioctls a device), for the log.
+    if command -v strace > /dev/null; then
+        strace -c -o "$out/strace-dmstack-$count.txt" /tmp/dmstack tree --json > /dev/null
+        strace -c -o "$out/strace-lsblk-$count.txt" /tmp/lsblk -J > /dev/null
+    fi
     nodes_d=$(/tmp/dmstack tree --json | grep -c '"name"')
     nodes_l=$(/tmp/lsblk -J | grep -c '"name"')
     echo "dm_devices=$count runs=$runs dmstack_ns=$d lsblk_ns=$l version_ns=$v true_ns=$t dmstack_nodes=$nodes_d lsblk_nodes=$nodes_l" >> "$out/bench-tree.txt"
