@@ -191,7 +191,10 @@ public enum TreeJSON {
         var out = ""
         let encoder = JSONOutputEncoder.make()
 
-        mutating func pad(_ level: Int) { out += String(repeating: " ", count: 2 * min(level, TreeJSON.indentedLevels)) }
+        /// The indentation of each level, made once.
+        let pads = (0...TreeJSON.indentedLevels).map { String(repeating: " ", count: 2 * $0) }
+
+        mutating func pad(_ level: Int) { out += pads[min(level, TreeJSON.indentedLevels)] }
 
         /// The end of a node at `level` once its children are written: the `children` array
         /// closed, then its other fields in key order.
