@@ -332,29 +332,47 @@ extension HolderRecord {
         for (role, top) in tops {
             var count = 0
             var failed = false
-            // Depth-first from the holder's device down; each complete path is one chain.
-            func walk(_ d: BlockDevice, _ above: [String]) {
-                guard !failed else { return }
+            // Depth-first from the holder's device down, each complete path one chain, with an
+            // explicit stack and one shared path: the depth comes from the machine or a
+            // snapshot (thousands of layers must neither overflow the stack nor copy the path
+            // at every level). A device already on the path is a loop, which sysfs cannot
+            // show but a corrupt snapshot may.
+            struct Frame {
+                var below: [BlockDevice]
+                var missing: [String]
+                var next = 0
+            }
+            var path: [String] = [], onPath = Set<String>(), stack: [Frame] = []
+            func enter(_ d: BlockDevice) {
                 var below = inventory.below(d)
                 let missing = (d.dm?.deps ?? []).filter { !present.contains($0) }
                 let id = add(d, leaf: below.isEmpty && missing.isEmpty)
-                let path = above + [id]
-                if path.count > 64 { failed = true; return }
+                guard onPath.insert(id).inserted else { failed = true; return }
+                path.append(id)
                 below.sort { ($0.major, $0.minor) < ($1.major, $1.minor) }
-                for b in below { walk(b, path) }
-                for m in missing {
+                stack.append(Frame(below: below, missing: missing))
+            }
+            enter(top)
+            while !failed, let frame = stack.last {
+                if frame.next < frame.below.count {
+                    stack[stack.count - 1].next += 1
+                    enter(frame.below[frame.next])
+                    continue
+                }
+                for m in frame.missing {
                     let parts = m.split(separator: ":")
                     let ghost = BlockDevice(kernelName: m, major: UInt32(parts.first ?? "") ?? 0, minor: UInt32(parts.last ?? "") ?? 0, size: 0)
                     chains.append(HolderChain(role: role, path: (path + [add(ghost, leaf: true, state: .gone)]).reversed()))
                     count += 1
                 }
-                if below.isEmpty && missing.isEmpty {
+                if frame.below.isEmpty && frame.missing.isEmpty {
                     chains.append(HolderChain(role: role, path: path.reversed()))
                     count += 1
                 }
                 if count > Inventory.maxChainsPerRole { failed = true }
+                stack.removeLast()
+                onPath.remove(path.removeLast())
             }
-            walk(top, [])
             if failed {
                 throw HolderError("\(top.displayName) has more than \(Inventory.maxChainsPerRole) paths to its leaves or a loop; not recorded")
             }
@@ -465,17 +483,34 @@ extension HolderRecord {
     /// up to the holder's device. A leaf serving several roles or reached by several paths
     /// (two volumes on one namespace, a raid leg under two layers) shows every branch.
     public func leafTrees() -> [LayerTree] {
-        var roots: [LayerTree] = []
+        // Built flat first (no recursion: a chain may be thousands of layers long), then
+        // nested from the last node back: a node's children always come after it.
+        var identities: [String] = [], roles: [[HolderRole]] = [], children: [[Int]] = [], roots: [Int] = []
         for chain in chains {
-            guard let first = chain.path.first else { continue }
-            var index = roots.firstIndex { $0.identity == first }
-            if index == nil {
-                roots.append(LayerTree(identity: first, roles: []))
-                index = roots.count - 1
+            var parent: Int?
+            for identity in chain.path {
+                let siblings = parent.map { children[$0] } ?? roots
+                let index: Int
+                if let found = siblings.first(where: { identities[$0] == identity }) {
+                    index = found
+                } else {
+                    index = identities.count
+                    identities.append(identity); roles.append([]); children.append([])
+                    if let parent { children[parent].append(index) } else { roots.append(index) }
+                }
+                if !roles[index].contains(chain.role) { roles[index].append(chain.role) }
+                parent = index
             }
-            roots[index!].insert(chain.path.dropFirst(), role: chain.role)
         }
-        return roots
+        var built: [LayerTree?] = Array(repeating: nil, count: identities.count)
+        for i in identities.indices.reversed() {
+            var node = LayerTree(identity: identities[i], roles: roles[i])
+            node.above = children[i].compactMap { built[$0] }
+            built[i] = node
+            // Each node has one parent: its children are not needed on their own any more.
+            for c in children[i] { built[c] = nil }
+        }
+        return roots.compactMap { built[$0] }
     }
 }
 
@@ -489,18 +524,6 @@ public struct LayerTree: Sendable, Hashable {
     init(identity: String, roles: [HolderRole]) {
         self.identity = identity
         self.roles = roles
-    }
-
-    mutating func insert(_ rest: ArraySlice<String>, role: HolderRole) {
-        if !roles.contains(role) { roles.append(role) }
-        guard let next = rest.first else { return }
-        if let i = above.firstIndex(where: { $0.identity == next }) {
-            above[i].insert(rest.dropFirst(), role: role)
-        } else {
-            var node = LayerTree(identity: next, roles: [])
-            node.insert(rest.dropFirst(), role: role)
-            above.append(node)
-        }
     }
 }
 

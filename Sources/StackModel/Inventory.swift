@@ -15,6 +15,8 @@ public struct Inventory: Sendable {
     /// `tree` asks for every device's.
     let partitionsByDisk: [String: [Int]]
     let mountsByDevice: [String: [Int]]
+    /// pmem namespaces by name (the first of a name), so that a device's namespace is one lookup.
+    let namespacesByName: [String: Int]
     /// Every table parsed once: the whole set for translation (or why it does not parse), and
     /// each dm device's own table by kernel name (those that parse, when one does not).
     let parsedTables: Result<TableSet, TableParseError>
@@ -42,6 +44,9 @@ public struct Inventory: Sendable {
         var mounts: [String: [Int]] = [:]
         for (i, m) in snapshot.mounts.enumerated() { mounts[m.majorMinor, default: []].append(i) }
         mountsByDevice = mounts
+        var namespaces: [String: Int] = [:]
+        for (i, n) in snapshot.pmem.namespaces.enumerated() where namespaces[n.name] == nil { namespaces[n.name] = i }
+        namespacesByName = namespaces
         var lines: [String] = []
         for d in snapshot.devices {
             if let table = d.dm?.table ?? d.layer?.table {
@@ -88,14 +93,16 @@ public struct Inventory: Sendable {
     }
 
     /// The leaves under `d` (itself if it is one).
+    /// An explicit work list, not recursion: the depth of a stack comes from the input (a
+    /// snapshot or table file may chain thousands of devices), and each device is visited
+    /// once, so a cycle in a corrupt snapshot ends the walk too.
     public func leaves(of d: BlockDevice) -> [BlockDevice] {
-        var seen = Set<String>(), out: [BlockDevice] = []
-        func walk(_ x: BlockDevice) {
-            guard seen.insert(x.kernelName).inserted else { return }
+        var seen = Set<String>(), out: [BlockDevice] = [], todo = [d]
+        while let x = todo.popLast() {
+            guard seen.insert(x.kernelName).inserted else { continue }
             let b = below(x)
-            if b.isEmpty { out.append(x) } else { b.forEach(walk) }
+            if b.isEmpty { out.append(x) } else { todo += b }
         }
-        walk(d)
         return out.sorted { ($0.major, $0.minor) < ($1.major, $1.minor) }
     }
 
@@ -117,7 +124,7 @@ public struct Inventory: Sendable {
     }
 
     public func namespace(of d: BlockDevice) -> PmemNamespace? {
-        d.pmemNamespace.flatMap { n in snapshot.pmem.namespaces.first { $0.name == n } }
+        d.pmemNamespace.flatMap { n in namespacesByName[n].map { snapshot.pmem.namespaces[$0] } }
     }
 
     /// The device's table parsed, or nil for a device without one (or whose table does not parse).
@@ -143,5 +150,32 @@ public struct Inventory: Sendable {
             sizes[d.displayName] = d.size
         }
         return (try Topology(tables: tables, mappings: mappings, sizes: sizes, aliases: aliases), tables.warnings)
+    }
+}
+
+extension DeviceMapperInfo {
+    /// The major:minor of every device a kernel-printed table names, each once, in table
+    /// order: what DM_TABLE_DEPS answers (the devices the targets opened, dm-table.c
+    /// `dm_get_device`; a kernel table prints each as major:minor), so discovery need not ask.
+    /// Nil when a line does not parse or is of a type dmstack does not know (its members are
+    /// unknown: ask the kernel).
+    public static func deps(ofTable lines: [String]) -> [String]? {
+        guard !lines.isEmpty else { return [] }
+        guard let table = try? TableSet.parse(lines.joined(separator: "\n")).tables[TableSet.unnamedDevice],
+              table.targets.count == lines.count else { return nil }
+        var seen = Set<String>(), out: [String] = []
+        for target in table.targets {
+            guard TargetTypes.type(named: target.typeName) != nil else { return nil }
+            for member in target.kind.members where isDeviceNumber(member.device) && seen.insert(member.device).inserted {
+                out.append(member.device)
+            }
+        }
+        return out
+    }
+
+    /// `MAJOR:MINOR`, as the kernel prints a table's devices (`-` is a raid slot without one).
+    static func isDeviceNumber(_ word: String) -> Bool {
+        let parts = word.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
     }
 }

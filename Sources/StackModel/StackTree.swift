@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// One node of `dmstack tree`: a device, with what an admin wants to see on one line, and
 /// the devices under it (top-down) or over it (`--inverse`).
 public struct TreeNode: Codable, Sendable, Hashable {
@@ -38,12 +40,35 @@ extension Inventory {
         } else {
             for n in names { roots.append(try device(n)) }
         }
-        func build(_ d: BlockDevice, _ depth: Int) -> TreeNode {
-            // A stack is a DAG; a cycle cannot come from sysfs, but a corrupt snapshot may.
-            let kids = depth > 64 ? [] : next(d).filter(shown).map { build($0, depth + 1) }
-            return node(d, children: kids)
+        return roots.map { build($0, next: { next($0).filter(shown) }) }
+    }
+
+    /// One device's tree, built depth-first with an explicit stack rather than recursion: how
+    /// deep a stack goes comes from the input (a snapshot may chain thousands of devices). A
+    /// device already on the path from the root is left out where it comes again: a stack is
+    /// a DAG, and a cycle cannot come from sysfs, but a corrupt snapshot may hold one.
+    func build(_ root: BlockDevice, next: (BlockDevice) -> [BlockDevice]) -> TreeNode {
+        struct Frame {
+            var device: BlockDevice
+            var pending: [BlockDevice]
+            var children: [TreeNode] = []
         }
-        return roots.map { build($0, 0) }
+        var onPath: Set<String> = [root.kernelName]
+        // Children are taken from the end of `pending`, so it is kept reversed.
+        var stack = [Frame(device: root, pending: next(root).reversed())]
+        while true {
+            let top = stack.count - 1
+            if let child = stack[top].pending.popLast() {
+                guard onPath.insert(child.kernelName).inserted else { continue }
+                stack.append(Frame(device: child, pending: next(child).reversed()))
+                continue
+            }
+            let done = stack.removeLast()
+            onPath.remove(done.device.kernelName)
+            let built = node(done.device, children: done.children)
+            if stack.isEmpty { return built }
+            stack[stack.count - 1].children.append(built)
+        }
     }
 
     func node(_ d: BlockDevice, children: [TreeNode]) -> TreeNode {
@@ -111,5 +136,117 @@ extension Inventory {
         for h in health where h.legs == nil { out += h.states }
         var seen = Set<String>()
         return out.filter { seen.insert($0).inserted }
+    }
+}
+
+/// `tree --json` written with an explicit stack instead of the encoder's recursion: a snapshot
+/// may chain thousands of devices, and JSONEncoder nests a call per level. The writer prints
+/// what `JSONOutputEncoder` prints (pretty, sorted snake_case keys; checked byte for byte by
+/// the tests) while nesting stays within `indentedLevels`; deeper lines keep that indentation
+/// (whitespace only: the same JSON), which keeps a chain of n devices O(n) bytes instead of
+/// O(n²) spaces. Plain strings are written directly (an encoder call a node cost a third of
+/// `tree --json` at 1,000 devices); strings that need escaping and the `lvm` object go
+/// through the encoder.
+public enum TreeJSON {
+    /// Objects and arrays nested deeper than this are not indented further (a node is two
+    /// levels: its object and its `children` array).
+    public static let indentedLevels = 64
+
+    /// `{"tree": [node...]}`, pretty-printed with sorted snake_case keys like every `--json`.
+    public static func document(_ forest: [TreeNode]) throws -> String {
+        enum Step {
+            case node(TreeNode, level: Int, comma: Bool)
+            case close(TreeNode, level: Int, comma: Bool)
+        }
+        var writer = Writer()
+        writer.out = "{\n  \"tree\" : ["
+        if forest.isEmpty { return writer.out + "\n\n  ]\n}" }
+        writer.out += "\n"
+        var steps: [Step] = forest.enumerated().reversed().map { .node($0.element, level: 2, comma: $0.offset < forest.count - 1) }
+        while let step = steps.popLast() {
+            switch step {
+            case .close(let node, let level, let comma):
+                try writer.close(node, level: level, comma: comma)
+            case .node(let node, let level, let comma):
+                writer.pad(level)
+                writer.out += "{\n"
+                writer.pad(level + 1)
+                writer.out += "\"children\" : [\n"
+                if node.children.isEmpty {
+                    writer.out += "\n"
+                    try writer.close(node, level: level, comma: comma)
+                    continue
+                }
+                steps.append(.close(node, level: level, comma: comma))
+                let kids = node.children
+                for (i, child) in kids.enumerated().reversed() {
+                    steps.append(.node(child, level: level + 2, comma: i < kids.count - 1))
+                }
+            }
+        }
+        return writer.out + "  ]\n}"
+    }
+
+    struct Writer {
+        var out = ""
+        let encoder = JSONOutputEncoder.make()
+
+        /// The indentation of each level, made once.
+        let pads = (0...TreeJSON.indentedLevels).map { String(repeating: " ", count: 2 * $0) }
+
+        mutating func pad(_ level: Int) { out += pads[min(level, TreeJSON.indentedLevels)] }
+
+        /// The end of a node at `level` once its children are written: the `children` array
+        /// closed, then its other fields in key order.
+        mutating func close(_ n: TreeNode, level: Int, comma: Bool) throws {
+            pad(level + 1)
+            out += "]"
+            let inner = level + 1
+            func key(_ k: String) { out += ",\n"; pad(inner); out += "\"\(k)\" : " }
+            if let v = n.fsType { key("fs_type"); try string(v) }
+            if let v = n.fsUUID { key("fs_uuid"); try string(v) }
+            key("kernel_name"); try string(n.kernelName)
+            if let v = n.label { key("label"); try string(v) }
+            if let v = n.lvm { key("lvm"); try object(v, level: inner) }
+            key("major_minor"); try string(n.majorMinor)
+            key("mountpoints"); try strings(n.mountpoints, level: inner)
+            key("name"); try string(n.name)
+            if let v = n.pmemMode { key("pmem_mode"); try string(v) }
+            key("size"); out += String(n.size)
+            key("state"); try strings(n.state, level: inner)
+            if let v = n.table { key("table"); try string(v) }
+            key("type"); try string(n.type)
+            out += "\n"
+            pad(level)
+            out += comma ? "},\n" : "}\n"
+        }
+
+        mutating func string(_ s: String) throws {
+            if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+                out += "\""; out += s; out += "\""
+            } else {
+                out += String(decoding: try encoder.encode(s), as: UTF8.self)
+            }
+        }
+
+        mutating func strings(_ list: [String], level: Int) throws {
+            out += "["
+            if list.isEmpty { out += "\n\n"; pad(level); out += "]"; return }
+            for (i, s) in list.enumerated() {
+                out += i == 0 ? "\n" : ",\n"
+                pad(level + 1)
+                try string(s)
+            }
+            out += "\n"; pad(level); out += "]"
+        }
+
+        /// A nested object through the encoder, its lines indented to `level`.
+        mutating func object<T: Encodable>(_ value: T, level: Int) throws {
+            let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if i > 0 { out += "\n"; if !line.isEmpty { pad(level) } }
+                out += line
+            }
+        }
     }
 }

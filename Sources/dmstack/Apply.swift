@@ -5,6 +5,7 @@ import StackModel
 /// `dmstack apply SPEC`: build a spec's volumes, or say what would change.
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Create a spec's volumes bottom-up, make and mount their filesystems; roll everything back on failure.",
         discussion: """
             SPEC is a YAML file (see examples/stack.yaml). Members are resolved (paths, ID=, \

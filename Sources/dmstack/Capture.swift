@@ -6,6 +6,7 @@ import StackModel
 /// `dmstack capture`: this machine as one snapshot file, for offline analysis elsewhere.
 struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "capture",
         abstract: "Write a snapshot of this machine's block devices for offline use (--snapshot FILE).",
         discussion: """
             The snapshot holds every block device (sysfs), dm table, status and deps \

@@ -6,11 +6,13 @@ import StackModel
 /// `dmstack events`: the durable notification outbox.
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "The notification outbox: list events and their deliveries, retry what is undelivered, send a test event.",
         discussion: """
             Every event is written to the outbox (SQLite, in the state directory with the holder \
             registry) with one delivery per configured sink before anything is sent, and each \
-            delivery is marked after its sink answered; a failed one is tried again after 5 s, \
+            delivery is marked after its sink answered (claims and marks are written a window of \
+            up to 64 deliveries at a time, one transaction each); a failed one is tried again after 5 s, \
             then twice as long each time up to an hour (retry: in the configuration), and marked \
             failed after 20 attempts. A dmstack killed mid-dispatch leaves its delivery pending: \
             the next dispatch sends it again. Delivery is at least once; every event carries an \
@@ -57,6 +59,7 @@ struct Events: ParsableCommand {
 
     struct Retry: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "retry",
             abstract: "Deliver every undelivered event now (pending or failed), whatever the backoff says.",
             discussion: "Exit status 0 when the outbox has nothing undelivered afterwards, 2 when some deliveries are still not delivered."
         )
@@ -74,6 +77,7 @@ struct Events: ParsableCommand {
 
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "test",
             abstract: "Record a test event and dispatch it: checks that the configured sinks work.",
             discussion: "The event has kind test and severity info; its key is new each time. Only it is dispatched. Exit status 0 when every configured sink took it, 2 when some did not (it stays in the outbox)."
         )

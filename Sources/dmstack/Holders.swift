@@ -6,6 +6,7 @@ import StackModel
 /// `dmstack holders`: who must be told when a leaf fails, recorded before anything fails.
 struct Holders: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "holders",
         abstract: "Record, list and refresh holder chains: from each leaf through the dm layers to a filesystem or application.",
         discussion: """
             The kernel tells a filesystem about a failed range only when it sits directly on \
@@ -22,6 +23,7 @@ struct Holders: ParsableCommand {
 
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Record a holder's chains: a filesystem (mountpoint, device or UUID), or a device an application uses (--raw).",
             discussion: """
                 A mounted XFS with an external log or realtime device gets a chain per device, \

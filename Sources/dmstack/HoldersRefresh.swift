@@ -5,6 +5,7 @@ import StackModel
 extension Holders {
     struct Refresh: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "refresh",
             abstract: "Re-read holders from the live system and record what changed.",
             discussion: """
                 Reports per holder: tables reloaded, members replaced (a device left the chain, \

@@ -45,6 +45,7 @@ extension Holders {
 
     struct Unregister: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "unregister",
             abstract: "Forget a holder and its history.",
             discussion: "NAME is a holder name, a mountpoint or a filesystem UUID. Exit status 1 if none is registered."
         )

@@ -5,6 +5,7 @@ import StackModel
 /// `dmstack list`: the volumes dmstack owns.
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List the dm devices dmstack owns (uuid prefix DMSTACK-), with their state.",
         discussion: """
             State is active, or any of suspended, degraded, recovering, missing member (a \

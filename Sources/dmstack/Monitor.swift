@@ -5,6 +5,7 @@ import StackModel
 /// `dmstack monitor`: reacts to removals, bad ranges and degraded devices by itself.
 struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "monitor",
         abstract: "Watch for removed leaves, new bad ranges and degraded raid/mirror devices; record and dispatch an event for each.",
         discussion: """
             Each pass compares the live machine with the holder registry: a registered leaf \

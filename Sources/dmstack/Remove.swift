@@ -5,6 +5,7 @@ import StackModel
 /// `dmstack remove LEAF`: a leaf taken away for real, in the safe order.
 struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Take a leaf away safely: freeze, notify, signal, invalidate, thaw, unmount, remove the dm layers above it, unbind it.",
         discussion: """
             The plan is simulate's pre-remove impact of the whole leaf. Then, in order: the hit \

@@ -6,6 +6,7 @@ import StackModel
 /// `dmstack show`: everything about one device.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show everything about one device: identity, table, status, what is above and below, filesystem, mounts, pmem.",
         discussion: """
             DEV is a kernel name (dm-3, pmem0), a dm name, an lvm volume (vg/lv, or \

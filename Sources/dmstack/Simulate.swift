@@ -5,6 +5,7 @@ import StackModel
 /// `dmstack simulate LEAF`: what a removal or a bad range of a leaf hits, and what must happen.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Say what a leaf's removal or bad range hits (layers, filesystems, files, metadata, processes) and what must happen; change nothing.",
         discussion: """
             The range is translated through every table to the top devices (translate), then \

@@ -5,6 +5,7 @@ import StackModel
 /// `dmstack teardown NAME|SPEC`: unmount and remove a stack or a volume, top-down.
 struct Teardown: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "teardown",
         abstract: "Unmount and remove a stack's volumes (or one volume and what is built on it), top-down.",
         discussion: """
             NAME is a stack name (every volume whose dm uuid is DMSTACK-NAME:...), a dm name (that \

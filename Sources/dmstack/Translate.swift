@@ -6,6 +6,7 @@ import StackModel
 /// `dmstack translate`: a range on one device → the ranges it becomes above (or below).
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "translate",
         abstract: "Translate a sector range through every dm table, up to the top devices or down to the leaves.",
         discussion: """
             Up (the default): DEV is a member as the tables write it (a path, a dm name or \

@@ -6,6 +6,7 @@ import StackModel
 /// `dmstack tree`: every stack as a tree.
 struct Tree: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "tree",
         abstract: "Show every device stack as a tree: top devices first, or leaves first with --inverse.",
         discussion: """
             Top-down (the default) starts at each device nothing is built on and lists what it \
@@ -15,7 +16,8 @@ struct Tree: ParsableCommand {
             of its table, filesystem, mountpoints, pmem mode and state (suspended, degraded). \
             Volumes lvm2 activated are named vg/lv, and lvm's internal parts of one (raid images \
             and metadata, thin pool data and metadata, snapshot layers) vg/lv:PART, under their \
-            volume. \
+            volume. Past 32 levels the text tree stops indenting and prefixes each name with \
+            its depth ([33] name); the JSON nests to any depth, indented to 64 levels. \
             JSON: {"tree": [node]}, every field in docs/json/tree.schema.json.
             """
     )
@@ -41,7 +43,7 @@ struct Tree: ParsableCommand {
             let roots = try devices.map { try machine.argument($0, in: inventory).kernelName }
             let forest = try inventory.tree(roots: roots, inverse: inverse, all: all)
             if json {
-                print(try JSONOutput.encode(["tree": forest]))
+                print(try TreeJSON.document(forest))
             } else {
                 print(Self.render(forest))
             }
@@ -53,15 +55,20 @@ struct Tree: ParsableCommand {
             Column(header: "NAME"), Column(header: "MAJ:MIN"), Column(header: "SIZE", alignment: .right),
             Column(header: "TABLE"), Column(header: "FSTYPE"), Column(header: "MOUNTPOINTS"), Column(header: "PMEM"), Column(header: "STATE"),
         ])
-        func add(_ n: TreeNode, prefix: String, childPrefix: String) {
-            table.rows.append([prefix + n.name, n.majorMinor, HumanSize.format(n.size), n.table ?? "", n.fsType ?? "",
-                               n.mountpoints.joined(separator: ","), n.pmemMode ?? "", n.state.joined(separator: ",")])
-            for (i, c) in n.children.enumerated() {
+        // Depth-first with an explicit stack: a snapshot may chain thousands of devices. Past
+        // `TreeJSON.indentedLevels / 2` levels the branches stop moving right and each name
+        // says its depth (`[40] name`), so a deep chain is not quadratic in width.
+        let widest = TreeJSON.indentedLevels / 2
+        var todo = forest.reversed().map { (node: $0, prefix: "", childPrefix: "", depth: 0) }
+        while let (n, prefix, childPrefix, depth) = todo.popLast() {
+            table.rows.append([prefix + (depth > widest ? "[\(depth)] " : "") + n.name, n.majorMinor, HumanSize.format(n.size), n.table ?? "",
+                               n.fsType ?? "", n.mountpoints.joined(separator: ","), n.pmemMode ?? "", n.state.joined(separator: ",")])
+            let base = depth < widest ? childPrefix : String(childPrefix.dropLast(2))
+            for (i, c) in n.children.enumerated().reversed() {
                 let last = i == n.children.count - 1
-                add(c, prefix: childPrefix + (last ? "└─" : "├─"), childPrefix: childPrefix + (last ? "  " : "│ "))
+                todo.append((c, base + (last ? "└─" : "├─"), base + (last ? "  " : "│ "), depth + 1))
             }
         }
-        for root in forest { add(root, prefix: "", childPrefix: "") }
         return table.render()
     }
 }

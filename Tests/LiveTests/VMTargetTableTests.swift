@@ -60,6 +60,13 @@ struct VMTargetTableTests {
             seen.insert(target.typeName)
         }
         #expect(set.warnings.filter { $0.contains("tt-") }.isEmpty, "\(set.warnings)")
+        // Discovery takes a device's deps from its table: they must be DM_TABLE_DEPS's.
+        for line in try Live.sh("dmsetup deps -o devno").split(separator: "\n") where line.hasPrefix("tt-") {
+            let name = String(line[..<line.firstIndex(of: ":")!])
+            let kernel = Set(line.split(separator: "(").dropFirst().map { $0.prefix { $0 != ")" }.replacingOccurrences(of: ", ", with: ":") })
+            let table = try Live.sh("dmsetup table \(name)").split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+            #expect(DeviceMapperInfo.deps(ofTable: table).map(Set.init) == kernel, "\(name): deps \(kernel.sorted()), table \(table)")
+        }
         // Every registered name but snapshot-merge (it needs a merging origin), partition and
         // md's levels (not dm targets: md arrays are read from sysfs, VMMdTests) was printed
         // by the kernel here.

@@ -106,3 +106,56 @@ struct OutboxTests {
         }
     }
 }
+
+/// Claims and marks a window at a time: one transaction for the window's claims and one for
+/// its marks, with the same crash safety as one at a time.
+@Suite("Notification outbox windows")
+struct OutboxWindowTests {
+    func withRegistry(_ body: (HolderRegistry) throws -> Void) throws {
+        let dir = RegistryTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try body(try HolderRegistry.open(directory: dir)!)
+    }
+
+    @Test func aWindowIsClaimedOldestFirstAndMarkedTogether() throws {
+        try withRegistry { db in
+            for n in [3, 1, 2, 5, 4] { _ = try db.enqueue(OutboxTests.event(n), payload: "{\"n\":\(n)}", sinks: ["a", "b"], now: 0) }
+            let window = try db.claim(upTo: 4, force: false, now: 1, skip: [], claimant: "me", isAlive: { _ in true })
+            #expect(window.map { "\($0.event == OutboxTests.event(3).key ? "3" : $0.event == OutboxTests.event(1).key ? "1" : "?")\($0.sink)" }
+                    == ["3a", "3b", "1a", "1b"])
+            #expect(window.map(\.payload) == ["{\"n\":3}", "{\"n\":3}", "{\"n\":1}", "{\"n\":1}"])
+            try db.finish(window.enumerated().map { i, c in
+                DeliveryMark(claimed: c, delivered: i != 1, status: i == 1 ? 7 : 0, detail: i == 1 ? "refused" : nil, now: 1, at: "T1")
+            }, policy: RetryPolicy(initial: 10, maximum: 10, attempts: 5))
+            let states = try db.outbox().flatMap { e in e.deliveries.map { "\(e.summary) \($0.sink) \($0.state) \($0.attempts)" } }
+            #expect(states.prefix(4) == ["event 3 a delivered 1", "event 3 b pending 1", "event 1 a delivered 1", "event 1 b delivered 1"])
+            #expect(try db.undelivered() == 7)
+            // 3b is not due for 10 s: the next window starts at event 2.
+            let next = try db.claim(upTo: 64, force: false, now: 2, skip: [], claimant: "me", isAlive: { _ in true })
+            #expect(next.count == 6 && next.first?.event == OutboxTests.event(2).key)
+        }
+    }
+
+    /// A dispatcher killed between claiming a window and marking it (simulated: its claims
+    /// are written, its marks never are): every delivery of the window is sent again by the
+    /// next dispatcher once the first is gone, none while it lives, and a late mark of the
+    /// dead one's does not overwrite the new owner's.
+    @Test func aWindowClaimedButNotMarkedIsRetriedAfterACrash() throws {
+        try withRegistry { db in
+            for n in 1...5 { _ = try db.enqueue(OutboxTests.event(n), payload: "{}", sinks: ["a"], now: 0) }
+            let crashed = try db.claim(upTo: 3, force: false, now: 1, skip: [], claimant: "1:1", isAlive: { _ in true })
+            #expect(crashed.count == 3)
+            // While 1:1 lives its window is its own.
+            let meanwhile = try db.claim(upTo: 64, force: false, now: 1, skip: [], claimant: "2:2", isAlive: { $0 == "1:1" })
+            #expect(meanwhile.map(\.event) == [4, 5].map { OutboxTests.event($0).key })
+            try db.finish(meanwhile.map { DeliveryMark(claimed: $0, delivered: true, status: 0, detail: nil, now: 1, at: "T1") }, policy: RetryPolicy())
+            // 1:1 is gone: its three are taken over, never attempted (attempts 0).
+            let takenOver = try db.claim(upTo: 64, force: false, now: 2, skip: [], claimant: "3:3", isAlive: { _ in false })
+            #expect(takenOver.map(\.event) == [1, 2, 3].map { OutboxTests.event($0).key } && takenOver.allSatisfy { $0.attempts == 0 })
+            try db.finish(crashed.map { DeliveryMark(claimed: $0, delivered: false, status: 1, detail: "late", now: 2, at: "T2") }, policy: RetryPolicy())
+            #expect(try db.outbox().prefix(3).allSatisfy { $0.deliveries[0].state == "pending" && $0.deliveries[0].lastError == nil })
+            try db.finish(takenOver.map { DeliveryMark(claimed: $0, delivered: true, status: 0, detail: nil, now: 3, at: "T3") }, policy: RetryPolicy())
+            #expect(try db.undelivered() == 0)
+        }
+    }
+}

@@ -81,12 +81,20 @@ public struct DeviceMapperClient: Sendable {
         return Lines(info: info, name: name, uuid: uuid, lines: lines)
     }
 
-    /// Info, live table, status and deps of the dm device major:minor.
+    /// Info, live table, status and deps of the dm device major:minor: two ioctls
+    /// (DM_TABLE_STATUS for the table, then for the status). The deps come with the table:
+    /// DM_TABLE_DEPS lists the devices the table's targets opened (dm-table.c
+    /// `dm_get_device`), and a kernel table names each of them as major:minor, so the parsed
+    /// table's members are that list. Only a table with a line of a type dmstack does not
+    /// know (whose members it cannot name) costs the third ioctl.
     public func describe(major: UInt32, minor: UInt32) throws(DeviceMapperError) -> (name: String, uuid: String, suspended: Bool, openCount: Int32, table: [String], status: [String], deps: [String]) {
         let table = try run(DM_DEVICE_TABLE, major: major, minor: minor, what: "read the table of")
         // A suspended device still answers status (no I/O is issued for it).
         let status = try run(DM_DEVICE_STATUS, major: major, minor: minor, what: "read the status of")
-        let deps = try run(DM_DEVICE_DEPS, major: major, minor: minor, what: "read the dependencies of")
-        return (table.name, table.uuid, table.info.suspended != 0, table.info.open_count, table.lines, status.lines, deps.lines)
+        let deps: [String]
+        if let named = DeviceMapperInfo.deps(ofTable: table.lines) { deps = named } else {
+            deps = try run(DM_DEVICE_DEPS, major: major, minor: minor, what: "read the dependencies of").lines
+        }
+        return (table.name, table.uuid, table.info.suspended != 0, table.info.open_count, table.lines, status.lines, deps)
     }
 }

@@ -45,30 +45,48 @@ public struct Dispatcher {
         var tried: Set<String> = []
         let me = ProcessToken.current
         let sinks = Dictionary(config.sinks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        while let claimed = try registry.claimNext(force: force, now: Self.now(), skip: tried, claimant: me, event: only, isAlive: ProcessToken.isAlive) {
-            tried.insert(HolderRegistry.deliveryID(claimed.event, claimed.sink))
-            let outcome: SinkOutcome
-            if let sink = sinks[claimed.sink] {
-                do {
-                    let event = try JSONOutputEncoder.decoder().decode(NotificationEvent.self, from: Data(claimed.payload.utf8))
-                    outcome = Sinks.deliver(event, payload: claimed.payload, to: sink, attempt: claimed.attempts + 1)
-                } catch {
-                    outcome = SinkOutcome(delivered: false, detail: "the stored event cannot be read: \(error)")
+        // A window of deliveries is claimed in one transaction and marked in one: two syncs a
+        // window, not two a delivery. The window closes early after `windowSeconds`, so a
+        // slow sink does not keep the rest claimed (they stay this process's and are taken
+        // again by the next claim); a process killed inside a window leaves its claims
+        // pending, and the next dispatcher sends them again.
+        while true {
+            let batch = try registry.claim(upTo: Self.window, force: force, now: Self.now(), skip: tried, claimant: me, event: only,
+                                           isAlive: ProcessToken.isAlive)
+            if batch.isEmpty { break }
+            let opened = Self.now()
+            var marks: [DeliveryMark] = []
+            for claimed in batch {
+                if !marks.isEmpty && Self.now() - opened > Self.windowSeconds { break }
+                tried.insert(HolderRegistry.deliveryID(claimed.event, claimed.sink))
+                let outcome: SinkOutcome
+                if let sink = sinks[claimed.sink] {
+                    do {
+                        let event = try JSONOutputEncoder.decoder().decode(NotificationEvent.self, from: Data(claimed.payload.utf8))
+                        outcome = Sinks.deliver(event, payload: claimed.payload, to: sink, attempt: claimed.attempts + 1)
+                    } catch {
+                        outcome = SinkOutcome(delivered: false, detail: "the stored event cannot be read: \(error)")
+                    }
+                } else {
+                    outcome = SinkOutcome(delivered: false, detail: "sink '\(claimed.sink)' is not in the configuration")
                 }
-            } else {
-                outcome = SinkOutcome(delivered: false, detail: "sink '\(claimed.sink)' is not in the configuration")
+                marks.append(DeliveryMark(claimed: claimed, delivered: outcome.delivered, status: outcome.status, detail: outcome.detail,
+                                          now: Self.now(), at: Self.timestamp()))
+                if outcome.delivered {
+                    report.delivered.append((claimed.event, claimed.sink))
+                } else {
+                    report.failed.append((claimed.event, claimed.sink, outcome.detail ?? "failed"))
+                }
             }
-            try registry.finish(claimed, delivered: outcome.delivered, status: outcome.status, detail: outcome.detail,
-                                policy: config.retry, now: Self.now(), at: Self.timestamp())
-            if outcome.delivered {
-                report.delivered.append((claimed.event, claimed.sink))
-            } else {
-                report.failed.append((claimed.event, claimed.sink, outcome.detail ?? "failed"))
-            }
+            try registry.finish(marks, policy: config.retry)
         }
         report.undelivered = try registry.undelivered(event: only)
         return report
     }
+
+    /// Deliveries claimed and marked together, and how long a window stays open at most.
+    static let window = 64
+    static let windowSeconds = 1.0
 
     /// Seconds since the epoch, as the outbox keeps due times.
     static func now() -> Double { Date.now.timeIntervalSince1970 }

@@ -41,6 +41,26 @@ public struct ClaimedDelivery: Sendable {
     public var claimant: String
 }
 
+/// What one attempt of a claimed delivery came to, for `finish`: its sink's answer and when.
+public struct DeliveryMark: Sendable {
+    public var claimed: ClaimedDelivery
+    public var delivered: Bool
+    public var status: Int?
+    public var detail: String?
+    /// Seconds since the epoch (the retry delay counts from here) and the same time in ISO 8601.
+    public var now: Double
+    public var at: String
+
+    public init(claimed: ClaimedDelivery, delivered: Bool, status: Int?, detail: String?, now: Double, at: String) {
+        self.claimed = claimed
+        self.delivered = delivered
+        self.status = status
+        self.detail = detail
+        self.now = now
+        self.at = at
+    }
+}
+
 /// The notification outbox, in the registry's database (schema migration 2): an event is
 /// written with one delivery row per configured sink in one transaction *before* anything is
 /// sent, and each delivery is marked after its sink answered. A process killed between the two
@@ -72,35 +92,50 @@ extension HolderRegistry {
     /// With `event`, only that event's deliveries.
     public func claimNext(force: Bool, now: Double, skip: Set<String>, claimant: String, event only: String? = nil,
                           isAlive: (String) -> Bool) throws(RegistryError) -> ClaimedDelivery? {
+        try claim(upTo: 1, force: force, now: now, skip: skip, claimant: claimant, event: only, isAlive: isAlive).first
+    }
+
+    /// Claims up to `limit` due deliveries, oldest first, in one write transaction (one sync
+    /// for the window instead of one a delivery), with the same rules as `claimNext`. Claims
+    /// are only records of who is sending: a process killed before it marks them leaves them
+    /// pending under its token, and the next dispatcher takes them over (at least once).
+    public func claim(upTo limit: Int, force: Bool, now: Double, skip: Set<String>, claimant: String, event only: String? = nil,
+                      isAlive: (String) -> Bool) throws(RegistryError) -> [ClaimedDelivery] {
         try using {
             try db.writeTransaction {
                 let states = force ? "('pending', 'failed')" : "('pending')"
-                var found: ClaimedDelivery?
+                var found: [ClaimedDelivery] = []
                 // The oldest due rows first, a window at a time: rows this pass already tried
                 // or another live process holds are passed over without reading the rest.
-                var limit = skip.count + 32
-                while found == nil {
+                var window = skip.count + max(32, 2 * limit)
+                var verdicts: [String: Bool] = [:]
+                while found.count < limit {
                     var rows = 0
+                    found = []
                     try db.query("""
                         SELECT d.event, d.sink, d.attempts, d.claimed_by, e.seq FROM deliveries d JOIN events e ON e.key = d.event
                         WHERE d.state IN \(states) AND (?1 OR d.next_at <= ?2) AND (?4 IS NULL OR d.event = ?4)
                         ORDER BY e.seq, d.sink LIMIT ?3
-                        """, [.integer(force ? 1 : 0), .real(now), .integer(Int64(limit)), only.map { .text($0) } ?? .null]) { row in
+                        """, [.integer(force ? 1 : 0), .real(now), .integer(Int64(window)), only.map { .text($0) } ?? .null]) { row in
                         rows += 1
-                        guard found == nil else { return }
+                        guard found.count < limit else { return }
                         let event = row.text(0) ?? "", sink = row.text(1) ?? ""
                         if skip.contains(Self.deliveryID(event, sink)) { return }
-                        if let holder = row.text(3), holder != claimant, isAlive(holder) { return }
-                        found = ClaimedDelivery(event: event, sink: sink, attempts: row.integer(2), payload: "", claimant: claimant)
+                        if let holder = row.text(3), holder != claimant {
+                            // One liveness check a holder, not one a row it holds.
+                            let alive = verdicts[holder] ?? isAlive(holder)
+                            verdicts[holder] = alive
+                            if alive { return }
+                        }
+                        found.append(ClaimedDelivery(event: event, sink: sink, attempts: row.integer(2), payload: "", claimant: claimant))
                     }
-                    if rows < limit { break }
-                    limit *= 2
+                    if rows < window { break }
+                    window *= 2
                 }
-                if let f = found {
-                    found?.payload = try db.rows("SELECT payload FROM events WHERE key = ?", [.text(f.event)]) { $0.text(0) ?? "" }.first ?? ""
-                }
-                if let f = found {
-                    try db.query("UPDATE deliveries SET claimed_by = ? WHERE event = ? AND sink = ?", [.text(claimant), .text(f.event), .text(f.sink)])
+                for i in found.indices {
+                    found[i].payload = try db.rows("SELECT payload FROM events WHERE key = ?", [.text(found[i].event)]) { $0.text(0) ?? "" }.first ?? ""
+                    try db.query("UPDATE deliveries SET claimed_by = ? WHERE event = ? AND sink = ?",
+                                 [.text(claimant), .text(found[i].event), .text(found[i].sink)])
                 }
                 return found
             }
@@ -114,19 +149,28 @@ extension HolderRegistry {
     /// dead) belongs to the other, which marks it; the attempt is logged either way.
     public func finish(_ claimed: ClaimedDelivery, delivered: Bool, status: Int?, detail: String?, policy: RetryPolicy,
                        now: Double, at: String) throws(RegistryError) {
+        try finish([DeliveryMark(claimed: claimed, delivered: delivered, status: status, detail: detail, now: now, at: at)], policy: policy)
+    }
+
+    /// Marks a window of claimed deliveries in one write transaction, each as `finish` would.
+    public func finish(_ marks: [DeliveryMark], policy: RetryPolicy) throws(RegistryError) {
+        guard !marks.isEmpty else { return }
         try using {
             try db.writeTransaction {
-                let failures = claimed.attempts + 1
-                let state = delivered ? "delivered" : policy.exhausted(failures) ? "failed" : "pending"
-                try db.query("""
-                    UPDATE deliveries SET state = ?, attempts = ?, next_at = ?, claimed_by = NULL, last_status = ?, last_error = ?,
-                        delivered_at = ? WHERE event = ? AND sink = ? AND claimed_by = ?
-                    """, [.text(state), .integer(Int64(failures)), .real(now + (delivered ? 0 : policy.delay(afterFailures: failures))),
-                          status.map { .integer(Int64($0)) } ?? .null, delivered ? .null : detail.map { .text($0) } ?? .null,
-                          delivered ? .text(at) : .null, .text(claimed.event), .text(claimed.sink), .text(claimed.claimant)])
-                try db.query("INSERT INTO attempts (event, sink, at, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                             [.text(claimed.event), .text(claimed.sink), .text(at), .text(delivered ? "delivered" : "failed"),
-                              status.map { .integer(Int64($0)) } ?? .null, detail.map { .text($0) } ?? .null])
+                for m in marks {
+                    let claimed = m.claimed
+                    let failures = claimed.attempts + 1
+                    let state = m.delivered ? "delivered" : policy.exhausted(failures) ? "failed" : "pending"
+                    try db.query("""
+                        UPDATE deliveries SET state = ?, attempts = ?, next_at = ?, claimed_by = NULL, last_status = ?, last_error = ?,
+                            delivered_at = ? WHERE event = ? AND sink = ? AND claimed_by = ?
+                        """, [.text(state), .integer(Int64(failures)), .real(m.now + (m.delivered ? 0 : policy.delay(afterFailures: failures))),
+                              m.status.map { .integer(Int64($0)) } ?? .null, m.delivered ? .null : m.detail.map { .text($0) } ?? .null,
+                              m.delivered ? .text(m.at) : .null, .text(claimed.event), .text(claimed.sink), .text(claimed.claimant)])
+                    try db.query("INSERT INTO attempts (event, sink, at, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                                 [.text(claimed.event), .text(claimed.sink), .text(m.at), .text(m.delivered ? "delivered" : "failed"),
+                                  m.status.map { .integer(Int64($0)) } ?? .null, m.detail.map { .text($0) } ?? .null])
+                }
             }
         }
     }
