@@ -353,6 +353,16 @@ struct MdMapper: TargetMapper {
         guard serving.contains(slot) else { return 0 }
         return inner.footprint(slot: slot)
     }
+
+    var hasAbsentMember: Bool { inner?.hasAbsentMember ?? false }
+
+    /// The personality's own period (raid.c personalities through `RaidMapper`).
+    var period: (member: UInt64, device: UInt64)? { unknown == nil ? inner?.period : nil }
+    func periodOrigin(slot: Int) -> UInt64? {
+        guard let inner, unknown == nil, serving.contains(slot) else { return nil }
+        if slot < md.devices.count, md.devices[slot].slot == .journal { return nil }
+        return inner.periodOrigin(slot: slot)
+    }
 }
 
 /// md-linear.c and raid0.c: the members concatenated (linear) or striped in zones (raid0).

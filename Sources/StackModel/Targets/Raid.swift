@@ -193,6 +193,55 @@ struct RaidMapper: TargetMapper {
     /// Where data begins on each leg's data device: dm-raid's one `data_offset` for every leg,
     /// md's own per member (md.c `rdev->data_offset`, sysfs `dev-*/offset`).
     let legOffset: [UInt64]
+    /// raid4/5/6: the stripes after which `parityPlacement` repeats (nil when it does not
+    /// within one turn of the devices).
+    var rotation: UInt64? { Self.rotation(raid) }
+
+    /// raid5.c `raid5_compute_sector` turns the parity by one device a stripe (raid4 and the
+    /// parity-0/N layouts not at all), so every layout repeats after `raidDisks` stripes;
+    /// checked here rather than assumed for each algorithm.
+    static func rotation(_ raid: RaidTarget) -> UInt64? {
+        guard raid.level == 4 || raid.level == 5 || raid.level == 6 else { return nil }
+        let dataDisks = UInt64(raid.raidDisks - raid.parityDevices)
+        let turn = UInt64(raid.raidDisks)
+        guard dataDisks > 0 else { return nil }
+        for c in 0..<(turn * dataDisks) {
+            let a = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: c)
+            let b = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: c + turn * dataDisks)
+            if a != b { return nil }
+        }
+        return turn
+    }
+
+    /// raid0: one row of chunks; raid1: every sector; raid4/5/6: one turn of the parity
+    /// rotation (`rotation` stripes: that many chunks on a leg, times the data devices on the
+    /// array). raid10 has none here: its copies are placed by `Raid10Geometry`.
+    var period: (member: UInt64, device: UInt64)? {
+        let chunk = raid.chunkSectors
+        switch raid.level {
+        case 0: return (chunk, chunk * UInt64(raid.raidDisks))
+        case 1: return (1, 1)
+        case 4, 5, 6:
+            guard let t = rotation else { return nil }
+            return (t * chunk, t * chunk * UInt64(raid.raidDisks - raid.parityDevices))
+        default: return nil
+        }
+    }
+
+    var hasAbsentMember: Bool { dataSlot.contains { $0 < 0 } }
+
+    /// dm-raid fails a leg whose metadata device fails: as if its whole data device went.
+    func wholeLeg(failedBy slot: Int) -> (slot: Int, range: SectorRange)? {
+        guard slot >= 0, slot < legOfSlot.count, legOfSlot[slot] >= 0, frame.members[slot].role == .metadata else { return nil }
+        let leg = legOfSlot[slot], data = dataSlot[leg]
+        guard data >= 0 else { return nil }
+        return (data, SectorRange(start: legOffset[leg], length: deviceSectors))
+    }
+
+    func periodOrigin(slot: Int) -> UInt64? {
+        guard slot >= 0, slot < legOfSlot.count, legOfSlot[slot] >= 0, frame.members[slot].role == .data else { return nil }
+        return legOffset[legOfSlot[slot]]
+    }
 
     init(frame: MapFrame, raid: RaidTarget) {
         self.frame = frame
