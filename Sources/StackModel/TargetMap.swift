@@ -170,7 +170,23 @@ extension TargetMap {
     /// or, for the latter, one copy at a time within `budget`.
     private func repeating(_ e: Extent, _ times: UInt64, by: UInt64, memberBy: UInt64, budget: inout PieceBudget) -> [Extent] {
         if e.kind == .unknown && e.locations.isEmpty && e.range == frame.wholeTarget { return [e] }
-        if e.count == 1, by >= e.length, memberBy >= e.length || e.locations.isEmpty { return [e.repeated(times, by: by, memberBy: memberBy)] }
+        if e.count == 1, by >= e.length, memberBy >= e.length || e.locations.isEmpty {
+            // Copies past the target's end hold nothing of it (a raid10 leg's last, partly
+            // used row of chunks); a copy that crosses the end is cut there.
+            let end = frame.start + frame.length
+            guard e.start + (times - 1) * by + e.length > end else { return [e.repeated(times, by: by, memberBy: memberBy)] }
+            guard e.start + e.length <= end else { return e.start < end ? [e.piece(0)].map { var c = $0; c.length = end - c.start; return c } : [] }
+            let fit = (end - e.start - e.length) / by + 1
+            var out = [e.repeated(fit, by: by, memberBy: memberBy)]
+            if fit < times, e.start + fit * by < end {
+                var c = e
+                c.start += fit * by
+                c.length = end - c.start
+                c.locations = c.locations.map { var l = $0; l.start += fit * memberBy; return l }
+                out.append(c)
+            }
+            return out
+        }
         // A run of runs: expanded one level, bounded.
         var out: [Extent] = []
         for i in 0..<times {

@@ -173,6 +173,16 @@ struct SplitMix: RandomNumberGenerator {
         let r10 = try translator("top: 0 256 raid raid10 3 8 raid10_copies 2 4 - /dev/d0 - /dev/d1 - /dev/d2 - /dev/d3")
         for leg in 0..<4 { _ = try checkUp(r10, "/dev/d\(leg)", SectorRange(start: 0, length: 128), step: 8) }
         _ = try checkDown(r10, "top", SectorRange(start: 0, length: 256), step: 8)
+        // Near copies over an odd number of legs (a period of 3 array chunks), and far copies
+        // (no period: piece by piece).
+        for params in ["3 8 raid10_copies 2 3", "5 8 raid10_copies 2 raid10_format far 3"] {
+            let t = try translator("top: 0 240 raid raid10 \(params) - /dev/d0 - /dev/d1 - /dev/d2")
+            for leg in 0..<3 {
+                let up = try checkUp(t, "/dev/d\(leg)", SectorRange(start: 0, length: 160), step: 8)
+                #expect(up.allSatisfy { $0.outcome == .degraded }, "\(params)")
+            }
+            _ = try checkDown(t, "top", SectorRange(start: 0, length: 240), step: 8)
+        }
         let s: UInt64 = 96
         let md5 = try translator("md: 0 \(2 * s) md-raid5 2 8 \(s) 3 none 3 0 /dev/m0 0 \(s) in_sync 1 /dev/m1 0 \(s) in_sync 2 /dev/m2 0 \(s) in_sync")
         for leg in 0..<3 {
@@ -262,5 +272,8 @@ struct SplitMix: RandomNumberGenerator {
         let r5 = try translator("r: 0 \(legs * 3) raid raid5_ls 1 128 4 - /dev/a - /dev/b - /dev/c - /dev/d")
         let leg = try r5.up(from: "/dev/c", SectorRange(start: 0, length: legs))
         #expect(leg.count <= 16 && leg.allSatisfy { $0.outcome == .degraded })
+        let r10 = try translator("r: 0 \(legs * 2) raid raid10 3 128 raid10_copies 2 4 - /dev/a - /dev/b - /dev/c - /dev/d")
+        let near = try r10.up(from: "/dev/b", SectorRange(start: 0, length: legs))
+        #expect(near.count <= 4 && near.allSatisfy { $0.outcome == .degraded }, "\(near.map(\.run))")
     }
 }
