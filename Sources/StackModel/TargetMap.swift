@@ -144,7 +144,8 @@ public struct TargetMap: Sendable {
 }
 
 /// How many pieces one query may expand explicitly when a run cannot stay a run (a layer
-/// without a period: thin, cache, snapshot, writecache, integrity, raid10, md raid0 zones).
+/// without a period: thin, cache, snapshot, writecache, integrity, raid10 with far or offset
+/// copies, md raid0 with several zones).
 /// Past it the rest is an `unknown` piece saying so, never a crash and never dropped.
 public struct PieceBudget: Sendable {
     /// The default bound, per query (`translate`, one `simulate`).

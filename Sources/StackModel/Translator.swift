@@ -118,7 +118,7 @@ public struct Translator: Sendable {
         try check(start, range)
         var budget = PieceBudget(limit: pieceLimit)
         var (rows, simple) = walkUp(start, range, budget: &budget)
-        if simple || judgedPathwise(from: start) {
+        if simple || (pathwise && judgedPathwise(from: start)) {
             // Every extent on every path keeps one copy (every piece is lost), or each
             // redundant layer is reached through one member only (what passed one is degraded):
             // the walk's outcomes are the answer, runs and all.
@@ -165,6 +165,9 @@ public struct Translator: Sendable {
 
     /// The most pieces one query expands where a run cannot stay a run (`PieceBudget`).
     public var pieceLimit = PieceBudget.defaultLimit
+    /// Whether outcomes may be judged path by path (`judgedPathwise`); tests turn it off to
+    /// check it against `propagate`.
+    var pathwise = true
 
     /// The top-device ranges above `range` of device `id`, without paths or outcomes, for
     /// callers that translate many ranges (monitoring, benchmarks): no allocation and no
@@ -578,7 +581,7 @@ public struct Translator: Sendable {
         for i in rows.indices where rows[i].kind != .unknown && rows[i].outcome != .unaffected {
             if single[i] { rows[i].outcome = .lost; continue } // one copy on every layer of its path
             let leaf = topology.resolveUnchecked(rows[i].device)
-            if judgedPathwise(from: leaf) { rows[i].outcome = .degraded; continue } // a redundant layer on its one path
+            if pathwise && judgedPathwise(from: leaf) { rows[i].outcome = .degraded; continue } // a redundant layer on its one path
             let run = rows[i].run
             guard run.count <= UInt64(budget.left) else { rows[i].outcome = .unknown; rows[i].reason = budget.reason; continue }
             var d = Damage()

@@ -19,7 +19,8 @@ struct Translate: ParsableCommand {
             One leg of a striped or raid layout stays one row: a run, written \
             START+LENGTH/STRIDE×COUNT (`0+128/256×1000` is 1000 ranges of 128 sectors, the \
             i-th at 0 + i×256); in JSON the row's and each hop's `stride` and `count`. Layers \
-            that remap blocks one by one (thin, cache, snapshot, writecache, integrity, raid10) \
+            that remap blocks one by one (thin, cache, snapshot, writecache, integrity, raid10 \
+            with far copies) \
             follow a run piece by piece, at most 1000000 pieces a query; past that the rest is \
             `unknown` and says so.
 
