@@ -57,7 +57,7 @@ fmt() { # "S K" → "S s, M MiB"
 
 ratio() { # new old → "N×" or "-"
     if [ "$1" = "failed" ] || [ "$2" = "failed" ] || [ -z "$2" ]; then echo "–"; else
-        awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); t = x[1] > 0 ? y[1] / x[1] : 0; m = y[2] / x[2]; printf "%.0f× faster, %.0f× less memory", t, m }'
+        awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] / (x[1] > 0.01 ? x[1] : 0.01); m = y[2] / x[2]; printf "time ÷ %.1f, memory ÷ %.1f", t, m }'
     fi
 }
 
@@ -80,7 +80,7 @@ for entry in "${sizes[@]}"; do
         printf 'legs\t%s\t%s\t%s\t%s\n' "$label" "$bytes" ${sim} >> "$BENCH_DATA/legs.tsv"
     fi
     rows+="| $label | $(fmt "$sim") | $(fmt "$down") |"
-    if [ -n "$baseline" ]; then rows+=" $(fmt "$old_sim") | $(fmt "$old_down") | $(ratio "$sim" "$old_sim") |"; fi
+    if [ -n "$baseline" ]; then rows+=" $(fmt "$old_sim") | $(fmt "$old_down") | $(ratio "$sim" "$old_sim") | $(ratio "$down" "$old_down") |"; fi
     rows+=$'\n'
 done
 
@@ -94,8 +94,8 @@ echo "address space counts as failed. A leg is one run of chunks (\`START+LENGTH
 echo "so the work does not grow with the size."
 echo
 if [ -n "$baseline" ]; then
-    echo "| volume | simulate | translate --down | simulate, baseline | translate --down, baseline | simulate vs baseline |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| volume | simulate | translate --down | simulate, baseline | translate --down, baseline | simulate vs baseline | translate vs baseline |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
 else
     echo "| volume | simulate | translate --down |"
     echo "|---|---:|---:|"

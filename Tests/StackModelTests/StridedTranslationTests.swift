@@ -196,6 +196,19 @@ struct SplitMix: RandomNumberGenerator {
             #expect(up.allSatisfy { $0.outcome == .degraded })
         }
         _ = try checkDown(md10, "md", SectorRange(start: 0, length: 2 * s), step: 8)
+        // md raid0 with one zone (a period), with two zones (none), and md linear.
+        for text in ["md: 0 \(3 * s) md-raid0 0 8 0 3 none 3 0 /dev/m0 16 \(s) in_sync 1 /dev/m1 0 \(s) in_sync 2 /dev/m2 8 \(s) in_sync",
+                     "md: 0 240 md-raid0 2 8 0 3 none 3 0 /dev/m0 0 48 in_sync 1 /dev/m1 0 96 in_sync 2 /dev/m2 0 96 in_sync",
+                     "md: 0 240 md-linear 0 0 0 3 none 3 0 /dev/m0 0 48 in_sync 1 /dev/m1 0 96 in_sync 2 /dev/m2 0 96 in_sync"] {
+            let t = try translator(text)
+            for leg in 0..<3 {
+                let up = try checkUp(t, "/dev/m\(leg)", SectorRange(start: 0, length: s + 16), step: 8)
+                #expect(!up.isEmpty && up.allSatisfy { $0.outcome == .lost }, "\(text)")
+            }
+            _ = try checkDown(t, "md", SectorRange(start: 0, length: t.topology.nodes[try t.topology.resolve("md")].size!), step: 8)
+        }
+        let oneZone = try translator("md: 0 \(3 * s) md-raid0 0 8 0 3 none 3 0 /dev/m0 0 \(s) in_sync 1 /dev/m1 0 \(s) in_sync 2 /dev/m2 0 \(s) in_sync")
+        #expect(try oneZone.up(from: "/dev/m1", SectorRange(start: 0, length: s)).map { "\($0.run)" } == ["8+8/24×12"])
     }
 
     @Test func raid1OverStripedOneLegIsDegradedTwoLegsOnALeafAreLost() throws {

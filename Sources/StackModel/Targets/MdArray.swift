@@ -494,6 +494,20 @@ struct MdStripeMapper: TargetMapper {
         return out
     }
 
+    /// raid0.c with one zone (members of one size): dm-stripe's arithmetic, a row of chunks a
+    /// period; md-linear.c: each member 1:1. With several raid0 zones: none.
+    var period: (member: UInt64, device: UInt64)? {
+        if linear { return (1, 1) }
+        guard zones.count == 1, md.chunkSectors > 0 else { return nil }
+        return (md.chunkSectors, md.chunkSectors * UInt64(zones[0].slots.count))
+    }
+
+    func periodOrigin(slot frameSlot: Int) -> UInt64? {
+        guard linear || zones.count == 1, let slot = serving.firstIndex(of: frameSlot),
+              let zone = zones.first(where: { $0.slots.contains(slot) }) else { return nil }
+        return md.devices[frameSlot].dataOffset + zone.deviceStart
+    }
+
     func footprint(slot frameSlot: Int) -> UInt64? {
         guard let slot = serving.firstIndex(of: frameSlot) else { return 0 }
         var zoneStart: UInt64 = 0, used: UInt64 = 0
