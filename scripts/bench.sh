@@ -25,4 +25,5 @@ fi
 events=$(bash scripts/bench-events.sh "$root/.build-static/release/dmstack" 1000)
 thin=$(bash scripts/bench-thin.sh "$root/.build-static/release/dmstack" 1000000)
 printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" "$thin" > BENCHMARKS.md
+{ echo; bash scripts/bench-legs.sh "$root/.build-static/release/dmstack"; } >> BENCHMARKS.md
 cat BENCHMARKS.md

@@ -106,6 +106,23 @@ public struct LayerImpact: Encodable, Sendable, Hashable {
         public var start: UInt64
         public var length: UInt64
         public var outcome: Outcome
+        /// Set when the piece is a run (`StridedRange`, one leg of a striped or raid layout):
+        /// `count` ranges of `length`, the i-th at `start + i * stride`; nil for one range.
+        /// JSON: left out for a plain range (docs/json/simulate.schema.json `layer_range`).
+        public var stride: UInt64? = nil
+        public var count: UInt64? = nil
+
+        public init(start: UInt64, length: UInt64, outcome: Outcome, stride: UInt64? = nil, count: UInt64? = nil) {
+            self.start = start; self.length = length; self.outcome = outcome; self.stride = stride; self.count = count
+        }
+
+        public init(_ run: StridedRange, outcome: Outcome) {
+            self.init(start: run.start, length: run.length, outcome: outcome,
+                      stride: run.isPlain ? nil : run.stride, count: run.isPlain ? nil : run.count)
+        }
+
+        /// The piece's sectors as a run (one plain range when `stride` is nil).
+        public var run: StridedRange { StridedRange(start: start, length: length, stride: stride ?? length, count: count ?? 1) }
     }
 }
 
@@ -227,6 +244,19 @@ public struct ImpactPlanner {
         self.users = users
     }
 
+    /// `SectorSet.listing` of the plain ranges, then the runs as `START+LENGTH/STRIDE×COUNT`
+    /// (a few; the total counts every sector of them).
+    static func listing(_ ranges: SectorSet, _ runs: [StridedRange], limit: Int = 6) -> String {
+        guard !runs.isEmpty else { return ranges.listing(limit: limit) }
+        // The first few by start, plain ranges and runs together.
+        var all = ranges.ranges.prefix(limit).map(StridedRange.init) + runs.prefix(limit)
+        all.sort { $0.start < $1.start }
+        let items = all.prefix(limit).map(\.description)
+        let shown = items.count, every = ranges.ranges.count + runs.count
+        let total = ranges.totalLength + runs.reduce(0) { $0 + $1.totalLength }
+        return items.joined(separator: ", ") + (every > shown ? ", ... \(every - shown) more" : "") + " (\(total) sectors)"
+    }
+
     public func plan(leaf name: String, range given: SectorRange?, event: FailureEvent) throws -> Impact {
         let leaf = try inventory.device(name)
         let range = event == .remove || given == nil ? SectorRange(start: 0, length: leaf.size) : given!
@@ -248,15 +278,19 @@ public struct ImpactPlanner {
                 if let t = hop.target, TargetTypes.effect(of: t) == (row.outcome == .degraded ? .keepsRedundancy : .dynamic) { outcome = row.outcome }
                 if i == row.path.count - 1 { outcome = row.outcome }
                 if layerPieces[hop.device] == nil { order.append(hop.device) }
-                layerPieces[hop.device, default: []].insert(.init(start: hop.start, length: hop.length, outcome: outcome))
+                layerPieces[hop.device, default: []].insert(.init(hop.run, outcome: outcome))
             }
         }
-        // Touching pieces with one outcome are one range.
+        // Touching plain pieces with one outcome are one range; a run stays one run, and runs
+        // of one stride and count side by side are one (those tiling their stride, a range).
         let layers = order.map { device -> LayerImpact in
             var merged: [LayerImpact.Piece] = []
-            for p in layerPieces[device]!.sorted(by: { ($0.start, $0.length) < ($1.start, $1.length) }) {
-                if let last = merged.last, last.outcome == p.outcome, last.start + last.length >= p.start {
+            for p in layerPieces[device]!.sorted(by: { ($0.start, $0.length, $0.count ?? 1) < ($1.start, $1.length, $1.count ?? 1) }) {
+                if let last = merged.last, last.count == nil, p.count == nil, last.outcome == p.outcome, last.start + last.length >= p.start {
                     merged[merged.count - 1].length = max(last.start + last.length, p.start + p.length) - last.start
+                } else if let last = merged.last, let c = last.count, let s = last.stride, p.count == c, p.stride == s, last.outcome == p.outcome,
+                          last.start + last.length == p.start, last.length + p.length <= s {
+                    merged[merged.count - 1] = .init(StridedRange(start: last.start, length: last.length + p.length, stride: s, count: c), outcome: p.outcome)
                 } else {
                     merged.append(p)
                 }
@@ -270,10 +304,11 @@ public struct ImpactPlanner {
 
         // Ranges nothing is done for, one notice per device and reason however many rows a
         // layout spreads them over (a raid5 leg is thousands of chunk rows).
-        var quiet: [(key: NoticeKey, ranges: SectorSet)] = []
+        var quiet: [(key: NoticeKey, ranges: SectorSet, runs: [StridedRange])] = []
         func note(_ key: NoticeKey, _ row: Translation) {
-            let r = SectorRange(start: row.start, length: row.length)
-            if let i = quiet.firstIndex(where: { $0.key == key }) { quiet[i].ranges.insert(r) } else { quiet.append((key, SectorSet([r]))) }
+            let i = quiet.firstIndex(where: { $0.key == key }) ?? { quiet.append((key, SectorSet(), [])); return quiet.count - 1 }()
+            // A run (a whole leg) is kept as one; its chunks are never listed one by one.
+            if row.run.isPlain { quiet[i].ranges.insert(row.range) } else if !quiet[i].runs.contains(row.run) { quiet[i].runs.append(row.run) }
         }
         var hits: [String: [HolderRole: [StridedRange]]] = [:]
         var fsOrder: [MountedFilesystem] = []
@@ -310,8 +345,8 @@ public struct ImpactPlanner {
             if hits[fs.mountpoint] == nil { fsOrder.append(fs) }
             hits[fs.mountpoint, default: [:]][role, default: []].append(bytes)
         }
-        let notices = quiet.map { key, ranges in
-            ImpactAction(action: key.action, target: key.device, reason: "sectors \(ranges.listing()) \(key.reason)")
+        let notices = quiet.map { key, ranges, runs in
+            ImpactAction(action: key.action, target: key.device, reason: "sectors \(Self.listing(ranges, runs)) \(key.reason)")
         }
 
         var impacts: [FilesystemImpact] = []

@@ -111,45 +111,76 @@ public struct Translator: Sendable {
     // MARK: Up
 
     /// Every range above `range` of `device`, composed to the top devices, each with the
-    /// outcome of losing `range` judged over all paths at once.
+    /// outcome of losing `range` judged over all paths at once. A whole leg of a striped or
+    /// raid layout comes out as runs (`Translation.stride`, `count`), not one row a chunk.
     public func up(from device: String, _ range: SectorRange) throws(TopologyError) -> [Translation] {
         let start = try topology.resolve(device)
         try check(start, range)
-        var rows: [Translation] = []
-        var path = [Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil)]
-        var simple = true
-        walkUp(start, range, kind: .data, reason: nil, path: &path, rows: &rows, simple: &simple)
-        if simple {
-            // Only 1:1 layers: nothing redundant on any path, every piece is lost.
-            for i in rows.indices where rows[i].kind == .data { rows[i].outcome = .lost }
-        } else {
-            var initial = Damage()
-            initial.lost.insert(range)
-            let damage = propagate([start: initial])
-            rows = rows.flatMap { row -> [Translation] in
-                if row.kind == .unknown { var r = row; r.outcome = .unknown; return [r] }
-                let top = topology.resolveUnchecked(row.device)
-                let d = damage[top] ?? Damage()
-                return d.classify(row.range).map { piece, outcome in
+        var budget = PieceBudget(limit: pieceLimit)
+        var (rows, simple) = walkUp(start, range, budget: &budget)
+        if simple || (pathwise && judgedPathwise(from: start)) {
+            // Every extent on every path keeps one copy (every piece is lost), or each
+            // redundant layer is reached through one member only (what passed one is degraded):
+            // the walk's outcomes are the answer, runs and all.
+            return rows.sorted(by: Translation.reportOrder)
+        }
+        for i in rows.indices where rows[i].kind != .unknown { rows[i].outcome = .degraded }
+        var initial = Damage()
+        initial.lost.insert(range)
+        guard let damage = propagate([start: initial], budget: &budget) else {
+            for i in rows.indices where rows[i].kind != .unknown { rows[i].outcome = .unknown; rows[i].reason = budget.reason }
+            return rows.sorted(by: Translation.reportOrder)
+        }
+        rows = rows.flatMap { row -> [Translation] in
+            if row.kind == .unknown { var r = row; r.outcome = .unknown; return [r] }
+            let top = topology.resolveUnchecked(row.device)
+            let d = damage[top] ?? Damage()
+            let run = row.run
+            // A run whose whole hull has one outcome keeps it (the cheap, common case).
+            let hull = d.classify(run.hull)
+            if hull.count == 1 { var r = row; r.outcome = hull[0].1; return [r] }
+            var out: [Translation] = []
+            for i in 0..<run.count {
+                guard budget.take() else {
                     var r = row
-                    r.start = piece.start; r.length = piece.length
+                    r.start = run.start + i * run.stride
+                    r.count = run.count - i > 1 ? run.count - i : nil
+                    r.stride = r.count == nil ? nil : run.stride
+                    r.outcome = .unknown; r.reason = budget.reason
+                    out.append(r)
+                    break
+                }
+                for (piece, outcome) in d.classify(run.piece(i)) {
+                    var r = row
+                    r.start = piece.start; r.length = piece.length; r.stride = nil; r.count = nil
                     r.outcome = outcome // a parity piece too: lost only when its stripe is (a degraded raid5)
-                    Self.narrow(&r.path, to: piece)
-                    return r
+                    Self.narrow(&r.path, to: StridedRange(piece))
+                    out.append(r)
                 }
             }
+            return out
         }
         return rows.sorted(by: Translation.reportOrder)
     }
 
+    /// The most pieces one query expands where a run cannot stay a run (`PieceBudget`).
+    public var pieceLimit = PieceBudget.defaultLimit
+    /// Whether outcomes may be judged path by path (`judgedPathwise`); tests turn it off to
+    /// check it against `propagate`.
+    var pathwise = true
+
     /// The top-device ranges above `range` of device `id`, without paths or outcomes, for
     /// callers that translate many ranges (monitoring, benchmarks): no allocation and no
     /// reference counting on 1:1 layers. `body` gets the top device, its range and the kind.
+    /// Iterative: the depth of a stack comes from its tables.
     public func forEachTop(from id: Int, _ range: SectorRange, _ body: (Int, SectorRange, PieceKind) -> Void) {
         topology.nodeGroups.withUnsafeBufferPointer { nodeGroups in
             topology.groups.withUnsafeBufferPointer { groups in
                 topology.entries.withUnsafeBufferPointer { entries in
-                    walkTops(id, range, .data, nodeGroups, groups, entries, body)
+                    var stack: [(Int, SectorRange, PieceKind)] = [(id, range, .data)]
+                    while let (id, range, kind) = stack.popLast() {
+                        walkTops(id, range, kind, nodeGroups, groups, entries, &stack, body)
+                    }
                 }
             }
         }
@@ -159,6 +190,7 @@ public struct Translator: Sendable {
                           _ nodeGroups: UnsafeBufferPointer<(first: Int32, end: Int32)>,
                           _ groups: UnsafeBufferPointer<Topology.UpGroup>,
                           _ entries: UnsafeBufferPointer<Topology.UpEntry>,
+                          _ stack: inout [(Int, SectorRange, PieceKind)],
                           _ body: (Int, SectorRange, PieceKind) -> Void) {
         let span = nodeGroups[id]
         if span.first == span.end { body(id, range, kind); return }
@@ -177,12 +209,12 @@ public struct Translator: Sendable {
                     // dm-linear.c linear_map_sector and the other 1:1 targets, inlined.
                     let o = entry.identityOffset
                     let a = max(range.start, o), b = min(range.end, o &+ entry.targetLength)
-                    if a < b { walkTops(upper, SectorRange(start: entry.targetStart + (a - o), length: b - a), kind, nodeGroups, groups, entries, body) }
+                    if a < b { stack.append((upper, SectorRange(start: entry.targetStart + (a - o), length: b - a), kind)) }
                     return
                 }
                 let map = topology.nodes[upper].maps[Int(entry.target)]
                 for e in map.up(slot: Int(entry.slot), range) {
-                    walkTops(upper, e.range, kind == .data ? e.kind : kind, nodeGroups, groups, entries, body)
+                    stack.append((upper, e.range, kind == .data ? e.kind : kind))
                 }
             }
         }
@@ -200,77 +232,180 @@ public struct Translator: Sendable {
         }
     }
 
-    func walkUp(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation], simple: inout Bool) {
-        let groups = topology.upperGroups(of: id)
-        if groups.isEmpty {
-            if path.count > 1 {
-                rows.append(Translation(device: topology.name(of: id), start: range.start, length: range.length,
-                                        outcome: kind == .unknown ? .unknown : .degraded, kind: kind, reason: reason, path: path))
-            }
-            return
+    /// The hops of every path being walked, as a tree: each hop points at the one below it,
+    /// so a walk thousands of layers deep shares its lower hops instead of copying them.
+    struct PathArena {
+        var hops: [Hop] = []
+        var parent: [Int] = []
+
+        mutating func add(_ hop: Hop, below p: Int) -> Int { hops.append(hop); parent.append(p); return hops.count - 1 }
+
+        /// The path ending at hop `i`, first hop first.
+        func path(_ i: Int) -> [Hop] {
+            var out: [Hop] = []
+            var j = i
+            while j >= 0 { out.append(hops[j]); j = parent[j] }
+            return out.reversed()
         }
-        if groups.count > 1 { simple = false }
-        var covered = SectorSet()
-        for g in groups {
-            let upper = topology.upper(ofGroup: g)
-            topology.forEachOverlap(group: g, range) { entry in
-                if let c = SectorRange(start: entry.start, end: max(entry.start, entry.end)).intersection(range) { covered.insert(c) }
-                let map = topology.nodes[upper].maps[Int(entry.target)]
-                let slot = Int(entry.slot)
-                let role = map.members[slot].role
-                if let (s, o) = map.identitySlot, s == slot {
-                    guard let d = map.identityUp(offset: o, range) else { return }
-                    let saved = path
-                    defer { path = saved }
-                    Self.narrow(&path, to: SectorRange(start: d.start - map.target.start + o, length: d.length))
-                    path.append(Hop(device: topology.nodes[upper].name, start: d.start, length: d.length, target: map.target.typeName, role: role.rawValue))
-                    walkUp(upper, d, kind: kind, reason: reason, path: &path, rows: &rows, simple: &simple)
-                    path.removeLast()
-                    return
-                }
-                simple = false
-                let saved = path
-                defer { path = saved }
-                for e in map.up(slot: slot, range) {
-                    let k: PieceKind = kind == .data ? e.kind : kind
-                    // The hops below show the piece of their range that backs this extent.
-                    path = saved
-                    if let l = e.locations.first(where: { $0.slot == slot && $0.span == nil }),
-                       let piece = SectorRange(start: l.start, length: e.length).intersection(range) {
-                        Self.narrow(&path, to: piece)
-                    }
-                    path.append(Hop(device: topology.nodes[upper].name, start: e.start, length: e.length, target: map.target.typeName, role: role.rawValue))
-                    walkUp(upper, e.range, kind: k, reason: reason ?? e.reason.flatMap { k == .unknown ? $0 : nil }, path: &path, rows: &rows, simple: &simple)
-                    path.removeLast()
-                }
+
+        /// `Translator.narrow` on the path ending at `i`: the hops it changes are new, the
+        /// others shared.
+        mutating func narrow(_ i: Int, to piece: StridedRange) -> Int { narrowExactly(i, to: piece).hop }
+
+        /// `narrow`, and whether every hop below that maps linearly could be narrowed (false
+        /// when a piece is not one range or one run in a lower hop: runs that do not nest).
+        mutating func narrowExactly(_ i: Int, to piece: StridedRange) -> (hop: Int, exact: Bool) {
+            let last = hops[i].run
+            guard piece != last else { return (i, true) }
+            var changed: [Hop] = []
+            var j = i
+            var h = hops[j]
+            h.setRun(piece)
+            var exact = true
+            while true {
+                changed.append(h)
+                let was = hops[j]
+                let p = parent[j]
+                guard p >= 0, Translator.mapsLinearly(role: was.role) else { break }
+                guard let below = Translator.correspond(h.run, inside: was.run, onto: hops[p].run) else { exact = false; break }
+                j = p
+                h = hops[j]
+                h.setRun(below)
             }
-        }
-        // Parts no device above uses end here: this device is their top.
-        guard path.count > 1 else { return }
-        for piece in covered.subtracting(from: range) {
-            var p = path
-            Self.narrow(&p, to: piece)
-            rows.append(Translation(device: topology.name(of: id), start: piece.start, length: piece.length,
-                                    outcome: kind == .unknown ? .unknown : .degraded, kind: kind, reason: reason, path: p))
+            var below = parent[j]
+            for h in changed.reversed() { below = add(h, below: below) }
+            return (below, exact)
         }
     }
 
+    static func shifted(_ r: StridedRange, from: UInt64, to: UInt64) -> StridedRange {
+        StridedRange(start: r.start - from + to, length: r.length, stride: r.stride, count: r.count)
+    }
+
+    /// Two runs of the same length, stride and count: a layer that maps one onto the other
+    /// linearly maps every piece of it the same way.
+    static func sameShape(_ a: StridedRange, _ b: StridedRange) -> Bool {
+        a.length == b.length && a.count == b.count && a.stride == b.stride
+    }
+
+    /// Whether `q` lies inside `r`: checked for the shapes translation makes (a piece inside
+    /// one piece of `r`, or a run whose stride is a multiple of `r`'s).
+    static func isInside(_ q: StridedRange, _ r: StridedRange) -> Bool {
+        guard q.start >= r.start, q.end <= r.end else { return false }
+        if r.isPlain { return true }
+        let off = (q.start - r.start) % r.stride
+        guard off + q.length <= r.length else { return false }
+        return q.isPlain || q.stride % r.stride == 0
+    }
+
+    /// Walks up from `range` of `start` with an explicit stack (the depth of a stack comes
+    /// from its tables); returns the rows and whether every extent met keeps a single copy.
+    func walkUp(_ start: Int, _ range: SectorRange, budget: inout PieceBudget) -> ([Translation], Bool) {
+        struct Frame { var id: Int; var range: StridedRange; var kind: PieceKind; var reason: String?; var hop: Int; var depth: Int; var saved = false }
+        var arena = PathArena()
+        let root = arena.add(Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil), below: -1)
+        var stack = [Frame(id: start, range: StridedRange(range), kind: .data, reason: nil, hop: root, depth: 1)]
+        var rows: [Translation] = []
+        var simple = true
+        func row(_ f: Frame, _ r: StridedRange, _ hop: Int) -> Translation {
+            var t = Translation(device: topology.name(of: f.id), start: r.start, length: r.length,
+                                outcome: f.kind == .unknown ? .unknown : f.saved ? .degraded : .lost, kind: f.kind, reason: f.reason, path: arena.path(hop))
+            t.setRun(r)
+            return t
+        }
+        while let f = stack.popLast() {
+            let groups = topology.upperGroups(of: f.id)
+            if groups.isEmpty {
+                if f.depth > 1 { rows.append(row(f, f.range, f.hop)) }
+                continue
+            }
+            let hull = f.range.hull
+            var covered = SectorSet()
+            for g in groups {
+                let upper = topology.upper(ofGroup: g)
+                topology.forEachOverlap(group: g, hull) { entry in
+                    let window = SectorRange(start: entry.start, end: max(entry.start, entry.end))
+                    if let c = window.intersection(hull) { covered.insert(c) }
+                    let map = topology.nodes[upper].maps[Int(entry.target)]
+                    let slot = Int(entry.slot)
+                    let role = map.members[slot].role
+                    if let (s, o) = map.identitySlot, s == slot {
+                        for part in f.range.intersection(SectorRange(start: o, length: map.target.length)) {
+                            let d = Self.shifted(part, from: o, to: map.target.start)
+                            let below = arena.narrow(f.hop, to: part)
+                            var hop = Hop(device: topology.nodes[upper].name, start: 0, length: 0, target: map.target.typeName, role: role.rawValue)
+                            hop.setRun(d)
+                            stack.append(Frame(id: upper, range: d, kind: f.kind, reason: f.reason, hop: arena.add(hop, below: below), depth: f.depth + 1, saved: f.saved))
+                        }
+                        return
+                    }
+                    for part in f.range.intersection(window) {
+                        for e in map.upRuns(slot: slot, part, budget: &budget) {
+                            if e.keepsAnotherCopy { simple = false }
+                            let k: PieceKind = f.kind == .data ? e.kind : f.kind
+                            // The hops below show the piece of their range that backs this extent.
+                            var below = f.hop
+                            if let l = e.locations.first(where: { $0.slot == slot && $0.span == nil }), Self.isInside(e.run(of: l), part) {
+                                below = arena.narrow(f.hop, to: e.run(of: l))
+                            }
+                            var hop = Hop(device: topology.nodes[upper].name, start: 0, length: 0, target: map.target.typeName, role: role.rawValue)
+                            hop.setRun(e.run)
+                            let reason = f.reason ?? e.reason.flatMap { k == .unknown ? $0 : nil }
+                            stack.append(Frame(id: upper, range: e.run, kind: k, reason: reason, hop: arena.add(hop, below: below), depth: f.depth + 1,
+                                               saved: f.saved || e.keepsAnotherCopy))
+                        }
+                    }
+                }
+            }
+            // Parts no device above uses end here: this device is their top.
+            guard f.depth > 1 else { continue }
+            for gap in covered.subtracting(from: hull) {
+                for piece in f.range.intersection(gap) {
+                    rows.append(row(f, piece, arena.narrow(f.hop, to: piece)))
+                }
+            }
+        }
+        return (rows, simple)
+    }
+
     /// Narrows the last hop to `piece` (inside it) and every earlier hop by the same shift, as
-    /// far down as each layer maps its piece linearly onto the next: a hop of the same length
-    /// reached as data. Below a hop that depends on the whole of the hop under it (a raid leg's
-    /// metadata device fails the whole leg, dm-raid.c; an integrity tag span) the lower hops
-    /// keep their own range: shifting them would run past their device's end.
-    static func narrow(_ path: inout [Hop], to piece: SectorRange) {
+    /// far down as each layer maps its piece linearly onto the next: a hop of the same shape
+    /// (length, and for a run stride and count) reached as data. Below a hop that depends on
+    /// the whole of the hop under it (a raid leg's metadata device fails the whole leg,
+    /// dm-raid.c; an integrity tag span) the lower hops keep their own range: shifting them
+    /// would run past their device's end.
+    static func narrow(_ path: inout [Hop], to piece: StridedRange) {
         var i = path.count - 1
-        let last = path[i]
-        guard piece.start != last.start || piece.length != last.length else { return }
+        guard piece != path[i].run else { return }
+        var q = piece
         while true {
             let was = path[i]
-            path[i].start = was.start + piece.start - last.start
-            path[i].length = piece.length
-            guard i > 0, path[i - 1].length == was.length, Self.mapsLinearly(role: was.role) else { return }
+            path[i].setRun(q)
+            guard i > 0, Self.mapsLinearly(role: was.role), let below = correspond(q, inside: was.run, onto: path[i - 1].run) else { return }
+            q = below
             i -= 1
         }
+    }
+
+    /// The part of `h` that `q` (inside `w`) is, when the layer between them maps `w` onto `h`
+    /// sector for sector in order (the same total length: a linear layer, or a leg's
+    /// contiguous range under the run of chunks it holds); nil when that part is not one
+    /// range or one run.
+    static func correspond(_ q: StridedRange, inside w: StridedRange, onto h: StridedRange) -> StridedRange? {
+        if sameShape(h, w) { return shifted(q, from: w.start, to: h.start) }
+        guard h.totalLength == w.totalLength, q.start >= w.start else { return nil }
+        let i = (q.start - w.start) / w.stride, o = (q.start - w.start) % w.stride
+        guard o + q.length <= w.length else { return nil }
+        let ordinal = i * w.length + o
+        let j = ordinal / h.length, p = ordinal % h.length
+        guard p + q.length <= h.length else { return nil }
+        let start = h.start + j * h.stride + p
+        if q.isPlain { return StridedRange(start: start, length: q.length, stride: q.length, count: 1) }
+        guard w.isPlain || q.stride % w.stride == 0 else { return nil }
+        let step = w.isPlain ? q.stride : q.stride / w.stride * w.length
+        if h.isPlain { return step >= q.length ? StridedRange(start: start, length: q.length, stride: step, count: q.count) : nil }
+        guard step % h.length == 0 else { return nil }
+        return StridedRange(start: start, length: q.length, stride: step / h.length * h.stride, count: q.count)
     }
 
     /// Whether a member in `role` maps onto its target sector for sector (data, an origin, a
@@ -285,11 +420,40 @@ public struct Translator: Sendable {
 
     // MARK: Damage propagation
 
+    /// Whether losing ranges of `id` can be judged one path at a time: every target of every
+    /// device above it has at most one member that is `id` or above it, and none counts a
+    /// leg as failed already. Then each device's damage comes from one member only, a
+    /// redundant layer (copies, parity) keeps what it is given readable (degraded) and a
+    /// single-copy layer passes it on; no sets are needed, so runs stay runs. Two raid1 legs
+    /// on one leaf, or a degraded array, go to `propagate` instead.
+    func judgedPathwise(from id: Int) -> Bool {
+        var affected: Set<Int> = [id]
+        var queue = [id]
+        while let n = queue.popLast() {
+            for u in topology.upperDevices(of: n) where affected.insert(u).inserted { queue.append(u) }
+        }
+        for n in affected where n != id {
+            for (ti, map) in topology.nodes[n].maps.enumerated() {
+                var hit = Set<Int>()
+                for (slot, m) in topology.memberNodes[n][ti].enumerated() where affected.contains(m) { hit.insert(slot) }
+                if hit.count > 1 || (!hit.isEmpty && map.hasAbsentMember) { return false }
+            }
+        }
+        return true
+    }
+
     /// Carries damage from lower devices to every device above, judging redundancy per target
     /// with all damaged members at once (so two raid1 legs on one leaf lose data). Devices are
     /// judged in topological order, each only once every device below it is final.
     public func propagate(_ initial: [Int: Damage]) -> [Int: Damage] {
+        var budget = PieceBudget(limit: Int.max)
+        return propagate(initial, budget: &budget) ?? [:]
+    }
+
+    /// `propagate` expanding runs into explicit pieces within `budget`; nil past it.
+    func propagate(_ initial: [Int: Damage], budget: inout PieceBudget) -> [Int: Damage]? {
         var damage = initial
+        var over = false
         for id in topology.bottomUp {
             var result = damage[id] ?? Damage()
             for lower in topology.lowers[id] {
@@ -299,10 +463,15 @@ public struct Translator: Sendable {
                         let target = Int(entry.target)
                         let map = topology.nodes[id].maps[target]
                         let members = topology.memberNodes[id][target]
-                        for e in map.up(slot: Int(entry.slot), r) {
-                            judge(e, map: map, members: members, damage: damage, into: &result)
+                        for e in map.upRuns(slot: Int(entry.slot), StridedRange(r), budget: &budget) {
+                            if e.count == 1 { judge(e, map: map, members: members, damage: damage, into: &result); continue }
+                            for i in 0..<e.count {
+                                guard budget.take() else { over = true; return }
+                                judge(e.piece(i), map: map, members: members, damage: damage, into: &result)
+                            }
                         }
                     }
+                    if over { return nil }
                 }
             }
             guard !result.isEmpty else { continue }
@@ -402,64 +571,137 @@ public struct Translator: Sendable {
     // MARK: Down
 
     /// Every leaf range holding `range` of `device`: all copies, the data chunk and the parity
-    /// of its stripe; each with the outcome if that leaf range alone were gone.
+    /// of its stripe; each with the outcome if that leaf range alone were gone. A whole
+    /// striped or raid volume comes out as one run a leg.
     public func down(from device: String, _ range: SectorRange) throws(TopologyError) -> [Translation] {
         let start = try topology.resolve(device)
         try check(start, range)
-        var rows: [Translation] = []
-        var path = [Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil)]
-        walkDown(start, range, kind: .data, reason: nil, path: &path, rows: &rows)
+        var budget = PieceBudget(limit: pieceLimit)
+        var (rows, single) = walkDown(start, range, budget: &budget)
         for i in rows.indices where rows[i].kind != .unknown && rows[i].outcome != .unaffected {
+            if single[i] { rows[i].outcome = .lost; continue } // one copy on every layer of its path
             let leaf = topology.resolveUnchecked(rows[i].device)
+            if pathwise && judgedPathwise(from: leaf) { rows[i].outcome = .degraded; continue } // a redundant layer on its one path
+            let run = rows[i].run
+            guard run.count <= UInt64(budget.left) else { rows[i].outcome = .unknown; rows[i].reason = budget.reason; continue }
             var d = Damage()
-            d.lost.insert(rows[i].range)
-            let damage = propagate([leaf: d])
-            let origin = rows[i].path[0]
-            let outcomes = (damage[start] ?? Damage()).classify(SectorRange(start: origin.start, length: origin.length)).map(\.1).filter { $0 != .unaffected }
-            let worst = outcomes.max() ?? .unaffected
+            for p in run.pieces { d.lost.insert(p) }
+            guard let damage = propagate([leaf: d], budget: &budget) else { rows[i].outcome = .unknown; rows[i].reason = budget.reason; continue }
+            let origin = rows[i].path[0].run
+            let at = damage[start] ?? Damage()
+            var worst = Outcome.unaffected
+            for (set, outcome) in [(at.lost, Outcome.lost), (at.unknown, .unknown), (at.degraded, .degraded)] where outcome > worst {
+                if set.ranges.contains(where: { !origin.intersection($0).isEmpty }) { worst = outcome }
+            }
             rows[i].outcome = worst
         }
         return rows.sorted(by: Translation.reportOrder)
     }
 
-    func walkDown(_ id: Int, _ range: SectorRange, kind: PieceKind, reason: String?, path: inout [Hop], rows: inout [Translation]) {
-        let node = topology.nodes[id]
-        if node.isLeaf {
-            if path.count > 1 {
-                rows.append(Translation(device: node.name, start: range.start, length: range.length, outcome: .unknown, kind: kind, reason: reason, path: path))
-            }
-            return
+    /// Walks down from `range` of `start` with an explicit stack; returns the rows and, for
+    /// each, whether every extent on its path keeps a single copy.
+    func walkDown(_ start: Int, _ range: SectorRange, budget: inout PieceBudget) -> ([Translation], [Bool]) {
+        struct Frame {
+            var id: Int; var range: StridedRange; var kind: PieceKind; var reason: String?; var hop: Int; var depth: Int; var single: Bool
+            /// Set when `range` is the contiguous image of a run of pieces this long above.
+            var grain: UInt64? = nil
         }
-        var ti = node.maps.partitionPoint { $0.target.start + $0.target.length <= range.start }
-        while ti < node.maps.count && node.maps[ti].target.start < range.end {
-            let map = node.maps[ti]
-            for e in map.down(range) {
-                // A piece that stops here (its mapping unknown; or, for zero/error targets and
-                // unprovisioned thin blocks, on no device) is said, with its own path.
-                if e.kind == .unknown || e.locations.isEmpty {
-                    var p = path
-                    Self.narrow(&p, to: e.range)
-                    rows.append(e.kind == .unknown
-                        ? Translation(device: node.name, start: e.start, length: e.length, outcome: .unknown, kind: .unknown, reason: e.reason, path: p)
-                        : Translation(device: node.name, start: e.start, length: e.length, outcome: .unaffected, kind: .data,
-                                      reason: e.reason ?? "no member device", path: p))
-                    continue
+        var arena = PathArena()
+        let root = arena.add(Hop(device: topology.name(of: start), start: range.start, length: range.length, target: nil, role: nil), below: -1)
+        var stack = [Frame(id: start, range: StridedRange(range), kind: .data, reason: nil, hop: root, depth: 1, single: true)]
+        var rows: [Translation] = []
+        var single: [Bool] = []
+        while let f = stack.popLast() {
+            let node = topology.nodes[f.id]
+            if node.isLeaf {
+                if f.depth > 1 {
+                    var t = Translation(device: node.name, start: 0, length: 0, outcome: .unknown, kind: f.kind, reason: f.reason, path: arena.path(f.hop))
+                    t.setRun(f.range)
+                    rows.append(t); single.append(f.single)
                 }
-                // The hops above show the piece being followed, not the whole query.
-                let saved = path
-                defer { path = saved }
-                Self.narrow(&path, to: e.range)
-                for l in e.locations where l.role != .peer && l.slot >= 0 {
-                    let member = map.members[l.slot]
-                    let lower = topology.memberNodes[id][ti][l.slot]
-                    let k: PieceKind = l.role == .parity ? .parity : kind
-                    path.append(Hop(device: topology.name(of: lower), start: l.start, length: e.length, target: map.target.typeName, role: l.role == .parity ? "parity" : member.role.rawValue))
-                    walkDown(lower, SectorRange(start: l.start, length: e.length), kind: k, reason: reason, path: &path, rows: &rows)
-                    path.removeLast()
+                continue
+            }
+            let hull = f.range.hull
+            var ti = node.maps.partitionPoint { $0.target.start + $0.target.length <= hull.start }
+            var mapped: [(ti: Int, extents: [Extent])] = []
+            var nests = true
+            while ti < node.maps.count && node.maps[ti].target.start < hull.end {
+                let extents = node.maps[ti].downRuns(f.range, budget: &budget)
+                mapped.append((ti, extents))
+                if f.grain != nil {
+                    var probe = arena
+                    nests = nests && extents.allSatisfy { $0.kind == .unknown || probe.narrowExactly(f.hop, to: $0.run).exact }
+                }
+                ti += 1
+            }
+            if !nests, let grain = f.grain, f.range.isPlain, f.range.length > grain {
+                // This range is the contiguous image of a run above whose pieces this layer
+                // cuts elsewhere (chunks that do not nest): followed one piece of the run at
+                // a time, so every path stays exact; bounded.
+                var s = f.range.start
+                while s < f.range.end {
+                    let piece = SectorRange(start: s, length: min(grain, f.range.end - s))
+                    guard budget.take() else {
+                        var t = Translation(device: node.name, start: 0, length: 0, outcome: .unknown, kind: .unknown, reason: budget.reason, path: arena.path(f.hop))
+                        t.setRun(StridedRange(SectorRange(start: s, end: f.range.end)))
+                        rows.append(t); single.append(false)
+                        break
+                    }
+                    var g = f
+                    g.range = StridedRange(piece); g.grain = nil
+                    g.hop = arena.narrow(f.hop, to: g.range)
+                    stack.append(g)
+                    s += piece.length
+                }
+                continue
+            }
+            for (ti, extents) in mapped {
+                let map = node.maps[ti]
+                for e in extents {
+                    // A piece that stops here (its mapping unknown; or, for zero/error targets and
+                    // unprovisioned thin blocks, on no device) is said, with its own path.
+                    if e.kind == .unknown || e.locations.isEmpty {
+                        let hop = Self.isInside(e.run, f.range) ? arena.narrow(f.hop, to: e.run) : f.hop
+                        let path = arena.path(hop)
+                        var t = e.kind == .unknown
+                            ? Translation(device: node.name, start: 0, length: 0, outcome: .unknown, kind: .unknown, reason: e.reason, path: path)
+                            : Translation(device: node.name, start: 0, length: 0, outcome: .unaffected, kind: .data, reason: e.reason ?? "no member device", path: path)
+                        t.setRun(e.run)
+                        rows.append(t); single.append(false)
+                        continue
+                    }
+                    // The hops above show the piece being followed, not the whole query.
+                    let above = arena.narrow(f.hop, to: e.run)
+                    for l in e.locations where l.role != .peer && l.slot >= 0 {
+                        let member = map.members[l.slot]
+                        let lower = topology.memberNodes[f.id][ti][l.slot]
+                        let k: PieceKind = l.role == .parity ? .parity : f.kind
+                        let r = e.run(of: l)
+                        var hop = Hop(device: topology.name(of: lower), start: 0, length: 0, target: map.target.typeName, role: l.role == .parity ? "parity" : member.role.rawValue)
+                        hop.setRun(r)
+                        stack.append(Frame(id: lower, range: r, kind: k, reason: f.reason, hop: arena.add(hop, below: above), depth: f.depth + 1,
+                                           single: f.single && !e.keepsAnotherCopy, grain: e.count > 1 && r.isPlain ? e.length : nil))
+                    }
                 }
             }
-            ti += 1
         }
+        return (rows, single)
+    }
+}
+
+extension Hop {
+    /// Sets the hop's sectors to `r` (`stride` and `count` nil for a plain range).
+    mutating func setRun(_ r: StridedRange) {
+        start = r.start; length = r.length
+        stride = r.isPlain ? nil : r.stride; count = r.isPlain ? nil : r.count
+    }
+}
+
+extension Translation {
+    /// Sets the row's sectors to `r` (`stride` and `count` nil for a plain range).
+    mutating func setRun(_ r: StridedRange) {
+        start = r.start; length = r.length
+        stride = r.isPlain ? nil : r.stride; count = r.isPlain ? nil : r.count
     }
 }
 

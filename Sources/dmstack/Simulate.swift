@@ -103,7 +103,7 @@ struct Simulate: ParsableCommand {
     static func render(_ impact: Impact) -> String {
         var lines = ["simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)", "layers:"]
         for l in impact.layers {
-            lines.append("  \(l.device): " + Self.some(l.ranges.map { "\($0.start)+\($0.length) \($0.outcome.rawValue)" }))
+            lines.append("  \(l.device): " + Self.some(l.ranges.map { "\($0.run) \($0.outcome.rawValue)" }))
         }
         for fs in impact.filesystems {
             lines.append("filesystem \(fs.mountpoint) (\(fs.type) on \(fs.device)): \(fs.roles.map(\.rawValue).joined(separator: ", ")) hit")

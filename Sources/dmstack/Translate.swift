@@ -17,6 +17,14 @@ struct Translate: ParsableCommand {
             device holds (zero or error target, an unprovisioned thin block) is unaffected. \
             JSON: {"translations": [...]}, every field in docs/json/translate.schema.json.
 
+            One leg of a striped or raid layout stays one row: a run, written \
+            START+LENGTH/STRIDE×COUNT (`0+128/256×1000` is 1000 ranges of 128 sectors, the \
+            i-th at 0 + i×256); in JSON the row's and each hop's `stride` and `count`. Layers \
+            that remap blocks one by one (thin, cache, snapshot, writecache, integrity, raid10 \
+            with far copies) \
+            follow a run piece by piece, at most 1000000 pieces a query; past that the rest is \
+            `unknown` and says so.
+
             Without --table the tables are the live system's (read through libdevmapper, \
             partitions as layers), or those of a snapshot with --snapshot FILE. A device that \
             is no longer on the live system is taken from the holder registry (see `dmstack \
@@ -130,9 +138,10 @@ struct Translate: ParsableCommand {
         ])
         for r in rows {
             let path = r.path.map { hop in
-                "\(hop.device) \(hop.start)+\(hop.length)" + (hop.target.map { " (\($0)\(hop.role.map { $0 == "data" ? "" : " \($0)" } ?? ""))" } ?? "")
+                "\(hop.device) \(hop.run)" + (hop.target.map { " (\($0)\(hop.role.map { $0 == "data" ? "" : " \($0)" } ?? ""))" } ?? "")
             }.joined(separator: " → ")
-            table.rows.append([r.device, "\(r.start)", "\(r.length)", r.outcome.rawValue, r.kind.rawValue,
+            let length = r.count.map { "\(r.length)/\(r.stride ?? r.length)×\($0)" } ?? "\(r.length)"
+            table.rows.append([r.device, "\(r.start)", length, r.outcome.rawValue, r.kind.rawValue,
                                path + (r.reason.map { " [\($0)]" } ?? "")])
         }
         return table.render()

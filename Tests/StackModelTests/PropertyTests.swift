@@ -76,13 +76,13 @@ struct PropertyTests {
         for _ in 0..<4 {
             let start = UInt64.random(in: 0..<size, using: &rng)
             let range = SectorRange(start: start, length: UInt64.random(in: 1...min(200, size - start), using: &rng))
-            let pieces = try t.down(from: "top", range)
+            let pieces = try t.down(from: "top", range).flatMap(\.explicitPieces)
             var covered = SectorSet()
             for piece in pieces where piece.kind == .data {
                 let topPiece = SectorRange(start: piece.path[0].start, length: piece.path[0].length)
                 #expect(range.contains(topPiece), "seed \(seed): piece \(topPiece) outside \(range)")
                 covered.insert(topPiece)
-                let up = try t.up(from: piece.device, piece.range)
+                let up = try t.up(from: piece.device, piece.range).flatMap(\.explicitPieces)
                 let back = up.filter { $0.device == "top" && $0.kind == .data }
                 var backSet = SectorSet()
                 for b in back { backSet.insert(b.range) }
@@ -106,7 +106,7 @@ struct PropertyTests {
             t.forEachTop(from: try t.topology.resolve(leaf), range) { top, r, kind in
                 if t.topology.name(of: top) == "top" { fast.insert(r); kinds.insert(kind) }
             }
-            let slow = SectorSet(try t.up(from: leaf, range).filter { $0.device == "top" }.map(\.range))
+            let slow = SectorSet(try t.up(from: leaf, range).filter { $0.device == "top" }.flatMap { $0.run.pieces })
             #expect(fast == slow, "seed \(seed) \(leaf) \(range)")
         }
     }

@@ -93,7 +93,7 @@ struct StripedRaidTests {
         let legs = (0..<disks).map { "- /dev/d\($0)" }.joined(separator: " ")
         let params = dataOffset > 0 ? "3 \(chunk) data_offset \(dataOffset)" : "1 \(chunk)"
         let t = try translator("0 \(length) raid \(type) \(params) \(disks) \(legs)")
-        let rows = try t.down(from: "top", SectorRange(start: 0, length: length))
+        let rows = try t.down(from: "top", SectorRange(start: 0, length: length)).flatMap(\.explicitPieces)
         var data: [UInt64: String] = [:], parity: [UInt64: Set<String>] = [:]
         for r in rows {
             for i in 0..<r.length {
@@ -115,14 +115,14 @@ struct StripedRaidTests {
         // And back: every data sector of every disk maps up to the array sector it holds.
         for disk in 0..<disks {
             let up = try t.up(from: "/dev/d\(disk)", SectorRange(start: dataOffset, length: UInt64(rowsCount) * chunk))
-            for r in up where r.kind == .data {
+            for r in up.flatMap(\.explicitPieces) where r.kind == .data {
                 for i in 0..<r.length {
                     #expect(data[r.start + i] == "d\(disk):\(r.path[0].start + i)", "\(type): up from d\(disk)")
                 }
                 let holders = Set((0..<r.length).map { data[r.start + $0]! })
                 #expect(holders.allSatisfy { $0.hasPrefix("d\(disk):") }, "\(type): up from d\(disk) reached \(holders)")
             }
-            let dataCount = up.filter { $0.kind == .data }.reduce(0) { $0 + $1.length }
+            let dataCount = up.filter { $0.kind == .data }.reduce(0) { $0 + $1.run.totalLength }
             #expect(dataCount == UInt64(rowsCount) * chunk - UInt64(parityRows(type: type, layout: layout, level: level, disks: disks, rows: rowsCount, disk: disk)) * chunk)
         }
     }

@@ -67,7 +67,7 @@ struct TargetTranslationTests {
 
     @Test func raid0IsStriping() throws {
         let t = try translator("0 64 raid raid0 1 8 2 - /dev/a - /dev/b")
-        #expect(summary(try t.up(from: "b", SectorRange(start: 0, length: 16))) == ["top 8+8 lost", "top 24+8 lost"])
+        #expect(summary(try t.up(from: "b", SectorRange(start: 0, length: 16))) == ["top 8+8/16×2 lost"])
     }
 
     @Test(arguments: ["zero", "error"])

@@ -140,10 +140,11 @@ struct CLITests {
         let impact = try Self.document(result.stdout)["impact"] as! [String: Any]
         let notices = impact["notices"] as! [[String: String]]
         #expect(notices.map { "\($0["action"]!) \($0["target"]!)" } == ["notify-degraded parity"])
-        #expect(notices.first?["reason"]?.hasPrefix("sectors 128+512, 896+512, ") == true && notices.first?["reason"]?.contains(" more (871040 sectors) still have a copy or parity") == true,
+        // The leg is four runs of chunks, one per place in the parity rotation, and a last row.
+        #expect(notices.first?["reason"]?.hasPrefix("sectors 128+128/768×1701, 256+128/768×1701, ") == true && notices.first?["reason"]?.contains(" (871040 sectors) still have a copy or parity") == true,
                 "\(notices)")
         let layer = (impact["layers"] as! [[String: Any]]).first { $0["device"] as? String == "parity" }
-        #expect((layer?["ranges"] as? [[String: Any]])?.reduce(0) { $0 + ($1["length"] as! Int) } == 871040)
+        #expect((layer?["ranges"] as? [[String: Any]])?.reduce(0) { $0 + ($1["length"] as! Int) * (($1["count"] as? Int) ?? 1) } == 871040)
     }
 
     /// A row that stops at a device (here a thin volume without its pool's mapping) carries

@@ -48,6 +48,9 @@ struct DelayMapper: TargetMapper {
     }
 
     func footprint(slot: Int) -> UInt64? { frame.length }
+    /// dm-delay.c `delay_map`: each path holds sector s at its offset + s.
+    var period: (member: UInt64, device: UInt64)? { (1, 1) }
+    func periodOrigin(slot: Int) -> UInt64? { slot < offsets.count ? offsets[slot] : nil }
 }
 
 /// `{type: delay, device: A, delay: 100}` (milliseconds, every class of I/O on A).

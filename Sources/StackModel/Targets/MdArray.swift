@@ -353,6 +353,16 @@ struct MdMapper: TargetMapper {
         guard serving.contains(slot) else { return 0 }
         return inner.footprint(slot: slot)
     }
+
+    var hasAbsentMember: Bool { inner?.hasAbsentMember ?? false }
+
+    /// The personality's own period (raid.c personalities through `RaidMapper`).
+    var period: (member: UInt64, device: UInt64)? { unknown == nil ? inner?.period : nil }
+    func periodOrigin(slot: Int) -> UInt64? {
+        guard let inner, unknown == nil, serving.contains(slot) else { return nil }
+        if slot < md.devices.count, md.devices[slot].slot == .journal { return nil }
+        return inner.periodOrigin(slot: slot)
+    }
 }
 
 /// md-linear.c and raid0.c: the members concatenated (linear) or striped in zones (raid0).
@@ -482,6 +492,20 @@ struct MdStripeMapper: TargetMapper {
             }
         }
         return out
+    }
+
+    /// raid0.c with one zone (members of one size): dm-stripe's arithmetic, a row of chunks a
+    /// period; md-linear.c: each member 1:1. With several raid0 zones: none.
+    var period: (member: UInt64, device: UInt64)? {
+        if linear { return (1, 1) }
+        guard zones.count == 1, md.chunkSectors > 0 else { return nil }
+        return (md.chunkSectors, md.chunkSectors * UInt64(zones[0].slots.count))
+    }
+
+    func periodOrigin(slot frameSlot: Int) -> UInt64? {
+        guard linear || zones.count == 1, let slot = serving.firstIndex(of: frameSlot),
+              let zone = zones.first(where: { $0.slots.contains(slot) }) else { return nil }
+        return md.devices[frameSlot].dataOffset + zone.deviceStart
     }
 
     func footprint(slot frameSlot: Int) -> UInt64? {

@@ -75,6 +75,9 @@ struct MirrorMapper: TargetMapper {
     }
 
     func footprint(slot: Int) -> UInt64? { slot < offsets.count ? frame.length : nil }
+    /// dm-raid1.c: every leg holds sector s at its offset + s.
+    var period: (member: UInt64, device: UInt64)? { (1, 1) }
+    func periodOrigin(slot: Int) -> UInt64? { slot < offsets.count ? offsets[slot] : nil }
 }
 
 /// `{type: mirror, members: [A, B], region_size: 512K, nosync: false}`: a core log, errors

@@ -83,4 +83,7 @@ struct MultipathMapper: TargetMapper {
     }
 
     func footprint(slot: Int) -> UInt64? { frame.length }
+    /// Every path holds sector s at s.
+    var period: (member: UInt64, device: UInt64)? { (1, 1) }
+    func periodOrigin(slot: Int) -> UInt64? { slot < pathCount ? 0 : nil }
 }

@@ -193,6 +193,72 @@ struct RaidMapper: TargetMapper {
     /// Where data begins on each leg's data device: dm-raid's one `data_offset` for every leg,
     /// md's own per member (md.c `rdev->data_offset`, sysfs `dev-*/offset`).
     let legOffset: [UInt64]
+    /// The layout's period (`TargetMapper.period`), worked out once.
+    var period: (member: UInt64, device: UInt64)? { periodic.map { ($0.member, $0.device) } }
+    private(set) var periodic: Period? = nil
+    struct Period: Hashable, Sendable { var member: UInt64; var device: UInt64 }
+
+    /// raid5.c `raid5_compute_sector` turns the parity by one device a stripe (raid4 and the
+    /// parity-0/N layouts not at all), so every layout repeats after `raidDisks` stripes;
+    /// checked here rather than assumed for each algorithm.
+    static func rotation(_ raid: RaidTarget) -> UInt64? {
+        guard raid.level == 4 || raid.level == 5 || raid.level == 6 else { return nil }
+        let dataDisks = UInt64(raid.raidDisks - raid.parityDevices)
+        let turn = UInt64(raid.raidDisks)
+        guard dataDisks > 0 else { return nil }
+        for c in 0..<(turn * dataDisks) {
+            let a = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: c)
+            let b = RaidGeometry.parityPlacement(level: raid.level, algorithm: raid.algorithm, raidDisks: raid.raidDisks, chunkNumber: c + turn * dataDisks)
+            if a != b { return nil }
+        }
+        return turn
+    }
+
+    /// raid0: one row of chunks; raid1: every sector; raid4/5/6: one turn of the parity
+    /// rotation (`rotation` stripes: that many chunks on a leg, times the data devices on the
+    /// array); raid10 with near copies only (raid10.c `__raid10_find_phys`: array chunk a's
+    /// first copy is slot a × near of the row-major disk grid, so `raidDisks / gcd(raidDisks,
+    /// near)` array chunks fill whole rows), checked against `Raid10Geometry.copies` over two
+    /// periods. Far and offset copies have none here: a leg holds two regions that do not
+    /// shift into each other.
+    static func period(_ raid: RaidTarget, _ raid10: Raid10Geometry?, length: UInt64) -> Period? {
+        let chunk = raid.chunkSectors
+        switch raid.level {
+        case 0: return Period(member: chunk, device: chunk * UInt64(raid.raidDisks))
+        case 1: return Period(member: 1, device: 1)
+        case 4, 5, 6:
+            guard let t = rotation(raid) else { return nil }
+            return Period(member: t * chunk, device: t * chunk * UInt64(raid.raidDisks - raid.parityDevices))
+        case 10:
+            guard let g = raid10, g.farCopies == 1, g.nearCopies >= 1 else { return nil }
+            let n = UInt64(g.raidDisks), c = UInt64(g.nearCopies)
+            var x = n, y = c
+            while y != 0 { (x, y) = (y, x % y) }
+            let l = n / x, m = l * c / n
+            let p = Period(member: m * g.chunkSectors, device: l * g.chunkSectors)
+            for a in 0..<(2 * l) where (a + l + 1) * g.chunkSectors <= length {
+                let one = g.copies(of: a * g.chunkSectors), next = g.copies(of: (a + l) * g.chunkSectors)
+                guard one.count == next.count, zip(one, next).allSatisfy({ $0.disk == $1.disk && $0.sector + p.member == $1.sector }) else { return nil }
+            }
+            return p
+        default: return nil
+        }
+    }
+
+    var hasAbsentMember: Bool { dataSlot.contains { $0 < 0 } }
+
+    /// dm-raid fails a leg whose metadata device fails: as if its whole data device went.
+    func wholeLeg(failedBy slot: Int) -> (slot: Int, range: SectorRange)? {
+        guard slot >= 0, slot < legOfSlot.count, legOfSlot[slot] >= 0, frame.members[slot].role == .metadata else { return nil }
+        let leg = legOfSlot[slot], data = dataSlot[leg]
+        guard data >= 0 else { return nil }
+        return (data, SectorRange(start: legOffset[leg], length: deviceSectors))
+    }
+
+    func periodOrigin(slot: Int) -> UInt64? {
+        guard slot >= 0, slot < legOfSlot.count, legOfSlot[slot] >= 0, frame.members[slot].role == .data else { return nil }
+        return legOffset[legOfSlot[slot]]
+    }
 
     init(frame: MapFrame, raid: RaidTarget) {
         self.frame = frame
@@ -209,6 +275,7 @@ struct RaidMapper: TargetMapper {
         legOfSlot = legOf
         legOffset = Array(repeating: raid.dataOffset, count: raid.legs.count)
         raid10 = raid.level == 10 ? Raid10Geometry(raid: raid, length: frame.length) : nil
+        periodic = Self.period(raid, raid10, length: frame.length)
     }
 
     /// A mapper whose legs are given explicitly (md arrays): `dataSlots[leg]` is the frame slot
@@ -224,6 +291,7 @@ struct RaidMapper: TargetMapper {
         legOfSlot = legOf
         legOffset = offsets
         self.raid10 = raid10
+        periodic = Self.period(raid, raid10, length: frame.length)
     }
 
     /// A raid leg whose metadata device lost anything is failed as a whole (dm-raid).

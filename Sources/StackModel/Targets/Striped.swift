@@ -51,6 +51,10 @@ struct StripedMapper: TargetMapper {
     }
 
     func footprint(slot: Int) -> UInt64? { frame.length / UInt64(target.stripes.count) }
+    /// dm-stripe.c `stripe_map_sector`: chunk k of a stripe is chunk k × stripes + stripe of
+    /// the device, so one chunk on a member is one row of chunks on the device.
+    var period: (member: UInt64, device: UInt64)? { (target.chunkSectors, target.chunkSectors * UInt64(target.stripes.count)) }
+    func periodOrigin(slot: Int) -> UInt64? { slot < target.stripes.count ? target.stripes[slot].offset : nil }
 }
 
 /// `{type: striped, members: [A, B], chunk: 64K, size: ...}`.

@@ -269,11 +269,31 @@ public protocol TargetMapper: Sendable {
     /// Another slot whose loss of anything fails this slot's location as a whole (a dm-raid
     /// leg's metadata device), or nil.
     func failsWith(slot: Int) -> Int?
+    /// For a layout that repeats itself (striped: every row of chunks; raid4/5/6: every full
+    /// turn of the parity rotation; raid1, mirror, multipath: every sector): shifting a member
+    /// range by `member` sectors shifts its image by `device` sectors, and shifting a device
+    /// range by `device` shifts every location by `member`, inside the target. This is what
+    /// lets a whole leg translate as a few runs (`TargetMap.upRuns`, `downRuns`); nil when the
+    /// mapping has no such period (dynamic targets, raid10, md raid0 with several zones).
+    var period: (member: UInt64, device: UInt64)? { get }
+    /// The member sector where slot `slot`'s periodic layout starts (its data offset), nil
+    /// for a slot outside the periodic data path (metadata, log, journal).
+    func periodOrigin(slot: Int) -> UInt64?
+    /// For a slot whose loss of anything fails a whole data leg (a dm-raid metadata device):
+    /// that leg's slot and range, which `TargetMap` translates up instead (as runs).
+    func wholeLeg(failedBy slot: Int) -> (slot: Int, range: SectorRange)?
+    /// A leg the target counts as failed already (a raid leg absent from the table or not in
+    /// sync): its extents cannot be judged one path at a time.
+    var hasAbsentMember: Bool { get }
 }
 
 extension TargetMapper {
     public var identitySlot: (slot: Int, offset: UInt64)? { nil }
     public func failsWith(slot: Int) -> Int? { nil }
+    public var period: (member: UInt64, device: UInt64)? { nil }
+    public func periodOrigin(slot: Int) -> UInt64? { nil }
+    public func wholeLeg(failedBy slot: Int) -> (slot: Int, range: SectorRange)? { nil }
+    public var hasAbsentMember: Bool { false }
 
     /// `down` for any device range: clipped to the target first.
     func down(_ range: SectorRange) -> [Extent] {
@@ -294,4 +314,6 @@ struct IdentityMapper: TargetMapper {
     /// Only other slots reach here, and they have no sectors in this target's data path.
     func up(slot: Int, _ range: SectorRange) -> [Extent] { [] }
     func footprint(slot: Int) -> UInt64? { frame.length }
+    var period: (member: UInt64, device: UInt64)? { (1, 1) }
+    func periodOrigin(slot s: Int) -> UInt64? { s == slot ? offset : nil }
 }
