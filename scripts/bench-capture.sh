@@ -4,7 +4,8 @@
 # size and bytes per reverse-map record, against the dmstack before streaming capture and
 # the compact reverse map (commit 260b8bb, built once into $BASELINE_DIR, or the binary given
 # as DMSTACK_BASELINE). Prints a Markdown section on stdout; with $BENCH_DATA set, appends
-# `capture<TAB>LABEL<TAB>NFILES<TAB>SECONDS<TAB>PEAK_KIB` rows to $BENCH_DATA/capture.tsv.
+# `capture<TAB>LABEL<TAB>NFILES<TAB>SECONDS<TAB>PEAK_KIB` rows to $BENCH_DATA/capture.tsv
+# (LABEL: 200k, 2M; the baseline's rows as series capture-baseline).
 # Usage: bench-capture.sh DMSTACK [FILES...]   (default: 200000 2000000)
 set -euo pipefail
 bin=$1
@@ -49,6 +50,8 @@ print(n)
 PY
 }
 
+# 200000 → 200k, 2000000 → 2M.
+size_label() { python3 -c "n=$1; print(f'{n // 10**6}M' if n % 10**6 == 0 else f'{n // 1000}k' if n % 1000 == 0 else n)"; }
 rows=()
 for files in "${sizes[@]}"; do
     umount "$mnt" 2>/dev/null || true
@@ -84,7 +87,9 @@ PY
         rows+=("$files $label $secs $kib $size $n")
         if [ -n "${BENCH_DATA:-}" ]; then
             mkdir -p "$BENCH_DATA"
-            printf 'capture\t%s\t%s\t%s\t%s\n' "$label" "$files" "$secs" "$kib" >> "$BENCH_DATA/capture.tsv"
+            series=capture
+            [ "$label" = baseline ] && series=capture-baseline
+            printf '%s\t%s\t%s\t%s\t%s\n' "$series" "$(size_label "$files")" "$files" "$secs" "$kib" >> "$BENCH_DATA/capture.tsv"
         fi
         rm -f "$out"
     done

@@ -106,10 +106,22 @@ public struct SnapshotCapture: Sendable {
                 if let inode = record.inode { inodes.insert(inode) }
             }
         }
-        let paths = engine.paths(fs, inodes: inodes, in: inventory, options: ReverseMapOptions())
-        try writer.endMap(paths: paths, notes: notes)
+        // Names a bounded number of inodes at a time, in inode order (a directory's files
+        // have neighbouring inodes): each chunk is one walk that stops once it has them all,
+        // so memory holds one chunk's paths, never every path of a large filesystem.
+        let sorted = inodes.sorted()
+        var start = 0
+        repeat {
+            let chunk = Set(sorted[start..<min(start + Self.pathChunk, sorted.count)])
+            try writer.appendPaths(engine.paths(fs, inodes: chunk, in: inventory, options: ReverseMapOptions()))
+            start += Self.pathChunk
+        } while start < sorted.count
+        try writer.endMap(notes: notes)
         return engine.fileUses(fs, inodes: inodes, in: inventory)
     }
+
+    /// Inodes named per walk of a filesystem's tree: about 20 MiB of paths.
+    static let pathChunk = 131_072
 
     /// Streams a snapshot to `path` whole or not at all (a temporary file beside it, fsync,
     /// rename: a partial snapshot is never left behind), or to standard output when nil.

@@ -98,7 +98,7 @@ public struct SnapshotStreamWriter {
     /// Records written to the map being written.
     public private(set) var recordCount = 0
 
-    enum State { case maps(first: Bool), records, done }
+    enum State { case maps(first: Bool), records, paths, done }
 
     /// Writes `snapshot` (its reverse maps and file uses left out) up to where the maps go.
     public init(_ snapshot: SystemSnapshot, sink: @escaping Sink) throws {
@@ -132,11 +132,17 @@ public struct SnapshotStreamWriter {
         recordCount += 1
     }
 
-    /// Ends the map with the names of its inodes and how it was read.
-    public mutating func endMap(paths: [UInt64: [String]], notes: [String]) throws {
-        if let last = builder.flush() { try write(last) }
-        try sink(Array("\n],\"path_blocks\":[".utf8))
-        var first = true
+    /// The names of some of the map's inodes: called once or more (a capture asks for the
+    /// names of a bounded number of inodes at a time), after the last record.
+    public mutating func appendPaths(_ paths: [UInt64: [String]]) throws {
+        if case .records = state {
+            if let last = builder.flush() { try write(last) }
+            try sink(Array("\n],\"path_blocks\":[".utf8))
+            state = .paths
+            firstBlock = true
+        }
+        guard case .paths = state else { preconditionFailure("appendPaths outside a map") }
+        var first = firstBlock
         let groups = paths.filter { !$0.value.isEmpty }.sorted { ($0.value[0], $0.key) < ($1.value[0], $1.key) }
         var pathBuilder = PathBlockBuilder()
         for (inode, names) in groups {
@@ -145,8 +151,21 @@ public struct SnapshotStreamWriter {
             }
         }
         if let last = pathBuilder.flush() { try writeLine(last, first: &first) }
+        firstBlock = first
+    }
+
+    /// Ends the map with how it was read.
+    public mutating func endMap(notes: [String]) throws {
+        if case .records = state { try appendPaths([:]) }
+        guard case .paths = state else { preconditionFailure("endMap outside a map") }
         try sink(Array("\n],\"notes\":\(try json(notes))}".utf8))
         state = .maps(first: false)
+    }
+
+    /// Ends the map with the names of its inodes and how it was read.
+    public mutating func endMap(paths: [UInt64: [String]], notes: [String]) throws {
+        try appendPaths(paths)
+        try endMap(notes: notes)
     }
 
     /// Ends the document with every file use.
