@@ -55,5 +55,6 @@ Not measured: needs root and loop devices (run \`make bench\` as root)."
 fi
 events=$(bash scripts/bench-events.sh "$root/.build-static/release/dmstack" 1000)
 thin=$(bash scripts/bench-thin.sh "$root/.build-static/release/dmstack" 1000000)
-printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" "$thin" > BENCHMARKS.md
+capture=$(bash scripts/bench-capture.sh "$root/.build-static/release/dmstack")
+printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" "$thin" "$capture" > BENCHMARKS.md
 cat BENCHMARKS.md
