@@ -240,23 +240,32 @@ struct PathBlock: Codable, Sendable, Hashable {
     var shared: [Int]
     var suffix: [String]
 
-    /// Appends the block's names to `table`.
+    /// Appends the block's names to `table`. Works on UTF-8 bytes (a scalar starts at every
+    /// byte that is not a continuation byte, 0b10xxxxxx), not on arrays of scalars.
     func decode(into table: inout [UInt64: [String]]) throws(ReverseMapBlockError) {
         guard shared.count == inode.count, suffix.count == inode.count else {
             throw ReverseMapBlockError("its inode, shared and suffix arrays have different lengths (\(inode.count), \(shared.count), \(suffix.count))")
         }
         var last: UInt64 = 0
-        var previous: [Unicode.Scalar] = []
+        var previous: [UInt8] = [], previousScalars = 0
         for i in inode.indices {
-            guard shared[i] >= 0, shared[i] <= previous.count else {
-                throw ReverseMapBlockError("path \(i) shares \(shared[i]) characters with a path of \(previous.count)")
+            let keep = shared[i]
+            guard keep >= 0, keep <= previousScalars else {
+                throw ReverseMapBlockError("path \(i) shares \(keep) characters with a path of \(previousScalars)")
             }
             last = last &+ UInt64(bitPattern: inode[i])
-            previous.removeLast(previous.count - shared[i])
-            previous.append(contentsOf: suffix[i].unicodeScalars)
-            var path = ""
-            path.unicodeScalars.append(contentsOf: previous)
-            table[last, default: []].append(path)
+            var bytes = 0, scalars = 0
+            while bytes < previous.count {
+                if previous[bytes] & 0xC0 != 0x80 {
+                    if scalars == keep { break }
+                    scalars += 1
+                }
+                bytes += 1
+            }
+            previous.removeLast(previous.count - bytes)
+            previous.append(contentsOf: suffix[i].utf8)
+            previousScalars = keep + suffix[i].unicodeScalars.count
+            table[last, default: []].append(String(decoding: previous, as: UTF8.self))
         }
     }
 
