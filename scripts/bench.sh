@@ -24,6 +24,7 @@ Not measured: needs root and loop devices (run \`make bench\` as root)."
 fi
 events=$(bash scripts/bench-events.sh "$root/.build-static/release/dmstack" 1000)
 thin=$(bash scripts/bench-thin.sh "$root/.build-static/release/dmstack" 1000000)
-printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" "$thin" > BENCHMARKS.md
-{ echo; bash scripts/bench-legs.sh "$root/.build-static/release/dmstack"; } >> BENCHMARKS.md
+capture=$(bash scripts/bench-capture.sh "$root/.build-static/release/dmstack")
+legs=$(bash scripts/bench-legs.sh "$root/.build-static/release/dmstack")
+printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$tree" "$simulate" "$events" "$thin" "$capture" "$legs" > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -87,7 +87,7 @@ public struct MetadataSources: Sendable {
     }
 
     static func read(_ file: String) throws(EngineError) -> [UInt8] {
-        do { return try SectorReader.contents(of: file) } catch { throw EngineError(.failure, "\(error)") }
+        try InputFile.contents(of: file, limit: InputFile.dumpLimit, what: "the metadata dump")
     }
 
     static func parsing<T>(_ body: () throws -> T) throws(EngineError) -> T {

@@ -16,19 +16,19 @@ public struct SnapshotEngine: Engine {
     /// The dynamic targets' mappings as captured (none from a file older than version 3).
     let metadata: DynamicMappings
 
-    /// The snapshot in `file`.
+    /// The snapshot in `file` (`-`: standard input), at most `InputFile.snapshotLimit` bytes.
     public init(file: String) {
         source = file
         do {
             let bytes: [UInt8]
-            do { bytes = try SectorReader.contents(of: file) } catch {
-                throw SnapshotFileError(file: file, message: "\(error)")
-            }
-            let snapshot = try SnapshotCodec.decode(Data(bytes), file: file)
+            do {
+                bytes = try InputFile.contents(of: file, limit: InputFile.snapshotLimit, what: "the snapshot", check: InputFile.snapshotStart)
+            } catch { throw error.kind == .dataError ? error : EngineError(.dataError, SnapshotFileError(file: file, message: error.message).description) }
+            let snapshot = try SnapshotCodec.decode(Data(bytes), file: BoundedInput.name(file))
             (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])
             metadata = snapshot.metadata ?? DynamicMappings()
         } catch {
-            (loaded, reverseMaps, fileUses) = (.failure(EngineError(.dataError, "\(error)")), [], [])
+            (loaded, reverseMaps, fileUses) = (.failure(error as? EngineError ?? EngineError(.dataError, "\(error)")), [], [])
             metadata = DynamicMappings()
         }
     }

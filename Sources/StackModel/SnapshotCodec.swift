@@ -81,3 +81,111 @@ public enum JSONOutputEncoder {
         return decoder
     }
 }
+
+/// Writes a snapshot as `capture` reads the machine: the devices, mounts and metadata first,
+/// then each filesystem's reverse map block by block as its records arrive, its paths, and
+/// the file uses last, each piece handed to `sink` as soon as it is made. Memory holds one
+/// block, never the whole map. The document is the one `SnapshotCodec.encode` makes of the
+/// same snapshot, apart from the order of the last keys and the layout of the blocks (one
+/// line each), so `SnapshotCodec.decode` and `jq` read it alike.
+public struct SnapshotStreamWriter {
+    public typealias Sink = ([UInt8]) throws -> Void
+    let sink: Sink
+    let lineEncoder: JSONEncoder
+    var state: State = .maps(first: true)
+    var builder = ReverseMapBlockBuilder()
+    var firstBlock = true
+    /// Records written to the map being written.
+    public private(set) var recordCount = 0
+
+    enum State { case maps(first: Bool), records, paths, done }
+
+    /// Writes `snapshot` (its reverse maps and file uses left out) up to where the maps go.
+    public init(_ snapshot: SystemSnapshot, sink: @escaping Sink) throws {
+        self.sink = sink
+        lineEncoder = JSONEncoder()
+        lineEncoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        lineEncoder.keyEncodingStrategy = .convertToSnakeCase
+        var head = snapshot
+        head.reverseMaps = nil
+        head.fileUses = nil
+        var bytes = Array(try SnapshotCodec.encode(head))
+        // The encoder's object ends with "\n}": the maps follow its last key.
+        while let last = bytes.last, last == UInt8(ascii: "}") || last == UInt8(ascii: "\n") || last == UInt8(ascii: " ") { bytes.removeLast() }
+        try sink(bytes + Array(",\n  \"reverse_maps\" : [".utf8))
+    }
+
+    /// Starts the map of one filesystem.
+    public mutating func beginMap(mountpoint: String, device: String, type: String) throws {
+        guard case .maps(let first) = state else { preconditionFailure("beginMap inside a map") }
+        let fields = "{\"device\":\(try json(device)),\"mountpoint\":\(try json(mountpoint)),\"type\":\(try json(type)),\"record_blocks\":["
+        try sink(Array(((first ? "\n" : ",\n") + fields).utf8))
+        state = .records
+        builder = ReverseMapBlockBuilder()
+        firstBlock = true
+        recordCount = 0
+    }
+
+    /// One record of the map begun last.
+    public mutating func append(_ record: ReverseMapRecord) throws {
+        if let full = builder.add(record) { try write(full) }
+        recordCount += 1
+    }
+
+    /// The names of some of the map's inodes: called once or more (a capture asks for the
+    /// names of a bounded number of inodes at a time), after the last record.
+    public mutating func appendPaths(_ paths: [UInt64: [String]]) throws {
+        if case .records = state {
+            if let last = builder.flush() { try write(last) }
+            try sink(Array("\n],\"path_blocks\":[".utf8))
+            state = .paths
+            firstBlock = true
+        }
+        guard case .paths = state else { preconditionFailure("appendPaths outside a map") }
+        var first = firstBlock
+        let groups = paths.filter { !$0.value.isEmpty }.sorted { ($0.value[0], $0.key) < ($1.value[0], $1.key) }
+        var pathBuilder = PathBlockBuilder()
+        for (inode, names) in groups {
+            for name in names {
+                if let full = pathBuilder.add(inode, name) { try writeLine(full, first: &first) }
+            }
+        }
+        if let last = pathBuilder.flush() { try writeLine(last, first: &first) }
+        firstBlock = first
+    }
+
+    /// Ends the map with how it was read.
+    public mutating func endMap(notes: [String]) throws {
+        if case .records = state { try appendPaths([:]) }
+        guard case .paths = state else { preconditionFailure("endMap outside a map") }
+        try sink(Array("\n],\"notes\":\(try json(notes))}".utf8))
+        state = .maps(first: false)
+    }
+
+    /// Ends the map with the names of its inodes and how it was read.
+    public mutating func endMap(paths: [UInt64: [String]], notes: [String]) throws {
+        try appendPaths(paths)
+        try endMap(notes: notes)
+    }
+
+    /// Ends the document with every file use.
+    public mutating func finish(fileUses: [FileUse]) throws {
+        guard case .maps = state else { preconditionFailure("finish inside a map") }
+        let uses = String(decoding: try JSONOutputEncoder.make().encode(fileUses), as: UTF8.self)
+        try sink(Array("\n  ],\n  \"file_uses\" : \(uses)\n}\n".utf8))
+        state = .done
+    }
+
+    mutating func write(_ block: ReverseMapBlock) throws {
+        var first = firstBlock
+        try writeLine(block, first: &first)
+        firstBlock = first
+    }
+
+    func writeLine(_ value: some Encodable, first: inout Bool) throws {
+        try sink(Array((first ? "\n" : ",\n").utf8) + Array(try lineEncoder.encode(value)))
+        first = false
+    }
+
+    func json(_ value: some Encodable) throws -> String { String(decoding: try lineEncoder.encode(value), as: UTF8.self) }
+}

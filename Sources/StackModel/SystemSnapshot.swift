@@ -7,7 +7,9 @@ public struct SystemSnapshot: Codable, Sendable, Hashable {
     /// 2 added `reverse_maps` and `file_uses` (optional: a version 1 file still reads).
     /// 3 added `metadata` (the dynamic targets' mappings, read at capture) and non-dm layers
     /// (a device's `layer`: md arrays), which an older dmstack would take for leaves.
-    public static let currentVersion = 3
+    /// 4 stores reverse maps compactly (`record_blocks`, `path_blocks`), which an older
+    /// dmstack would not find; 1-3 still read.
+    public static let currentVersion = 4
     public static let formatName = "dmstack-snapshot"
 
     // Property names avoid all-caps acronyms (`mountId`, `partUuid`): the file uses
@@ -40,44 +42,125 @@ public struct SystemSnapshot: Codable, Sendable, Hashable {
 }
 
 /// A mounted filesystem's whole reverse map as captured: every record of each of its
-/// devices, the names of every inode in them, and how the map was read.
+/// devices, the names of every inode in them, and how the map was read. Held as columns
+/// (`ReverseMapColumns`) with a sorted index per role, so a map of millions of records
+/// answers a range without a scan and without an object per record. Version 4 files store
+/// it as blocks of delta-coded columns (`record_blocks`, `path_blocks`); versions 1-3 as
+/// `records` and `paths`, which still read.
 public struct FilesystemReverseMap: Codable, Sendable, Hashable {
     public var mountpoint: String
     /// major:minor of its data device (st_dev of its files).
     public var device: String
     public var type: String
-    public var records: [ReverseMapRecord]
-    /// Inode number (decimal, as JSON keys are strings) → every path.
-    public var paths: [String: [String]]
     public var notes: [String]
+    var columns: ReverseMapColumns
+    /// Inode → every path, in the order the walk found them.
+    var names: [UInt64: [String]]
+    var index: [RoleIndex]
 
     public init(mountpoint: String, device: String, type: String, records: [ReverseMapRecord], paths: [String: [String]], notes: [String]) {
+        var columns = ReverseMapColumns()
+        for r in records { columns.append(r) }
+        var names: [UInt64: [String]] = [:]
+        for (key, value) in paths { if let inode = UInt64(key) { names[inode] = value } }
+        self.init(mountpoint: mountpoint, device: device, type: type, columns: columns, names: names, notes: notes)
+    }
+
+    init(mountpoint: String, device: String, type: String, columns: ReverseMapColumns, names: [UInt64: [String]], notes: [String]) {
         self.mountpoint = mountpoint
         self.device = device
         self.type = type
-        self.records = records
-        self.paths = paths
+        self.columns = columns
+        self.names = names
         self.notes = notes
+        index = HolderRole.allCases.indices.map { RoleIndex(columns, role: UInt8($0)) }
     }
+
+    /// Every record, in the order captured (each one built on the call: for tests and
+    /// small maps; `forEachRecord` is how a large one is read).
+    public var records: [ReverseMapRecord] { (0..<columns.count).map(columns.record) }
+
+    /// How many records the map holds.
+    public var recordCount: Int { columns.count }
+
+    /// Inode (decimal) → every path, as version 3 files store them.
+    public var paths: [String: [String]] { Dictionary(uniqueKeysWithValues: names.map { (String($0.key), $0.value) }) }
 
     /// The records of `role` that intersect `ranges` (bytes, sorted and disjoint), in the
     /// order they were captured, without collecting them.
     public func forEachRecord(role: HolderRole, overlapping ranges: [ByteRange], _ body: (ReverseMapRecord) throws -> Void) rethrows {
+        guard let slot = HolderRole.allCases.firstIndex(of: role) else { return }
         let merged = ByteRange.merged(ranges)
-        for r in records where r.role == role && !ByteRange.overlapping(merged, r.physical, r.end).isEmpty { try body(r) }
+        for i in index[slot].overlapping(merged, in: columns) { try body(columns.record(i)) }
     }
 
     /// Every captured name of `inode`, nil when the capture has none.
-    public func paths(of inode: UInt64) -> [String]? { paths[String(inode)] }
+    public func paths(of inode: UInt64) -> [String]? { names[inode] }
 
     /// The records of `role` intersecting `ranges`, with the names of their inodes: what
     /// `simulate --snapshot` asks instead of GETFSMAP.
     public func answer(role: HolderRole, ranges: [ByteRange]) -> ReverseMapAnswer {
-        let merged = ByteRange.merged(ranges)
-        let hit = records.filter { r in r.role == role && !ByteRange.overlapping(merged, r.physical, r.end).isEmpty }
+        var hit: [ReverseMapRecord] = []
+        forEachRecord(role: role, overlapping: ranges) { hit.append($0) }
+        var found: [UInt64: [String]] = [:]
+        for inode in Set(hit.compactMap(\.inode)) { found[inode] = names[inode] }
+        return ReverseMapAnswer(records: hit, paths: found, notes: notes)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case mountpoint, device, type, notes, records, paths, recordBlocks, pathBlocks
+    }
+
+    /// Either form: `record_blocks` and `path_blocks` (version 4), or `records` and `paths`
+    /// (versions 1-3). A block whose arrays disagree is a corrupt snapshot naming the block.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let mountpoint = try c.decode(String.self, forKey: .mountpoint)
+        let device = try c.decode(String.self, forKey: .device)
+        let type = try c.decode(String.self, forKey: .type)
+        let notes = try c.decode([String].self, forKey: .notes)
+        if c.contains(.records) || c.contains(.paths) {
+            let records = try c.decode([ReverseMapRecord].self, forKey: .records)
+            let paths = try c.decode([String: [String]].self, forKey: .paths)
+            self.init(mountpoint: mountpoint, device: device, type: type, records: records, paths: paths, notes: notes)
+            return
+        }
+        var columns = ReverseMapColumns()
+        var blocks = try c.nestedUnkeyedContainer(forKey: .recordBlocks)
+        var n = 0
+        while !blocks.isAtEnd {
+            let block = try blocks.decode(ReverseMapBlock.self)
+            do { try block.decode(into: &columns) } catch {
+                throw DecodingError.dataCorruptedError(forKey: .recordBlocks, in: c, debugDescription: "record block \(n) of \(mountpoint): \(error)")
+            }
+            n += 1
+        }
         var names: [UInt64: [String]] = [:]
-        for inode in Set(hit.compactMap(\.inode)) { names[inode] = paths[String(inode)] }
-        return ReverseMapAnswer(records: hit, paths: names, notes: notes)
+        var pathBlocks = try c.nestedUnkeyedContainer(forKey: .pathBlocks)
+        n = 0
+        while !pathBlocks.isAtEnd {
+            let block = try pathBlocks.decode(PathBlock.self)
+            do { try block.decode(into: &names) } catch {
+                throw DecodingError.dataCorruptedError(forKey: .pathBlocks, in: c, debugDescription: "path block \(n) of \(mountpoint): \(error)")
+            }
+            n += 1
+        }
+        self.init(mountpoint: mountpoint, device: device, type: type, columns: columns, names: names, notes: notes)
+    }
+
+    /// Always the compact form (version 4).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(mountpoint, forKey: .mountpoint)
+        try c.encode(device, forKey: .device)
+        try c.encode(type, forKey: .type)
+        try c.encode(notes, forKey: .notes)
+        var builder = ReverseMapBlockBuilder()
+        var blocks: [ReverseMapBlock] = []
+        for i in 0..<columns.count { if let full = builder.add(columns.record(i)) { blocks.append(full) } }
+        if let last = builder.flush() { blocks.append(last) }
+        try c.encode(blocks, forKey: .recordBlocks)
+        try c.encode(PathBlock.encode(names), forKey: .pathBlocks)
     }
 }
 

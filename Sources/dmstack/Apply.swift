@@ -26,7 +26,7 @@ struct Apply: ParsableCommand {
             """
     )
 
-    @Argument(help: "The spec file (YAML).")
+    @Argument(help: "The spec file (YAML, at most 16 MiB).")
     var spec: String
 
     @Flag(name: .long, help: "Print the plan and change nothing.")

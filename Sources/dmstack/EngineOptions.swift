@@ -6,7 +6,7 @@ import StackSystem
 /// `--snapshot FILE`, shared by every read command: the live system unless a snapshot is given.
 /// The one place that chooses an engine; everything after talks to `Engine`.
 struct EngineOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Read a snapshot written by `dmstack capture` instead of the live system.", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Read a snapshot written by `dmstack capture` instead of the live system (- reads standard input; at most 4 GiB).", valueName: "FILE"))
     var snapshot: String?
 
     /// The engine for this run (a snapshot file is parsed here, once).

@@ -41,7 +41,7 @@ struct Translate: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Read tables from FILE instead of the live system.", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Read tables from FILE instead of the live system (at most 256 MiB).", valueName: "FILE"))
     var table: String?
 
     @OptionGroup var engine: EngineOptions

@@ -87,3 +87,52 @@ struct EngineTests {
         }
     }
 }
+
+/// Which filesystems `capture --reverse-maps` takes: `all` the ones on a dm, md or pmem
+/// stack (not a root on a plain disk), a list of mountpoints exactly those.
+@Suite("Capture selection")
+struct CaptureSelectionTests {
+    /// The raid example with an ext4 root on a plain disk, sdz, mounted.
+    static func machine() throws -> SystemSnapshot {
+        var machine = try Machines.raid()
+        machine.devices.append(BlockDevice(kernelName: "sdz", major: 8, minor: 240, size: 1 << 21, filesystem: FilesystemInfo(type: "ext4", uuid: "root")))
+        machine.mounts.append(Mount(mountId: 999, major: 8, minor: 240, root: "/", mountpoint: "/", fsType: "ext4", source: "/dev/sdz",
+                                    options: ["rw"], superOptions: ["rw"]))
+        return machine
+    }
+
+    @Test func allIsTheFilesystemsOnStacks() throws {
+        let machine = try Self.machine()
+        let inventory = Inventory(machine)
+        let capture = SnapshotCapture(engine: SnapshotEngine(snapshot: machine))
+        let all = try capture.filesystems(.all, in: inventory) { nil }.map(\.mountpoint)
+        #expect(Set(all) == [Machines.mirror, Machines.parity])
+        #expect(!all.contains("/"))
+        let root = try #require(inventory.mountedFilesystems().first { $0.mountpoint == "/" })
+        #expect(!SnapshotCapture.isOnStack(root, in: inventory))
+        // Named, the root is taken; a path that is no mountpoint is a usage error naming it.
+        #expect(try capture.filesystems(.mountpoints(["/", Machines.mirror + "/"]), in: inventory) { nil }.map(\.mountpoint) == ["/", Machines.mirror])
+        #expect { try capture.filesystems(.mountpoints(["/nowhere"]), in: inventory) { nil } } throws: { error in
+            (error as? EngineError)?.kind == .usage && "\(error)" == "--reverse-maps: /nowhere is not the mountpoint of a filesystem on a block device"
+        }
+        #expect(SnapshotCapture.Selection(argument: "/a,/b") == .mountpoints(["/a", "/b"]))
+        #expect(SnapshotCapture.Selection(argument: "every") == nil)
+    }
+
+    /// What capture streams reads back as what the engine gave: every record and name.
+    @Test func theStreamedSnapshotHoldsTheWholeMaps() throws {
+        let machine = try Self.machine()
+        let capture = SnapshotCapture(engine: SnapshotEngine(snapshot: machine))
+        var bytes: [UInt8] = []
+        try capture.write(of: Inventory(machine), selection: .all, registry: { nil }) { bytes += $0 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"version\" : 4") && text.contains("\"record_blocks\":["))
+        let back = try SnapshotCodec.decode(Data(bytes), file: "capture")
+        for map in back.reverseMaps ?? [] {
+            let original = try #require(machine.reverseMaps?.first { $0.mountpoint == map.mountpoint })
+            #expect(map.records == original.records && map.paths == original.paths && map.notes == original.notes)
+        }
+        #expect(back.reverseMaps?.count == 2)
+        #expect(back.devices == machine.devices && back.mounts == machine.mounts)
+    }
+}

@@ -85,7 +85,7 @@ struct CLITests {
         (["tree", "--snapshot", "missing.json"], 65, "missing.json: cannot open missing.json: No such file or directory"),
         (["tree", "--snapshot", "raid.table"], 65, "raid.table: not a dmstack snapshot (not a JSON object)"),
         (["show", "x", "--snapshot", "not-a-snapshot.json"], 65, "not-a-snapshot.json: not a dmstack snapshot (format is missing, expected 'dmstack-snapshot')"),
-        (["tree", "--snapshot", "newer.json"], 65, "newer.json: snapshot format version 99 is newer than this dmstack reads (3); use a newer dmstack"),
+        (["tree", "--snapshot", "newer.json"], 65, "newer.json: snapshot format version 99 is newer than this dmstack reads (4); use a newer dmstack"),
         (["tree", "--snapshot", "corrupt.json"], 65, "corrupt.json: corrupt snapshot: missing 'devices' at the top level"),
         (["show", "--snapshot", "minimal.json", "nosuch"], 64, "no block device 'nosuch'"),
         (["translate", "--snapshot", "minimal.json", "pmem0", "0+8"], 64, "no block device 'pmem0'"),
