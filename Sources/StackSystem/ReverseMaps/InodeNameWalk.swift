@@ -9,6 +9,10 @@ struct InodeNameWalk {
     /// Called with the number of entries looked at so far (a progress line on a terminal).
     var progress: ((Int) -> Void)?
 
+    /// From this many inodes asked, regular files are named without a stat(2) each and the
+    /// walk is not stopped early.
+    static let wholeTreeThreshold = 4096
+
     /// Every name of `inodes` in the filesystem mounted on `root`.
     func paths(root: String, inodes: Set<UInt64>) -> [UInt64: [String]] {
         guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return [:] }
@@ -17,7 +21,10 @@ struct InodeNameWalk {
         var remaining: [UInt64: Int] = [:]
         if inodes.contains(UInt64(st.st_ino)) { found[UInt64(st.st_ino)] = [root] }
         var stack = [root], walked = 0
-        while let dir = stack.popLast(), remaining.isEmpty ? found.count < inodes.count : true {
+        // Thousands of inodes asked (a whole device): every directory is read anyway, as
+        // find(1) would, and regular files are named from readdir alone.
+        let wholeTree = inodes.count >= Self.wholeTreeThreshold
+        while let dir = stack.popLast(), wholeTree || (remaining.isEmpty ? found.count < inodes.count : true) {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
@@ -30,6 +37,13 @@ struct InodeNameWalk {
                 let name = entry.name
                 if name == "." || name == ".." { continue }
                 let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
+                if wholeTree && wantedHere && type == UInt8(DT_REG) {
+                    // Most of the tree is asked for: the walk goes to its end anyway, so a
+                    // file's link count (to stop early) is not worth a stat(2) a file.
+                    walked += 1
+                    found[ino, default: []].append(path)
+                    continue
+                }
                 guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
                 walked += 1
                 if walked % 2000 == 0 { progress?(walked) }
@@ -43,7 +57,7 @@ struct InodeNameWalk {
                 if (es.st_mode & S_IFMT) == S_IFDIR { stack.append(path) }
             }
             closedir(d)
-            if found.count == inodes.count && remaining.isEmpty { break }
+            if !wholeTree && found.count == inodes.count && remaining.isEmpty { break }
         }
         progress?(walked)
         return found
