@@ -96,34 +96,87 @@ struct FileFold {
     }
 
     /// The files, sorted by (first path, inode) as `FileHit`s always were, each file's names
-    /// sorted and its pieces merged; `names` gives the names of the inodes asked.
+    /// sorted and its pieces merged; `names` gives the names of the inodes asked. The sort
+    /// compares names in the arena (bytes, as `String` orders ASCII; as `String`s where a name
+    /// is not ASCII), never making a string a file.
     consuming func finish(names: [UInt64: [String]]) -> FileList {
         pieces.sort { ($0.slot, $0.offset, $0.length) < ($1.slot, $1.offset, $1.length) }
-        // Per slot: where its pieces begin.
-        var begin = [Int](repeating: 0, count: inodes.count + 1)
-        for p in pieces { begin[Int(p.slot) + 1] += 1 }
-        for i in 0..<inodes.count { begin[i + 1] += begin[i] }
         slot = [:]
-        var sortedNames = inodes.map { (names[$0] ?? []).sorted() }
-        let order = (0..<inodes.count).sorted { a, b in
-            let pa = sortedNames[a].first ?? "<inode \(inodes[a])>", pb = sortedNames[b].first ?? "<inode \(inodes[b])>"
-            return pa != pb ? pa < pb : inodes[a] < inodes[b]
-        }
-        var list = FileList()
-        list.entries.reserveCapacity(inodes.count)
+        // In slot order first, then permuted into path order.
+        var bySlot = FileList()
+        bySlot.entries.reserveCapacity(inodes.count)
         var merged: [ByteRange] = []
-        for s in order {
+        var at = 0
+        for s in 0..<inodes.count {
             merged.removeAll(keepingCapacity: true)
-            for p in pieces[begin[s]..<begin[s + 1]] where p.length > 0 {
+            while at < pieces.count && Int(pieces[at].slot) == s {
+                let p = pieces[at]
+                at += 1
+                guard p.length > 0 else { continue }
                 if let last = merged.last, p.offset <= last.end {
                     merged[merged.count - 1].length = max(last.end, p.offset + p.length) - last.offset
                 } else {
                     merged.append(ByteRange(offset: p.offset, length: p.length))
                 }
             }
-            list.append(inode: inodes[s], extents: merged, names: sortedNames[s], shared: flags[s] & 1 != 0, unwritten: flags[s] & 2 != 0)
-            sortedNames[s] = []
+            let n = names[inodes[s]] ?? []
+            bySlot.append(inode: inodes[s], extents: merged, names: n.count > 1 ? n.sorted() : n, shared: flags[s] & 1 != 0, unwritten: flags[s] & 2 != 0)
+        }
+        pieces = []
+        let order = bySlot.pathOrder()
+        var list = FileList()
+        list.entries.reserveCapacity(bySlot.entries.count)
+        list.extents.reserveCapacity(bySlot.extents.count)
+        list.arena.reserveCapacity(bySlot.arena.count)
+        list.bounds.reserveCapacity(bySlot.bounds.count)
+        for i in order {
+            let e = bySlot.entries[i]
+            list.entries.append(FileList.Entry(inode: e.inode, firstExtent: list.extents.count, extentCount: e.extentCount, nameCount: e.nameCount,
+                                      firstName: list.bounds.count - 1, shared: e.shared, unwritten: e.unwritten))
+            list.extents.append(contentsOf: bySlot.extents[e.firstExtent..<e.firstExtent + Int(e.extentCount)])
+            for k in e.firstName..<e.firstName + Int(e.nameCount) {
+                list.arena.append(contentsOf: bySlot.arena[bySlot.bounds[k]..<bySlot.bounds[k + 1]])
+                list.bounds.append(list.arena.count)
+            }
         }
         return list
+    }
+}
+
+extension FileList {
+    /// The indices in (path, inode) order, as `String` compares paths: by bytes where that is
+    /// the same (ASCII around the first difference), as strings where a name is not ASCII
+    /// there (a combining mark after a letter composes into a larger scalar, NFC).
+    func pathOrder() -> [Int] {
+        let keys = entries.map { e in e.nameCount > 0 ? (bounds[e.firstName], bounds[e.firstName + 1]) : (-1, -1) }
+        return arena.withUnsafeBufferPointer { a in
+            func string(_ i: Int) -> String {
+                keys[i].0 < 0 ? "<inode \(entries[i].inode)>" : String(decoding: UnsafeBufferPointer(rebasing: a[keys[i].0..<keys[i].1]), as: UTF8.self)
+            }
+            func bytewise(_ x: Int, _ y: Int) -> Int? {
+                let (xs, xe) = keys[x], (ys, ye) = keys[y]
+                guard xs >= 0, ys >= 0 else { return nil }
+                let n = Swift.min(xe - xs, ye - ys)
+                var j = 0
+                while j < n && a[xs + j] == a[ys + j] { j += 1 }
+                let xb: UInt8? = xs + j < xe ? a[xs + j] : nil, yb: UInt8? = ys + j < ye ? a[ys + j] : nil
+                let xn: UInt8 = xs + j + 1 < xe ? a[xs + j + 1] : 0, yn: UInt8 = ys + j + 1 < ye ? a[ys + j + 1] : 0
+                if (xb ?? 0) >= 0x80 || (yb ?? 0) >= 0x80 || xn >= 0x80 || yn >= 0x80 { return nil }
+                switch (xb, yb) {
+                case (nil, nil): return 0
+                case (nil, _): return -1
+                case (_, nil): return 1
+                case let (p?, q?): return p < q ? -1 : 1
+                }
+            }
+            return entries.indices.sorted { x, y in
+                let order: Int
+                if let o = bytewise(x, y) { order = o } else {
+                    let sx = string(x), sy = string(y)
+                    order = sx == sy ? 0 : (sx < sy ? -1 : 1)
+                }
+                return order != 0 ? order < 0 : entries[x].inode < entries[y].inode
+            }
+        }
     }
 }

@@ -89,20 +89,86 @@ public struct ImpactJSON {
         ])
     }
 
-    /// Each file made from the compact list as it is written, and let go.
+    /// Each file written straight from the compact list (names from its arena, numbers as
+    /// digits), no `FileHit` made; the layout is the encoder's (a test holds them equal).
     func files(_ list: FileList, depth: Int) throws {
-        try array(list, depth: depth) { f in
-            let d = depth + 1
-            try object(depth: d, [
-                ("extents", { try array(f.extents, depth: d + 1) { r in
-                    try object(depth: d + 2, [("length", { out.write(String(r.length)) }), ("offset", { out.write(String(r.offset)) })])
-                } }),
-                ("inode", { out.write(String(f.inode)) }),
-                ("path", { try string(f.path, depth: d + 1) }),
-                ("paths", { try array(f.paths, depth: d + 1) { try string($0, depth: d + 2) } }),
-                ("shared", { out.write(f.shared ? "true" : "false") }),
-                ("unwritten", { out.write(f.unwritten ? "true" : "false") }),
-            ])
+        if list.isEmpty { return try generic([Int](), depth: depth) }
+        let i1 = Array(indent(depth + 1).utf8), i2 = Array(indent(depth + 2).utf8), i3 = Array(indent(depth + 3).utf8), i4 = Array(indent(depth + 4).utf8)
+        let emptyAt3 = Array("[\n\n".utf8) + i2 + [UInt8(ascii: "]")]
+        out.write("[\n")
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1024)
+        for (n, e) in list.entries.enumerated() {
+            buffer.removeAll(keepingCapacity: true)
+            if n > 0 { buffer += ",\n".utf8 }
+            buffer += i1; buffer += "{\n".utf8
+            buffer += i2; buffer += "\"extents\" : ".utf8
+            if e.extentCount == 0 { buffer += emptyAt3 } else {
+                buffer += "[\n".utf8
+                for (k, r) in list.extents[e.firstExtent..<e.firstExtent + Int(e.extentCount)].enumerated() {
+                    if k > 0 { buffer += ",\n".utf8 }
+                    buffer += i3; buffer += "{\n".utf8
+                    buffer += i4; buffer += "\"length\" : ".utf8; Self.digits(r.length, &buffer); buffer += ",\n".utf8
+                    buffer += i4; buffer += "\"offset\" : ".utf8; Self.digits(r.offset, &buffer); buffer.append(0x0a)
+                    buffer += i3; buffer.append(UInt8(ascii: "}"))
+                }
+                buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
+            }
+            buffer += ",\n".utf8
+            buffer += i2; buffer += "\"inode\" : ".utf8; Self.digits(e.inode, &buffer); buffer += ",\n".utf8
+            buffer += i2; buffer += "\"path\" : ".utf8
+            if e.nameCount > 0 { try name(list, e.firstName, depth: depth + 2, &buffer) } else { try quoted("<inode \(e.inode)>", depth: depth + 2, &buffer) }
+            buffer += ",\n".utf8
+            buffer += i2; buffer += "\"paths\" : ".utf8
+            if e.nameCount == 0 { buffer += emptyAt3 } else {
+                buffer += "[\n".utf8
+                for k in 0..<Int(e.nameCount) {
+                    if k > 0 { buffer += ",\n".utf8 }
+                    buffer += i3
+                    try name(list, e.firstName + k, depth: depth + 3, &buffer)
+                }
+                buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
+            }
+            buffer += ",\n".utf8
+            buffer += i2; buffer += "\"shared\" : ".utf8; buffer += (e.shared ? "true" : "false").utf8; buffer += ",\n".utf8
+            buffer += i2; buffer += "\"unwritten\" : ".utf8; buffer += (e.unwritten ? "true" : "false").utf8; buffer.append(0x0a)
+            buffer += i1; buffer.append(UInt8(ascii: "}"))
+            out.write(buffer)
+        }
+        out.write("\n")
+        out.write(indent(depth))
+        out.write("]")
+    }
+
+    /// A name of the list's arena, quoted: its bytes when nothing in them needs escaping.
+    func name(_ list: FileList, _ k: Int, depth: Int, _ buffer: inout [UInt8]) throws {
+        let bytes = list.arena[list.bounds[k]..<list.bounds[k + 1]]
+        if bytes.allSatisfy(Self.plain) {
+            buffer.append(0x22); buffer += bytes; buffer.append(0x22)
+        } else {
+            try quoted(list.name(k), depth: depth, &buffer)
+        }
+    }
+
+    func quoted(_ s: String, depth: Int, _ buffer: inout [UInt8]) throws {
+        if s.utf8.allSatisfy(Self.plain) {
+            buffer.append(0x22); buffer += s.utf8; buffer.append(0x22)
+        } else {
+            buffer += try encoder.encode(s)
+        }
+    }
+
+    /// Printable ASCII but `"` and `\`: written as it is.
+    @inline(__always) static func plain(_ b: UInt8) -> Bool { b >= 0x20 && b < 0x7f && b != 0x22 && b != 0x5c }
+
+    static func digits(_ v: UInt64, _ buffer: inout [UInt8]) {
+        if v == 0 { buffer.append(0x30); return }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0, x = v
+        withUnsafeMutableBytes(of: &tmp) { t in
+            while x > 0 { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 }
+            for j in stride(from: n - 1, through: 0, by: -1) { buffer.append(t[j]) }
         }
     }
 
@@ -143,7 +209,7 @@ public struct ImpactJSON {
     /// A string as the encoder writes it: as it is when nothing in it needs escaping (printable
     /// ASCII but `"` and `\`), else by the encoder.
     func string(_ s: String, depth: Int) throws {
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c }) {
+        if s.utf8.allSatisfy(Self.plain) {
             out.write("\"")
             out.write(s)
             out.write("\"")

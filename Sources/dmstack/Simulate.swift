@@ -110,7 +110,7 @@ struct Simulate: ParsableCommand {
 
     /// The text, a line at a time to `line` as it is made.
     static func render(_ impact: Impact, line: @escaping (String) -> Void) {
-        var lines = Lines(line)
+        let lines = Lines(line)
         lines.append("simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)")
         lines.append("layers:")
         for l in impact.layers {

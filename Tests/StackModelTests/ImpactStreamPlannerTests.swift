@@ -112,6 +112,26 @@ struct ImpactStreamPlannerTests {
         }
     }
 
+    /// The list's path order (bytes where they decide, strings elsewhere) is `String`'s, with
+    /// non-ASCII names, combining marks and names that are prefixes of others.
+    @Test func pathOrderIsStringOrder() {
+        var rng = SplitMix64(seed: 41)
+        let alphabet = ["a", "b", "e", "/", "é", "e\u{301}", "\u{301}", "z", "ß", "✓", "A"]
+        for _ in 0..<50 {
+            var hits: [FileHit] = []
+            for i in 0..<60 {
+                let name = (0..<(rng.next() % 5)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+                let named = rng.next() % 8 != 0
+                let inode = UInt64(i) * 7 % 61
+                hits.append(FileHit(path: named ? "/m/" + name : "<inode \(inode)>", paths: named ? ["/m/" + name] : [], inode: inode,
+                                    extents: [], shared: false, unwritten: false))
+            }
+            let list = FileList(hits)
+            let want = hits.indices.sorted { (hits[$0].path, hits[$0].inode) < (hits[$1].path, hits[$1].inode) }
+            #expect(list.pathOrder().map { hits[$0].path } == want.map { hits[$0].path })
+        }
+    }
+
     /// A map that fails after some records: the owners read are listed, the note says it
     /// stopped, and the filesystem is never said to lose nothing.
     @Test func aMapCutShortIsANoteNotNothingLost() throws {
