@@ -36,10 +36,10 @@ public struct ImpactRun: Sendable {
             let t = time.monotonicNanoseconds()
             defer { clock.timing.mapNanos += time.monotonicNanoseconds() - t }
             return try engine.forEachReverseMapRecord(fs, role: role, ranges: ranges, in: inventory, options: options, body)
-        }, paths: { fs, inodes in
+        }, names: { fs, inodes, body in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.pathNanos += time.monotonicNanoseconds() - t }
-            return engine.paths(fs, inodes: inodes, in: inventory, options: options)
+            engine.forEachPath(fs, inodes: inodes, in: inventory, options: options, body)
         }, users: { fs, inodes in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }

@@ -64,6 +64,14 @@ public struct LiveEngine: Engine {
         return reader.paths(root: fs.mountpoint, inodes: inodes)
     }
 
+    /// The same walk, each name handed on as it is found.
+    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+                            _ body: (UInt64, String) -> Void) {
+        var reader = ReverseMapReader()
+        reader.progress = options.progress
+        reader.forEachPath(root: fs.mountpoint, inodes: inodes, body)
+    }
+
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
         ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
     }

@@ -5,62 +5,71 @@
 /// elements are made as they are read: the streaming JSON writer and `remove` take one at a
 /// time, and nothing holds them all as `FileHit`s. Encodes as the array of `FileHit`s.
 public struct FileList: RandomAccessCollection, Encodable, Sendable, ExpressibleByArrayLiteral {
+    /// 32 bytes a file.
     struct Entry: Sendable {
         var inode: UInt64
-        var firstExtent: Int
-        var extentCount: Int32
-        var nameCount: Int32
-        var firstName: Int
-        var shared: Bool
-        var unwritten: Bool
+        var firstExtent: UInt32
+        var extentCount: UInt32
+        var firstName: UInt32
+        var nameCount: UInt32
+        /// 1: shared, 2: unwritten.
+        var flags: UInt8
+        var shared: Bool { flags & 1 != 0 }
+        var unwritten: Bool { flags & 2 != 0 }
     }
     var entries: [Entry] = []
-    /// Lost ranges, each file's merged and contiguous here (offset, length pairs).
+    /// Position → entry: the path order (empty: the entries are in order).
+    var order: [UInt32] = []
+    /// Lost ranges, each file's merged and contiguous here.
     var extents: [ByteRange] = []
-    /// Name k is `arena[bounds[k]..<bounds[k + 1]]` (UTF-8).
+    /// Name k is `arena[names[k].start..<names[k].end]` (UTF-8); an entry's names are
+    /// contiguous in `names`, sorted.
     var arena: [UInt8] = []
-    var bounds: [Int] = [0]
+    var names: [(start: UInt32, end: UInt32)] = []
 
     public init() {}
     public init(arrayLiteral elements: FileHit...) { self.init(elements) }
     /// From `FileHit`s already in order.
     public init(_ hits: some Sequence<FileHit>) {
-        for h in hits { append(inode: h.inode, extents: h.extents, names: h.paths, shared: h.shared, unwritten: h.unwritten) }
+        for h in hits {
+            entries.append(Entry(inode: h.inode, firstExtent: UInt32(extents.count), extentCount: UInt32(h.extents.count),
+                                 firstName: UInt32(names.count), nameCount: UInt32(h.paths.count), flags: (h.shared ? 1 : 0) | (h.unwritten ? 2 : 0)))
+            extents += h.extents
+            for n in h.paths { appendName(n) }
+        }
     }
 
-    mutating func append(inode: UInt64, extents lost: some Collection<ByteRange>, names: [String], shared: Bool, unwritten: Bool) {
-        entries.append(Entry(inode: inode, firstExtent: extents.count, extentCount: Int32(lost.count), nameCount: Int32(names.count),
-                             firstName: bounds.count - 1, shared: shared, unwritten: unwritten))
-        extents.append(contentsOf: lost)
-        for n in names {
-            arena.append(contentsOf: n.utf8)
-            bounds.append(arena.count)
-        }
+    mutating func appendName(_ n: String) {
+        let start = UInt32(arena.count)
+        arena += n.utf8
+        names.append((start, UInt32(arena.count)))
     }
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { entries.count }
 
+    /// The entry at position `i`.
+    func entry(_ i: Int) -> Entry { entries[order.isEmpty ? i : Int(order[i])] }
+
     public subscript(i: Int) -> FileHit {
-        let e = entries[i]
-        let names = (0..<Int(e.nameCount)).map { name(e.firstName + $0) }
-        return FileHit(path: names.first ?? "<inode \(e.inode)>", paths: names, inode: e.inode,
-                       extents: Array(extents[e.firstExtent..<e.firstExtent + Int(e.extentCount)]), shared: e.shared, unwritten: e.unwritten)
+        let e = entry(i)
+        let all = (0..<Int(e.nameCount)).map { name(Int(e.firstName) + $0) }
+        return FileHit(path: all.first ?? "<inode \(e.inode)>", paths: all, inode: e.inode,
+                       extents: Array(extents(of: e)), shared: e.shared, unwritten: e.unwritten)
     }
 
-    func name(_ k: Int) -> String { String(decoding: arena[bounds[k]..<bounds[k + 1]], as: UTF8.self) }
+    func name(_ k: Int) -> String { String(decoding: nameBytes(k), as: UTF8.self) }
+    func nameBytes(_ k: Int) -> ArraySlice<UInt8> { arena[Int(names[k].start)..<Int(names[k].end)] }
+    func extents(of e: Entry) -> ArraySlice<ByteRange> { extents[Int(e.firstExtent)..<Int(e.firstExtent + e.extentCount)] }
 
     /// Every lost byte of every file, without making the `FileHit`s.
     public var totalLostBytes: UInt64 { extents.reduce(0) { $0 + $1.length } }
 
-    /// The inodes, without making the `FileHit`s.
-    public var inodes: some Sequence<UInt64> { entries.lazy.map(\.inode) }
+    /// The inodes in order, without making the `FileHit`s.
+    public var inodes: some Sequence<UInt64> { indices.lazy.map { entry($0).inode } }
 
     /// The lost ranges of the file at `i`, without making its `FileHit`.
-    public func extents(at i: Int) -> ArraySlice<ByteRange> {
-        let e = entries[i]
-        return extents[e.firstExtent..<e.firstExtent + Int(e.extentCount)]
-    }
+    public func extents(at i: Int) -> ArraySlice<ByteRange> { extents(of: entry(i)) }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.unkeyedContainer()
@@ -70,23 +79,24 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
 
 /// A filesystem's file owners folded as reverse-map records arrive: a slot an inode, its lost
 /// pieces appended flat (a file's records come in device order, scattered among the others'),
-/// sorted and merged per file only once the map is read. Memory is a few words a piece and a
-/// slot, never a `FileHit` a file.
+/// sorted and merged per file only once the map is read; then the names, as the walk finds
+/// them, straight into the list's arena. Memory is a few words a piece and a slot, and the
+/// bytes of the names, never a `FileHit` or a `String` a file.
 struct FileFold {
-    private var slot: [UInt64: Int32] = [:]
+    private var slot: [UInt64: UInt32] = [:]
     private var inodes: [UInt64] = []
     private var flags: [UInt8] = []
     /// (slot, file offset, length) of every lost piece, in arrival order.
-    private var pieces: [(slot: Int32, offset: UInt64, length: UInt64)] = []
+    private var pieces: [(slot: UInt32, offset: UInt64, length: UInt64)] = []
 
     var count: Int { inodes.count }
     var isEmpty: Bool { inodes.isEmpty }
     var allInodes: Set<UInt64> { Set(inodes) }
 
     mutating func add(inode: UInt64, offset: UInt64, length: UInt64, shared: Bool, unwritten: Bool) {
-        let s: Int32
+        let s: UInt32
         if let known = slot[inode] { s = known } else {
-            s = Int32(inodes.count)
+            s = UInt32(inodes.count)
             slot[inode] = s
             inodes.append(inode)
             flags.append(0)
@@ -96,65 +106,88 @@ struct FileFold {
     }
 
     /// The files, sorted by (first path, inode) as `FileHit`s always were, each file's names
-    /// sorted and its pieces merged; `names` gives the names of the inodes asked. The sort
-    /// compares names in the arena (bytes, as `String` orders ASCII; as `String`s where a name
-    /// is not ASCII), never making a string a file.
-    consuming func finish(names: [UInt64: [String]]) -> FileList {
+    /// sorted and its pieces merged. `names` is called once, with the inodes and a body that
+    /// takes each (inode, name) as it is found.
+    consuming func finish(names forEachName: (Set<UInt64>, (UInt64, String) -> Void) -> Void) -> FileList {
         pieces.sort { ($0.slot, $0.offset, $0.length) < ($1.slot, $1.offset, $1.length) }
-        slot = [:]
-        // In slot order first, then permuted into path order.
-        var bySlot = FileList()
-        bySlot.entries.reserveCapacity(inodes.count)
-        var merged: [ByteRange] = []
+        var list = FileList()
+        list.entries.reserveCapacity(inodes.count)
         var at = 0
         for s in 0..<inodes.count {
-            merged.removeAll(keepingCapacity: true)
+            let first = list.extents.count
             while at < pieces.count && Int(pieces[at].slot) == s {
                 let p = pieces[at]
                 at += 1
                 guard p.length > 0 else { continue }
-                if let last = merged.last, p.offset <= last.end {
-                    merged[merged.count - 1].length = max(last.end, p.offset + p.length) - last.offset
+                if list.extents.count > first, let last = list.extents.last, p.offset <= last.end {
+                    list.extents[list.extents.count - 1].length = max(last.end, p.offset + p.length) - last.offset
                 } else {
-                    merged.append(ByteRange(offset: p.offset, length: p.length))
+                    list.extents.append(ByteRange(offset: p.offset, length: p.length))
                 }
             }
-            let n = names[inodes[s]] ?? []
-            bySlot.append(inode: inodes[s], extents: merged, names: n.count > 1 ? n.sorted() : n, shared: flags[s] & 1 != 0, unwritten: flags[s] & 2 != 0)
+            list.entries.append(FileList.Entry(inode: inodes[s], firstExtent: UInt32(first), extentCount: UInt32(list.extents.count - first),
+                                               firstName: 0, nameCount: 0, flags: flags[s]))
         }
         pieces = []
-        let order = bySlot.pathOrder()
-        var list = FileList()
-        list.entries.reserveCapacity(bySlot.entries.count)
-        list.extents.reserveCapacity(bySlot.extents.count)
-        list.arena.reserveCapacity(bySlot.arena.count)
-        list.bounds.reserveCapacity(bySlot.bounds.count)
-        for i in order {
-            let e = bySlot.entries[i]
-            list.entries.append(FileList.Entry(inode: e.inode, firstExtent: list.extents.count, extentCount: e.extentCount, nameCount: e.nameCount,
-                                      firstName: list.bounds.count - 1, shared: e.shared, unwritten: e.unwritten))
-            list.extents.append(contentsOf: bySlot.extents[e.firstExtent..<e.firstExtent + Int(e.extentCount)])
-            for k in e.firstName..<e.firstName + Int(e.nameCount) {
-                list.arena.append(contentsOf: bySlot.arena[bySlot.bounds[k]..<bySlot.bounds[k + 1]])
-                list.bounds.append(list.arena.count)
+        flags = []
+        // Names as they come: (slot, name id), then grouped by slot (a counting sort).
+        var named: [(slot: UInt32, id: UInt32)] = []
+        var found = FileList()
+        if !inodes.isEmpty {
+            forEachName(Set(inodes)) { inode, name in
+                guard let s = slot[inode] else { return }
+                named.append((s, UInt32(found.names.count)))
+                found.appendName(name)
             }
         }
+        slot = [:]
+        var begin = [UInt32](repeating: 0, count: inodes.count + 1)
+        for n in named { begin[Int(n.slot) + 1] += 1 }
+        for i in 0..<inodes.count { begin[i + 1] += begin[i] }
+        var grouped = [UInt32](repeating: 0, count: named.count)
+        var next = begin
+        for n in named { grouped[Int(next[Int(n.slot)])] = n.id; next[Int(n.slot)] += 1 }
+        named = []
+        list.arena = found.arena
+        found.arena = []
+        list.names.reserveCapacity(grouped.count)
+        for s in 0..<inodes.count {
+            let ids = grouped[Int(begin[s])..<Int(begin[s + 1])]
+            list.entries[s].firstName = UInt32(list.names.count)
+            list.entries[s].nameCount = UInt32(ids.count)
+            if ids.count == 1 {
+                list.names.append(found.names[Int(ids.first!)])
+            } else if ids.count > 1 {
+                let sorted = ids.map { found.names[Int($0)] }.sorted { list.string($0) < list.string($1) }
+                list.names += sorted
+            }
+        }
+        inodes = []
+        list.order = list.pathOrder().map { UInt32($0) }
         return list
     }
 }
 
 extension FileList {
-    /// The indices in (path, inode) order, as `String` compares paths: by bytes where that is
-    /// the same (ASCII around the first difference), as strings where a name is not ASCII
-    /// there (a combining mark after a letter composes into a larger scalar, NFC).
+    func string(_ n: (start: UInt32, end: UInt32)) -> String { String(decoding: arena[Int(n.start)..<Int(n.end)], as: UTF8.self) }
+
+    /// The entries' indices in (path, inode) order, as `String` compares paths: by bytes
+    /// where that is the same (ASCII around the first difference), as strings where a name is
+    /// not ASCII there (a combining mark after a letter composes into a larger scalar, NFC).
     func pathOrder() -> [Int] {
-        let keys = entries.map { e in e.nameCount > 0 ? (bounds[e.firstName], bounds[e.firstName + 1]) : (-1, -1) }
-        return arena.withUnsafeBufferPointer { a in
+        arena.withUnsafeBufferPointer { a in
+            func key(_ i: Int) -> (Int, Int) {
+                let e = entries[i]
+                guard e.nameCount > 0 else { return (-1, -1) }
+                let n = names[Int(e.firstName)]
+                return (Int(n.start), Int(n.end))
+            }
             func string(_ i: Int) -> String {
-                keys[i].0 < 0 ? "<inode \(entries[i].inode)>" : String(decoding: UnsafeBufferPointer(rebasing: a[keys[i].0..<keys[i].1]), as: UTF8.self)
+                let (s, e) = key(i)
+                return s < 0 ? "<inode \(entries[i].inode)>" : String(decoding: UnsafeBufferPointer(rebasing: a[s..<e]), as: UTF8.self)
             }
             func bytewise(_ x: Int, _ y: Int) -> Int? {
-                let (xs, xe) = keys[x], (ys, ye) = keys[y]
+                let (xs, xe) = key(x), (ys, ye) = key(y)
                 guard xs >= 0, ys >= 0 else { return nil }
                 let n = Swift.min(xe - xs, ye - ys)
                 var j = 0

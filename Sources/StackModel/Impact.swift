@@ -222,8 +222,9 @@ public struct ImpactPlanner {
     /// one device, each handed to the body as it is read; returns the notes. A throw means
     /// the map stopped short.
     public var records: (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String]
-    /// Every name of the inodes asked, once the records are read.
-    public var paths: (MountedFilesystem, Set<UInt64>) -> [UInt64: [String]]
+    /// Every name of the inodes asked, once the records are read, each (inode, name) handed
+    /// to the body as it is found.
+    public var names: (MountedFilesystem, Set<UInt64>, (UInt64, String) -> Void) -> Void
 
     /// Over a reverse map that answers all at once (tests, small maps): its records are
     /// streamed from the answer and its paths kept for the names asked after.
@@ -242,11 +243,9 @@ public struct ImpactPlanner {
             for r in answer.records { try body(r) }
             return answer.notes
         }
-        self.paths = { fs, inodes in
+        self.names = { fs, inodes, body in
             let known = names.byMount[fs.mountpoint] ?? [:]
-            var out: [UInt64: [String]] = [:]
-            for i in inodes { if let n = known[i] { out[i] = n } }
-            return out
+            for i in inodes { for n in known[i] ?? [] { body(i, n) } }
         }
     }
 
@@ -254,17 +253,19 @@ public struct ImpactPlanner {
     /// number of records, only with the files and metadata found.
     public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 records: @escaping (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String],
-                paths: @escaping (MountedFilesystem, Set<UInt64>) -> [UInt64: [String]],
+                names: @escaping (MountedFilesystem, Set<UInt64>, (UInt64, String) -> Void) -> Void,
                 users: @escaping (MountedFilesystem, Set<UInt64>) -> [FileUse]) {
         self.inventory = inventory
         self.mappings = mappings
         self.records = records
-        self.paths = paths
+        self.names = names
         self.users = users
         self.reverseMap = { fs, role, ranges in
             var all: [ReverseMapRecord] = []
             let notes = try records(fs, role, ranges) { all.append($0) }
-            return ReverseMapAnswer(records: all, paths: paths(fs, Set(all.compactMap(\.inode))), notes: notes)
+            var paths: [UInt64: [String]] = [:]
+            names(fs, Set(all.compactMap(\.inode))) { paths[$0, default: []].append($1) }
+            return ReverseMapAnswer(records: all, paths: paths, notes: notes)
         }
     }
 
@@ -419,8 +420,7 @@ public struct ImpactPlanner {
         }
         out.metadata = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
             .sorted { ($0.role.rawValue, $0.kind, $0.inode ?? 0) < ($1.role.rawValue, $1.kind, $1.inode ?? 0) }
-        let names = files.isEmpty ? [:] : paths(fs, files.allInodes)
-        out.files = files.finish(names: names)
+        out.files = files.finish { inodes, body in names(fs, inodes, body) }
         return out
     }
 

@@ -98,14 +98,15 @@ public struct ImpactJSON {
         out.write("[\n")
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1024)
-        for (n, e) in list.entries.enumerated() {
+        for n in list.indices {
+            let e = list.entry(n)
             buffer.removeAll(keepingCapacity: true)
             if n > 0 { buffer += ",\n".utf8 }
             buffer += i1; buffer += "{\n".utf8
             buffer += i2; buffer += "\"extents\" : ".utf8
             if e.extentCount == 0 { buffer += emptyAt3 } else {
                 buffer += "[\n".utf8
-                for (k, r) in list.extents[e.firstExtent..<e.firstExtent + Int(e.extentCount)].enumerated() {
+                for (k, r) in list.extents(of: e).enumerated() {
                     if k > 0 { buffer += ",\n".utf8 }
                     buffer += i3; buffer += "{\n".utf8
                     buffer += i4; buffer += "\"length\" : ".utf8; Self.digits(r.length, &buffer); buffer += ",\n".utf8
@@ -117,7 +118,7 @@ public struct ImpactJSON {
             buffer += ",\n".utf8
             buffer += i2; buffer += "\"inode\" : ".utf8; Self.digits(e.inode, &buffer); buffer += ",\n".utf8
             buffer += i2; buffer += "\"path\" : ".utf8
-            if e.nameCount > 0 { try name(list, e.firstName, depth: depth + 2, &buffer) } else { try quoted("<inode \(e.inode)>", depth: depth + 2, &buffer) }
+            if e.nameCount > 0 { try name(list, Int(e.firstName), depth: depth + 2, &buffer) } else { try quoted("<inode \(e.inode)>", depth: depth + 2, &buffer) }
             buffer += ",\n".utf8
             buffer += i2; buffer += "\"paths\" : ".utf8
             if e.nameCount == 0 { buffer += emptyAt3 } else {
@@ -125,7 +126,7 @@ public struct ImpactJSON {
                 for k in 0..<Int(e.nameCount) {
                     if k > 0 { buffer += ",\n".utf8 }
                     buffer += i3
-                    try name(list, e.firstName + k, depth: depth + 3, &buffer)
+                    try name(list, Int(e.firstName) + k, depth: depth + 3, &buffer)
                 }
                 buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
             }
@@ -142,7 +143,7 @@ public struct ImpactJSON {
 
     /// A name of the list's arena, quoted: its bytes when nothing in them needs escaping.
     func name(_ list: FileList, _ k: Int, depth: Int, _ buffer: inout [UInt8]) throws {
-        let bytes = list.arena[list.bounds[k]..<list.bounds[k + 1]]
+        let bytes = list.nameBytes(k)
         if bytes.allSatisfy(Self.plain) {
             buffer.append(0x22); buffer += bytes; buffer.append(0x22)
         } else {

@@ -14,12 +14,9 @@ struct ImpactStreamPlannerTests {
         ImpactPlanner(inventory: HolderRecordTests.machine(topTable: topTable), records: { fs, role, ranges, body in
             #expect(fs.mountpoint == "/mnt/x" && role == .data)
             return try records(ranges) { counter.records += 1; try body($0) }
-        }, paths: { _, inodes in
+        }, names: { _, inodes, body in
             counter.asked += inodes.count
-            var out: [UInt64: [String]] = [:]
-            for i in inodes where i % 2 == 0 { out[i] = ["/mnt/x/f\(i)"] }
-            counter.named += out.count
-            return out
+            for i in inodes where i % 2 == 0 { body(i, "/mnt/x/f\(i)"); counter.named += 1 }
         }, users: { _, _ in [] })
     }
 
@@ -39,7 +36,8 @@ struct ImpactStreamPlannerTests {
         // Named files first (sorted by path), then the unnamed ("<inode N>", sorted as text).
         #expect(fs.files.first?.path == "/mnt/x/f1000" && fs.files.first?.extents == [ByteRange(offset: 4096, length: 2)])
         #expect(fs.files.last?.path == "<inode 9999>" && fs.files.last?.paths == [])
-        #expect(fs.files.entries.count == Int(n) && fs.files.extents.count == Int(n))
+        #expect(fs.files.entries.count == Int(n) && fs.files.extents.count == Int(n) && fs.files.names.count == Int(n / 2))
+        #expect(MemoryLayout<FileList.Entry>.stride == 32)
         #expect(impact.summary.contains("\(n) files") && fs.actions.map(\.action) == [.freeze, .invalidate, .shutdown, .thaw])
     }
 

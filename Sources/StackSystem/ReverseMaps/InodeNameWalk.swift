@@ -15,11 +15,20 @@ struct InodeNameWalk {
 
     /// Every name of `inodes` in the filesystem mounted on `root`.
     func paths(root: String, inodes: Set<UInt64>) -> [UInt64: [String]] {
-        guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return [:] }
-        let dev = st.st_dev
         var found: [UInt64: [String]] = [:]
+        forEachPath(root: root, inodes: inodes) { found[$0, default: []].append($1) }
+        return found
+    }
+
+    /// The same walk, each (inode, name) handed to `body` as it is found; what is kept is the
+    /// directory stack and, for the stop, how many names each inode found still lacks.
+    func forEachPath(root: String, inodes: Set<UInt64>, _ body: (UInt64, String) -> Void) {
+        guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return }
+        let dev = st.st_dev
+        // Inodes with a name, and those still lacking some (link count not reached).
+        var found = Set<UInt64>()
         var remaining: [UInt64: Int] = [:]
-        if inodes.contains(UInt64(st.st_ino)) { found[UInt64(st.st_ino)] = [root] }
+        if inodes.contains(UInt64(st.st_ino)) { found.insert(UInt64(st.st_ino)); body(UInt64(st.st_ino), root) }
         var stack = [root], walked = 0
         // Thousands of inodes asked (a whole device): every directory is read anyway, as
         // find(1) would, and regular files are named from readdir alone.
@@ -41,7 +50,7 @@ struct InodeNameWalk {
                     // Most of the tree is asked for: the walk goes to its end anyway, so a
                     // file's link count (to stop early) is not worth a stat(2) a file.
                     walked += 1
-                    found[ino, default: []].append(path)
+                    body(ino, path)
                     continue
                 }
                 guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
@@ -49,10 +58,10 @@ struct InodeNameWalk {
                 if walked % 2000 == 0 { progress?(walked) }
                 if inodes.contains(UInt64(es.st_ino)) {
                     let ino = UInt64(es.st_ino)
-                    found[ino, default: []].append(path)
+                    body(ino, path)
                     let isDir = (es.st_mode & S_IFMT) == S_IFDIR
-                    remaining[ino] = isDir ? 0 : Int(es.st_nlink) - found[ino]!.count
-                    if remaining[ino]! <= 0 { remaining[ino] = nil }
+                    let left = found.insert(ino).inserted ? (isDir ? 0 : Int(es.st_nlink) - 1) : (remaining[ino] ?? 0) - 1
+                    remaining[ino] = left > 0 ? left : nil
                 }
                 if (es.st_mode & S_IFMT) == S_IFDIR { stack.append(path) }
             }
@@ -60,6 +69,5 @@ struct InodeNameWalk {
             if !wholeTree && found.count == inodes.count && remaining.isEmpty { break }
         }
         progress?(walked)
-        return found
     }
 }

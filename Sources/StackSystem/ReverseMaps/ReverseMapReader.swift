@@ -50,6 +50,11 @@ public struct ReverseMapReader {
         InodeNameWalk(progress: progress).paths(root: root, inodes: inodes)
     }
 
+    /// The same walk, each (inode, name) handed to `body` as it is found, none kept.
+    public func forEachPath(root: String, inodes: Set<UInt64>, _ body: (UInt64, String) -> Void) {
+        InodeNameWalk(progress: progress).forEachPath(root: root, inodes: inodes, body)
+    }
+
     /// What GETFSMAP settled on its own, or left to a FIEMAP walk.
     enum FsmapVerdict {
         /// The whole answer (owners named, or no walk wanted or possible).
