@@ -175,13 +175,33 @@ extension FileList {
     /// where that is the same (ASCII around the first difference), as strings where a name is
     /// not ASCII there (a combining mark after a letter composes into a larger scalar, NFC).
     func pathOrder() -> [Int] {
+        // Where each entry's sort key is (its first name; -1: none, `<inode N>`), and how
+        // many leading bytes every name shares (the mountpoint): compared from there.
+        let keys: [(Int, Int)] = entries.map { e in
+            guard e.nameCount > 0 else { return (-1, -1) }
+            let n = names[Int(e.firstName)]
+            return (Int(n.start), Int(n.end))
+        }
+        var common = Int.max
         arena.withUnsafeBufferPointer { a in
-            func key(_ i: Int) -> (Int, Int) {
-                let e = entries[i]
-                guard e.nameCount > 0 else { return (-1, -1) }
-                let n = names[Int(e.firstName)]
-                return (Int(n.start), Int(n.end))
+            guard let first = keys.first(where: { $0.0 >= 0 }) else { return }
+            for (s, e) in keys where s >= 0 {
+                var j = 0
+                let n = Swift.min(common, e - s, first.1 - first.0)
+                while j < n && a[s + j] == a[first.0 + j] { j += 1 }
+                common = j
             }
+        }
+        // The shared bytes are ASCII or the comparison starts before them.
+        if common == Int.max { common = 0 }
+        arena.withUnsafeBufferPointer { a in
+            var j = 0
+            if let first = keys.first(where: { $0.0 >= 0 }) { while j < common && a[first.0 + j] < 0x80 { j += 1 } }
+            common = j
+        }
+        let skip = common
+        return arena.withUnsafeBufferPointer { a in
+            func key(_ i: Int) -> (Int, Int) { keys[i] }
             func string(_ i: Int) -> String {
                 let (s, e) = key(i)
                 return s < 0 ? "<inode \(entries[i].inode)>" : String(decoding: UnsafeBufferPointer(rebasing: a[s..<e]), as: UTF8.self)
@@ -190,7 +210,7 @@ extension FileList {
                 let (xs, xe) = key(x), (ys, ye) = key(y)
                 guard xs >= 0, ys >= 0 else { return nil }
                 let n = Swift.min(xe - xs, ye - ys)
-                var j = 0
+                var j = skip
                 while j < n && a[xs + j] == a[ys + j] { j += 1 }
                 let xb: UInt8? = xs + j < xe ? a[xs + j] : nil, yb: UInt8? = ys + j < ye ? a[ys + j] : nil
                 let xn: UInt8 = xs + j + 1 < xe ? a[xs + j + 1] : 0, yn: UInt8 = ys + j + 1 < ye ? a[ys + j + 1] : 0

@@ -84,7 +84,7 @@ struct Simulate: ParsableCommand {
             let (impact, spent) = try run.plan(leaf: device.displayName, range: sectors, event: kind)
             if walking.shown { print("\r\u{1b}[K", terminator: "", to: &stderr) }
             if timing {
-                print("dmstack: timing: reverse map \(spent.mapNanos / 1000) us, processes \(spent.procNanos / 1000) us, plan \((time.monotonicNanoseconds() - begin) / 1000) us", to: &stderr)
+                print("dmstack: timing: reverse map \(spent.mapNanos / 1000) us, names \(spent.pathNanos / 1000) us, processes \(spent.procNanos / 1000) us, plan \((time.monotonicNanoseconds() - begin) / 1000) us", to: &stderr)
             }
             // Written as it is made: a whole-device impact names every file of the filesystem.
             let out = JSONOutput.standardOutput()
