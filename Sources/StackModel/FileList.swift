@@ -200,6 +200,23 @@ extension FileList {
             common = j
         }
         let skip = common
+        // The 8 bytes after the shared prefix as one big-endian number (zero past the end:
+        // no name holds a NUL), where they and the byte after are ASCII: two such numbers
+        // that differ order their names as bytes, and as `String`s.
+        var prefix = [UInt64](repeating: 0, count: keys.count)
+        var asciiPrefix = [Bool](repeating: false, count: keys.count)
+        arena.withUnsafeBufferPointer { a in
+            for (i, (s, e)) in keys.enumerated() where s >= 0 {
+                var v: UInt64 = 0, ascii = true
+                for j in 0..<9 {
+                    let b: UInt8 = s + skip + j < e ? a[s + skip + j] : 0
+                    if b >= 0x80 { ascii = false }
+                    if j < 8 { v = v << 8 | UInt64(b) }
+                }
+                prefix[i] = v
+                asciiPrefix[i] = ascii
+            }
+        }
         return arena.withUnsafeBufferPointer { a in
             func key(_ i: Int) -> (Int, Int) { keys[i] }
             func string(_ i: Int) -> String {
@@ -223,6 +240,7 @@ extension FileList {
                 }
             }
             return entries.indices.sorted { x, y in
+                if asciiPrefix[x] && asciiPrefix[y] && prefix[x] != prefix[y] { return prefix[x] < prefix[y] }
                 let order: Int
                 if let o = bytewise(x, y) { order = o } else {
                     let sx = string(x), sy = string(y)

@@ -462,11 +462,14 @@ public struct ImpactPlanner {
 
         // Processes: every mapping of a lost page, and every open descriptor of a hit file;
         // /proc is scanned once for the whole set of inodes.
-        var lost: [UInt64: Int] = [:]
-        lost.reserveCapacity(fileHits.count)
-        for (i, inode) in fileHits.inodes.enumerated() { lost[inode] = i }
+        // The uses are few: only their inodes are looked up in the list (one pass), so
+        // nothing a file is built here.
+        let uses = fileHits.isEmpty ? [] : users(fs, Set(fileHits.inodes))
+        var lost: [UInt64: Int] = Dictionary(uses.map { ($0.inode, -1) }) { a, _ in a }
+        if !lost.isEmpty { for (i, inode) in fileHits.inodes.enumerated() where lost[inode] == -1 { lost[inode] = i } }
+        lost = lost.filter { $0.value >= 0 }
         let page: UInt64 = 4096
-        let processes = (lost.isEmpty ? [] : users(fs, Set(lost.keys))).filter { use in
+        let processes = uses.filter { use in
             guard let hit = lost[use.inode] else { return false }
             guard use.how == "mmap", let offset = use.fileOffset, let length = use.fileLength else { return true }
             return fileHits.extents(at: hit).contains { e in
