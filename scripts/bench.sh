@@ -16,7 +16,7 @@ model=$(.build/release/dmstack-bench)
 tree=$(bash scripts/bench-tree.sh "$root/.build-static/release/dmstack")
 # simulate on a large XFS: the host's own kernel, loop devices, as root.
 if [ "$(id -u)" -eq 0 ] && [ -e /dev/loop-control ]; then
-    simulate=$(bash scripts/bench-simulate.sh "$root/.build-static/release/dmstack" 200000)
+    simulate=$(bash scripts/bench-simulate.sh "$root/.build-static/release/dmstack")
 else
     simulate="## \`dmstack simulate\` on an XFS with 200,000 files
 

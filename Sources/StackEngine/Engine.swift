@@ -38,6 +38,11 @@ public protocol Engine: Sendable {
     /// Every name (hard links: all of them) of `inodes` on `fs`.
     func paths(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions) -> [UInt64: [String]]
 
+    /// The same names handed to `body` as they are found, (inode, name), none kept: the
+    /// impact puts them straight into its compact file list.
+    func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+                     _ body: (UInt64, String) -> Void)
+
     /// Every process use (open or mapped) of `inodes` on `fs`: /proc now, or as captured.
     func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse]
 
@@ -94,6 +99,12 @@ extension Engine {
         let answer = reverseMap(fs, role: role, ranges: ranges, in: inventory, options: options)
         for r in answer.records { try record(r) }
         return answer.notes
+    }
+
+    /// Over `paths`, which holds them all.
+    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+                            _ body: (UInt64, String) -> Void) {
+        for (inode, names) in paths(fs, inodes: inodes, in: inventory, options: options) { for n in names { body(inode, n) } }
     }
 }
 

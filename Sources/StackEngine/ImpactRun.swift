@@ -11,8 +11,8 @@ public struct ImpactRun: Sendable {
     public var reverseMapOptions: ReverseMapOptions
     public let time: any TimeSource
 
-    /// Time spent in the reverse map and in process uses, for DMSTACK_TIMING.
-    public struct Timing: Sendable { public var mapNanos: UInt64 = 0, procNanos: UInt64 = 0 }
+    /// Time spent in the reverse map, in naming its inodes and in process uses, for DMSTACK_TIMING.
+    public struct Timing: Sendable { public var mapNanos: UInt64 = 0, pathNanos: UInt64 = 0, procNanos: UInt64 = 0 }
 
     public init(engine: any Engine, inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 reverseMapOptions: ReverseMapOptions = ReverseMapOptions(), time: any TimeSource = SystemTime()) {
@@ -30,10 +30,16 @@ public struct ImpactRun: Sendable {
         final class Clock: @unchecked Sendable { var timing = Timing() }
         let clock = Clock()
         let engine = engine, inventory = inventory, options = reverseMapOptions, time = time
-        let planner = ImpactPlanner(inventory: inventory, mappings: mappings, reverseMap: { fs, role, ranges in
+        // The map is read as a stream and folded as it comes (the engine pages GETFSMAP);
+        // names are asked once, for the inodes found.
+        let planner = ImpactPlanner(inventory: inventory, mappings: mappings, records: { fs, role, ranges, body in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.mapNanos += time.monotonicNanoseconds() - t }
-            return engine.reverseMap(fs, role: role, ranges: ranges, in: inventory, options: options)
+            return try engine.forEachReverseMapRecord(fs, role: role, ranges: ranges, in: inventory, options: options, body)
+        }, names: { fs, inodes, body in
+            let t = time.monotonicNanoseconds()
+            defer { clock.timing.pathNanos += time.monotonicNanoseconds() - t }
+            engine.forEachPath(fs, inodes: inodes, in: inventory, options: options, body)
         }, users: { fs, inodes in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }

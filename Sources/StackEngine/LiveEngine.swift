@@ -46,11 +46,30 @@ public struct LiveEngine: Engine {
         return reader.answer(fs, role: role, ranges: ranges, device: d)
     }
 
+    /// GETFSMAP paged and handed on batch by batch, or the FIEMAP walk's extents as it finds
+    /// them (`ReverseMapReader.forEachRecord`); nothing of the map is held.
+    public func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
+                                        options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String] {
+        guard let name = fs.devices[role], let d = try? inventory.device(name) else { return ["\(fs.mountpoint): no \(role.rawValue) device"] }
+        var reader = ReverseMapReader()
+        reader.strategy = options.strategy
+        reader.progress = options.progress
+        return try reader.forEachRecord(fs, role: role, ranges: ranges, device: d, record)
+    }
+
     /// By one walk of the mounted tree that stops once each inode has all its names.
     public func paths(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions) -> [UInt64: [String]] {
         var reader = ReverseMapReader()
         reader.progress = options.progress
         return reader.paths(root: fs.mountpoint, inodes: inodes)
+    }
+
+    /// The same walk, each name handed on as it is found.
+    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+                            _ body: (UInt64, String) -> Void) {
+        var reader = ReverseMapReader()
+        reader.progress = options.progress
+        reader.forEachPath(root: fs.mountpoint, inodes: inodes, body)
     }
 
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {

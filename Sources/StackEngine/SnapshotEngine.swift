@@ -75,6 +75,13 @@ public struct SnapshotEngine: Engine {
         return out
     }
 
+    /// As captured, each name handed on; nothing collected.
+    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+                            _ body: (UInt64, String) -> Void) {
+        guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else { return }
+        for inode in inodes { for n in map.paths(of: inode) ?? [] { body(inode, n) } }
+    }
+
     public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
         fileUses.filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
     }

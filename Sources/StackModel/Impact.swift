@@ -177,7 +177,7 @@ public struct FilesystemImpact: Encodable, Sendable {
     /// The roles whose devices lost data: data, log, realtime.
     public var roles: [HolderRole]
     public var metadata: [MetadataHit]
-    public var files: [FileHit]
+    public var files: FileList
     public var processes: [FileUse]
     public var actions: [ImpactAction]
     public var notes: [String]
@@ -194,7 +194,7 @@ public struct PossibleLoss: Encodable, Sendable {
     /// Why the outcome is unknown, once each.
     public var reasons: [String]
     public var metadata: [MetadataHit]
-    public var files: [FileHit]
+    public var files: FileList
     public var notes: [String]
 }
 
@@ -232,16 +232,58 @@ public struct Impact: Encodable, Sendable {
 public struct ImpactPlanner {
     public let inventory: Inventory
     public var mappings: DynamicMappings
+    /// The whole answer at once; over `records` and `paths` for a planner made with those.
     public var reverseMap: (MountedFilesystem, HolderRole, [ByteRange]) throws -> ReverseMapAnswer
     public var users: (MountedFilesystem, Set<UInt64>) -> [FileUse]
+    /// The reverse map as a stream: the records over some ranges (bytes, sorted, disjoint) of
+    /// one device, each handed to the body as it is read; returns the notes. A throw means
+    /// the map stopped short.
+    public var records: (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String]
+    /// Every name of the inodes asked, once the records are read, each (inode, name) handed
+    /// to the body as it is found.
+    public var names: (MountedFilesystem, Set<UInt64>, (UInt64, String) -> Void) -> Void
 
+    /// Over a reverse map that answers all at once (tests, small maps): its records are
+    /// streamed from the answer and its paths kept for the names asked after.
     public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 reverseMap: @escaping (MountedFilesystem, HolderRole, [ByteRange]) throws -> ReverseMapAnswer,
                 users: @escaping (MountedFilesystem, Set<UInt64>) -> [FileUse]) {
+        final class Names: @unchecked Sendable { var byMount: [String: [UInt64: [String]]] = [:] }
+        let names = Names()
         self.inventory = inventory
         self.mappings = mappings
         self.reverseMap = reverseMap
         self.users = users
+        self.records = { fs, role, ranges, body in
+            let answer = try reverseMap(fs, role, ranges)
+            names.byMount[fs.mountpoint, default: [:]].merge(answer.paths) { a, _ in a }
+            for r in answer.records { try body(r) }
+            return answer.notes
+        }
+        self.names = { fs, inodes, body in
+            let known = names.byMount[fs.mountpoint] ?? [:]
+            for i in inodes { for n in known[i] ?? [] { body(i, n) } }
+        }
+    }
+
+    /// Over a reverse map read as a stream (the engines): memory does not grow with the
+    /// number of records, only with the files and metadata found.
+    public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
+                records: @escaping (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String],
+                names: @escaping (MountedFilesystem, Set<UInt64>, (UInt64, String) -> Void) -> Void,
+                users: @escaping (MountedFilesystem, Set<UInt64>) -> [FileUse]) {
+        self.inventory = inventory
+        self.mappings = mappings
+        self.records = records
+        self.names = names
+        self.users = users
+        self.reverseMap = { fs, role, ranges in
+            var all: [ReverseMapRecord] = []
+            let notes = try records(fs, role, ranges) { all.append($0) }
+            var paths: [UInt64: [String]] = [:]
+            names(fs, Set(all.compactMap(\.inode))) { paths[$0, default: []].append($1) }
+            return ReverseMapAnswer(records: all, paths: paths, notes: notes)
+        }
     }
 
     /// `SectorSet.listing` of the plain ranges, then the runs as `START+LENGTH/STRIDE×COUNT`
@@ -351,7 +393,7 @@ public struct ImpactPlanner {
 
         var impacts: [FilesystemImpact] = []
         for fs in fsOrder {
-            impacts.append(try judge(fs, hits: hits[fs.mountpoint]!, event: event))
+            impacts.append(judge(fs, hits: hits[fs.mountpoint]!, event: event))
         }
         let mayLose = uncertainOrder.map { fs in
             possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
@@ -371,54 +413,61 @@ public struct ImpactPlanner {
     }
 
     /// What the reverse map of `fs` finds in `hits`: metadata per kind, role and inode, files
-    /// with the byte ranges of them, how the map was read, whether free space was hit.
-    func owners(_ fs: MountedFilesystem, _ hits: [HolderRole: [StridedRange]]) throws -> (metadata: [MetadataHit], files: [FileHit], notes: [String], freeSpace: Bool) {
+    /// with the byte ranges of them, how the map was read, whether free space was hit, and
+    /// why the map stopped short if it did (the owners are then only those read before).
+    /// Records are taken one at a time and folded: the map is asked for the hull of each run
+    /// and every record is clipped against the runs arithmetically (`StridedRange.intersection`),
+    /// so one leg of a striped volume is never expanded into its chunks.
+    func owners(_ fs: MountedFilesystem, _ hits: [HolderRole: [StridedRange]]) -> Owners {
         var metadata: [String: MetadataHit] = [:]
-        var files: [UInt64: (extents: [ByteRange], shared: Bool, unwritten: Bool)] = [:]
-        var paths: [UInt64: [String]] = [:]
-        var notes: [String] = []
-        var freeSpace = false
+        var files = FileFold()
+        var out = Owners()
         for role in HolderRole.allCases.filter({ hits[$0] != nil }) {
-            // Interim: the runs expanded into plain ranges (issue 17 keeps them compact).
-            let ranges = ByteRange.merged(hits[role]!.flatMap { $0.pieces.map { ByteRange(offset: $0.start, length: $0.length) } })
+            let runs = RunIndex(hits[role]!)
             if role == .log {
                 // The whole external log is metadata; GETFSMAP reports it as one record.
-                metadata["log"] = MetadataHit(kind: "log", role: .log, inode: nil, ranges: ranges)
+                metadata["log"] = MetadataHit(kind: "log", role: .log, inode: nil, ranges: runs.expandedRanges())
                 continue
             }
-            let answer = try reverseMap(fs, role, ranges)
-            notes += answer.notes
-            paths.merge(answer.paths) { a, _ in a }
-            for record in answer.records {
-                for range in ByteRange.overlapping(ranges, record.physical, record.end) {
-                    let start = max(record.physical, range.offset), end = min(record.end, range.end)
-                    guard start < end else { continue }
+            var read = 0
+            do {
+                out.notes += try records(fs, role, runs.hulls) { record in
+                    read += 1
                     if record.inode == nil, FsmapOwner.isFreeOrUnknown(record.kind) {
-                        if record.kind == "free space" { freeSpace = true }
-                        continue
+                        if record.kind == "free space", !out.freeSpace, runs.overlaps(record.physical, record.end) { out.freeSpace = true }
+                        return
                     }
-                    if record.isMetadata {
-                        let key = "\(record.kind)|\(role.rawValue)|\(record.inode.map(String.init) ?? "")"
-                        metadata[key, default: MetadataHit(kind: record.kind, role: role, inode: record.inode, ranges: [])]
-                            .ranges.append(ByteRange(offset: start, length: end - start))
-                    } else if let inode = record.inode {
-                        var f = files[inode] ?? ([], false, false)
-                        f.extents.append(ByteRange(offset: record.offset + (start - record.physical), length: end - start))
-                        f.shared = f.shared || record.shared
-                        f.unwritten = f.unwritten || record.unwritten
-                        files[inode] = f
+                    runs.forEachPiece(overlapping: record.physical, record.end) { start, end in
+                        if record.isMetadata {
+                            let key = "\(record.kind)|\(role.rawValue)|\(record.inode.map(String.init) ?? "")"
+                            metadata[key, default: MetadataHit(kind: record.kind, role: role, inode: record.inode, ranges: [])]
+                                .ranges.append(ByteRange(offset: start, length: end - start))
+                        } else if let inode = record.inode {
+                            files.add(inode: inode, offset: record.offset + (start - record.physical), length: end - start,
+                                      shared: record.shared, unwritten: record.unwritten)
+                        }
                     }
                 }
+            } catch {
+                out.cutShort.append("the reverse map of the \(role.rawValue) device of \(fs.mountpoint) stopped after \(read) record\(read == 1 ? "" : "s"): \(error); "
+                                    + "only the owners read before it are listed, more may be lost")
             }
         }
-        let metadataHits = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
+        out.metadata = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
             .sorted { ($0.role.rawValue, $0.kind, $0.inode ?? 0) < ($1.role.rawValue, $1.kind, $1.inode ?? 0) }
-        let fileHits = files.map { inode, f in
-            let names = (paths[inode] ?? []).sorted()
-            return FileHit(path: names.first ?? "<inode \(inode)>", paths: names, inode: inode, extents: ByteRange.merged(f.extents),
-                           shared: f.shared, unwritten: f.unwritten)
-        }.sorted { ($0.path, $0.inode) < ($1.path, $1.inode) }
-        return (metadataHits, fileHits, notes, freeSpace)
+        out.files = files.finish { inodes, body in names(fs, inodes, body) }
+        return out
+    }
+
+    /// What `owners` found on one filesystem.
+    struct Owners {
+        var metadata: [MetadataHit] = []
+        var files = FileList()
+        var notes: [String] = []
+        var freeSpace = false
+        /// Why a reverse map stopped before its end, once a device: nothing may then be called
+        /// safe.
+        var cutShort: [String] = []
     }
 
     /// One filesystem's ranges of unknown outcome: the owners in them, named as may be lost.
@@ -427,36 +476,38 @@ public struct ImpactPlanner {
         let roles = HolderRole.allCases.filter { ranges[$0] != nil }
         var loss = PossibleLoss(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles, reasons: reasons,
                                 metadata: [], files: [], notes: [])
-        do {
-            let found = try owners(fs, ranges)
-            loss.metadata = found.metadata
-            loss.files = found.files
-            loss.notes = found.notes
-            if found.files.isEmpty && found.metadata.isEmpty {
-                loss.notes.append(found.freeSpace ? "the ranges hold only free space" : "no owner found in the ranges")
-            }
-        } catch {
-            loss.notes.append("the reverse map could not be read for these ranges: \(error)")
+        let found = owners(fs, ranges)
+        loss.metadata = found.metadata
+        loss.files = found.files
+        loss.notes = found.notes + found.cutShort.map { "the reverse map could not be read for these ranges: \($0)" }
+        if found.files.isEmpty && found.metadata.isEmpty && found.cutShort.isEmpty {
+            loss.notes.append(found.freeSpace ? "the ranges hold only free space" : "no owner found in the ranges")
         }
         return loss
     }
 
     /// One filesystem: its reverse map over the hit ranges, the files and metadata in them,
     /// the processes using those files, and the actions.
-    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [StridedRange]], event: FailureEvent) throws -> FilesystemImpact {
+    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [StridedRange]], event: FailureEvent) -> FilesystemImpact {
         var actions: [ImpactAction] = []
         let roles = HolderRole.allCases.filter { hits[$0] != nil }
-        let found = try owners(fs, hits)
-        var notes = found.notes
+        let found = owners(fs, hits)
+        var notes = found.notes + found.cutShort
         let metadataHits = found.metadata, fileHits = found.files, freeSpace = found.freeSpace
 
-        // Processes: every mapping of a lost page, and every open descriptor of a hit file.
-        let lost = Dictionary(uniqueKeysWithValues: fileHits.map { ($0.inode, $0) })
+        // Processes: every mapping of a lost page, and every open descriptor of a hit file;
+        // /proc is scanned once for the whole set of inodes.
+        // The uses are few: only their inodes are looked up in the list (one pass), so
+        // nothing a file is built here.
+        let uses = fileHits.isEmpty ? [] : users(fs, Set(fileHits.inodes))
+        var lost: [UInt64: Int] = Dictionary(uses.map { ($0.inode, -1) }) { a, _ in a }
+        if !lost.isEmpty { for (i, inode) in fileHits.inodes.enumerated() where lost[inode] == -1 { lost[inode] = i } }
+        lost = lost.filter { $0.value >= 0 }
         let page: UInt64 = 4096
-        let processes = users(fs, Set(lost.keys)).filter { use in
+        let processes = uses.filter { use in
             guard let hit = lost[use.inode] else { return false }
             guard use.how == "mmap", let offset = use.fileOffset, let length = use.fileLength else { return true }
-            return hit.extents.contains { e in
+            return fileHits.extents(at: hit).contains { e in
                 let first = e.offset / page * page, last = (e.end + page - 1) / page * page
                 return first < offset + length && offset < last
             }
@@ -467,7 +518,9 @@ public struct ImpactPlanner {
         // xfs_dax_failure_fn per record, shuts down, then thaws).
         let metadataLost = metadataHits.filter { $0.role != .log }
         let logLost = metadataHits.contains { $0.role == .log }
-        let losesSomething = !metadataHits.isEmpty || !fileHits.isEmpty
+        // A reverse map cut short may hide owners: the device is still lost, so the
+        // filesystem is treated as losing something (never "nothing is lost").
+        let losesSomething = !metadataHits.isEmpty || !fileHits.isEmpty || !found.cutShort.isEmpty
         if event == .remove && losesSomething {
             actions.append(ImpactAction(action: .freeze, target: fs.mountpoint,
                                         reason: "pre-remove: xfs_dax_notify_failure_freeze (freeze_super, kernel holder) before the rmap walk"))
@@ -485,7 +538,7 @@ public struct ImpactPlanner {
         }
         if !fileHits.isEmpty {
             // One action for every file listed: each file's lost ranges are in `files`.
-            let bytes = fileHits.reduce(0) { $0 + $1.extents.reduce(0) { $0 + $1.length } }
+            let bytes = fileHits.totalLostBytes
             actions.append(ImpactAction(action: .invalidate, target: fileHits.count == 1 ? fileHits[0].path : "the \(fileHits.count) files listed",
                                         reason: "cached pages of the lost ranges (\(bytes) bytes) "
                                             + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
@@ -519,5 +572,47 @@ public struct ImpactPlanner {
         }
         return FilesystemImpact(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles,
                                 metadata: metadataHits, files: fileHits, processes: processes, actions: actions, notes: notes)
+    }
+}
+
+/// A filesystem device's hit runs (bytes), indexed for clipping records: plain ranges merged
+/// and found by binary search, strided runs (few: one a leg and rotation position) each asked
+/// arithmetically. The reverse map is asked for the hulls, merged.
+struct RunIndex {
+    let plain: [ByteRange]
+    let strided: [StridedRange]
+    let hulls: [ByteRange]
+
+    init(_ runs: [StridedRange]) {
+        plain = ByteRange.merged(runs.filter(\.isPlain).map { ByteRange(offset: $0.start, length: $0.length) })
+        strided = runs.filter { !$0.isPlain && !$0.isEmpty }.sorted { $0.start < $1.start }
+        hulls = ByteRange.merged(plain + strided.map { ByteRange(offset: $0.start, length: $0.end - $0.start) })
+    }
+
+    /// Every hit piece of [start, end), clipped, as (start, end); a piece of a plain range and
+    /// of a run that overlap is given for each (the fold merges them).
+    func forEachPiece(overlapping start: UInt64, _ end: UInt64, _ body: (UInt64, UInt64) -> Void) {
+        guard start < end else { return }
+        for r in ByteRange.overlapping(plain, start, end) {
+            let s = max(start, r.offset), e = min(end, r.end)
+            if s < e { body(s, e) }
+        }
+        for run in strided where run.start < end && run.end > start {
+            for part in run.intersection(SectorRange(start: start, length: end - start)) {
+                for p in part.pieces { body(p.start, p.start + p.length) }
+            }
+        }
+    }
+
+    /// Whether any hit piece overlaps [start, end).
+    func overlaps(_ start: UInt64, _ end: UInt64) -> Bool {
+        guard start < end else { return false }
+        if !ByteRange.overlapping(plain, start, end).isEmpty { return true }
+        return strided.contains { $0.start < end && $0.end > start && !$0.intersection(SectorRange(start: start, length: end - start)).isEmpty }
+    }
+
+    /// Every range, expanded (the external log: its runs are a few plain ranges).
+    func expandedRanges() -> [ByteRange] {
+        ByteRange.merged(plain + strided.flatMap { $0.pieces.map { ByteRange(offset: $0.start, length: $0.length) } })
     }
 }

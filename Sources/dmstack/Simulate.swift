@@ -85,12 +85,15 @@ struct Simulate: ParsableCommand {
             let (impact, spent) = try run.plan(leaf: device.displayName, range: sectors, event: kind)
             if walking.shown { print("\r\u{1b}[K", terminator: "", to: &stderr) }
             if timing {
-                print("dmstack: timing: reverse map \(spent.mapNanos / 1000) us, processes \(spent.procNanos / 1000) us, plan \((time.monotonicNanoseconds() - begin) / 1000) us", to: &stderr)
+                print("dmstack: timing: reverse map \(spent.mapNanos / 1000) us, names \(spent.pathNanos / 1000) us, processes \(spent.procNanos / 1000) us, plan \((time.monotonicNanoseconds() - begin) / 1000) us", to: &stderr)
             }
+            // Written as it is made: a whole-device impact names every file of the filesystem.
+            let out = JSONOutput.standardOutput()
             if json {
-                print(try JSONOutput.encode(["impact": impact]))
+                try ImpactJSON(out).write(impact)
             } else {
-                print(Self.render(impact))
+                Self.render(impact) { out.write($0 + "\n") }
+                out.drain()
             }
         }
     }
@@ -101,7 +104,16 @@ struct Simulate: ParsableCommand {
     }
 
     static func render(_ impact: Impact) -> String {
-        var lines = ["simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)", "layers:"]
+        var lines: [String] = []
+        render(impact) { lines.append($0) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The text, a line at a time to `line` as it is made.
+    static func render(_ impact: Impact, line: @escaping (String) -> Void) {
+        let lines = Lines(line)
+        lines.append("simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)")
+        lines.append("layers:")
         for l in impact.layers {
             lines.append("  \(l.device): " + Self.some(l.ranges.map { "\($0.run) \($0.outcome.rawValue)" }))
         }
@@ -142,7 +154,13 @@ struct Simulate: ParsableCommand {
         }
         for n in impact.notices { lines.append("\(n.action) \(n.target): \(n.reason)") }
         lines.append(impact.summary)
-        return lines.joined(separator: "\n")
+    }
+
+    /// `append` hands each line on.
+    struct Lines {
+        let line: (String) -> Void
+        init(_ line: @escaping (String) -> Void) { self.line = line }
+        func append(_ s: String) { line(s) }
     }
 }
 

@@ -16,13 +16,31 @@ struct FiemapWalkSource: ReverseMapSource {
     /// The extents that intersect the request's ranges (all if nil), and every name of the
     /// inodes kept.
     func read(_ request: ReverseMapRequest) throws -> ReverseMapPass {
+        var records: [ReverseMapRecord] = []
+        var names: [UInt64: [String]] = [:]
+        var mapped = Set<UInt64>()
+        let delayed = try stream(request, named: { inode, path in names[inode, default: []].append(path) }) { record in
+            records.append(record)
+            if let i = record.inode { mapped.insert(i) }
+        }
+        var paths: [UInt64: [String]] = [:]
+        for inode in mapped { paths[inode] = names[inode] }
+        return ReverseMapPass(records: records, paths: paths, delayed: delayed)
+    }
+
+    /// The walk with each extent handed to `body` as FIEMAP returns it, never held, and each
+    /// name seen to `named` (nil: names are not wanted; they are asked apart for the inodes
+    /// kept). Memory is one FIEMAP page and the directory stack, plus one number a file with
+    /// more than one link (visited once). Returns the delayed-allocation extents skipped; what
+    /// `body` throws stops the walk.
+    func stream(_ request: ReverseMapRequest, named: ((UInt64, String) -> Void)? = nil,
+                _ body: (ReverseMapRecord) throws -> Void) throws -> Int {
         let root = request.mountpoint, role = request.role
         let st = try Syscall.stat(root)
         let dev = st.st_dev
-        var records: [ReverseMapRecord] = []
-        var paths: [UInt64: [String]] = [:]
-        var mapped = Set<UInt64>()
         var delayed = 0, walked = 0
+        var linked = Set<UInt64>()
+        var failure: (any Error)?
         let sorted = request.ranges.map(ByteRange.merged)
         func wanted(_ start: UInt64, _ length: UInt64) -> Bool {
             guard let sorted else { return true }
@@ -35,7 +53,7 @@ struct FiemapWalkSource: ReverseMapSource {
         let map = raw.bindMemory(to: fiemap.self, capacity: 1)
         let extents = (raw + MemoryLayout<fiemap>.size).bindMemory(to: fiemap_extent.self, capacity: Int(count))
         /// FIEMAP of one open file: its extents, page by page of `count`.
-        func extentsOf(_ fd: Int32, inode: UInt64, path: String) {
+        func extentsOf(_ fd: Int32, inode: UInt64, path: String) throws {
             var start: UInt64 = 0
             while true {
                 raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
@@ -51,10 +69,9 @@ struct FiemapWalkSource: ReverseMapSource {
                     // Inline data lives in the inode itself, not at fe_physical.
                     if e.fe_flags & UInt32(FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED) != 0 { continue }
                     if wanted(e.fe_physical, e.fe_length) {
-                        records.append(ReverseMapRecord(role: role, physical: e.fe_physical, length: e.fe_length, inode: inode,
-                                                        offset: e.fe_logical, unwritten: e.fe_flags & UInt32(FIEMAP_EXTENT_UNWRITTEN) != 0,
-                                                        shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0))
-                        mapped.insert(inode)
+                        try body(ReverseMapRecord(role: role, physical: e.fe_physical, length: e.fe_length, inode: inode,
+                                                  offset: e.fe_logical, unwritten: e.fe_flags & UInt32(FIEMAP_EXTENT_UNWRITTEN) != 0,
+                                                  shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0))
                     }
                 }
                 let last = extents[n - 1]
@@ -62,17 +79,17 @@ struct FiemapWalkSource: ReverseMapSource {
                 start = last.fe_logical + last.fe_length
             }
         }
-        // Depth-first with an explicit stack of directory paths; names kept for every inode
-        // with a mapped extent (hard links: each name), found in the same walk.
-        var names: [UInt64: [String]] = [:]
+        // Depth-first with an explicit stack of directory paths; each name told to `named`
+        // (hard links: each name), a file with several links asked once.
         var stack = [root]
         /// Opens the entry relative to its directory, never following a link or blocking on
         /// a FIFO, and checks it is still the inode stat(2) saw (it may have been replaced).
-        func visit(_ dirfd: Int32, _ name: String, _ path: String, _ inode: UInt64, _ isDir: Bool) {
+        func visit(_ dirfd: Int32, _ name: String, _ path: String, _ inode: UInt64, _ isDir: Bool, links: UInt64) {
+            guard failure == nil else { return }
             walked += 1
             if walked % 2000 == 0 { progress?(walked) }
-            names[inode, default: []].append(path)
-            guard names[inode]!.count == 1 else { return }
+            named?(inode, path)
+            if !isDir && links > 1 { guard linked.insert(inode).inserted else { return } }
             guard let fd = try? Syscall.openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (isDir ? O_DIRECTORY : 0), path: path)
             else { return }
             defer { Syscall.close(fd) }
@@ -82,10 +99,10 @@ struct FiemapWalkSource: ReverseMapSource {
             // realtime device, every other file's on the data device.
             let realtime = clinux_xflags(fd) & Int64(FS_XFLAG_REALTIME) != 0
             guard realtime == (role == .realtime) else { return }
-            extentsOf(fd, inode: inode, path: path)
+            do { try extentsOf(fd, inode: inode, path: path) } catch { failure = error }
         }
-        visit(AT_FDCWD, root, root, UInt64(st.st_ino), true)
-        while let dir = stack.popLast() {
+        visit(AT_FDCWD, root, root, UInt64(st.st_ino), true, links: 1)
+        while failure == nil, let dir = stack.popLast() {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
@@ -95,10 +112,10 @@ struct FiemapWalkSource: ReverseMapSource {
                 guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
                 switch es.st_mode & S_IFMT {
                 case S_IFDIR:
-                    visit(dfd, name, path, UInt64(es.st_ino), true)
+                    visit(dfd, name, path, UInt64(es.st_ino), true, links: 1)
                     stack.append(path)
                 case S_IFREG:
-                    visit(dfd, name, path, UInt64(es.st_ino), false)
+                    visit(dfd, name, path, UInt64(es.st_ino), false, links: UInt64(es.st_nlink))
                 default:
                     continue
                 }
@@ -106,7 +123,7 @@ struct FiemapWalkSource: ReverseMapSource {
             closedir(d)
         }
         progress?(walked)
-        for inode in mapped { paths[inode] = names[inode] }
-        return ReverseMapPass(records: records, paths: paths, delayed: delayed)
+        if let failure { throw failure }
+        return delayed
     }
 }

@@ -14,6 +14,16 @@ struct GetfsmapSource: ReverseMapSource {
     /// GETFSMAP records of `request.device` that intersect its ranges (bytes), each range
     /// queried on its own, paged `batch` at a time. A refused call throws `FsmapUnavailable`.
     func read(_ request: ReverseMapRequest) throws -> ReverseMapPass {
+        var out: [ReverseMapRecord] = []
+        try stream(request) { out.append($0) }
+        return ReverseMapPass(records: out)
+    }
+
+    /// The same records handed to `body` batch by batch as the kernel returns them, never
+    /// held: memory is one batch whatever the filesystem's size. A refused call throws
+    /// `FsmapUnavailable` (with how many records were handed on before it); what `body`
+    /// throws stops the read and is thrown as it is.
+    func stream(_ request: ReverseMapRequest, _ body: (ReverseMapRecord) throws -> Void) throws {
         let mountpoint = request.mountpoint
         let fd = try Syscall.open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { Syscall.close(fd) }
@@ -23,7 +33,7 @@ struct GetfsmapSource: ReverseMapSource {
         defer { raw.deallocate() }
         let head = raw.bindMemory(to: fsmap_head.self, capacity: 1)
         let records = (raw + MemoryLayout<fsmap_head>.size).bindMemory(to: CLinux.fsmap.self, capacity: Int(batch))
-        var out: [ReverseMapRecord] = []
+        var handed = 0
         for range in request.ranges ?? [ByteRange(offset: 0, length: UInt64.max)] where range.length > 0 {
             raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
             head.pointee.fmh_count = batch
@@ -35,13 +45,16 @@ struct GetfsmapSource: ReverseMapSource {
             head.pointee.fmh_keys.1.fmr_offset = UInt64.max
             head.pointee.fmh_keys.1.fmr_flags = UInt32.max
             while true {
-                do { _ = try Syscall.ioctl("GETFSMAP", path: mountpoint) { clinux_getfsmap(fd, head) } } catch { throw ReverseMapReader.FsmapUnavailable(errno: error.errno) }
+                do { _ = try Syscall.ioctl("GETFSMAP", path: mountpoint) { clinux_getfsmap(fd, head) } } catch {
+                    throw ReverseMapReader.FsmapUnavailable(errno: error.errno, after: handed)
+                }
                 let n = min(Int(head.pointee.fmh_entries), Int(batch))
                 for i in 0..<n {
                     let r = records[i]
                     guard r.fmr_device == request.device else { continue }
                     let special = r.fmr_flags & UInt32(FMR_OF_SPECIAL_OWNER) != 0
-                    out.append(ReverseMapRecord(role: request.role, physical: r.fmr_physical, length: r.fmr_length,
+                    handed += 1
+                    try body(ReverseMapRecord(role: request.role, physical: r.fmr_physical, length: r.fmr_length,
                                                 inode: special ? nil : r.fmr_owner, metadata: special ? FsmapOwner.name(r.fmr_owner) : nil,
                                                 offset: special ? 0 : r.fmr_offset,
                                                 attributeFork: r.fmr_flags & UInt32(FMR_OF_ATTR_FORK) != 0,
@@ -54,7 +67,6 @@ struct GetfsmapSource: ReverseMapSource {
                 head.pointee.fmh_keys.0 = records[n - 1]
             }
         }
-        return ReverseMapPass(records: out)
     }
 }
 
@@ -62,6 +74,13 @@ extension ReverseMapReader {
     /// The error a GETFSMAP call gave, kept to say why the walk was used instead.
     public struct FsmapUnavailable: Error, CustomStringConvertible {
         public var errno: Int32
+        /// Records already handed on when the call failed: 0 means GETFSMAP was refused
+        /// outright (a walk can stand in), more means the map stopped part way.
+        public var after = 0
+        public init(errno: Int32, after: Int = 0) {
+            self.errno = errno
+            self.after = after
+        }
         public var description: String {
             switch errno {
             case EPERM, EACCES: "GETFSMAP needs CAP_SYS_ADMIN"

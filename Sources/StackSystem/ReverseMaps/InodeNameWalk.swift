@@ -9,15 +9,31 @@ struct InodeNameWalk {
     /// Called with the number of entries looked at so far (a progress line on a terminal).
     var progress: ((Int) -> Void)?
 
+    /// From this many inodes asked, regular files are named without a stat(2) each and the
+    /// walk is not stopped early.
+    static let wholeTreeThreshold = 4096
+
     /// Every name of `inodes` in the filesystem mounted on `root`.
     func paths(root: String, inodes: Set<UInt64>) -> [UInt64: [String]] {
-        guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return [:] }
-        let dev = st.st_dev
         var found: [UInt64: [String]] = [:]
+        forEachPath(root: root, inodes: inodes) { found[$0, default: []].append($1) }
+        return found
+    }
+
+    /// The same walk, each (inode, name) handed to `body` as it is found; what is kept is the
+    /// directory stack and, for the stop, how many names each inode found still lacks.
+    func forEachPath(root: String, inodes: Set<UInt64>, _ body: (UInt64, String) -> Void) {
+        guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return }
+        let dev = st.st_dev
+        // Inodes with a name, and those still lacking some (link count not reached).
+        var found = Set<UInt64>()
         var remaining: [UInt64: Int] = [:]
-        if inodes.contains(UInt64(st.st_ino)) { found[UInt64(st.st_ino)] = [root] }
+        if inodes.contains(UInt64(st.st_ino)) { found.insert(UInt64(st.st_ino)); body(UInt64(st.st_ino), root) }
         var stack = [root], walked = 0
-        while let dir = stack.popLast(), remaining.isEmpty ? found.count < inodes.count : true {
+        // Thousands of inodes asked (a whole device): every directory is read anyway, as
+        // find(1) would, and regular files are named from readdir alone.
+        let wholeTree = inodes.count >= Self.wholeTreeThreshold
+        while let dir = stack.popLast(), wholeTree || (remaining.isEmpty ? found.count < inodes.count : true) {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
@@ -30,22 +46,28 @@ struct InodeNameWalk {
                 let name = entry.name
                 if name == "." || name == ".." { continue }
                 let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
+                if wholeTree && wantedHere && type == UInt8(DT_REG) {
+                    // Most of the tree is asked for: the walk goes to its end anyway, so a
+                    // file's link count (to stop early) is not worth a stat(2) a file.
+                    walked += 1
+                    body(ino, path)
+                    continue
+                }
                 guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
                 walked += 1
                 if walked % 2000 == 0 { progress?(walked) }
                 if inodes.contains(UInt64(es.st_ino)) {
                     let ino = UInt64(es.st_ino)
-                    found[ino, default: []].append(path)
+                    body(ino, path)
                     let isDir = (es.st_mode & S_IFMT) == S_IFDIR
-                    remaining[ino] = isDir ? 0 : Int(es.st_nlink) - found[ino]!.count
-                    if remaining[ino]! <= 0 { remaining[ino] = nil }
+                    let left = found.insert(ino).inserted ? (isDir ? 0 : Int(es.st_nlink) - 1) : (remaining[ino] ?? 0) - 1
+                    remaining[ino] = left > 0 ? left : nil
                 }
                 if (es.st_mode & S_IFMT) == S_IFDIR { stack.append(path) }
             }
             closedir(d)
-            if found.count == inodes.count && remaining.isEmpty { break }
+            if !wholeTree && found.count == inodes.count && remaining.isEmpty { break }
         }
         progress?(walked)
-        return found
     }
 }

@@ -50,6 +50,11 @@ public struct ReverseMapReader {
         InodeNameWalk(progress: progress).paths(root: root, inodes: inodes)
     }
 
+    /// The same walk, each (inode, name) handed to `body` as it is found, none kept.
+    public func forEachPath(root: String, inodes: Set<UInt64>, _ body: (UInt64, String) -> Void) {
+        InodeNameWalk(progress: progress).forEachPath(root: root, inodes: inodes, body)
+    }
+
     /// What GETFSMAP settled on its own, or left to a FIEMAP walk.
     enum FsmapVerdict {
         /// The whole answer (owners named, or no walk wanted or possible).
@@ -133,5 +138,107 @@ public struct ReverseMapReader {
         }
         if strategy == .getfsmap { return .answered(ReverseMapAnswer(records: records, paths: [:], notes: ["GETFSMAP names no file owners here; --reverse-map getfsmap: no walk"])) }
         return .walk(metadata: records, gaps: gaps, notes: ["GETFSMAP of \(fs.mountpoint) names no file owners (\(fs.type == "xfs" ? "XFS without rmapbt" : "\(fs.type) reports file data as unknown")): file data from a FIEMAP walk"])
+    }
+    /// A reverse map that stopped part way: records were already handed on, so no other way
+    /// can take over without counting them twice. The impact says so and lists what it read.
+    public struct CutShort: Error, CustomStringConvertible {
+        public var cause: String
+        public var description: String { cause }
+    }
+
+    /// `answer` as a stream: every record handed to `body` as it is read, in device order for
+    /// GETFSMAP, in walk order for the FIEMAP walk; returns the notes. Only what decides
+    /// whether a walk is needed is kept: GETFSMAP's "unknown" records (ext4's file data, held
+    /// for the walk to explain) and the merged extent of what it covered. Names are not read
+    /// (`paths` is asked for the inodes kept). A GETFSMAP refused at its first call leads to
+    /// the walk as in `answer`; one that fails after records were handed on throws `CutShort`.
+    public func forEachRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], device: BlockDevice,
+                              _ body: (ReverseMapRecord) throws -> Void) throws -> [String] {
+        let dev = UInt32(truncatingIfNeeded: clinux_makedev(device.major, device.minor))
+        let request = ReverseMapRequest(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
+        if let source = dedicated.first(where: { type(of: $0).filesystemTypes.contains(fs.type) }) {
+            let pass: ReverseMapPass
+            do { pass = try source.read(request) } catch { return ["\(fs.mountpoint): \(error)"] }
+            for r in pass.records { try body(r) }
+            return []
+        }
+        var unknown: [ReverseMapRecord] = []
+        var covered: [ByteRange] = []
+        var inOrder = true, sawUnknown = false
+        var notes: [String] = []
+        do {
+            try getfsmap.stream(request) { r in
+                let span = ByteRange(offset: r.physical, length: r.length)
+                if let last = covered.last, span.offset <= last.end {
+                    if span.offset < last.offset { inOrder = false; covered.append(span) } else { covered[covered.count - 1].length = max(last.end, span.end) - last.offset }
+                } else {
+                    covered.append(span)
+                }
+                if r.metadata == "unknown" && role != .log {
+                    sawUnknown = true
+                    if strategy != .getfsmap { unknown.append(r); return }
+                }
+                if strategy == .fiemap && role != .log && !r.isMetadata { return }
+                try body(r)
+            }
+        } catch let e as FsmapUnavailable {
+            if e.after > 0 { throw CutShort(cause: "GETFSMAP of \(fs.mountpoint) failed after \(e.after) records: \(e)") }
+            if strategy == .getfsmap || role == .log { return ["\(fs.mountpoint): \(e)"] }
+            return try walkStream(fs, request, unexplained: [], notes: ["\(fs.mountpoint): \(e); file data from a FIEMAP walk, metadata not named"], body)
+        }
+        if role == .log { return [] }
+        if strategy == .fiemap {
+            return try walkStream(fs, request, unexplained: unknown.map { ByteRange(offset: $0.physical, length: $0.length) },
+                                  notes: ["file data from a FIEMAP walk (--reverse-map fiemap)"], body)
+        }
+        if !inOrder { covered = ByteRange.merged(covered) }
+        var gaps = ranges.flatMap { ByteRange.subtracting(covered, from: $0) }
+        covered = []
+        // Past the filesystem's end (a device larger than its filesystem) nothing is owed.
+        if role == .data, let st = try? Syscall.statvfs(fs.mountpoint) {
+            let end = UInt64(st.f_blocks) * UInt64(st.f_frsize)
+            gaps = gaps.compactMap { $0.offset >= end ? nil : ByteRange(offset: $0.offset, length: min($0.end, end) - $0.offset) }
+        }
+        if !sawUnknown && gaps.isEmpty { return notes }
+        if strategy == .getfsmap {
+            return ["GETFSMAP names no file owners here; --reverse-map getfsmap: no walk"]
+        }
+        notes.append("GETFSMAP of \(fs.mountpoint) names no file owners (\(fs.type == "xfs" ? "XFS without rmapbt" : "\(fs.type) reports file data as unknown")): file data from a FIEMAP walk")
+        let unexplained = unknown.map { ByteRange(offset: $0.physical, length: $0.length) } + gaps
+        unknown = []
+        return try walkStream(fs, request, unexplained: unexplained, notes: notes, body)
+    }
+
+    /// The FIEMAP walk's records handed on as they come; then the `unexplained` ranges that no
+    /// file's extent covers, as unknown owners (ext4 extent-tree and xattr blocks, an
+    /// unlinked file still open, metadata of an XFS without rmapbt).
+    func walkStream(_ fs: MountedFilesystem, _ request: ReverseMapRequest, unexplained: [ByteRange], notes: [String],
+                    _ body: (ReverseMapRecord) throws -> Void) throws -> [String] {
+        var files: [ByteRange] = []
+        var handed = 0
+        var stopped: (any Error)?
+        var notes = notes
+        let delayed: Int
+        do {
+            delayed = try walk.stream(request) { r in
+                if !unexplained.isEmpty { files.append(ByteRange(offset: r.physical, length: r.length)) }
+                handed += 1
+                do { try body(r) } catch { stopped = error; throw error }
+            }
+        } catch {
+            if let stopped { throw stopped }
+            if handed > 0 { throw CutShort(cause: "FIEMAP walk of \(fs.mountpoint) failed after \(handed) records: \(error)") }
+            return notes + ["FIEMAP walk of \(fs.mountpoint) failed: \(error)"]
+        }
+        if delayed > 0 {
+            notes.append("\(delayed) extent(s) not yet allocated on disk (delayed allocation) were skipped; sync first to include them")
+        }
+        let merged = ByteRange.merged(files)
+        for r in unexplained {
+            for piece in ByteRange.subtracting(merged, from: r) {
+                try body(ReverseMapRecord(role: request.role, physical: piece.offset, length: piece.length, metadata: "unknown owner (not a file's data)"))
+            }
+        }
+        return notes
     }
 }

@@ -1,0 +1,236 @@
+import FoundationEssentials
+
+/// Bytes handed on in blocks as they are written: a JSON document of millions of files goes
+/// out as it is made, never held whole (`flush` gets each block, e.g. write(2) to stdout).
+public final class ByteStream {
+    var buffer: [UInt8] = []
+    let flush: ([UInt8]) -> Void
+    /// A block is handed on once it holds this many bytes.
+    let blockSize: Int
+
+    public init(blockSize: Int = 1 << 16, flush: @escaping ([UInt8]) -> Void) {
+        self.blockSize = blockSize
+        self.flush = flush
+        buffer.reserveCapacity(blockSize + 4096)
+    }
+
+    @inline(__always) public func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= blockSize { drain() }
+    }
+
+    @inline(__always) func write(_ bytes: some Sequence<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= blockSize { drain() }
+    }
+
+    /// Hands on what is left.
+    public func drain() {
+        guard !buffer.isEmpty else { return }
+        flush(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// `{"impact": …}` written as it is produced, byte for byte what `JSONOutputEncoder` makes of
+/// the whole document (pretty-printed, keys sorted, snake_case, no nulls): the document's
+/// skeleton and the files, which are most of it, by hand; every small part (a layer, an
+/// action, a process) by the encoder itself, indented to its depth. A test holds the two
+/// equal on every bundled example and fixture.
+public struct ImpactJSON {
+    let out: ByteStream
+    let encoder = JSONOutputEncoder.make()
+
+    public init(_ out: ByteStream) { self.out = out }
+
+    /// The whole document `{"impact": impact}` and a newline, as `print` ends it.
+    public func write(_ impact: Impact, key: String = "impact") throws {
+        out.write("{\n  ")
+        try string(key, depth: 1)
+        out.write(" : ")
+        try object(depth: 1, [
+            ("event", { try generic(impact.event, depth: 2) }),
+            ("filesystems", { try array(impact.filesystems, depth: 2) { try filesystem($0, depth: 3) } }),
+            ("layers", { try generic(impact.layers, depth: 2) }),
+            ("leaf", { try string(impact.leaf, depth: 2) }),
+            ("may_lose", { try array(impact.mayLose, depth: 2) { try possibleLoss($0, depth: 3) } }),
+            ("notices", { try generic(impact.notices, depth: 2) }),
+            ("range", { try generic(impact.range, depth: 2) }),
+            ("summary", { try string(impact.summary, depth: 2) }),
+        ])
+        out.write("\n}\n")
+        out.drain()
+    }
+
+    func filesystem(_ fs: FilesystemImpact, depth: Int) throws {
+        try object(depth: depth, [
+            ("actions", { try generic(fs.actions, depth: depth + 1) }),
+            ("device", { try string(fs.device, depth: depth + 1) }),
+            ("files", { try files(fs.files, depth: depth + 1) }),
+            ("metadata", { try generic(fs.metadata, depth: depth + 1) }),
+            ("mountpoint", { try string(fs.mountpoint, depth: depth + 1) }),
+            ("notes", { try generic(fs.notes, depth: depth + 1) }),
+            ("processes", { try generic(fs.processes, depth: depth + 1) }),
+            ("roles", { try generic(fs.roles, depth: depth + 1) }),
+            ("type", { try string(fs.type, depth: depth + 1) }),
+        ])
+    }
+
+    func possibleLoss(_ loss: PossibleLoss, depth: Int) throws {
+        try object(depth: depth, [
+            ("device", { try string(loss.device, depth: depth + 1) }),
+            ("files", { try files(loss.files, depth: depth + 1) }),
+            ("metadata", { try generic(loss.metadata, depth: depth + 1) }),
+            ("mountpoint", { try string(loss.mountpoint, depth: depth + 1) }),
+            ("notes", { try generic(loss.notes, depth: depth + 1) }),
+            ("reasons", { try generic(loss.reasons, depth: depth + 1) }),
+            ("roles", { try generic(loss.roles, depth: depth + 1) }),
+            ("type", { try string(loss.type, depth: depth + 1) }),
+        ])
+    }
+
+    /// Each file written straight from the compact list (names from its arena, numbers as
+    /// digits), no `FileHit` made; the layout is the encoder's (a test holds them equal).
+    func files(_ list: FileList, depth: Int) throws {
+        if list.isEmpty { return try generic([Int](), depth: depth) }
+        let i1 = Array(indent(depth + 1).utf8), i2 = Array(indent(depth + 2).utf8), i3 = Array(indent(depth + 3).utf8), i4 = Array(indent(depth + 4).utf8)
+        let emptyAt3 = Array("[\n\n".utf8) + i2 + [UInt8(ascii: "]")]
+        out.write("[\n")
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1024)
+        for n in list.indices {
+            let e = list.entry(n)
+            buffer.removeAll(keepingCapacity: true)
+            if n > 0 { buffer += ",\n".utf8 }
+            buffer += i1; buffer += "{\n".utf8
+            buffer += i2; buffer += "\"extents\" : ".utf8
+            if e.extentCount == 0 { buffer += emptyAt3 } else {
+                buffer += "[\n".utf8
+                for (k, r) in list.extents(of: e).enumerated() {
+                    if k > 0 { buffer += ",\n".utf8 }
+                    buffer += i3; buffer += "{\n".utf8
+                    buffer += i4; buffer += "\"length\" : ".utf8; Self.digits(r.length, &buffer); buffer += ",\n".utf8
+                    buffer += i4; buffer += "\"offset\" : ".utf8; Self.digits(r.offset, &buffer); buffer.append(0x0a)
+                    buffer += i3; buffer.append(UInt8(ascii: "}"))
+                }
+                buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
+            }
+            buffer += ",\n".utf8
+            buffer += i2; buffer += "\"inode\" : ".utf8; Self.digits(e.inode, &buffer); buffer += ",\n".utf8
+            buffer += i2; buffer += "\"path\" : ".utf8
+            if e.nameCount > 0 { try name(list, Int(e.firstName), depth: depth + 2, &buffer) } else { try quoted("<inode \(e.inode)>", depth: depth + 2, &buffer) }
+            buffer += ",\n".utf8
+            buffer += i2; buffer += "\"paths\" : ".utf8
+            if e.nameCount == 0 { buffer += emptyAt3 } else {
+                buffer += "[\n".utf8
+                for k in 0..<Int(e.nameCount) {
+                    if k > 0 { buffer += ",\n".utf8 }
+                    buffer += i3
+                    try name(list, Int(e.firstName) + k, depth: depth + 3, &buffer)
+                }
+                buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
+            }
+            buffer += ",\n".utf8
+            buffer += i2; buffer += "\"shared\" : ".utf8; buffer += (e.shared ? "true" : "false").utf8; buffer += ",\n".utf8
+            buffer += i2; buffer += "\"unwritten\" : ".utf8; buffer += (e.unwritten ? "true" : "false").utf8; buffer.append(0x0a)
+            buffer += i1; buffer.append(UInt8(ascii: "}"))
+            out.write(buffer)
+        }
+        out.write("\n")
+        out.write(indent(depth))
+        out.write("]")
+    }
+
+    /// A name of the list's arena, quoted: its bytes when nothing in them needs escaping.
+    func name(_ list: FileList, _ k: Int, depth: Int, _ buffer: inout [UInt8]) throws {
+        let bytes = list.nameBytes(k)
+        if bytes.allSatisfy(Self.plain) {
+            buffer.append(0x22); buffer += bytes; buffer.append(0x22)
+        } else {
+            try quoted(list.name(k), depth: depth, &buffer)
+        }
+    }
+
+    func quoted(_ s: String, depth: Int, _ buffer: inout [UInt8]) throws {
+        if s.utf8.allSatisfy(Self.plain) {
+            buffer.append(0x22); buffer += s.utf8; buffer.append(0x22)
+        } else {
+            buffer += try encoder.encode(s)
+        }
+    }
+
+    /// Printable ASCII but `"` and `\`: written as it is.
+    @inline(__always) static func plain(_ b: UInt8) -> Bool { b >= 0x20 && b < 0x7f && b != 0x22 && b != 0x5c }
+
+    static func digits(_ v: UInt64, _ buffer: inout [UInt8]) {
+        if v == 0 { buffer.append(0x30); return }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0, x = v
+        withUnsafeMutableBytes(of: &tmp) { t in
+            while x > 0 { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 }
+            for j in stride(from: n - 1, through: 0, by: -1) { buffer.append(t[j]) }
+        }
+    }
+
+    static let indents = (0..<16).map { String(repeating: "  ", count: $0) }
+    func indent(_ depth: Int) -> String { depth < Self.indents.count ? Self.indents[depth] : String(repeating: "  ", count: depth) }
+
+    func object(depth: Int, _ fields: [(String, () throws -> Void)]) throws {
+        out.write("{\n")
+        for (i, (key, value)) in fields.enumerated() {
+            out.write(indent(depth + 1))
+            try string(key, depth: depth + 1)
+            out.write(" : ")
+            try value()
+            out.write(i == fields.count - 1 ? "\n" : ",\n")
+        }
+        out.write(indent(depth))
+        out.write("}")
+    }
+
+    func array<C: Collection>(_ items: C, depth: Int, _ element: (C.Element) throws -> Void) throws {
+        if items.isEmpty {
+            try generic([Int](), depth: depth)
+            return
+        }
+        out.write("[\n")
+        var first = true
+        for item in items {
+            if !first { out.write(",\n") }
+            first = false
+            out.write(indent(depth + 1))
+            try element(item)
+        }
+        out.write("\n")
+        out.write(indent(depth))
+        out.write("]")
+    }
+
+    /// A string as the encoder writes it: as it is when nothing in it needs escaping (printable
+    /// ASCII but `"` and `\`), else by the encoder.
+    func string(_ s: String, depth: Int) throws {
+        if s.utf8.allSatisfy(Self.plain) {
+            out.write("\"")
+            out.write(s)
+            out.write("\"")
+        } else {
+            try generic(s, depth: depth)
+        }
+    }
+
+    /// Any value by the encoder, its lines indented to `depth`.
+    func generic(_ value: some Encodable, depth: Int) throws {
+        let bytes = try encoder.encode(value)
+        let pad = Array(indent(depth).utf8)
+        // An empty line (the encoder's empty list is `[`, an empty line, `]`) gets no indent.
+        var line: [UInt8] = []
+        var pending = false
+        for b in bytes {
+            if pending && b != 0x0a { line += pad }
+            pending = b == 0x0a
+            line.append(b)
+        }
+        out.write(line)
+    }
+}
