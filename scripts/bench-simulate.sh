@@ -4,7 +4,7 @@
 # and names: xfs_io's own GETFSMAP dump and `find -printf '%i %p'`, run back to back; the
 # FIEMAP walk against GETFSMAP and the /proc scan against lsof for the first size. Prints a
 # Markdown section on stdout; with $BENCH_DATA set, appends rows
-# `files<TAB>LABEL<TAB>NFILES<TAB>SECONDS<TAB>PEAK_KIB` to $BENCH_DATA/files.tsv.
+# `SERIES<TAB>LABEL<TAB>NFILES<TAB>SECONDS<TAB>PEAK_KIB` to $BENCH_DATA/files.tsv.
 # Usage: bench-simulate.sh DMSTACK [FILES...]   (default: 200000 1000000 2000000)
 set -euo pipefail
 bin=$1
@@ -78,7 +78,9 @@ ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
 # The peer: owners by inode number, then every inode's names.
 peer() { xfs_io -c 'fsmap -d' "$1" > /dev/null && find "$1" -printf '%i %p\n' > /dev/null; }
 export -f peer
-row() { [ -n "${BENCH_DATA:-}" ] && printf 'files\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(python3 -c "print(f'{$3 / 1000:.3f}')")" "$4" >> "$BENCH_DATA/files.tsv" || true; }
+# A row for scripts/bench-plot.sh: series (dmstack-remove, peer-fsmap-find, dmstack-1MiB),
+# size label (200k, 2M), files, seconds, peak KiB.
+row() { [ -n "${BENCH_DATA:-}" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$(python3 -c "n=$2; print(f'{n/1e6:g}M' if n >= 1e6 else f'{n/1e3:g}k')")" "$2" "$(python3 -c "print(f'{$3 / 1000:.3f}')")" "$4" >> "$BENCH_DATA/files.tsv" || true; }
 
 table=""
 first=${sizes[0]}
