@@ -86,29 +86,27 @@ struct SplitMix: RandomNumberGenerator {
     /// the same sectors map to the same places (and, when `sameOutcome`, the same outcome).
     func checkUp(_ t: Translator, _ leaf: String, _ range: SectorRange, step: UInt64, sameOutcome: Bool = true,
                  sourceLocation: SourceLocation = #_sourceLocation) throws -> [Translation] {
-        let whole = try t.up(from: leaf, range)
-        var pieces: [Translation] = []
-        var s = range.start
-        while s < range.end {
-            let len = min(step, range.end - s)
-            pieces += try t.up(from: leaf, SectorRange(start: s, length: len))
-            s += len
-        }
-        expectSame(whole, pieces, outcomes: sameOutcome, "up \(leaf) \(range)", sourceLocation: sourceLocation)
-        return whole
+        try checkPieces("up \(leaf) \(range)", range, step: step, sameOutcome: sameOutcome, sourceLocation: sourceLocation) { try t.up(from: leaf, $0) }
     }
 
+    /// The same for `down` of `range` of `top`.
     func checkDown(_ t: Translator, _ top: String, _ range: SectorRange, step: UInt64, sameOutcome: Bool = true,
                    sourceLocation: SourceLocation = #_sourceLocation) throws -> [Translation] {
-        let whole = try t.down(from: top, range)
+        try checkPieces("down \(top) \(range)", range, step: step, sameOutcome: sameOutcome, sourceLocation: sourceLocation) { try t.down(from: top, $0) }
+    }
+
+    /// `translate` of the whole range against the union of `translate` of its pieces.
+    func checkPieces(_ what: String, _ range: SectorRange, step: UInt64, sameOutcome: Bool, sourceLocation: SourceLocation,
+                     _ translate: (SectorRange) throws -> [Translation]) throws -> [Translation] {
+        let whole = try translate(range)
         var pieces: [Translation] = []
         var s = range.start
         while s < range.end {
             let len = min(step, range.end - s)
-            pieces += try t.down(from: top, SectorRange(start: s, length: len))
+            pieces += try translate(SectorRange(start: s, length: len))
             s += len
         }
-        expectSame(whole, pieces, outcomes: sameOutcome, "down \(top) \(range)", sourceLocation: sourceLocation)
+        expectSame(whole, pieces, outcomes: sameOutcome, what, sourceLocation: sourceLocation)
         return whole
     }
 
