@@ -43,16 +43,28 @@ struct VMSimulateTests {
                 }
                 let rows = try Live.json("translate --json --down \(top) \(e.deviceSector)+\(inside) \(extra)")["translations"] as! [[String: Any]]
                 for row in rows where row["kind"] as? String == "data" {
+                    // The row and its first hop may each be a run (`stride`, `count`): their
+                    // k-th sectors, in order, are the same data.
                     let hop = (row["path"] as! [[String: Any]])[0]
-                    let topStart = hop["start"] as! UInt64, length = row["length"] as! UInt64, leafStart = row["start"] as! UInt64
-                    for k in Swift.stride(from: UInt64(0), to: length, by: 1) {
-                        out.append(Pick(path: path, fileOffset: (e.fileSector + topStart - e.deviceSector + k) * 512, top: top,
-                                        topSector: topStart + k, leaf: row["device"] as! String, leafSector: leafStart + k))
+                    let leafRun = Self.run(row), topRun = Self.run(hop)
+                    #expect(leafRun.total == topRun.total, "\(row)")
+                    for k in Swift.stride(from: UInt64(0), to: min(leafRun.total, topRun.total), by: 1) {
+                        let topSector = topRun.sector(k)
+                        out.append(Pick(path: path, fileOffset: (e.fileSector + topSector - e.deviceSector) * 512, top: top,
+                                        topSector: topSector, leaf: row["device"] as! String, leafSector: leafRun.sector(k)))
                     }
                 }
             }
         }
         return out
+    }
+
+    /// A translate row or hop as its sectors in order: `start`+`length`, or `count` pieces of
+    /// `length` every `stride` sectors (docs/json/translate.schema.json).
+    static func run(_ o: [String: Any]) -> (total: UInt64, sector: (UInt64) -> UInt64) {
+        let start = o["start"] as! UInt64, length = o["length"] as! UInt64
+        let stride = o["stride"] as? UInt64 ?? length, count = o["count"] as? UInt64 ?? 1
+        return (length * count, { k in start + (k / length) * stride + k % length })
     }
 
     /// `count` random picks: simulate on the leaf names the file at the offset, and its
