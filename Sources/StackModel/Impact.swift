@@ -101,6 +101,8 @@ public struct ReverseMapAnswer: Sendable {
 public struct LayerImpact: Encodable, Sendable, Hashable {
     public var device: String
     public var ranges: [Piece]
+    /// One range (or run) of the layer with the outcome it has at this layer: lost below the
+    /// layer that saves or hides it, the translation's outcome from there up.
     public struct Piece: Encodable, Sendable, Hashable {
         /// Sectors.
         public var start: UInt64

@@ -374,6 +374,8 @@ public struct PmemInventory: Codable, Sendable, Hashable {
     }
 }
 
+/// An NVDIMM region as ndctl lists it (/sys/bus/nd/devices/regionN): its size and the bad
+/// ranges the platform reported, which a pmem failure event starts from.
 public struct PmemRegion: Codable, Sendable, Hashable {
     public var name: String
     public var size: UInt64
