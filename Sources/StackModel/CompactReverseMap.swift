@@ -246,6 +246,12 @@ struct PathBlock: Codable, Sendable, Hashable {
         guard shared.count == inode.count, suffix.count == inode.count else {
             throw ReverseMapBlockError("its inode, shared and suffix arrays have different lengths (\(inode.count), \(shared.count), \(suffix.count))")
         }
+        // A block as capture writes it: at most `capacity` names, none longer than PATH_MAX
+        // (include/uapi/linux/limits.h). Without these a small hostile block (each name the
+        // previous one plus a letter) would decode into gigabytes.
+        guard inode.count <= Self.capacity else {
+            throw ReverseMapBlockError("it has \(inode.count) paths, more than the \(Self.capacity) a block holds")
+        }
         var last: UInt64 = 0
         var previous: [UInt8] = [], previousScalars = 0
         for i in inode.indices {
@@ -265,6 +271,7 @@ struct PathBlock: Codable, Sendable, Hashable {
             previous.removeLast(previous.count - bytes)
             previous.append(contentsOf: suffix[i].utf8)
             previousScalars = keep + suffix[i].unicodeScalars.count
+            guard previous.count <= 4096 else { throw ReverseMapBlockError("path \(i) is longer than PATH_MAX (4096 bytes)") }
             table[last, default: []].append(String(decoding: previous, as: UTF8.self))
         }
     }
@@ -290,6 +297,9 @@ struct PathBlockBuilder {
 
     /// Adds a name; returns the block it completed, if any.
     mutating func add(_ inode: UInt64, _ path: String) -> PathBlock? {
+        // A name past PATH_MAX is not stored (the reader refuses one): the file stays listed
+        // by inode, as one the walk did not name.
+        guard path.utf8.count <= 4096 else { return nil }
         var done: PathBlock?
         if block.inode.count >= PathBlock.capacity { done = flush() }
         let scalars = Array(path.unicodeScalars)

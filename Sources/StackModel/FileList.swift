@@ -25,7 +25,8 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
     /// Name k is `arena[names[k].start..<names[k].end]` (UTF-8); an entry's names are
     /// contiguous in `names`, sorted.
     var arena: [UInt8] = []
-    var names: [(start: UInt32, end: UInt32)] = []
+    /// Byte offsets as `Int`: the arena passes 4 GiB at about 40 million files.
+    var names: [(start: Int, end: Int)] = []
 
     public init() {}
     public init(arrayLiteral elements: FileHit...) { self.init(elements) }
@@ -40,9 +41,9 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
     }
 
     mutating func appendName(_ n: String) {
-        let start = UInt32(arena.count)
+        let start = arena.count
         arena += n.utf8
-        names.append((start, UInt32(arena.count)))
+        names.append((start, arena.count))
     }
 
     public var startIndex: Int { 0 }
@@ -169,7 +170,7 @@ struct FileFold {
 }
 
 extension FileList {
-    func string(_ n: (start: UInt32, end: UInt32)) -> String { String(decoding: arena[Int(n.start)..<Int(n.end)], as: UTF8.self) }
+    func string(_ n: (start: Int, end: Int)) -> String { String(decoding: arena[Int(n.start)..<Int(n.end)], as: UTF8.self) }
 
     /// The entries' indices in (path, inode) order, as `String` compares paths: by bytes
     /// where that is the same (ASCII around the first difference), as strings where a name is

@@ -154,7 +154,9 @@ public struct PieceBudget: Sendable {
     public private(set) var left: Int
     public init(limit: Int = PieceBudget.defaultLimit) { self.limit = limit; left = limit }
     /// Takes one piece; false once the bound is reached.
-    mutating func take() -> Bool { guard left > 0 else { return false }; left -= 1; return true }
+    mutating func take() -> Bool { take(1) }
+    /// Takes `n` pieces at once; false (and nothing taken) when fewer than `n` are left.
+    mutating func take(_ n: UInt64) -> Bool { guard n <= UInt64(left) else { return false }; left -= Int(n); return true }
     var reason: String { "more than \(limit) pieces to translate one by one: the rest is not followed" }
 }
 

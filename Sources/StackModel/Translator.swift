@@ -583,7 +583,8 @@ public struct Translator: Sendable {
             let leaf = topology.resolveUnchecked(rows[i].device)
             if pathwise && judgedPathwise(from: leaf) { rows[i].outcome = .degraded; continue } // a redundant layer on its one path
             let run = rows[i].run
-            guard run.count <= UInt64(budget.left) else { rows[i].outcome = .unknown; rows[i].reason = budget.reason; continue }
+            // Expanding the row spends its pieces: every row of a query draws on one bound.
+            guard budget.take(run.count) else { rows[i].outcome = .unknown; rows[i].reason = budget.reason; continue }
             var d = Damage()
             for p in run.pieces { d.lost.insert(p) }
             guard let damage = propagate([leaf: d], budget: &budget) else { rows[i].outcome = .unknown; rows[i].reason = budget.reason; continue }

@@ -140,4 +140,26 @@ import TestSupport
                 && e?.description.contains("\n") == false
         }
     }
+
+    /// A version 1-3 record that runs past 2^64 bytes is refused when the map is read (the
+    /// index adds physical and length), not a crash.
+    @Test func anOldRecordPastTheLargestOffsetIsRefused() throws {
+        let record = String(decoding: try JSONEncoder().encode(ReverseMapRecord(physical: .max, length: 2, inode: 5)), as: UTF8.self)
+        let json = "{\"mountpoint\":\"/mnt\",\"device\":\"253:0\",\"type\":\"xfs\",\"notes\":[],\"records\":[\(record)],\"paths\":{}}"
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(FilesystemReverseMap.self, from: Data(json.utf8)) }
+        let fine = json.replacing("\(UInt64.max)", with: "4096")
+        #expect(try JSONDecoder().decode(FilesystemReverseMap.self, from: Data(fine.utf8)).paths(of: 5) == nil)
+    }
+
+    /// A name past PATH_MAX is not stored (a reader refuses one, so a hostile block of ever
+    /// longer names cannot decode into gigabytes); the others are.
+    @Test func aNamePastPathMaxIsLeftOut() throws {
+        let long = "/mnt/" + String(repeating: "d/", count: 2100) + "f"
+        let records = [ReverseMapRecord(physical: 0, length: 4096, inode: 5), ReverseMapRecord(physical: 4096, length: 4096, inode: 6)]
+        let map = FilesystemReverseMap(mountpoint: "/mnt", device: "253:0", type: "xfs", records: records, paths: ["5": [long], "6": ["/mnt/b"]], notes: [])
+        let snapshot = try SnapshotCodec.decode(Data(try Self.streamed([map])), file: "t")
+        let read = try #require(snapshot.reverseMaps?.first)
+        #expect(read.paths(of: 5) == nil)
+        #expect(read.paths(of: 6) == ["/mnt/b"])
+    }
 }
