@@ -139,11 +139,6 @@ public struct SnapshotCapture: Sendable {
         }
         do { try file.commit() } catch { throw EngineError(.failure, "\(error)") }
     }
-
-    /// Writes a snapshot file whole or not at all: a partial snapshot must never be left behind.
-    public static func write(_ bytes: [UInt8], to path: String) throws(EngineError) {
-        do { try AtomicFile.write(bytes, to: path) } catch { throw EngineError(.failure, "\(error)") }
-    }
 }
 
 extension SnapshotCapture.Selection {

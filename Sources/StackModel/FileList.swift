@@ -92,7 +92,6 @@ struct FileFold {
 
     var count: Int { inodes.count }
     var isEmpty: Bool { inodes.isEmpty }
-    var allInodes: Set<UInt64> { Set(inodes) }
 
     mutating func add(inode: UInt64, offset: UInt64, length: UInt64, shared: Bool, unwritten: Bool) {
         let s: UInt32

@@ -278,10 +278,6 @@ public struct Translator: Sendable {
         }
     }
 
-    static func shifted(_ r: StridedRange, from: UInt64, to: UInt64) -> StridedRange {
-        StridedRange(start: r.start - from + to, length: r.length, stride: r.stride, count: r.count)
-    }
-
     /// Two runs of the same length, stride and count: a layer that maps one onto the other
     /// linearly maps every piece of it the same way.
     static func sameShape(_ a: StridedRange, _ b: StridedRange) -> Bool {
@@ -331,7 +327,7 @@ public struct Translator: Sendable {
                     let role = map.members[slot].role
                     if let (s, o) = map.identitySlot, s == slot {
                         for part in f.range.intersection(SectorRange(start: o, length: map.target.length)) {
-                            let d = Self.shifted(part, from: o, to: map.target.start)
+                            let d = part.rebased(from: o, to: map.target.start)
                             let below = arena.narrow(f.hop, to: part)
                             var hop = Hop(device: topology.nodes[upper].name, start: 0, length: 0, target: map.target.typeName, role: role.rawValue)
                             hop.setRun(d)
@@ -392,7 +388,7 @@ public struct Translator: Sendable {
     /// contiguous range under the run of chunks it holds); nil when that part is not one
     /// range or one run.
     static func correspond(_ q: StridedRange, inside w: StridedRange, onto h: StridedRange) -> StridedRange? {
-        if sameShape(h, w) { return shifted(q, from: w.start, to: h.start) }
+        if sameShape(h, w) { return q.rebased(from: w.start, to: h.start) }
         guard h.totalLength == w.totalLength, q.start >= w.start else { return nil }
         let i = (q.start - w.start) / w.stride, o = (q.start - w.start) % w.stride
         guard o + q.length <= w.length else { return nil }
