@@ -26,6 +26,7 @@ int clinux_freeze(int fd) { return ioctl(fd, FIFREEZE, 0); }
 int clinux_thaw(int fd) { return ioctl(fd, FITHAW, 0); }
 int clinux_blkgetsize64(int fd, uint64_t *bytes) { return ioctl(fd, BLKGETSIZE64, bytes); }
 int clinux_o_direct(void) { return O_DIRECT; }
+int clinux_o_tmpfile(void) { return O_TMPFILE; }
 size_t clinux_fsmap_head_size(uint32_t count) { return sizeof(struct fsmap_head) + (size_t)count * sizeof(struct fsmap); }
 size_t clinux_fiemap_size(uint32_t count) { return sizeof(struct fiemap) + (size_t)count * sizeof(struct fiemap_extent); }
 

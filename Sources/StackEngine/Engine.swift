@@ -40,11 +40,19 @@ public protocol Engine: Sendable {
 
     /// The same names handed to `body` as they are found, (inode, name), none kept: the
     /// impact puts them straight into its compact file list.
-    func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+    /// `.all`: every name of every inode (a whole-device impact; the impact keeps those of
+    /// its files).
+    func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
                      _ body: (UInt64, String) -> Void)
 
-    /// Every process use (open or mapped) of `inodes` on `fs`: /proc now, or as captured.
-    func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse]
+    /// Every process use (open or mapped) of `inodes` on `fs` (`.all`: of any inode of it):
+    /// /proc now, or as captured.
+    func fileUses(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory) -> [FileUse]
+
+    /// Where a file list too large for memory spills (`SpillPolicy.store`): a temporary file
+    /// away from `fs`. Nil: this engine keeps its lists in memory (it cannot name every inode
+    /// of a filesystem, which a spilled list asks).
+    func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)?
 
     /// The mappings of the dynamic targets of `tables` (read from `inventory`) from their
     /// metadata: the given files first (each source names its device the way device arguments
@@ -101,11 +109,16 @@ extension Engine {
         return answer.notes
     }
 
-    /// Over `paths`, which holds them all.
-    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+    /// Over `paths`, which holds them all (`.all` is not asked of such an engine: its lists
+    /// are held, and it answers none).
+    public func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
                             _ body: (UInt64, String) -> Void) {
-        for (inode, names) in paths(fs, inodes: inodes, in: inventory, options: options) { for n in names { body(inode, n) } }
+        guard case .some(let set) = inodes else { return }
+        for (inode, names) in paths(fs, inodes: set, in: inventory, options: options) { for n in names { body(inode, n) } }
     }
+
+    /// None: an engine over `paths` alone holds its lists.
+    public func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)? { nil }
 }
 
 /// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StackModel
 import StackSystem
 
@@ -13,6 +16,13 @@ public struct ImpactRun: Sendable {
 
     /// Time spent in the reverse map, in naming its inodes and in process uses, for DMSTACK_TIMING.
     public struct Timing: Sendable { public var mapNanos: UInt64 = 0, pathNanos: UInt64 = 0, procNanos: UInt64 = 0 }
+
+    /// File pieces held before a file list spills to a temporary file (`FileFold`):
+    /// DMSTACK_SPILL_PIECES overrides it (tests make small filesystems spill).
+    static var spillPieces: Int {
+        if let v = getenv("DMSTACK_SPILL_PIECES").flatMap({ Int(String(cString: $0)) }), v > 0 { return v }
+        return SpillPolicy().pieces
+    }
 
     public init(engine: any Engine, inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 reverseMapOptions: ReverseMapOptions = ReverseMapOptions(), time: any TimeSource = SystemTime()) {
@@ -32,7 +42,7 @@ public struct ImpactRun: Sendable {
         let engine = engine, inventory = inventory, options = reverseMapOptions, time = time
         // The map is read as a stream and folded as it comes (the engine pages GETFSMAP);
         // names are asked once, for the inodes found.
-        let planner = ImpactPlanner(inventory: inventory, mappings: mappings, records: { fs, role, ranges, body in
+        var planner = ImpactPlanner(inventory: inventory, mappings: mappings, records: { fs, role, ranges, body in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.mapNanos += time.monotonicNanoseconds() - t }
             return try engine.forEachReverseMapRecord(fs, role: role, ranges: ranges, in: inventory, options: options, body)
@@ -45,6 +55,7 @@ public struct ImpactRun: Sendable {
             defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }
             return engine.fileUses(fs, inodes: inodes, in: inventory)
         })
+        planner.spill = SpillPolicy(pieces: Self.spillPieces, store: { fs in try engine.spillStore(for: fs) })
         do { return (try planner.plan(leaf: leaf, range: range, event: event), clock.timing) } catch let e as TopologyError {
             throw EngineError(.usage, "\(e)")
         } catch let e as UnknownDeviceError {

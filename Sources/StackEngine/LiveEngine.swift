@@ -65,14 +65,19 @@ public struct LiveEngine: Engine {
     }
 
     /// The same walk, each name handed on as it is found.
-    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+    public func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
                             _ body: (UInt64, String) -> Void) {
         var reader = ReverseMapReader()
         reader.progress = options.progress
         reader.forEachPath(root: fs.mountpoint, inodes: inodes, body)
     }
 
-    public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
+    /// A temporary file away from the filesystem (`TemporarySpillFile`).
+    public func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)? {
+        try TemporarySpillFile(avoiding: fs.mount.majorMinor)
+    }
+
+    public func fileUses(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory) -> [FileUse] {
         ProcessScanner.fileUses(device: fs.mount.majorMinor, inodes: inodes)
     }
 

@@ -117,7 +117,7 @@ public struct SnapshotCapture: Sendable {
             start += Self.pathChunk
         } while start < sorted.count
         try writer.endMap(notes: notes)
-        return engine.fileUses(fs, inodes: inodes, in: inventory)
+        return engine.fileUses(fs, inodes: .some(inodes), in: inventory)
     }
 
     /// Inodes named per walk of a filesystem's tree: about 20 MiB of paths.

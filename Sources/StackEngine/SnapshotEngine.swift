@@ -76,13 +76,21 @@ public struct SnapshotEngine: Engine {
     }
 
     /// As captured, each name handed on; nothing collected.
-    public func forEachPath(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory, options: ReverseMapOptions,
+    public func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
                             _ body: (UInt64, String) -> Void) {
         guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else { return }
-        for inode in inodes { for n in map.paths(of: inode) ?? [] { body(inode, n) } }
+        switch inodes {
+        case .some(let set): for inode in set { for n in map.paths(of: inode) ?? [] { body(inode, n) } }
+        case .all: map.forEachPath(body)
+        }
     }
 
-    public func fileUses(_ fs: MountedFilesystem, inodes: Set<UInt64>, in inventory: Inventory) -> [FileUse] {
+    /// A temporary file, as live (the snapshot's own filesystem is not judged).
+    public func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)? {
+        try TemporarySpillFile(avoiding: "")
+    }
+
+    public func fileUses(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory) -> [FileUse] {
         fileUses.filter { $0.device == fs.mount.majorMinor && inodes.contains($0.inode) }
     }
 

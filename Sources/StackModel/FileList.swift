@@ -1,10 +1,12 @@
-/// The files a filesystem loses, sorted by path, in a compact store: one fixed-size entry a
-/// file, their lost ranges in one flat array and their names in one byte arena, instead of a
-/// `FileHit` (three arrays and several strings, each its own allocation) a file. A whole-device
-/// impact lists every file of the filesystem (millions), so the list is a collection whose
-/// elements are made as they are read: the streaming JSON writer and `remove` take one at a
-/// time, and nothing holds them all as `FileHit`s. Encodes as the array of `FileHit`s.
-public struct FileList: RandomAccessCollection, Encodable, Sendable, ExpressibleByArrayLiteral {
+/// The files a filesystem loses, in a compact store: one fixed-size entry a file, their lost
+/// ranges in one flat array and their names in one byte arena, instead of a `FileHit` (three
+/// arrays and several strings, each its own allocation) a file; sorted by path. A list too
+/// large for memory (a whole-device impact on millions of files) is spilled instead: its
+/// pieces and names in sorted runs of a temporary file, joined by inode as it is read
+/// (`SpilledFiles`), so it comes in inode order. Either way it is a sequence whose elements are
+/// made as they are read: the streaming JSON writer and `remove` take one at a time, and
+/// nothing holds them all as `FileHit`s. Encodes as the array of `FileHit`s.
+public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral {
     /// 32 bytes a file.
     struct Entry: Sendable {
         var inode: UInt64
@@ -27,6 +29,8 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
     var arena: [UInt8] = []
     /// Byte offsets as `Int`: the arena passes 4 GiB at about 40 million files.
     var names: [(start: Int, end: Int)] = []
+    /// Set for a spilled list: the entries above are then empty.
+    var spilled: SpilledFiles?
 
     public init() {}
     public init(arrayLiteral elements: FileHit...) { self.init(elements) }
@@ -40,23 +44,32 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
         }
     }
 
-    mutating func appendName(_ n: String) {
+    mutating func appendName(_ n: some Collection<UInt8>) {
         let start = arena.count
-        arena += n.utf8
+        arena += n
         names.append((start, arena.count))
     }
+    mutating func appendName(_ n: String) { appendName(n.utf8) }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { entries.count }
+    public var count: Int { spilled?.count ?? entries.count }
+    public var isEmpty: Bool { count == 0 }
+    public var underestimatedCount: Int { count }
+    /// Whether the list was spilled (inode order) rather than held (path order).
+    public var isSpilled: Bool { spilled != nil }
 
-    /// The entry at position `i`.
+    /// The entry at position `i` of a held list.
     func entry(_ i: Int) -> Entry { entries[order.isEmpty ? i : Int(order[i])] }
 
-    public subscript(i: Int) -> FileHit {
-        let e = entry(i)
+    func hit(_ e: Entry) -> FileHit {
         let all = (0..<Int(e.nameCount)).map { name(Int(e.firstName) + $0) }
         return FileHit(path: all.first ?? "<inode \(e.inode)>", paths: all, inode: e.inode,
                        extents: Array(extents(of: e)), shared: e.shared, unwritten: e.unwritten)
+    }
+
+    static func hit(_ f: JoinedFile) -> FileHit {
+        let all = f.names.map { String(decoding: f.arena[$0], as: UTF8.self) }
+        return FileHit(path: all.first ?? "<inode \(f.inode)>", paths: all, inode: f.inode, extents: f.extents,
+                       shared: f.flags & 1 != 0, unwritten: f.flags & 2 != 0)
     }
 
     func name(_ k: Int) -> String { String(decoding: nameBytes(k), as: UTF8.self) }
@@ -64,13 +77,78 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
     func extents(of e: Entry) -> ArraySlice<ByteRange> { extents[Int(e.firstExtent)..<Int(e.firstExtent + e.extentCount)] }
 
     /// Every lost byte of every file, without making the `FileHit`s.
-    public var totalLostBytes: UInt64 { extents.reduce(0) { $0 + $1.length } }
+    public var totalLostBytes: UInt64 { spilled?.totalLostBytes ?? extents.reduce(0) { $0 + $1.length } }
 
-    /// The inodes in order, without making the `FileHit`s.
-    public var inodes: some Sequence<UInt64> { indices.lazy.map { entry($0).inode } }
+    /// The first file in the list's order.
+    public var first: FileHit? {
+        var it = makeIterator()
+        return it.next()
+    }
 
-    /// The lost ranges of the file at `i`, without making its `FileHit`.
-    public func extents(at i: Int) -> ArraySlice<ByteRange> { extents(of: entry(i)) }
+    /// The files in order, one at a time. A spilled list whose temporary file cannot be read
+    /// back (it never should) ends early: `forEachFile` throws instead.
+    public struct Iterator: IteratorProtocol {
+        let list: FileList
+        var position = 0
+        var cursor: SpilledFiles.Cursor?
+        var file = JoinedFile()
+        var failed = false
+
+        public mutating func next() -> FileHit? {
+            guard let spilled = list.spilled else {
+                guard position < list.entries.count else { return nil }
+                position += 1
+                return list.hit(list.entry(position - 1))
+            }
+            guard !failed else { return nil }
+            do {
+                if cursor == nil { cursor = try SpilledFiles.Cursor(spilled, names: true) }
+                guard try cursor!.next(&file) else { return nil }
+                return FileList.hit(file)
+            } catch {
+                failed = true
+                return nil
+            }
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(list: self) }
+
+    /// Each file as raw parts, no `FileHit` made: inode, flags (1 shared, 2 unwritten), lost
+    /// ranges, names (UTF-8, sorted). Throws what reading a spilled list back throws.
+    func forEachFile(_ body: (UInt64, UInt8, ArraySlice<ByteRange>, [ArraySlice<UInt8>]) throws -> Void) throws {
+        if let spilled {
+            var cursor = try SpilledFiles.Cursor(spilled, names: true)
+            var file = JoinedFile()
+            while try cursor.next(&file) {
+                try body(file.inode, file.flags, file.extents[...], file.names.map { file.arena[$0] })
+            }
+            return
+        }
+        for i in entries.indices {
+            let e = entry(i)
+            try body(e.inode, e.flags, extents(of: e), (0..<Int(e.nameCount)).map { nameBytes(Int(e.firstName) + $0) })
+        }
+    }
+
+    /// The lost ranges of the files among `inodes` (a few: the ones processes use), by one
+    /// pass over the list.
+    public func extents(ofInodes inodes: Set<UInt64>) throws -> [UInt64: [ByteRange]] {
+        guard !inodes.isEmpty else { return [:] }
+        var out: [UInt64: [ByteRange]] = [:]
+        if let spilled {
+            var cursor = try SpilledFiles.Cursor(spilled, names: false)
+            var file = JoinedFile()
+            while try cursor.next(&file) { if inodes.contains(file.inode) { out[file.inode] = file.extents } }
+            return out
+        }
+        for e in entries where inodes.contains(e.inode) { out[e.inode] = Array(extents(of: e)) }
+        return out
+    }
+
+    /// Which inodes to ask about for this list: the set of a held list, every inode for a
+    /// spilled one (the set would be as large as the list).
+    public var selection: InodeSelection { spilled != nil ? .all : .some(Set(entries.lazy.map(\.inode))) }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.unkeyedContainer()
@@ -78,46 +156,161 @@ public struct FileList: RandomAccessCollection, Encodable, Sendable, Expressible
     }
 }
 
-/// A filesystem's file owners folded as reverse-map records arrive: a slot an inode, its lost
-/// pieces appended flat (a file's records come in device order, scattered among the others'),
-/// sorted and merged per file only once the map is read; then the names, as the walk finds
-/// them, straight into the list's arena. Memory is a few words a piece and a slot, and the
-/// bytes of the names, never a `FileHit` or a `String` a file.
-struct FileFold {
-    private var slot: [UInt64: UInt32] = [:]
-    private var inodes: [UInt64] = []
-    private var flags: [UInt8] = []
-    /// (slot, file offset, length) of every lost piece, in arrival order.
-    private var pieces: [(slot: UInt32, offset: UInt64, length: UInt64)] = []
+/// Which inodes a question is about: a set, or every inode of the filesystem (a whole-device
+/// impact, where the set would be as large as the filesystem).
+public enum InodeSelection: Sendable, Equatable {
+    case some(Set<UInt64>)
+    case all
 
-    var count: Int { inodes.count }
-    var isEmpty: Bool { inodes.isEmpty }
-
-    mutating func add(inode: UInt64, offset: UInt64, length: UInt64, shared: Bool, unwritten: Bool) {
-        let s: UInt32
-        if let known = slot[inode] { s = known } else {
-            s = UInt32(inodes.count)
-            slot[inode] = s
-            inodes.append(inode)
-            flags.append(0)
+    public func contains(_ inode: UInt64) -> Bool {
+        switch self {
+        case .some(let s): s.contains(inode)
+        case .all: true
         }
-        flags[Int(s)] |= (shared ? 1 : 0) | (unwritten ? 2 : 0)
-        pieces.append((s, offset, length))
     }
 
-    /// The files, sorted by (first path, inode) as `FileHit`s always were, each file's names
-    /// sorted and its pieces merged. `names` is called once, with the inodes and a body that
-    /// takes each (inode, name) as it is found.
-    consuming func finish(names forEachName: (Set<UInt64>, (UInt64, String) -> Void) -> Void) -> FileList {
-        pieces.sort { ($0.slot, $0.offset, $0.length) < ($1.slot, $1.offset, $1.length) }
+    public var isEmpty: Bool { if case .some(let s) = self { s.isEmpty } else { false } }
+}
+
+/// A filesystem's file owners folded as reverse-map records arrive: their lost pieces appended
+/// flat (a file's records come in device order, scattered among the others'), sorted by inode
+/// and merged per file only once the map is read; then the names, as the walk finds them,
+/// straight into the list's arena. Memory is a few words a piece and the bytes of the names,
+/// never a `FileHit` or a `String` a file. Past `policy.pieces` pieces the fold spills: each
+/// full buffer is sorted and written as a run to the policy's store, the names likewise, and
+/// the list joins the runs as it is read (`SpilledFiles`): memory no longer grows with the
+/// files.
+struct FileFold {
+    let policy: SpillPolicy
+    let fs: MountedFilesystem
+    private var pieces: [FilePiece] = []
+    private var store: (any SpillStore)?
+    /// The policy's store said no (nil) or failed: nothing more is spilled.
+    private var noStore = false
+    private var pieceRuns: [SpillRun] = []
+    /// Why spilling stopped (the store failed): the rest is held in memory.
+    private(set) var notes: [String] = []
+
+    init(policy: SpillPolicy = SpillPolicy(), fs: MountedFilesystem) {
+        self.policy = policy
+        self.fs = fs
+    }
+
+    var isEmpty: Bool { pieces.isEmpty && pieceRuns.isEmpty }
+
+    mutating func add(inode: UInt64, offset: UInt64, length: UInt64, shared: Bool, unwritten: Bool) {
+        pieces.append(FilePiece(inode: inode, offset: offset, length: length, flags: (shared ? 1 : 0) | (unwritten ? 2 : 0)))
+        if pieces.count >= policy.pieces { spillPieces() }
+    }
+
+    /// The store, made at the first spill; nil when there is none (kept in memory).
+    private mutating func spillStore() -> (any SpillStore)? {
+        if let store { return store }
+        guard let make = policy.store, !noStore else { return nil }
+        do { store = try make(fs) } catch {
+            notes.append("the file list of \(fs.mountpoint) could not be spilled to a temporary file (\(error)): it is held in memory")
+        }
+        if store == nil { noStore = true }
+        return store
+    }
+
+    private mutating func spillPieces() {
+        guard let store = spillStore() else { return }
+        pieces.sort(by: FilePiece.before)
+        var w = RunWriter(store)
+        do {
+            for p in pieces {
+                w.u64(p.inode); w.u64(p.offset); w.u64(p.length); w.byte(p.flags)
+                try w.flushIfFull()
+            }
+            pieceRuns.append(try w.finish())
+            pieces.removeAll(keepingCapacity: true)
+        } catch {
+            // What was written of this run is lost to the list: it is still in `pieces`.
+            notes.append("writing the file list of \(fs.mountpoint) to \(store.place) failed (\(error)): the rest is held in memory")
+            noStore = true
+        }
+    }
+
+    /// The files with their names. Held (nothing spilled): sorted by (first path, inode) as
+    /// `FileHit`s always were, each file's names sorted, `names` asked for the set of inodes.
+    /// Spilled: in inode order, `names` asked for every inode (`.all`) and its answers
+    /// spilled as well. `names` is called once, with a body that takes each (inode, name) as
+    /// it is found.
+    consuming func finish(names forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void) -> (files: FileList, notes: [String]) {
+        if !pieceRuns.isEmpty, let store, !noStore {
+            if !pieces.isEmpty { spillPieces() }
+            if pieces.isEmpty, let list = finishSpilled(store, forEachName) { return (list, notes) }
+        }
+        let list = finishHeld(forEachName)
+        return (list, notes)
+    }
+
+    private mutating func finishSpilled(_ store: any SpillStore, _ forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void) -> FileList? {
+        // Names as (inode, bytes) runs, each sorted by inode then bytes.
+        var arena: [UInt8] = []
+        var held: [(inode: UInt64, start: Int, end: Int)] = []
+        var nameRuns: [SpillRun] = []
+        var failure: (any Error)?
+        func spillNames() {
+            guard failure == nil, !held.isEmpty else { return }
+            held.sort { a, b in
+                a.inode != b.inode ? a.inode < b.inode : arena[a.start..<a.end].lexicographicallyPrecedes(arena[b.start..<b.end])
+            }
+            var w = RunWriter(store)
+            do {
+                for n in held {
+                    w.u64(n.inode); w.u32(UInt32(n.end - n.start)); w.bytes(arena[n.start..<n.end])
+                    try w.flushIfFull()
+                }
+                nameRuns.append(try w.finish())
+            } catch { failure = error }
+            held.removeAll(keepingCapacity: true)
+            arena.removeAll(keepingCapacity: true)
+        }
+        forEachName(.all) { inode, name in
+            guard failure == nil else { return }
+            let s = arena.count
+            arena += name.utf8
+            held.append((inode, s, arena.count))
+            if arena.count + held.count * 24 >= policy.nameBytes { spillNames() }
+        }
+        spillNames()
+        do {
+            if let failure { throw failure }
+            let spilled = try SpilledFiles(pieceRuns: pieceRuns, nameRuns: nameRuns, place: store.place)
+            var list = FileList()
+            list.spilled = spilled
+            return list
+        } catch {
+            notes.append("the spilled file list of \(fs.mountpoint) in \(store.place) could not be written or read back (\(error))")
+            return nil
+        }
+    }
+
+    private mutating func finishHeld(_ forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void) -> FileList {
+        // Pieces spilled before a store failed come back into memory.
+        if !pieceRuns.isEmpty {
+            do {
+                var merge = try RunMerge(pieceRuns, before: FilePiece.before) { try $0.piece() }
+                while let p = try merge.pop() { pieces.append(p) }
+            } catch {
+                notes.append("pieces of the file list of \(fs.mountpoint) could not be read back (\(error)): files may be missing from the list")
+            }
+            pieceRuns = []
+        }
+        pieces.sort(by: FilePiece.before)
         var list = FileList()
-        list.entries.reserveCapacity(inodes.count)
+        var inodes: [UInt64] = []
         var at = 0
-        for s in 0..<inodes.count {
+        while at < pieces.count {
+            let inode = pieces[at].inode
             let first = list.extents.count
-            while at < pieces.count && Int(pieces[at].slot) == s {
+            var flags: UInt8 = 0
+            while at < pieces.count && pieces[at].inode == inode {
                 let p = pieces[at]
                 at += 1
+                flags |= p.flags
                 guard p.length > 0 else { continue }
                 if list.extents.count > first, let last = list.extents.last, p.offset <= last.end {
                     list.extents[list.extents.count - 1].length = max(last.end, p.offset + p.length) - last.offset
@@ -125,22 +318,25 @@ struct FileFold {
                     list.extents.append(ByteRange(offset: p.offset, length: p.length))
                 }
             }
-            list.entries.append(FileList.Entry(inode: inodes[s], firstExtent: UInt32(first), extentCount: UInt32(list.extents.count - first),
-                                               firstName: 0, nameCount: 0, flags: flags[s]))
+            guard list.extents.count > first else { continue }
+            inodes.append(inode)
+            list.entries.append(FileList.Entry(inode: inode, firstExtent: UInt32(first), extentCount: UInt32(list.extents.count - first),
+                                               firstName: 0, nameCount: 0, flags: flags))
         }
         pieces = []
-        flags = []
-        // Names as they come: (slot, name id), then grouped by slot (a counting sort).
+        // Names as they come: (slot, name id), then grouped by slot (a counting sort). The
+        // entries are in inode order: a name's slot is found by binary search.
         var named: [(slot: UInt32, id: UInt32)] = []
         var found = FileList()
         if !inodes.isEmpty {
-            forEachName(Set(inodes)) { inode, name in
-                guard let s = slot[inode] else { return }
-                named.append((s, UInt32(found.names.count)))
+            forEachName(.some(Set(inodes))) { inode, name in
+                var lo = 0, hi = inodes.count
+                while lo < hi { let mid = (lo + hi) / 2; if inodes[mid] < inode { lo = mid + 1 } else { hi = mid } }
+                guard lo < inodes.count, inodes[lo] == inode else { return }
+                named.append((UInt32(lo), UInt32(found.names.count)))
                 found.appendName(name)
             }
         }
-        slot = [:]
         var begin = [UInt32](repeating: 0, count: inodes.count + 1)
         for n in named { begin[Int(n.slot) + 1] += 1 }
         for i in 0..<inodes.count { begin[i + 1] += begin[i] }
@@ -162,7 +358,6 @@ struct FileFold {
                 list.names += sorted
             }
         }
-        inodes = []
         list.order = list.pathOrder().map { UInt32($0) }
         return list
     }

@@ -236,20 +236,24 @@ public struct ImpactPlanner {
     public var mappings: DynamicMappings
     /// The whole answer at once; over `records` and `paths` for a planner made with those.
     public var reverseMap: (MountedFilesystem, HolderRole, [ByteRange]) throws -> ReverseMapAnswer
-    public var users: (MountedFilesystem, Set<UInt64>) -> [FileUse]
+    /// Who maps or holds open the inodes asked (every inode: all uses on the filesystem).
+    public var users: (MountedFilesystem, InodeSelection) -> [FileUse]
     /// The reverse map as a stream: the records over some ranges (bytes, sorted, disjoint) of
     /// one device, each handed to the body as it is read; returns the notes. A throw means
     /// the map stopped short.
     public var records: (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String]
     /// Every name of the inodes asked, once the records are read, each (inode, name) handed
     /// to the body as it is found.
-    public var names: (MountedFilesystem, Set<UInt64>, (UInt64, String) -> Void) -> Void
+    public var names: (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> Void
+    /// How a large file list spills out of memory (`FileFold`); the engines give a
+    /// temporary file on a filesystem the event does not touch.
+    public var spill = SpillPolicy()
 
     /// Over a reverse map that answers all at once (tests, small maps): its records are
     /// streamed from the answer and its paths kept for the names asked after.
     public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 reverseMap: @escaping (MountedFilesystem, HolderRole, [ByteRange]) throws -> ReverseMapAnswer,
-                users: @escaping (MountedFilesystem, Set<UInt64>) -> [FileUse]) {
+                users: @escaping (MountedFilesystem, InodeSelection) -> [FileUse]) {
         final class Names: @unchecked Sendable { var byMount: [String: [UInt64: [String]]] = [:] }
         let names = Names()
         self.inventory = inventory
@@ -264,7 +268,10 @@ public struct ImpactPlanner {
         }
         self.names = { fs, inodes, body in
             let known = names.byMount[fs.mountpoint] ?? [:]
-            for i in inodes { for n in known[i] ?? [] { body(i, n) } }
+            switch inodes {
+            case .some(let set): for i in set { for n in known[i] ?? [] { body(i, n) } }
+            case .all: for (i, ns) in known { for n in ns { body(i, n) } }
+            }
         }
     }
 
@@ -272,8 +279,8 @@ public struct ImpactPlanner {
     /// number of records, only with the files and metadata found.
     public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 records: @escaping (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String],
-                names: @escaping (MountedFilesystem, Set<UInt64>, (UInt64, String) -> Void) -> Void,
-                users: @escaping (MountedFilesystem, Set<UInt64>) -> [FileUse]) {
+                names: @escaping (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> Void,
+                users: @escaping (MountedFilesystem, InodeSelection) -> [FileUse]) {
         self.inventory = inventory
         self.mappings = mappings
         self.records = records
@@ -283,7 +290,7 @@ public struct ImpactPlanner {
             var all: [ReverseMapRecord] = []
             let notes = try records(fs, role, ranges) { all.append($0) }
             var paths: [UInt64: [String]] = [:]
-            names(fs, Set(all.compactMap(\.inode))) { paths[$0, default: []].append($1) }
+            names(fs, .some(Set(all.compactMap(\.inode)))) { paths[$0, default: []].append($1) }
             return ReverseMapAnswer(records: all, paths: paths, notes: notes)
         }
     }
@@ -422,7 +429,7 @@ public struct ImpactPlanner {
     /// so one leg of a striped volume is never expanded into its chunks.
     func owners(_ fs: MountedFilesystem, _ hits: [HolderRole: [StridedRange]]) -> Owners {
         var metadata: [String: MetadataHit] = [:]
-        var files = FileFold()
+        var files = FileFold(policy: spill, fs: fs)
         var out = Owners()
         for role in HolderRole.allCases.filter({ hits[$0] != nil }) {
             let runs = RunIndex(hits[role]!)
@@ -457,7 +464,9 @@ public struct ImpactPlanner {
         }
         out.metadata = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
             .sorted { ($0.role.rawValue, $0.kind, $0.inode ?? 0) < ($1.role.rawValue, $1.kind, $1.inode ?? 0) }
-        out.files = files.finish { inodes, body in names(fs, inodes, body) }
+        let (list, spillNotes) = files.finish { inodes, body in names(fs, inodes, body) }
+        out.files = list
+        out.notes += spillNotes
         return out
     }
 
@@ -501,15 +510,18 @@ public struct ImpactPlanner {
         // /proc is scanned once for the whole set of inodes.
         // The uses are few: only their inodes are looked up in the list (one pass), so
         // nothing a file is built here.
-        let uses = fileHits.isEmpty ? [] : users(fs, Set(fileHits.inodes))
-        var lost: [UInt64: Int] = Dictionary(uses.map { ($0.inode, -1) }) { a, _ in a }
-        if !lost.isEmpty { for (i, inode) in fileHits.inodes.enumerated() where lost[inode] == -1 { lost[inode] = i } }
-        lost = lost.filter { $0.value >= 0 }
+        // A spilled list asks for every use on the filesystem (the set would be the list).
+        let uses = fileHits.isEmpty ? [] : users(fs, fileHits.selection)
+        let lost: [UInt64: [ByteRange]]
+        do { lost = try fileHits.extents(ofInodes: Set(uses.map(\.inode))) } catch {
+            lost = Dictionary(uses.map { ($0.inode, [ByteRange(offset: 0, length: UInt64.max / 2)]) }) { a, _ in a }
+            notes.append("the spilled file list could not be read back to match processes (\(error)): every process using a file of this filesystem is listed")
+        }
         let page: UInt64 = 4096
         let processes = uses.filter { use in
             guard let hit = lost[use.inode] else { return false }
             guard use.how == "mmap", let offset = use.fileOffset, let length = use.fileLength else { return true }
-            return fileHits.extents(at: hit).contains { e in
+            return hit.contains { e in
                 let first = e.offset / page * page, last = (e.end + page - 1) / page * page
                 return first < offset + length && offset < last
             }
@@ -541,7 +553,7 @@ public struct ImpactPlanner {
         if !fileHits.isEmpty {
             // One action for every file listed: each file's lost ranges are in `files`.
             let bytes = fileHits.totalLostBytes
-            actions.append(ImpactAction(action: .invalidate, target: fileHits.count == 1 ? fileHits[0].path : "the \(fileHits.count) files listed",
+            actions.append(ImpactAction(action: .invalidate, target: fileHits.count == 1 ? fileHits.first?.path ?? "1 file" : "the \(fileHits.count) files listed",
                                         reason: "cached pages of the lost ranges (\(bytes) bytes) "
                                             + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
         }

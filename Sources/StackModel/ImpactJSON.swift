@@ -98,15 +98,16 @@ public struct ImpactJSON {
         out.write("[\n")
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1024)
-        for n in list.indices {
-            let e = list.entry(n)
+        var n = 0
+        try list.forEachFile { inode, flags, extents, names in
             buffer.removeAll(keepingCapacity: true)
             if n > 0 { buffer += ",\n".utf8 }
+            n += 1
             buffer += i1; buffer += "{\n".utf8
             buffer += i2; buffer += "\"extents\" : ".utf8
-            if e.extentCount == 0 { buffer += emptyAt3 } else {
+            if extents.isEmpty { buffer += emptyAt3 } else {
                 buffer += "[\n".utf8
-                for (k, r) in list.extents(of: e).enumerated() {
+                for (k, r) in extents.enumerated() {
                     if k > 0 { buffer += ",\n".utf8 }
                     buffer += i3; buffer += "{\n".utf8
                     buffer += i4; buffer += "\"length\" : ".utf8; Self.digits(r.length, &buffer); buffer += ",\n".utf8
@@ -116,23 +117,23 @@ public struct ImpactJSON {
                 buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
             }
             buffer += ",\n".utf8
-            buffer += i2; buffer += "\"inode\" : ".utf8; Self.digits(e.inode, &buffer); buffer += ",\n".utf8
+            buffer += i2; buffer += "\"inode\" : ".utf8; Self.digits(inode, &buffer); buffer += ",\n".utf8
             buffer += i2; buffer += "\"path\" : ".utf8
-            if e.nameCount > 0 { try name(list, Int(e.firstName), depth: depth + 2, &buffer) } else { try quoted("<inode \(e.inode)>", depth: depth + 2, &buffer) }
+            if let first = names.first { try name(first, depth: depth + 2, &buffer) } else { try quoted("<inode \(inode)>", depth: depth + 2, &buffer) }
             buffer += ",\n".utf8
             buffer += i2; buffer += "\"paths\" : ".utf8
-            if e.nameCount == 0 { buffer += emptyAt3 } else {
+            if names.isEmpty { buffer += emptyAt3 } else {
                 buffer += "[\n".utf8
-                for k in 0..<Int(e.nameCount) {
+                for (k, bytes) in names.enumerated() {
                     if k > 0 { buffer += ",\n".utf8 }
                     buffer += i3
-                    try name(list, Int(e.firstName) + k, depth: depth + 3, &buffer)
+                    try name(bytes, depth: depth + 3, &buffer)
                 }
                 buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
             }
             buffer += ",\n".utf8
-            buffer += i2; buffer += "\"shared\" : ".utf8; buffer += (e.shared ? "true" : "false").utf8; buffer += ",\n".utf8
-            buffer += i2; buffer += "\"unwritten\" : ".utf8; buffer += (e.unwritten ? "true" : "false").utf8; buffer.append(0x0a)
+            buffer += i2; buffer += "\"shared\" : ".utf8; buffer += (flags & 1 != 0 ? "true" : "false").utf8; buffer += ",\n".utf8
+            buffer += i2; buffer += "\"unwritten\" : ".utf8; buffer += (flags & 2 != 0 ? "true" : "false").utf8; buffer.append(0x0a)
             buffer += i1; buffer.append(UInt8(ascii: "}"))
             out.write(buffer)
         }
@@ -142,12 +143,11 @@ public struct ImpactJSON {
     }
 
     /// A name of the list's arena, quoted: its bytes when nothing in them needs escaping.
-    func name(_ list: FileList, _ k: Int, depth: Int, _ buffer: inout [UInt8]) throws {
-        let bytes = list.nameBytes(k)
+    func name(_ bytes: ArraySlice<UInt8>, depth: Int, _ buffer: inout [UInt8]) throws {
         if bytes.allSatisfy(Self.plain) {
             buffer.append(0x22); buffer += bytes; buffer.append(0x22)
         } else {
-            try quoted(list.name(k), depth: depth, &buffer)
+            try quoted(String(decoding: bytes, as: UTF8.self), depth: depth, &buffer)
         }
     }
 

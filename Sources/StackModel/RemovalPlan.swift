@@ -17,7 +17,7 @@ public struct RemovalPlan: Encodable, Sendable {
     public var freeze: [String]
     /// Processes that map or hold open a hit file, one entry per pid.
     public var processes: [FileUse]
-    public var invalidate: [Invalidation]
+    public var invalidate: Invalidations
     /// Every mount of a filesystem that loses data or sits on a removed layer, deepest first.
     public var unmount: [String]
     /// dm devices above the leaf that lose data, top-down.
@@ -32,6 +32,42 @@ public struct RemovalPlan: Encodable, Sendable {
 
     /// Nothing above the leaf loses data: redundancy covers it (or nothing is built on it).
     public var keepsServing: Bool { freeze.isEmpty && unmount.isEmpty && layers.isEmpty }
+}
+
+extension RemovalPlan {
+    /// The files whose cached pages are dropped, read from the impact's file lists one at a
+    /// time (a whole-device removal lists every file: they are not copied into the plan).
+    /// Encodes as the array of `Invalidation`s.
+    public struct Invalidations: Sequence, Encodable, Sendable {
+        let lists: [(mountpoint: String, files: FileList)]
+
+        public init(_ lists: [(mountpoint: String, files: FileList)]) { self.lists = lists.filter { !$0.files.isEmpty } }
+        public var count: Int { lists.reduce(0) { $0 + $1.files.count } }
+        public var isEmpty: Bool { lists.isEmpty }
+        public var underestimatedCount: Int { count }
+
+        public struct Iterator: IteratorProtocol {
+            var lists: ArraySlice<(mountpoint: String, files: FileList)>
+            var current: (mountpoint: String, files: FileList.Iterator)?
+
+            public mutating func next() -> Invalidation? {
+                while true {
+                    if current != nil, let f = current!.files.next() {
+                        return Invalidation(mountpoint: current!.mountpoint, path: f.path, ranges: f.extents)
+                    }
+                    guard let l = lists.popFirst() else { return nil }
+                    current = (l.mountpoint, l.files.makeIterator())
+                }
+            }
+        }
+
+        public func makeIterator() -> Iterator { Iterator(lists: lists[...]) }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.unkeyedContainer()
+            for i in self { try c.encode(i) }
+        }
+    }
 }
 
 /// Why a removal cannot be planned: the leaf is not a leaf, or something above is not ours.
@@ -116,9 +152,7 @@ extension Inventory {
 
         var pids = Set<Int32>()
         let processes = impact.filesystems.flatMap(\.processes).filter { pids.insert($0.pid).inserted }
-        let invalidate = impact.filesystems.flatMap { fs in
-            fs.files.map { RemovalPlan.Invalidation(mountpoint: fs.mountpoint, path: $0.path, ranges: $0.extents) }
-        }
+        let invalidate = RemovalPlan.Invalidations(impact.filesystems.map { ($0.mountpoint, $0.files) })
         return RemovalPlan(leaf: leaf.displayName, leafDevice: leaf.majorMinor,
                            freeze: impact.filesystems.map(\.mountpoint), processes: processes, invalidate: invalidate,
                            unmount: unmount, layers: layers, degraded: impact.degradedDevices,

@@ -97,6 +97,11 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
     /// Every captured name of `inode`, nil when the capture has none.
     public func paths(of inode: UInt64) -> [String]? { names[inode] }
 
+    /// Every captured (inode, name), in no particular order.
+    public func forEachPath(_ body: (UInt64, String) -> Void) {
+        for (inode, ns) in names { for n in ns { body(inode, n) } }
+    }
+
     /// The records of `role` intersecting `ranges`, with the names of their inodes: what
     /// `simulate --snapshot` asks instead of GETFSMAP.
     public func answer(role: HolderRole, ranges: [ByteRange]) -> ReverseMapAnswer {

@@ -176,4 +176,61 @@ struct SimulateLiveTests {
     /// Without rmapbt XFS's GETFSMAP reports every allocation as unknown: the FIEMAP walk
     /// names the files, and what no file explains is still metadata.
     @Test func xfsWithoutRmapbtFallsBackToTheWalk() throws { try check("xfs", count: 50, rmapbt: false) }
+
+    /// A whole-device removal whose file list spills to a temporary file (DMSTACK_SPILL_PIECES
+    /// makes 3 pieces enough): every file written is listed once, in inode order, with every
+    /// name (each a path that is that inode) and exactly the ranges xfs_io's FIEMAP gives;
+    /// the same files as the list held in memory (path order).
+    @Test(arguments: ["xfs", "ext4"]) func aWholeDeviceListThatSpillsNamesEveryFile(_ type: String) throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let dev = try Live.loop(size: "320M", cleanup: &cleanup)
+        try Live.sh(type == "xfs" ? "mkfs.xfs -q -f -m rmapbt=1,reflink=1 \(dev)" : "mkfs.ext4 -q -F \(dev)")
+        let mnt = try Live.temporary("/tmp/dmstack-mnt-XXXXXX", cleanup: &cleanup)
+        try Live.sh("mount \(dev) \(mnt)"); cleanup.append("umount \(mnt)")
+        try Live.sh("mkdir -p \(mnt)/a/b \(mnt)/c")
+        for i in 0..<150 {
+            try Live.sh("head -c \(4096 * (i % 5 + 1) + i) /dev/urandom > \(mnt)/\(["a", "a/b", "c"][i % 3])/f\(i)")
+        }
+        try Live.sh("ln \(mnt)/a/f0 \(mnt)/c/link0 && ln \(mnt)/a/b/f1 '\(mnt)/c/é \"1\"' && sync")
+        func files(_ env: String) throws -> [[String: Any]] {
+            let doc = try Live.document(try Live.sh("\(env) \(Live.dmstack) simulate --json \(dev) --event remove"))
+            let fss = (doc["impact"] as! [String: Any])["filesystems"] as! [[String: Any]]
+            return fss.first?["files"] as? [[String: Any]] ?? []
+        }
+        let spilled = try files("DMSTACK_SPILL_PIECES=3"), held = try files("")
+        func content(_ list: [[String: Any]]) -> [Int: String] {
+            Dictionary(uniqueKeysWithValues: list.map { f in
+                (f["inode"] as! Int, "\(Set(f["paths"] as! [String]).sorted()) \((f["extents"] as! [[String: Any]]).map { "\($0["offset"]!)+\($0["length"]!)" })")
+            })
+        }
+        #expect(spilled.count >= 150 && content(spilled) == content(held))
+        let inodes = spilled.map { $0["inode"] as! Int }
+        #expect(inodes == inodes.sorted(), "a spilled list is in inode order")
+        #expect(held.map { $0["path"] as! String } == held.map { $0["path"] as! String }.sorted(), "a held list is in path order")
+        // Ground truth from xfs_io and stat(2), not from dmstack.
+        let written = try Live.sh("find \(mnt) -type f").split(separator: "\n").map(String.init)
+        var byInode: [Int: [String]] = [:]
+        for path in written { byInode[Int(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as! UInt64), default: []].append(path) }
+        let listed = Dictionary(uniqueKeysWithValues: spilled.map { ($0["inode"] as! Int, $0) })
+        for (inode, paths) in byInode {
+            let f = try #require(listed[inode], "\(paths) not listed")
+            #expect(Set(f["paths"] as! [String]) == Set(paths))
+            let fiemap = try Self.extents(paths[0])
+            let want = ByteRangeText.merged(fiemap.map { ($0.fileSector * 512, $0.count * 512) })
+            let got = (f["extents"] as! [[String: Any]]).map { (UInt64($0["offset"] as! Int), UInt64($0["length"] as! Int)) }
+            #expect(got.map { "\($0.0)+\($0.1)" } == want.map { "\($0.0)+\($0.1)" }, "\(paths[0])")
+        }
+    }
+
+    /// (offset, length) ranges merged where they touch.
+    enum ByteRangeText {
+        static func merged(_ ranges: [(UInt64, UInt64)]) -> [(UInt64, UInt64)] {
+            var out: [(UInt64, UInt64)] = []
+            for r in ranges.sorted(by: { $0.0 < $1.0 }) {
+                if let last = out.last, r.0 <= last.0 + last.1 { out[out.count - 1].1 = max(last.0 + last.1, r.0 + r.1) - last.0 } else { out.append(r) }
+            }
+            return out
+        }
+    }
 }

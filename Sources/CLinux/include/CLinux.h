@@ -23,6 +23,8 @@ int clinux_thaw(int fd);
 int clinux_blkgetsize64(int fd, uint64_t *bytes);
 /// O_DIRECT (fcntl.h, hidden from Swift behind _GNU_SOURCE; its value differs by architecture).
 int clinux_o_direct(void);
+/// O_TMPFILE (with O_DIRECTORY, as fcntl.h defines it; hidden behind _GNU_SOURCE too).
+int clinux_o_tmpfile(void);
 /// Bytes needed for a fsmap_head followed by `count` records.
 size_t clinux_fsmap_head_size(uint32_t count);
 /// Bytes needed for a fiemap followed by `count` extents.

@@ -106,7 +106,7 @@ extension ProcessScanner {
     /// Every mapping and open descriptor of `inodes` on the filesystem whose st_dev is
     /// `device` (major:minor), by every process but this one: /proc/PID/maps gives the address
     /// range, the file offset and the inode; /proc/PID/fd the open files.
-    public static func fileUses(device: String, inodes: Set<UInt64>) -> [FileUse] {
+    public static func fileUses(device: String, inodes: InodeSelection) -> [FileUse] {
         guard let dev = devNumber(device), !inodes.isEmpty else { return [] }
         let proc = SysfsRoot()
         var out: [FileUse] = []

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StackModel
 
 /// The names of inodes GETFSMAP reported (it gives inode numbers, not paths): one walk of the
 /// filesystem that reads d_ino and d_type from readdir(3) and stops as soon as each inode has
@@ -16,23 +17,31 @@ struct InodeNameWalk {
     /// Every name of `inodes` in the filesystem mounted on `root`.
     func paths(root: String, inodes: Set<UInt64>) -> [UInt64: [String]] {
         var found: [UInt64: [String]] = [:]
-        forEachPath(root: root, inodes: inodes) { found[$0, default: []].append($1) }
+        forEachPath(root: root, inodes: .some(inodes)) { found[$0, default: []].append($1) }
         return found
     }
 
     /// The same walk, each (inode, name) handed to `body` as it is found; what is kept is the
     /// directory stack and, for the stop, how many names each inode found still lacks.
-    func forEachPath(root: String, inodes: Set<UInt64>, _ body: (UInt64, String) -> Void) {
-        guard !inodes.isEmpty, let st = try? Syscall.stat(root) else { return }
+    /// `.all`: every name of the tree, as find(1) lists it, with d_ino (no stat(2) but for
+    /// directories).
+    func forEachPath(root: String, inodes selection: InodeSelection, _ body: (UInt64, String) -> Void) {
+        let everything = selection == .all
+        let inodes: Set<UInt64>
+        switch selection {
+        case .some(let set): inodes = set
+        case .all: inodes = []
+        }
+        guard everything || !inodes.isEmpty, let st = try? Syscall.stat(root) else { return }
         let dev = st.st_dev
         // Inodes with a name, and those still lacking some (link count not reached).
         var found = Set<UInt64>()
         var remaining: [UInt64: Int] = [:]
-        if inodes.contains(UInt64(st.st_ino)) { found.insert(UInt64(st.st_ino)); body(UInt64(st.st_ino), root) }
+        if everything || inodes.contains(UInt64(st.st_ino)) { found.insert(UInt64(st.st_ino)); body(UInt64(st.st_ino), root) }
         var stack = [root], walked = 0
         // Thousands of inodes asked (a whole device): every directory is read anyway, as
         // find(1) would, and regular files are named from readdir alone.
-        let wholeTree = inodes.count >= Self.wholeTreeThreshold
+        let wholeTree = everything || inodes.count >= Self.wholeTreeThreshold
         while let dir = stack.popLast(), wholeTree || (remaining.isEmpty ? found.count < inodes.count : true) {
             guard let d = opendir(dir) else { continue }
             let dfd = dirfd(d)
@@ -41,12 +50,12 @@ struct InodeNameWalk {
                 // into another mount) and for the inodes sought (their link count).
                 let ino = UInt64(entry.pointee.d_ino)
                 let type = entry.pointee.d_type
-                let wantedHere = inodes.contains(ino)
+                let wantedHere = everything || inodes.contains(ino)
                 guard wantedHere || type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { walked += 1; continue }
                 let name = entry.name
                 if name == "." || name == ".." { continue }
                 let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
-                if wholeTree && wantedHere && type == UInt8(DT_REG) {
+                if wholeTree && wantedHere && type != UInt8(DT_DIR) && type != UInt8(DT_UNKNOWN) {
                     // Most of the tree is asked for: the walk goes to its end anyway, so a
                     // file's link count (to stop early) is not worth a stat(2) a file.
                     walked += 1
@@ -56,7 +65,9 @@ struct InodeNameWalk {
                 guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
                 walked += 1
                 if walked % 2000 == 0 { progress?(walked) }
-                if inodes.contains(UInt64(es.st_ino)) {
+                if everything {
+                    body(UInt64(es.st_ino), path)
+                } else if inodes.contains(UInt64(es.st_ino)) {
                     let ino = UInt64(es.st_ino)
                     body(ino, path)
                     let isDir = (es.st_mode & S_IFMT) == S_IFDIR

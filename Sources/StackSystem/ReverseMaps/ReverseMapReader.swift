@@ -51,7 +51,7 @@ public struct ReverseMapReader {
     }
 
     /// The same walk, each (inode, name) handed to `body` as it is found, none kept.
-    public func forEachPath(root: String, inodes: Set<UInt64>, _ body: (UInt64, String) -> Void) {
+    public func forEachPath(root: String, inodes: InodeSelection, _ body: (UInt64, String) -> Void) {
         InodeNameWalk(progress: progress).forEachPath(root: root, inodes: inodes, body)
     }
 
