@@ -52,7 +52,7 @@ public protocol Engine: Sendable {
     /// Where a file list too large for memory spills (`SpillPolicy.store`): a temporary file
     /// away from `fs`. Nil: this engine keeps its lists in memory (it cannot name every inode
     /// of a filesystem, which a spilled list asks).
-    func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)?
+    func spillStore(avoiding filesystems: [String]) throws -> (any SpillStore)?
 
     /// The mappings of the dynamic targets of `tables` (read from `inventory`) from their
     /// metadata: the given files first (each source names its device the way device arguments
@@ -118,7 +118,7 @@ extension Engine {
     }
 
     /// None: an engine over `paths` alone holds its lists.
-    public func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)? { nil }
+    public func spillStore(avoiding filesystems: [String]) throws -> (any SpillStore)? { nil }
 }
 
 /// How file owners are found on a live filesystem: auto (GETFSMAP where it names them, else a

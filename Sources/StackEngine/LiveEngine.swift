@@ -73,8 +73,8 @@ public struct LiveEngine: Engine {
     }
 
     /// A temporary file away from the filesystem (`TemporarySpillFile`).
-    public func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)? {
-        try TemporarySpillFile(avoiding: fs.mount.majorMinor)
+    public func spillStore(avoiding filesystems: [String]) throws -> (any SpillStore)? {
+        try TemporarySpillFile(avoiding: filesystems)
     }
 
     public func fileUses(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory) -> [FileUse] {

@@ -86,8 +86,8 @@ public struct SnapshotEngine: Engine {
     }
 
     /// A temporary file, as live (the snapshot's own filesystem is not judged).
-    public func spillStore(for fs: MountedFilesystem) throws -> (any SpillStore)? {
-        try TemporarySpillFile(avoiding: "")
+    public func spillStore(avoiding filesystems: [String]) throws -> (any SpillStore)? {
+        try TemporarySpillFile(avoiding: [])
     }
 
     public func fileUses(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory) -> [FileUse] {

@@ -207,7 +207,7 @@ struct FileFold {
     private mutating func spillStore() -> (any SpillStore)? {
         if let store { return store }
         guard let make = policy.store, !noStore else { return nil }
-        do { store = try make(fs) } catch {
+        do { store = try make([fs.mount.majorMinor] + policy.avoid.filter { $0 != fs.mount.majorMinor }) } catch {
             notes.append("the file list of \(fs.mountpoint) could not be spilled to a temporary file (\(error)): it is held in memory")
         }
         if store == nil { noStore = true }

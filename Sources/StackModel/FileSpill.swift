@@ -39,9 +39,14 @@ public struct SpillPolicy: Sendable {
     /// A store for one filesystem's runs (asked at the first spill); nil (the pure
     /// planner's default): keep everything in memory, unbounded. The engines give one.
     /// A store that returns nil: this engine does not spill (it could not name every inode).
-    public var store: (@Sendable (MountedFilesystem) throws -> (any SpillStore)?)?
+    /// It is given the filesystems it must not write to (major:minor): the one judged first,
+    /// then every other one the event hits (`avoid`).
+    public var store: (@Sendable ([String]) throws -> (any SpillStore)?)?
+    /// Every filesystem the event hits (major:minor), set by the planner: `remove` freezes
+    /// them and a failure may be failing their writes.
+    public var avoid: [String] = []
 
-    public init(pieces: Int = 131_072, nameBytes: Int = 8 << 20, store: (@Sendable (MountedFilesystem) throws -> (any SpillStore)?)? = nil) {
+    public init(pieces: Int = 131_072, nameBytes: Int = 8 << 20, store: (@Sendable ([String]) throws -> (any SpillStore)?)? = nil) {
         self.pieces = max(1, pieces)
         self.nameBytes = max(1, nameBytes)
         self.store = store

@@ -401,11 +401,13 @@ public struct ImpactPlanner {
         }
 
         var impacts: [FilesystemImpact] = []
+        var planner = self
+        planner.spill.avoid = (fsOrder + uncertainOrder).map(\.mount.majorMinor)
         for fs in fsOrder {
-            impacts.append(judge(fs, hits: hits[fs.mountpoint]!, event: event))
+            impacts.append(planner.judge(fs, hits: hits[fs.mountpoint]!, event: event))
         }
         let mayLose = uncertainOrder.map { fs in
-            possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
+            planner.possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
         }
         let files = impacts.reduce(0) { $0 + $1.files.count }
         let metadata = impacts.reduce(0) { $0 + $1.metadata.count }

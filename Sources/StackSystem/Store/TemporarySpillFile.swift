@@ -21,21 +21,19 @@ public final class TemporarySpillFile: SpillStore, @unchecked Sendable {
         return dirs + ["/var/tmp", "/tmp", "/dev/shm"]
     }
 
-    /// A temporary file on none of the filesystem whose st_dev is `avoiding` (major:minor).
-    public init(avoiding majorMinor: String) throws {
-        let avoid = ProcessScanner.devNumber(majorMinor)
+    /// A temporary file on none of the filesystems whose st_dev is in `avoiding` (major:minor).
+    public init(avoiding filesystems: [String]) throws {
+        let avoid = Set(filesystems.compactMap(ProcessScanner.devNumber))
         var tried: [String] = []
         for dir in Self.candidates {
             guard let st = try? Syscall.stat(dir), (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-            if let avoid, UInt64(st.st_dev) == avoid { tried.append("\(dir) (on the filesystem judged)"); continue }
+            if avoid.contains(UInt64(st.st_dev)) { tried.append("\(dir) (on a filesystem the event hits)"); continue }
             do {
                 fd = try Syscall.open(dir, clinux_o_tmpfile() | O_RDWR | O_CLOEXEC, mode: 0o600, operation: "create a temporary file in")
                 place = "a temporary file in \(dir)"
                 return
-            } catch let error as SystemError {
-                tried.append("\(dir) (\(error.reason))")
             } catch {
-                tried.append("\(dir) (\(error))")
+                tried.append("\(dir) (\(error.reason))")
             }
         }
         throw NoDirectory(tried: tried)
