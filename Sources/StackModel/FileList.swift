@@ -114,20 +114,43 @@ public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral
 
     public func makeIterator() -> Iterator { Iterator(list: self) }
 
-    /// Each file as raw parts, no `FileHit` made: inode, flags (1 shared, 2 unwritten), lost
-    /// ranges, names (UTF-8, sorted). Throws what reading a spilled list back throws.
-    func forEachFile(_ body: (UInt64, UInt8, ArraySlice<ByteRange>, [ArraySlice<UInt8>]) throws -> Void) throws {
+    /// One file as the writers read it, borrowed from the list or the join: nothing is copied.
+    struct FileView {
+        var inode: UInt64
+        /// 1: shared, 2: unwritten.
+        var flags: UInt8
+        var extents: UnsafeBufferPointer<ByteRange>
+        /// The names' bytes and where each is (UTF-8, sorted).
+        var arena: UnsafeBufferPointer<UInt8>
+        var nameCount: Int
+        var nameAt: (Int) -> Range<Int>
+    }
+
+    /// Each file as a `FileView`, no `FileHit` made. Throws what reading a spilled list back
+    /// throws.
+    func forEachFile(_ body: (FileView) throws -> Void) throws {
         if let spilled {
             var cursor = try SpilledFiles.Cursor(spilled, names: true)
             var file = JoinedFile()
             while try cursor.next(&file) {
-                try body(file.inode, file.flags, file.extents[...], file.names.map { file.arena[$0] })
+                try file.extents.withUnsafeBufferPointer { e in
+                    try file.arena.withUnsafeBufferPointer { a in
+                        try body(FileView(inode: file.inode, flags: file.flags, extents: e, arena: a, nameCount: file.names.count, nameAt: { file.names[$0] }))
+                    }
+                }
             }
             return
         }
-        for i in entries.indices {
-            let e = entry(i)
-            try body(e.inode, e.flags, extents(of: e), (0..<Int(e.nameCount)).map { nameBytes(Int(e.firstName) + $0) })
+        try extents.withUnsafeBufferPointer { all in
+            try arena.withUnsafeBufferPointer { a in
+                for i in entries.indices {
+                    let e = entry(i)
+                    let first = Int(e.firstName)
+                    try body(FileView(inode: e.inode, flags: e.flags,
+                                      extents: UnsafeBufferPointer(rebasing: all[Int(e.firstExtent)..<Int(e.firstExtent + e.extentCount)]),
+                                      arena: a, nameCount: Int(e.nameCount), nameAt: { names[first + $0].start..<names[first + $0].end }))
+                }
+            }
         }
     }
 

@@ -24,6 +24,13 @@ public final class ByteStream {
         if buffer.count >= blockSize { drain() }
     }
 
+    /// `body` appends to the buffer itself (no copy through a second one); a full block is
+    /// handed on after.
+    @inline(__always) func appending(_ body: (inout [UInt8]) throws -> Void) rethrows {
+        try body(&buffer)
+        if buffer.count >= blockSize { drain() }
+    }
+
     /// Hands on what is left.
     public func drain() {
         guard !buffer.isEmpty else { return }
@@ -90,62 +97,67 @@ public struct ImpactJSON {
     }
 
     /// Each file written straight from the compact list (names from its arena, numbers as
-    /// digits), no `FileHit` made; the layout is the encoder's (a test holds them equal).
+    /// digits) into the stream's buffer, no `FileHit` made; every fixed part of a file's
+    /// object is made once, as bytes, for the depth. The layout is the encoder's (a test
+    /// holds them equal).
     func files(_ list: FileList, depth: Int) throws {
         if list.isEmpty { return try generic([Int](), depth: depth) }
-        let i1 = Array(indent(depth + 1).utf8), i2 = Array(indent(depth + 2).utf8), i3 = Array(indent(depth + 3).utf8), i4 = Array(indent(depth + 4).utf8)
-        let emptyAt3 = Array("[\n\n".utf8) + i2 + [UInt8(ascii: "]")]
+        func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+        let i1 = indent(depth + 1), i2 = indent(depth + 2), i3 = indent(depth + 3), i4 = indent(depth + 4)
+        let open = bytes(i1 + "{\n" + i2 + "\"extents\" : "), between = bytes(",\n" + i1 + "{\n" + i2 + "\"extents\" : ")
+        let empty = bytes("[\n\n" + i2 + "]")
+        let firstExtent = bytes("[\n" + i3 + "{\n" + i4 + "\"length\" : "), nextExtent = bytes(",\n" + i3 + "{\n" + i4 + "\"length\" : ")
+        let offsetKey = bytes(",\n" + i4 + "\"offset\" : "), extentEnd = bytes("\n" + i3 + "}"), listEnd = bytes("\n" + i2 + "]")
+        let inodeKey = bytes(",\n" + i2 + "\"inode\" : "), pathKey = bytes(",\n" + i2 + "\"path\" : "), pathsKey = bytes(",\n" + i2 + "\"paths\" : ")
+        let firstName = bytes("[\n" + i3), nextName = bytes(",\n" + i3)
+        let tails = (0..<4).map { f in
+            bytes(",\n" + i2 + "\"shared\" : " + (f & 1 != 0 ? "true" : "false") + ",\n" + i2 + "\"unwritten\" : " + (f & 2 != 0 ? "true" : "false") + "\n" + i1 + "}")
+        }
         out.write("[\n")
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1024)
         var n = 0
-        try list.forEachFile { inode, flags, extents, names in
-            buffer.removeAll(keepingCapacity: true)
-            if n > 0 { buffer += ",\n".utf8 }
-            n += 1
-            buffer += i1; buffer += "{\n".utf8
-            buffer += i2; buffer += "\"extents\" : ".utf8
-            if extents.isEmpty { buffer += emptyAt3 } else {
-                buffer += "[\n".utf8
-                for (k, r) in extents.enumerated() {
-                    if k > 0 { buffer += ",\n".utf8 }
-                    buffer += i3; buffer += "{\n".utf8
-                    buffer += i4; buffer += "\"length\" : ".utf8; Self.digits(r.length, &buffer); buffer += ",\n".utf8
-                    buffer += i4; buffer += "\"offset\" : ".utf8; Self.digits(r.offset, &buffer); buffer.append(0x0a)
-                    buffer += i3; buffer.append(UInt8(ascii: "}"))
+        try list.forEachFile { f in
+            let quote: UInt8 = 0x22
+            try out.appending { buffer in
+                buffer += n == 0 ? open : between
+                n += 1
+                if f.extents.isEmpty { buffer += empty } else {
+                    for (k, r) in f.extents.enumerated() {
+                        buffer += k == 0 ? firstExtent : nextExtent
+                        Self.digits(r.length, &buffer)
+                        buffer += offsetKey
+                        Self.digits(r.offset, &buffer)
+                        buffer += extentEnd
+                    }
+                    buffer += listEnd
                 }
-                buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
-            }
-            buffer += ",\n".utf8
-            buffer += i2; buffer += "\"inode\" : ".utf8; Self.digits(inode, &buffer); buffer += ",\n".utf8
-            buffer += i2; buffer += "\"path\" : ".utf8
-            if let first = names.first { try name(first, depth: depth + 2, &buffer) } else { try quoted("<inode \(inode)>", depth: depth + 2, &buffer) }
-            buffer += ",\n".utf8
-            buffer += i2; buffer += "\"paths\" : ".utf8
-            if names.isEmpty { buffer += emptyAt3 } else {
-                buffer += "[\n".utf8
-                for (k, bytes) in names.enumerated() {
-                    if k > 0 { buffer += ",\n".utf8 }
-                    buffer += i3
-                    try name(bytes, depth: depth + 3, &buffer)
+                buffer += inodeKey
+                Self.digits(f.inode, &buffer)
+                buffer += pathKey
+                if f.nameCount > 0 {
+                    try name(UnsafeBufferPointer(rebasing: f.arena[f.nameAt(0)]), depth: depth + 2, &buffer)
+                } else {
+                    buffer.append(quote); buffer += "<inode ".utf8; Self.digits(f.inode, &buffer); buffer.append(UInt8(ascii: ">")); buffer.append(quote)
                 }
-                buffer.append(0x0a); buffer += i2; buffer.append(UInt8(ascii: "]"))
+                buffer += pathsKey
+                if f.nameCount == 0 { buffer += empty } else {
+                    for k in 0..<f.nameCount {
+                        buffer += k == 0 ? firstName : nextName
+                        try name(UnsafeBufferPointer(rebasing: f.arena[f.nameAt(k)]), depth: depth + 3, &buffer)
+                    }
+                    buffer += listEnd
+                }
+                buffer += tails[Int(f.flags & 3)]
             }
-            buffer += ",\n".utf8
-            buffer += i2; buffer += "\"shared\" : ".utf8; buffer += (flags & 1 != 0 ? "true" : "false").utf8; buffer += ",\n".utf8
-            buffer += i2; buffer += "\"unwritten\" : ".utf8; buffer += (flags & 2 != 0 ? "true" : "false").utf8; buffer.append(0x0a)
-            buffer += i1; buffer.append(UInt8(ascii: "}"))
-            out.write(buffer)
         }
         out.write("\n")
         out.write(indent(depth))
         out.write("]")
     }
 
-    /// A name of the list's arena, quoted: its bytes when nothing in them needs escaping.
-    func name(_ bytes: ArraySlice<UInt8>, depth: Int, _ buffer: inout [UInt8]) throws {
+    /// A name's bytes, quoted: as they are when nothing in them needs escaping.
+    func name(_ bytes: UnsafeBufferPointer<UInt8>, depth: Int, _ buffer: inout [UInt8]) throws {
         if bytes.allSatisfy(Self.plain) {
-            buffer.append(0x22); buffer += bytes; buffer.append(0x22)
+            buffer.append(0x22); buffer.append(contentsOf: bytes); buffer.append(0x22)
         } else {
             try quoted(String(decoding: bytes, as: UTF8.self), depth: depth, &buffer)
         }
@@ -163,13 +175,12 @@ public struct ImpactJSON {
     @inline(__always) static func plain(_ b: UInt8) -> Bool { b >= 0x20 && b < 0x7f && b != 0x22 && b != 0x5c }
 
     static func digits(_ v: UInt64, _ buffer: inout [UInt8]) {
-        if v == 0 { buffer.append(0x30); return }
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0, x = v
+        if v < 10 { buffer.append(0x30 + UInt8(v)); return }
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &tmp) { t in
-            while x > 0 { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 }
-            for j in stride(from: n - 1, through: 0, by: -1) { buffer.append(t[j]) }
+            var n = 24, x = v
+            while x > 0 { n -= 1; t[n] = UInt8(48 + x % 10); x /= 10 }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[n..<24]))
         }
     }
 
