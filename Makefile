@@ -66,7 +66,9 @@ examples: setup-test
 PREFIX ?= /usr/local
 DESTDIR ?=
 INSTALL_ENV = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) $(foreach v,BINDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR UNITDIR SYSCONFDIR DOCDIR,$(if $($(v)),$(v)=$($(v))))
-install: static
+# Under sudo, root may have no Swift on its PATH: then the binary `make static` built is used.
+install:
+	@if command -v $(SWIFT) >/dev/null 2>&1; then $(MAKE) -s static; fi
 	@$(INSTALL_ENV) scripts/install.sh install $(STATIC)
 
 # Everything install put there but /etc/dmstack/config.yaml.
