@@ -80,7 +80,7 @@ uninstall:
 DEB_DIR = .build-deb
 deb: static
 	@scripts/setup.sh package
-	@scripts/make-deb.sh $(STATIC) $(DEB_DIR) >/dev/null
+	@scripts/make-deb.sh $(STATIC) $(DEB_DIR)
 
 # make install into a DESTDIR, then the package into a clean Debian bookworm root
 # (debootstrap; as root, network to the mirror). Not part of `make test`: README.md says why.

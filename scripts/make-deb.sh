@@ -60,6 +60,11 @@ echo "dmstack deb: $(dpkg-deb -f "$deb" Package Version Depends Recommends | tr 
 if [ "${LINTIAN:-1}" != 0 ]; then
     command -v lintian >/dev/null 2>&1 || {
         echo "dmstack deb: lintian is missing; run 'scripts/setup.sh package' as root (or LINTIAN=0)" >&2; exit 1; }
-    lintian --fail-on error,warning --info "$deb" >&2
+    # lintian advises against running as root; as nobody it reads the .deb all the same.
+    as_user=()
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+        as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp)
+    fi
+    "${as_user[@]}" lintian --fail-on error,warning --info "$deb" >&2
 fi
 echo "$deb"

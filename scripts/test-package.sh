@@ -12,7 +12,8 @@
 #    `man dmstack`, bash completion of `dmstack sim<TAB>`, the unit present, not enabled and
 #    passing `systemd-analyze verify` (no systemd runs in a chroot, so no `systemctl cat`), the
 #    configuration a conffile that loads; then `apt-get remove` leaves nothing of dmstack's but
-#    /etc/dmstack/config.yaml, and `apt-get purge` not even that.
+#    /etc/dmstack/config.yaml (edited before, and kept as edited by a reinstall), and
+#    `apt-get purge` not even that.
 # Needs network to the Debian mirror ($DEBIAN_MIRROR, default http://deb.debian.org/debian) on
 # the first run and for apt's index; prints each step's time.
 set -euo pipefail
@@ -129,7 +130,8 @@ in_root dpkg-query -W -f='${Conffiles}\n' dmstack | grep -q '^ /etc/dmstack/conf
 in_root dmstack monitor --once --state-dir /tmp/dmstack-state >/dev/null || fail "dmstack monitor --once does not accept the installed /etc/dmstack/config.yaml"
 step "checked: --version $version, tree $(wc -l <<< "$tree") lines, man $(wc -l <<< "$man") lines, 'dmstack sim<TAB>' → $completion, $unit verified and disabled, the conffile loads"
 
-step "apt-get remove dmstack"
+step "apt-get remove dmstack (the administrator's config.yaml edited first)"
+echo "# the administrator's" >> "$root/etc/dmstack/config.yaml"
 listed=$(in_root dpkg -L dmstack)
 in_root apt-get remove -y -qq dmstack >/dev/null
 after=$(paths)
@@ -139,6 +141,13 @@ for p in $listed; do
 done
 mine=$(grep -i dmstack <<< "$after" || true)
 [ "$mine" = $'./etc/dmstack\n./etc/dmstack/config.yaml' ] || fail "after apt-get remove, dmstack's paths are: $mine"
+
+tail -n 1 "$root/etc/dmstack/config.yaml" | grep -qx "# the administrator's" || fail "apt-get remove did not keep the edited config.yaml"
+
+step "apt-get install again: the edited config.yaml stays"
+in_root apt-get install -y -qq /tmp/dmstack.deb >/dev/null
+tail -n 1 "$root/etc/dmstack/config.yaml" | grep -qx "# the administrator's" || fail "reinstalling replaced the edited config.yaml"
+[ "$(in_root dmstack --version)" = "$version" ] || fail "the reinstalled dmstack does not run"
 
 step "apt-get purge dmstack"
 in_root apt-get purge -y -qq dmstack >/dev/null
