@@ -5,7 +5,8 @@ SWIFT ?= swift
 BIN = .build/debug/dmstack
 STATIC = .build-static/release/dmstack
 
-.PHONY: all build setup setup-test demo test test-vm static bench docs examples clean
+.PHONY: all build setup setup-test demo test test-vm static bench docs examples clean \
+        install uninstall deb test-package
 
 all: build
 
@@ -57,3 +58,31 @@ clean:
 examples: setup-test
 	@$(SWIFT) build -q
 	@examples/capture.sh
+
+# Install the static release build with its man page, completions, systemd unit (not enabled)
+# and configuration (kept if one exists) under PREFIX; DESTDIR stages it. The directories
+# (BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR, UNITDIR, SYSCONFDIR, DOCDIR) can be
+# set one by one: scripts/install.sh lists them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_ENV = PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) $(foreach v,BINDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR UNITDIR SYSCONFDIR DOCDIR,$(if $($(v)),$(v)=$($(v))))
+# Under sudo, root may have no Swift on its PATH: then the binary `make static` built is used.
+install:
+	@if command -v $(SWIFT) >/dev/null 2>&1; then $(MAKE) -s static; fi
+	@$(INSTALL_ENV) scripts/install.sh install $(STATIC)
+
+# Everything install put there but /etc/dmstack/config.yaml.
+uninstall:
+	@$(INSTALL_ENV) scripts/install.sh uninstall
+
+# The Debian package, .build-deb/dmstack_VERSION_ARCH.deb, from a staged `make install`
+# (dpkg-deb; packaging/debian/README.md says why), checked by lintian.
+DEB_DIR = .build-deb
+deb: static
+	@scripts/setup.sh package
+	@scripts/make-deb.sh $(STATIC) $(DEB_DIR)
+
+# make install into a DESTDIR, then the package into a clean Debian bookworm root
+# (debootstrap; as root, network to the mirror). Not part of `make test`: README.md says why.
+test-package: deb
+	@scripts/test-package.sh $(STATIC) $$(ls -t $(DEB_DIR)/dmstack_*.deb | head -n 1)

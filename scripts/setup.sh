@@ -3,6 +3,7 @@
 #   scripts/setup.sh build   what building and `make demo` need
 #   scripts/setup.sh test    also what the test suite needs (VM included)
 #   scripts/setup.sh bench   also what `make bench` needs (gnuplot for its plot, GNU time for peak RSS)
+#   scripts/setup.sh package also what `make deb` and `make test-package` need
 set -euo pipefail
 level=${1:-build}
 
@@ -11,11 +12,14 @@ test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-
                qemu-system-x86 linux-image-amd64 busybox-static python3-pip groff-base)
 
 bench_packages=(gnuplot-nox time)
+# dpkg-shlibdeps and dpkg-gencontrol, RUNPATH removal, lintian; a clean bookworm root.
+package_packages=(dpkg-dev chrpath lintian debootstrap)
 
 wanted=("${build_packages[@]}")
 case "$level" in
     test) wanted+=("${test_packages[@]}") ;;
     bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+    package) wanted+=("${package_packages[@]}") ;;
 esac
 
 missing=()
@@ -23,7 +27,7 @@ for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 need_vng=no
-if [ "$level" != build ] && ! command -v vng >/dev/null 2>&1; then need_vng=yes; fi
+if [ "$level" != build ] && [ "$level" != package ] && ! command -v vng >/dev/null 2>&1; then need_vng=yes; fi
 
 if [ ${#missing[@]} -eq 0 ] && [ $need_vng = no ]; then exit 0; fi
 
