@@ -315,7 +315,7 @@ struct FileFold {
         // Pieces spilled before a store failed come back into memory.
         if !pieceRuns.isEmpty {
             do {
-                var merge = try RunMerge(pieceRuns, before: FilePiece.before) { try $0.piece() }
+                var merge = try RunMerge<FilePiece>(pieceRuns)
                 while let p = try merge.pop() { pieces.append(p) }
             } catch {
                 notes.append("pieces of the file list of \(fs.mountpoint) could not be read back (\(error)): files may be missing from the list")

@@ -176,22 +176,40 @@ struct RunReader {
     }
 }
 
+/// A record of a sorted run: how it is read and how runs are ordered.
+protocol RunRecord {
+    static func read(_ reader: inout RunReader) throws -> Self?
+    static func before(_ a: Self, _ b: Self) -> Bool
+}
+
+extension FilePiece: RunRecord {
+    static func read(_ reader: inout RunReader) throws -> FilePiece? { try reader.piece() }
+}
+
+/// One (inode, name) of a names run; runs are sorted by inode, then by the name's bytes.
+struct NameRecord: RunRecord {
+    var inode: UInt64
+    var bytes: [UInt8]
+    static func read(_ reader: inout RunReader) throws -> NameRecord? {
+        var bytes: [UInt8] = []
+        guard let inode = try reader.name(into: &bytes) else { return nil }
+        return NameRecord(inode: inode, bytes: bytes)
+    }
+    static func before(_ a: NameRecord, _ b: NameRecord) -> Bool { a.inode != b.inode ? a.inode < b.inode : a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
 /// The k-way merge of sorted runs, smallest head first: a binary heap of the runs by their
-/// current record.
-struct RunMerge<Head> {
+/// current record (generic over the record, so the comparisons are inlined, not closures).
+struct RunMerge<Head: RunRecord> {
     private var readers: [RunReader]
     private var heads: [Head?]
     private var heap: [Int] = []
-    private let before: (Head, Head) -> Bool
-    private let read: (inout RunReader) throws -> Head?
 
-    init(_ runs: [SpillRun], before: @escaping (Head, Head) -> Bool, read: @escaping (inout RunReader) throws -> Head?) throws {
+    init(_ runs: [SpillRun]) throws {
         readers = runs.map(RunReader.init)
         heads = Array(repeating: nil, count: runs.count)
-        self.before = before
-        self.read = read
         for i in readers.indices {
-            heads[i] = try read(&readers[i])
+            heads[i] = try Head.read(&readers[i])
             if heads[i] != nil { push(i) }
         }
     }
@@ -200,7 +218,7 @@ struct RunMerge<Head> {
 
     mutating func pop() throws -> Head? {
         guard let top = heap.first, let head = heads[top] else { return nil }
-        heads[top] = try read(&readers[top])
+        heads[top] = try Head.read(&readers[top])
         if heads[top] == nil {
             let last = heap.removeLast()
             if !heap.isEmpty { heap[0] = last; down(0) }
@@ -210,7 +228,7 @@ struct RunMerge<Head> {
         return head
     }
 
-    private func less(_ a: Int, _ b: Int) -> Bool { before(heads[a]!, heads[b]!) }
+    private func less(_ a: Int, _ b: Int) -> Bool { Head.before(heads[a]!, heads[b]!) }
 
     private mutating func push(_ i: Int) {
         heap.append(i)
@@ -272,16 +290,12 @@ final class SpilledFiles: @unchecked Sendable {
     /// Reads the join one file at a time.
     struct Cursor {
         var pieces: RunMerge<FilePiece>
-        var names: RunMerge<(UInt64, [UInt8])>?
+        var names: RunMerge<NameRecord>?
         var pending: FilePiece?
 
         init(_ list: SpilledFiles, names withNames: Bool) throws {
-            pieces = try RunMerge(list.pieceRuns, before: FilePiece.before) { try $0.piece() }
-            names = withNames ? try RunMerge(list.nameRuns, before: { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }) { r in
-                var bytes: [UInt8] = []
-                guard let inode = try r.name(into: &bytes) else { return nil }
-                return (inode, bytes)
-            } : nil
+            pieces = try RunMerge(list.pieceRuns)
+            names = withNames ? try RunMerge(list.nameRuns) : nil
             pending = try pieces.pop()
         }
 
@@ -309,14 +323,14 @@ final class SpilledFiles: @unchecked Sendable {
                 file.arena.removeAll(keepingCapacity: true)
                 file.names.removeAll(keepingCapacity: true)
                 if names != nil {
-                    while let head = names!.peek, head.0 <= first.inode {
+                    while let head = names!.peek, head.inode <= first.inode {
                         _ = try names!.pop()
-                        guard head.0 == first.inode else { continue }
+                        guard head.inode == first.inode else { continue }
                         // The walk may meet a name twice (a bind of the tree into itself is
                         // not crossed, but be safe): once each.
-                        if let last = file.names.last, file.arena[last].elementsEqual(head.1) { continue }
+                        if let last = file.names.last, file.arena[last].elementsEqual(head.bytes) { continue }
                         let s = file.arena.count
-                        file.arena += head.1
+                        file.arena += head.bytes
                         file.names.append(s..<file.arena.count)
                     }
                 }
