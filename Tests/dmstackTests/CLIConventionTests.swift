@@ -139,6 +139,21 @@ struct CLIConventionTests {
         }
     }
 
+    /// The registry's reports take the same options: one event waiting in the outbox (its
+    /// only sink fails) as three raw fields, no holders as nothing under -n.
+    @Test func registryListsTakeTheTableOptions() throws {
+        let sink = try ExitStatusTests.failingSink()
+        defer { try? FileManager.default.removeItem(atPath: sink.dir) }
+        #expect(try Self.run(["events", "test"] + sink.options).status == 2)
+        let state = Array(sink.options.suffix(2))
+        let events = try Self.run(["events", "list", "-r", "-n", "-o", "kind,SINK,state"] + state)
+        #expect(events.status == 0 && events.stdout == "test exec-1 pending\n", "\(events.stdout)\(events.stderr)")
+        let holders = try Self.run(["holders", "list", "-n"] + state)
+        #expect(holders.status == 0 && holders.stdout.isEmpty, "\(holders.stdout)\(holders.stderr)")
+        let bad = try Self.run(["holders", "list", "-o", "NAME,CREATED"] + state)
+        #expect(bad.status == 64 && bad.stderr.hasPrefix("dmstack: unknown column 'CREATED' (columns: NAME, KIND, FILESYSTEM,"), "\(bad.stderr)")
+    }
+
     /// --snapshot - reads standard input for every command that takes --snapshot.
     @Test(arguments: [["tree"], ["show", "concat"], ["list"], ["translate", "pmem0", "0+8"], ["simulate", "pmem0", "--range", "0+8"]])
     func snapshotFromStandardInput(command: [String]) throws {
