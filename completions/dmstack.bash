@@ -186,9 +186,9 @@ _dmstack() {
 
 _dmstack_tree() {
     repeating_flags=()
-    non_repeating_flags=(--inverse --all --json --version -h --help)
+    non_repeating_flags=(--inverse --all -J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=()
-    non_repeating_options=(--snapshot)
+    non_repeating_options=(--snapshot -o --output)
     __dmstack_offer_flags_options -1
 
     # Offer option value completions
@@ -196,12 +196,15 @@ _dmstack_tree() {
     '--snapshot')
         return
         ;;
+    '-o'|'--output')
+        return
+        ;;
     esac
 }
 
 _dmstack_show() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--snapshot)
     __dmstack_offer_flags_options 1
@@ -238,9 +241,9 @@ _dmstack_capture() {
 
 _dmstack_translate() {
     repeating_flags=()
-    non_repeating_flags=(--down --json --version -h --help)
+    non_repeating_flags=(--down -J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
-    non_repeating_options=(--table --snapshot --state-dir)
+    non_repeating_options=(--table --snapshot --state-dir -o --output)
     __dmstack_offer_flags_options 2
 
     # Offer option value completions
@@ -252,6 +255,9 @@ _dmstack_translate() {
         return
         ;;
     '--state-dir')
+        return
+        ;;
+    '-o'|'--output')
         return
         ;;
     '--thin-dump')
@@ -274,7 +280,7 @@ _dmstack_translate() {
 
 _dmstack_simulate() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json --version -h --help)
     repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
     non_repeating_options=(--range --event --reverse-map --snapshot --state-dir)
     __dmstack_offer_flags_options 1
@@ -318,7 +324,7 @@ _dmstack_simulate() {
 
 _dmstack_apply() {
     repeating_flags=()
-    non_repeating_flags=(--dry-run --force --json --version -h --help)
+    non_repeating_flags=(--dry-run --force -J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--snapshot --state-dir)
     __dmstack_offer_flags_options 1
@@ -336,7 +342,7 @@ _dmstack_apply() {
 
 _dmstack_teardown() {
     repeating_flags=()
-    non_repeating_flags=(--dry-run --force --json --version -h --help)
+    non_repeating_flags=(--dry-run --force -J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--snapshot --state-dir)
     __dmstack_offer_flags_options 1
@@ -354,14 +360,17 @@ _dmstack_teardown() {
 
 _dmstack_list() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=()
-    non_repeating_options=(--snapshot)
+    non_repeating_options=(--snapshot -o --output)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--snapshot')
+        return
+        ;;
+    '-o'|'--output')
         return
         ;;
     esac
@@ -392,7 +401,7 @@ _dmstack_holders() {
 
 _dmstack_holders_register() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--raw --name --hook --state-dir)
     __dmstack_offer_flags_options 1
@@ -416,9 +425,9 @@ _dmstack_holders_register() {
 
 _dmstack_holders_list() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=()
-    non_repeating_options=(--state-dir)
+    non_repeating_options=(--state-dir -o --output)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
@@ -426,12 +435,15 @@ _dmstack_holders_list() {
     '--state-dir')
         return
         ;;
+    '-o'|'--output')
+        return
+        ;;
     esac
 }
 
 _dmstack_holders_show() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir)
     __dmstack_offer_flags_options 1
@@ -461,7 +473,7 @@ _dmstack_holders_unregister() {
 
 _dmstack_holders_refresh() {
     repeating_flags=()
-    non_repeating_flags=(--rebuild --json --version -h --help)
+    non_repeating_flags=(--rebuild -J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir)
     __dmstack_offer_flags_options 1
@@ -476,7 +488,7 @@ _dmstack_holders_refresh() {
 
 _dmstack_remove() {
     repeating_flags=()
-    non_repeating_flags=(--dry-run --yes --force --json --version -h --help)
+    non_repeating_flags=(--dry-run --yes --force -J --json --version -h --help)
     repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
     non_repeating_options=(--kill --wait --config --state-dir)
     __dmstack_offer_flags_options 1
@@ -516,7 +528,7 @@ _dmstack_remove() {
 
 _dmstack_monitor() {
     repeating_flags=()
-    non_repeating_flags=(--once --json --version -h --help)
+    non_repeating_flags=(--once -J --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--config --state-dir)
     __dmstack_offer_flags_options 0
@@ -557,9 +569,9 @@ _dmstack_events() {
 
 _dmstack_events_list() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(-J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=()
-    non_repeating_options=(--limit --state-dir)
+    non_repeating_options=(--limit --state-dir -o --output)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
@@ -568,6 +580,9 @@ _dmstack_events_list() {
         return
         ;;
     '--state-dir')
+        return
+        ;;
+    '-o'|'--output')
         return
         ;;
     esac

@@ -6,8 +6,9 @@ public enum SpecFile {
     public static func load(_ path: String) throws(EngineError) -> StackSpec {
         let bytes: [UInt8]
         do { bytes = try InputFile.contents(of: path, limit: InputFile.specLimit, what: "the spec") } catch {
-            // An unreadable spec is a data error naming it, as a malformed one is.
-            throw error.kind == .dataError ? error : EngineError(.dataError, SpecError(file: path, line: 0, key: "", message: "cannot read: \(error.message)").description)
+            // An unreadable spec is a run-time failure naming it, as an unreadable snapshot,
+            // table, dump or config is; a malformed one is a data error.
+            throw error.kind == .dataError ? error : EngineError(.failure, SpecError(file: path, line: 0, key: "", message: "cannot read: \(error.message)").description)
         }
         let base = path.split(separator: "/").last.map(String.init) ?? path
         let stem = base.hasSuffix(".yaml") ? String(base.dropLast(5)) : base.hasSuffix(".yml") ? String(base.dropLast(4)) : base

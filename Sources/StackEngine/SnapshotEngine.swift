@@ -23,7 +23,11 @@ public struct SnapshotEngine: Engine {
             let bytes: [UInt8]
             do {
                 bytes = try InputFile.contents(of: file, limit: InputFile.snapshotLimit, what: "the snapshot", check: InputFile.snapshotStart)
-            } catch { throw error.kind == .dataError ? error : EngineError(.dataError, SnapshotFileError(file: file, message: error.message).description) }
+            } catch {
+                // A snapshot that cannot be read is a run-time failure naming it, as a table,
+                // spec, dump or config that cannot be (one status per kind, ExitStatus.swift).
+                throw error.kind == .dataError ? error : EngineError(.failure, SnapshotFileError(file: file, message: error.message).description)
+            }
             let snapshot = try SnapshotCodec.decode(Data(bytes), file: BoundedInput.name(file))
             (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])
             metadata = snapshot.metadata ?? DynamicMappings()

@@ -6,16 +6,21 @@ public struct RangeParseError: Error, Hashable, Sendable, CustomStringConvertibl
 }
 
 /// Reads `START+LENGTH` or `START-END` (end exclusive), each number in sectors unless it
-/// carries a suffix: `s` (sectors), `B`, `KiB`, `MiB`, `GiB`, `TiB` (bytes, which must fall on a
-/// 512-byte sector boundary).
+/// carries a suffix, in any case: `s` (sectors), `B` (bytes), `K`/`KiB`, `M`/`MiB`, `G`/`GiB`,
+/// `T`/`TiB` (powers of 1024, as lsblk and lvm read `k` and `K`, and as specs take them); a
+/// byte count must fall on a 512-byte sector boundary. A negative number is refused with a
+/// message of its own rather than read as a malformed one.
 public enum RangeParser {
+    /// Lower-case suffixes, longer before shorter (`kib` before `b`).
     static let units: [(suffix: String, bytes: UInt64?)] = [
-        ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("B", 1), ("s", nil),
+        ("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("tib", 1 << 40),
+        ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("t", 1 << 40), ("b", 1), ("s", nil),
     ]
 
     public static func parse(_ text: String) throws(RangeParseError) -> SectorRange {
         func fail(_ m: String) -> RangeParseError { RangeParseError(input: text, message: m) }
         let t = text.trimmed(" \t")
+        if t.hasPrefix("-") { throw fail("start: negative numbers are not allowed (sectors count from 0)") }
         if let plus = t.firstIndex(of: "+") {
             let start = try sectors(String(t[..<plus]), what: "start", whole: text)
             let length = try sectors(String(t[t.index(after: plus)...]), what: "length", whole: text)
@@ -39,15 +44,17 @@ public enum RangeParser {
         var digits = Substring(word)
         var bytesPerUnit: UInt64? = nil
         var isBytes = false
-        for u in units where word.hasSuffix(u.suffix) {
+        let lower = word.lowercased()
+        for u in units where lower.hasSuffix(u.suffix) {
             digits = word.dropLast(u.suffix.count)
             bytesPerUnit = u.bytes
             isBytes = u.bytes != nil
             break
         }
         guard !digits.isEmpty else { throw fail("missing number") }
+        if digits.hasPrefix("-") { throw fail("'\(word)' is negative; negative numbers are not allowed") }
         guard isUnsigned(digits), let value = UInt64(digits) else {
-            throw fail("'\(word)' is not a whole number with an optional suffix s, B, KiB, MiB, GiB or TiB")
+            throw fail("'\(word)' is not a whole number with an optional suffix s, B, K, M, G, T (or KiB, MiB, GiB, TiB; any case)")
         }
         guard isBytes, let unit = bytesPerUnit else { return value }
         let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)

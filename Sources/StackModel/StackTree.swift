@@ -23,49 +23,132 @@ public struct TreeNode: Codable, Sendable, Hashable {
     /// The lvm2 volume a dm device is (`LvmVolume`): its VG, the LV users know, and for an
     /// internal device the part of that LV it is. Absent for devices lvm did not activate.
     public var lvm: LvmVolume?
+    /// True when this device and what is under it (or over it, inverse) were already drawn
+    /// earlier in the same forest and the forest had reached `Inventory.treeNodeBudget`
+    /// nodes: it is drawn once more without its children. Absent otherwise.
+    public var repeated: Bool?
     public var children: [TreeNode]
 }
 
+/// Why the stacks cannot be drawn: the same refusals as `translate`'s, so the two commands
+/// agree on a corrupt snapshot (a table that does not parse, devices that form a cycle).
+public enum TreeError: Error, Hashable, Sendable, CustomStringConvertible {
+    case unknownDevice(UnknownDeviceError)
+    /// A device's table does not parse (as `Inventory.tableSet` reads it for translation).
+    case table(TableParseError)
+    /// Devices that form a cycle, in the tables or in the holders/slaves graph.
+    case cycle(TopologyError)
+
+    public var description: String {
+        switch self {
+        case .unknownDevice(let e): e.description
+        case .table(let e): e.description
+        case .cycle(let e): e.description
+        }
+    }
+}
+
 extension Inventory {
+    /// Nodes a forest may hold before a device met again is drawn without its children
+    /// (`TreeNode.repeated`): a stack where each layer sits on two copies of the one below
+    /// doubles with every level, so drawing every path would be exponential. Below the
+    /// budget every path is drawn, as lsblk draws them.
+    public static let treeNodeBudget = 10_000
+
     /// The forest of every stack: top-down (each top device, then what it is built on) or
     /// inverse (each leaf, then what is built on it). `roots` limits it to those devices'
-    /// trees; empty and RAM devices are left out unless `all`, as lsblk does.
-    public func tree(roots names: [String] = [], inverse: Bool = false, all: Bool = false) throws(UnknownDeviceError) -> [TreeNode] {
+    /// trees; empty and RAM devices are left out unless `all`, as lsblk does. A table that
+    /// does not parse and a cycle (in the tables, or in the holders/slaves graph that a
+    /// corrupt snapshot may hold) are refused as `translate` refuses them.
+    public func tree(roots names: [String] = [], inverse: Bool = false, all: Bool = false) throws(TreeError) -> [TreeNode] {
         func shown(_ d: BlockDevice) -> Bool { all || (d.size > 0 && d.major != 1) }
         let next: (BlockDevice) -> [BlockDevice] = inverse ? { self.above($0) } : { self.below($0) }
         let previous: (BlockDevice) -> [BlockDevice] = inverse ? { self.below($0) } : { self.above($0) }
+        try checkStacks()
         var roots: [BlockDevice] = []
         if names.isEmpty {
             roots = devices.filter { shown($0) && previous($0).filter(shown).isEmpty }
         } else {
-            for n in names { roots.append(try device(n)) }
+            for n in names {
+                do { roots.append(try device(n)) } catch { throw .unknownDevice(error) }
+            }
         }
-        return roots.map { build($0, next: { next($0).filter(shown) }) }
+        var expanded: Set<String> = []
+        var count = 0
+        return roots.map { build($0, next: { next($0).filter(shown) }, expanded: &expanded, count: &count) }
+    }
+
+    /// The checks `translate` makes before it answers (every table parses, the tables form
+    /// no cycle), and the holders/slaves graph that `tree` and `show` walk has no cycle
+    /// either, in either direction: sysfs cannot make one, a corrupt snapshot can.
+    public func checkStacks() throws(TreeError) {
+        do { _ = try tableSet() } catch { throw .table(error) }
+        do { _ = try topology() } catch let error as TopologyError {
+            if case .cycle = error { throw .cycle(error) }
+        } catch {}
+        try checkAcyclic { self.below($0) }
+        try checkAcyclic { self.above($0) }
+    }
+
+    func checkAcyclic(_ next: (BlockDevice) -> [BlockDevice]) throws(TreeError) {
+        // Depth-first with an explicit stack and three colours; a device met again while it
+        // is on the path closes a cycle, named from that device down the path.
+        var state: [String: Bool] = [:]  // false: on the path; true: done
+        for start in devices where state[start.kernelName] == nil {
+            var path: [(device: BlockDevice, pending: [BlockDevice])] = [(start, next(start).reversed())]
+            state[start.kernelName] = false
+            while !path.isEmpty {
+                guard let child = path[path.count - 1].pending.popLast() else {
+                    state[path.removeLast().device.kernelName] = true
+                    continue
+                }
+                switch state[child.kernelName] {
+                case .some(true): continue
+                case .some(false):
+                    let from = path.lastIndex { $0.device.kernelName == child.kernelName } ?? 0
+                    throw .cycle(.cycle(path[from...].map(\.device.displayName)))
+                case .none:
+                    state[child.kernelName] = false
+                    path.append((child, next(child).reversed()))
+                }
+            }
+        }
     }
 
     /// One device's tree, built depth-first with an explicit stack rather than recursion: how
-    /// deep a stack goes comes from the input (a snapshot may chain thousands of devices). A
-    /// device already on the path from the root is left out where it comes again: a stack is
-    /// a DAG, and a cycle cannot come from sysfs, but a corrupt snapshot may hold one.
-    func build(_ root: BlockDevice, next: (BlockDevice) -> [BlockDevice]) -> TreeNode {
+    /// deep a stack goes comes from the input (a snapshot may chain thousands of devices).
+    /// `expanded` holds the devices already drawn with their children in this forest and
+    /// `count` the nodes drawn so far: past `treeNodeBudget`, a device drawn before comes
+    /// again without its children, marked `repeated`. A device already on the path is left
+    /// out (`checkStacks` refused cycles before; this keeps the walk finite regardless).
+    func build(_ root: BlockDevice, next: (BlockDevice) -> [BlockDevice], expanded: inout Set<String>, count: inout Int) -> TreeNode {
         struct Frame {
             var device: BlockDevice
             var pending: [BlockDevice]
+            var repeated = false
             var children: [TreeNode] = []
+        }
+        func frame(_ d: BlockDevice) -> Frame {
+            count += 1
+            if !expanded.insert(d.kernelName).inserted && count > Self.treeNodeBudget {
+                return Frame(device: d, pending: [], repeated: !next(d).isEmpty)
+            }
+            return Frame(device: d, pending: next(d).reversed())
         }
         var onPath: Set<String> = [root.kernelName]
         // Children are taken from the end of `pending`, so it is kept reversed.
-        var stack = [Frame(device: root, pending: next(root).reversed())]
+        var stack = [frame(root)]
         while true {
             let top = stack.count - 1
             if let child = stack[top].pending.popLast() {
                 guard onPath.insert(child.kernelName).inserted else { continue }
-                stack.append(Frame(device: child, pending: next(child).reversed()))
+                stack.append(frame(child))
                 continue
             }
             let done = stack.removeLast()
             onPath.remove(done.device.kernelName)
-            let built = node(done.device, children: done.children)
+            var built = node(done.device, children: done.children)
+            if done.repeated { built.repeated = true }
             if stack.isEmpty { return built }
             stack[stack.count - 1].children.append(built)
         }
@@ -75,7 +158,7 @@ extension Inventory {
         TreeNode(name: d.displayName, kernelName: d.kernelName, majorMinor: d.majorMinor, size: d.size * sectorBytes,
                  type: deviceType(d), table: tableSummary(d), fsType: d.filesystem?.type, fsUUID: d.filesystem?.uuid,
                  label: d.filesystem?.label, mountpoints: mounts(of: d).map(\.mountpoint).sorted(),
-                 pmemMode: namespace(of: d)?.mode, state: state(of: d), lvm: d.dm?.lvm, children: children)
+                 pmemMode: namespace(of: d)?.mode, state: state(of: d), lvm: d.dm?.lvm, repeated: nil, children: children)
     }
 
     public func deviceType(_ d: BlockDevice) -> String {
@@ -212,6 +295,7 @@ public enum TreeJSON {
             key("mountpoints"); try strings(n.mountpoints, level: inner)
             key("name"); try string(n.name)
             if let v = n.pmemMode { key("pmem_mode"); try string(v) }
+            if let v = n.repeated { key("repeated"); out += v ? "true" : "false" }
             key("size"); out += String(n.size)
             key("state"); try strings(n.state, level: inner)
             if let v = n.table { key("table"); try string(v) }

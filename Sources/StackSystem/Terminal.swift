@@ -9,6 +9,22 @@ public enum Terminal {
     /// Whether `descriptor` (0 stdin, 1 stdout, 2 stderr) is a terminal.
     public static func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
 
+    /// The width of the terminal on `descriptor`, nil when it is not one or does not say.
+    public static func width(_ descriptor: Int32) -> Int? {
+        var size = winsize()
+        guard ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
+    /// Whether text may use UTF-8: the character set of the locale as setlocale(3) would
+    /// choose it (LC_ALL, else LC_CTYPE, else LANG; unset is the C locale, which is ASCII),
+    /// the same variables lsblk's nl_langinfo(CODESET) reflects.
+    public static var localeIsUTF8: Bool {
+        let name = ["LC_ALL", "LC_CTYPE", "LANG"].lazy.compactMap { environment($0) }.first { !$0.isEmpty } ?? "C"
+        let lower = name.lowercased()
+        return lower.contains("utf-8") || lower.contains("utf8")
+    }
+
     /// Writes all of `string` to standard error, stopping quietly if it is closed.
     public static func writeStandardError(_ string: String) {
         // Through the seam: EINTR is retried there; any other failure has nowhere to be told.

@@ -35,7 +35,7 @@ struct Apply: ParsableCommand {
     @Flag(name: .long, help: "Adopt and reload dm devices that lack the DMSTACK- uuid prefix.")
     var force = false
 
-    @Flag(name: .long, help: "Print JSON.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
     var json = false
 
     /// `--snapshot FILE`: plan against a captured machine (with --dry-run only).

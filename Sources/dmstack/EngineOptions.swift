@@ -27,6 +27,14 @@ enum Machine {
     static func isTerminal(_ descriptor: Int32) -> Bool { Terminal.isTerminal(descriptor) }
     static func environment(_ name: String) -> String? { Terminal.environment(name) }
     static var hostName: String { Terminal.hostName() }
+    /// Whether the locale's character set is UTF-8 (else reports draw in ASCII).
+    static var localeIsUTF8: Bool { Terminal.localeIsUTF8 }
+    /// The width a table must fit: $COLUMNS when it is a positive number, else the
+    /// terminal's when standard output is one, else 80.
+    static var outputColumns: Int {
+        if let text = environment("COLUMNS"), let n = Int(text), n > 0 { return n }
+        return isTerminal(1) ? Terminal.width(1) ?? 80 : 80
+    }
     static var processID: Int32 { Terminal.processID }
     /// A line per event as it happens, also into a pipe or a file.
     static func flushOutput() { Terminal.flushOutput() }

@@ -22,7 +22,7 @@ struct Events: ParsableCommand {
         subcommands: [ListEvents.self, Retry.self, Test.self]
     )
 
-    struct ListEvents: ParsableCommand {
+    struct ListEvents: ParsableCommand, ColumnReport {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "List the events in the outbox, oldest first, with each sink's delivery state.",
@@ -31,9 +31,10 @@ struct Events: ParsableCommand {
                 {"events": [...]}, every field in docs/json/events.schema.json.
                 """
         )
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(name: [.customShort("J"), .long], help: "Print JSON.") var json = false
         @Option(help: ArgumentHelp("At most this many events, the newest.", valueName: "N")) var limit = 100
         @OptionGroup var registry: RegistryOptions
+        @OptionGroup var table: TableOptions<ListEvents>
 
         func run() throws {
             try reportingFailures {
@@ -42,19 +43,45 @@ struct Events: ParsableCommand {
                     print(try JSONOutput.encode(["events": entries]))
                     return
                 }
-                guard !entries.isEmpty else { print("no events"); return }
-                var table = TextTable(columns: [Column(header: "CREATED"), Column(header: "KIND"), Column(header: "SEVERITY"), Column(header: "LEAF"),
-                                                Column(header: "SINK"), Column(header: "STATE"), Column(header: "TRIES", alignment: .right),
-                                                Column(header: "KEY"), Column(header: "LAST ERROR")])
+                guard !entries.isEmpty else {
+                    if !table.quietWhenEmpty { print("no events") }
+                    return
+                }
+                var rows: [Row] = []
                 for e in entries {
-                    if e.deliveries.isEmpty { table.rows.append([e.createdAt, e.kind, e.severity, e.leaf, "-", "no sinks", "0", e.key, ""]) }
+                    let event = Row(created: e.createdAt, kind: e.kind, severity: e.severity, leaf: e.leaf, summary: e.summary, key: e.key)
+                    if e.deliveries.isEmpty { rows.append(event) }
                     for d in e.deliveries {
-                        table.rows.append([e.createdAt, e.kind, e.severity, e.leaf, d.sink, d.state, String(d.attempts), e.key, d.lastError ?? ""])
+                        var row = event
+                        (row.sink, row.state, row.tries, row.lastError) = (d.sink, d.state, d.attempts, d.lastError ?? "")
+                        rows.append(row)
                     }
                 }
-                print(table.render())
+                print(table.render(rows))
             }
         }
+
+        /// One line: an event and one of its deliveries (none: the event had no sink).
+        struct Row {
+            var created, kind, severity, leaf, summary: String
+            var sink = "-", state = "no sinks"
+            var tries = 0
+            var key: String
+            var lastError = ""
+        }
+
+        static let columns = ReportColumns<Row>(all: [
+            ReportColumn(name: "CREATED", header: "CREATED", help: "when the event was recorded (UTC)") { r, _ in r.created },
+            ReportColumn(name: "KIND", header: "KIND", help: "event kind") { r, _ in r.kind },
+            ReportColumn(name: "SEVERITY", header: "SEVERITY", help: "severity") { r, _ in r.severity },
+            ReportColumn(name: "LEAF", header: "LEAF", help: "the leaf it is about") { r, _ in r.leaf },
+            ReportColumn(name: "SUMMARY", header: "SUMMARY", narrows: true, help: "one line about it") { r, _ in r.summary },
+            ReportColumn(name: "SINK", header: "SINK", help: "where it goes") { r, _ in r.sink },
+            ReportColumn(name: "STATE", header: "STATE", help: "pending, delivered or failed") { r, _ in r.state },
+            ReportColumn(name: "TRIES", header: "TRIES", alignment: .right, help: "delivery attempts") { r, _ in String(r.tries) },
+            ReportColumn(name: "KEY", header: "KEY", narrows: true, help: "the event's idempotency key") { r, _ in r.key },
+            ReportColumn(name: "LAST-ERROR", header: "LAST ERROR", narrows: true, help: "why the last attempt failed") { r, _ in r.lastError },
+        ], defaults: ["CREATED", "KIND", "SEVERITY", "LEAF", "SINK", "STATE", "TRIES", "KEY", "LAST-ERROR"])
     }
 
     struct Retry: ParsableCommand {

@@ -49,7 +49,7 @@ struct Holders: ParsableCommand {
         @Option(help: ArgumentHelp("For --raw: the command to run when the device is hit (words split on blanks; never a shell).", valueName: "CMD"))
         var hook: String?
 
-        @Flag(help: "Print JSON.")
+        @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
         var json = false
 
         @OptionGroup var registry: RegistryOptions
@@ -81,7 +81,7 @@ struct Holders: ParsableCommand {
         }
     }
 
-    struct ListHolders: ParsableCommand {
+    struct ListHolders: ParsableCommand, ColumnReport {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "List registered holders with their leaves and state, checked against the live system.",
@@ -92,10 +92,12 @@ struct Holders: ParsableCommand {
                 """
         )
 
-        @Flag(help: "Print JSON.")
+        @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
         var json = false
 
         @OptionGroup var registry: RegistryOptions
+
+        @OptionGroup var table: TableOptions<ListHolders>
 
         struct Row: Encodable {
             var name, kind: String
@@ -123,20 +125,26 @@ struct Holders: ParsableCommand {
                     return
                 }
                 guard !rows.isEmpty else {
-                    print("no holders registered in \(registry.directory) (dmstack holders register MOUNTPOINT)")
+                    if !table.quietWhenEmpty { print("no holders registered in \(registry.directory) (dmstack holders register MOUNTPOINT)") }
                     return
                 }
-                var table = TextTable(columns: [Column(header: "NAME"), Column(header: "KIND"), Column(header: "FILESYSTEM"),
-                                                Column(header: "MOUNTPOINT"), Column(header: "LEAVES"), Column(header: "CHAINS", alignment: .right),
-                                                Column(header: "STATE")])
-                for r in rows {
-                    table.rows.append([r.name, r.kind, r.fsType.map { "\($0) \(r.fsUuid ?? "")" } ?? "-", r.mountpoint ?? "-",
-                                       r.leaves.map { $0.state == .present ? $0.name : "\($0.name) (\($0.state))" }.joined(separator: ","),
-                                       "\(r.chains)", r.state.rawValue])
-                }
-                print(table.render())
+                print(table.render(rows))
             }
         }
+
+        static let columns = ReportColumns<Row>(all: [
+            ReportColumn(name: "NAME", header: "NAME", help: "holder name") { r, _ in r.name },
+            ReportColumn(name: "KIND", header: "KIND", help: "filesystem or raw") { r, _ in r.kind },
+            ReportColumn(name: "FILESYSTEM", header: "FILESYSTEM", help: "type and UUID") { r, _ in r.fsType.map { "\($0) \(r.fsUuid ?? "")" } ?? "-" },
+            ReportColumn(name: "MOUNTPOINT", header: "MOUNTPOINT", narrows: true, help: "where it is mounted") { r, _ in r.mountpoint ?? "-" },
+            ReportColumn(name: "LEAVES", header: "LEAVES", narrows: true, help: "its leaves, with their state when not present") { r, _ in
+                r.leaves.map { $0.state == .present ? $0.name : "\($0.name) (\($0.state))" }.joined(separator: ",")
+            },
+            ReportColumn(name: "CHAINS", header: "CHAINS", alignment: .right, help: "holder chains recorded") { r, _ in "\(r.chains)" },
+            ReportColumn(name: "STATE", header: "STATE", help: "ok, degraded or gone") { r, _ in r.state.rawValue },
+            ReportColumn(name: "REGISTERED", header: "REGISTERED", help: "when it was registered (UTC)") { r, _ in r.registeredAt },
+            ReportColumn(name: "REFRESHED", header: "REFRESHED", help: "when it was last refreshed (UTC)") { r, _ in r.refreshedAt },
+        ], defaults: ["NAME", "KIND", "FILESYSTEM", "MOUNTPOINT", "LEAVES", "CHAINS", "STATE"])
     }
 
     /// Stored records as the live system shows them now, a warning on stderr when it cannot be read.

@@ -25,7 +25,7 @@ extension Holders {
         @Flag(help: "Move a damaged registry aside and rebuild it.")
         var rebuild = false
 
-        @Flag(help: "Print JSON.")
+        @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
         var json = false
 
         @OptionGroup var registry: RegistryOptions

@@ -20,7 +20,7 @@ extension Holders {
         @Argument(help: "A holder name, mountpoint or filesystem UUID.")
         var name: String
 
-        @Flag(help: "Print JSON.")
+        @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
         var json = false
 
         @OptionGroup var registry: RegistryOptions

@@ -26,7 +26,7 @@ struct Monitor: ParsableCommand {
     @Flag(help: "One pass, then exit.")
     var once = false
 
-    @Flag(help: "Print each new event as one line of JSON.")
+    @Flag(name: [.customShort("J"), .long], help: "Print each new event as one line of JSON.")
     var json = false
 
     @OptionGroup var options: ConfigOptions

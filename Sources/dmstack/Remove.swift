@@ -44,7 +44,7 @@ struct Remove: ParsableCommand {
     @Flag(name: .long, help: "Also remove dm devices above the leaf that lack the DMSTACK- uuid prefix.")
     var force = false
 
-    @Flag(help: "Print JSON.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
     var json = false
 
     @OptionGroup var dynamic: MappingOptions

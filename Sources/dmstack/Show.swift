@@ -18,7 +18,7 @@ struct Show: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Flag(name: .long, help: "Print JSON: {\"device\": {...}}.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON: {\"device\": {...}}.")
     var json = false
 
     @Argument(help: "The device.")
@@ -28,6 +28,8 @@ struct Show: ParsableCommand {
         try reportingFailures {
             let machine = engine.make()
             let inventory = try machine.inventory()
+            // A corrupt table or a cycle is refused as tree and translate refuse it.
+            try Tree.refusingCorrupt(machine.source) { () throws(TreeError) in try inventory.checkStacks() }
             let report = inventory.report(try machine.argument(device, in: inventory))
             if json {
                 print(try JSONOutput.encode(["device": report]))

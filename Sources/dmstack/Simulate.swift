@@ -36,7 +36,7 @@ struct Simulate: ParsableCommand {
     @Option(help: ArgumentHelp("remove (the whole leaf goes) or failure (a bad range).", valueName: "EVENT"))
     var event: FailureEvent?
 
-    @Flag(help: "Print JSON.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
     var json = false
 
     @Option(name: .customLong("reverse-map"), help: ArgumentHelp("How file owners are found: auto (GETFSMAP where it names them, else a FIEMAP walk), getfsmap, or fiemap.", valueName: "HOW"))

@@ -29,7 +29,7 @@ struct Teardown: ParsableCommand {
     @Flag(name: .long, help: "Also remove dm devices that lack the DMSTACK- uuid prefix.")
     var force = false
 
-    @Flag(name: .long, help: "Print JSON.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON.")
     var json = false
 
     @OptionGroup var engine: EngineOptions

@@ -1,27 +1,204 @@
+import ArgumentParser
+
 /// One column of a human report: its header and alignment (the shape of lsblk's `infos[]`).
-struct Column {
-    enum Alignment { case left, right }
+struct Column: Sendable {
+    enum Alignment: Sendable { case left, right }
     var header: String
     var alignment: Alignment = .left
+    /// lsblk's TRUNC flag: the column may be narrowed to fit the width, its cells cut.
+    var narrows = false
+}
+
+/// How a report is laid out, from the options lsblk and lvm users know: `-n` no heading
+/// line, `-r` raw (cells separated by one space, no padding, no tree drawing, unsafe
+/// characters escaped as `\xHH`), `-b` sizes in bytes, `-i` ASCII only, and the width the
+/// table must fit (nil: any; raw output is never narrowed).
+struct TextLayout: Sendable {
+    var headings = true
+    var raw = false
+    var bytes = false
+    var ascii = false
+    var width: Int? = 80
+
+    /// `text` in ASCII when the layout asks for it: the few symbols reports use, spelled out.
+    func plain(_ text: String) -> String {
+        guard ascii, !text.utf8.allSatisfy({ $0 < 0x80 }) else { return text }
+        var out = ""
+        for c in text {
+            switch c {
+            case "→": out += "->"
+            case "×": out += "x"
+            case "…": out += "..."
+            case "└": out += "`"
+            case "├": out += "|"
+            case "│": out += "|"
+            case "─": out += "-"
+            default: out += c.isASCII ? String(c) : "?"
+            }
+        }
+        return out
+    }
+
+    /// The tree branches of a child (`├─`/`└─`) and of what is under it (`│ `/two blanks).
+    func branch(last: Bool) -> (node: String, under: String) {
+        ascii ? (last ? "`-" : "|-", last ? "  " : "| ") : (last ? "└─" : "├─", last ? "  " : "│ ")
+    }
 }
 
 /// Renders rows under column headers, each column as wide as its widest cell; lines carry
-/// no trailing blanks.
+/// no trailing blanks. Too wide for `layout.width`, the widest narrowable column is narrowed
+/// first (as lsblk narrows its TRUNC columns), down to its header or 8 characters, its cut
+/// cells ending in `…` (`...` in ASCII); columns that do not narrow are never cut.
 struct TextTable {
     var columns: [Column]
     var rows: [[String]] = []
 
-    func render() -> String {
-        var widths = columns.map { $0.header.count }
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    func render(_ layout: TextLayout = TextLayout(width: nil)) -> String {
+        let cells = rows.map { $0.map(layout.plain) }
+        if layout.raw {
+            let lines = (layout.headings ? [columns.map(\.header)] : []) + cells
+            return lines.map { $0.map(Self.escaped).joined(separator: " ") }.joined(separator: "\n")
+        }
+        var widths = columns.map { layout.headings ? $0.header.count : 0 }
+        for row in cells { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        if let limit = layout.width {
+            var excess = widths.reduce(0, +) + 2 * max(0, widths.count - 1) - limit
+            while excess > 0 {
+                let floor = { (i: Int) in max(self.columns[i].header.count, 8) }
+                guard let widest = widths.indices.filter({ columns[$0].narrows && widths[$0] > floor($0) }).max(by: { widths[$0] < widths[$1] }) else { break }
+                let cut = min(excess, widths[widest] - floor(widest))
+                widths[widest] -= cut
+                excess -= cut
+            }
+        }
+        let mark = layout.ascii ? "..." : "…"
         func line(_ cells: [String]) -> String {
             var text = cells.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                var cell = cell
+                if cell.count > widths[i] { cell = String(cell.prefix(max(0, widths[i] - mark.count))) + mark }
+                let pad = String(repeating: " ", count: max(0, widths[i] - cell.count))
                 return columns[i].alignment == .left ? cell + pad : pad + cell
             }.joined(separator: "  ")
             while text.last == " " { text.removeLast() }
             return text
         }
-        return ([line(columns.map(\.header))] + rows.map(line)).joined(separator: "\n")
+        return ((layout.headings ? [line(columns.map(\.header))] : []) + cells.map(line)).joined(separator: "\n")
     }
+
+    /// A raw cell as lsblk -r writes it: blanks, backslashes, quotes and control characters
+    /// as `\xHH`, so that every line splits on single spaces.
+    static func escaped(_ cell: String) -> String {
+        var out = ""
+        for scalar in cell.unicodeScalars {
+            let v = scalar.value
+            if v <= 0x20 || v == 0x7f || scalar == "\\" || scalar == "\"" {
+                let hex = Array("0123456789abcdef")
+                out += "\\x" + String(hex[Int(v >> 4)]) + String(hex[Int(v & 15)])
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+/// One column of a report in its registry: the name `-o` takes, the header, the width rule
+/// (alignment, whether it narrows to fit), a line of help, and how a row gives its cell.
+struct ReportColumn<Row>: Sendable {
+    var name: String
+    var header: String
+    var alignment: Column.Alignment = .left
+    var narrows = false
+    var help: String
+    var value: @Sendable (Row, TextLayout) -> String
+}
+
+/// A report's columns: the one registry that `-o/--output`, the column list in `--help`
+/// and the renderer read (lsblk's `infos[]`).
+struct ReportColumns<Row>: Sendable {
+    var all: [ReportColumn<Row>]
+    /// The columns printed without `-o`, by name.
+    var defaults: [String]
+
+    /// The columns `-o SPEC` names: `A,B` (any case) those, `+A,B` the defaults and those;
+    /// nil is the defaults. An unknown name is a usage error naming every column.
+    func select(_ spec: String?) throws(ReportColumnError) -> [ReportColumn<Row>] {
+        guard var text = spec else { return defaults.compactMap { d in all.first { $0.name == d } } }
+        var names: [String] = []
+        if text.hasPrefix("+") { names = defaults; text.removeFirst() }
+        for word in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let wanted = word.uppercased()
+            guard all.contains(where: { $0.name == wanted }) else {
+                throw ReportColumnError(message: "unknown column '\(word)' (columns: \(all.map(\.name).joined(separator: ", ")))")
+            }
+            names.append(wanted)
+        }
+        return names.compactMap { n in all.first { $0.name == n } }
+    }
+
+    /// The column list for `--help`.
+    var help: String {
+        "Columns to print, comma-separated (+COLUMNS adds to the default): "
+            + all.map { "\($0.name) \($0.help)" }.joined(separator: "; ")
+            + ". Default: \(defaults.joined(separator: ","))."
+    }
+
+    /// `rows` as a table of `columns`, laid out as `layout` says.
+    func render(_ rows: [Row], columns: [ReportColumn<Row>], layout: TextLayout) -> String {
+        var table = TextTable(columns: columns.map { Column(header: $0.header, alignment: $0.alignment, narrows: $0.narrows) })
+        table.rows = rows.map { row in columns.map { $0.value(row, layout) } }
+        return table.render(layout)
+    }
+}
+
+/// A column name `-o` does not know.
+struct ReportColumnError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// A command that prints a table: its column registry, for `TableOptions`.
+protocol ColumnReport {
+    associatedtype Row
+    static var columns: ReportColumns<Row> { get }
+}
+
+/// `-o/--output`, `-n/--noheadings`, `-r/--raw`, `-b/--bytes`, `-i/--ascii`: the table
+/// options of every command that prints one, as lsblk and lvm spell them.
+struct TableOptions<Report: ColumnReport>: ParsableArguments {
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(Report.columns.help, valueName: "COLUMNS"))
+    var output: String?
+
+    @Flag(name: [.customShort("n"), .customLong("noheadings")], help: "Print no heading line.")
+    var noHeadings = false
+
+    @Flag(name: [.customShort("r"), .customLong("raw")], help: "Raw output: cells separated by one space, blanks and other unsafe characters hex-escaped as lsblk -r does, no tree drawing, no width limit.")
+    var raw = false
+
+    @Flag(name: [.customShort("b"), .customLong("bytes")], help: "Print sizes (and translate's START and LENGTH) in bytes.")
+    var bytes = false
+
+    @Flag(name: [.customShort("i"), .customLong("ascii")], help: "Use ASCII characters only (the default when the locale is not UTF-8).")
+    var ascii = false
+
+    func validate() throws {
+        do { _ = try Report.columns.select(output) } catch { throw ValidationError(error.message) }
+    }
+
+    /// The selected columns (checked by `validate`).
+    var columns: [ReportColumn<Report.Row>] { (try? Report.columns.select(output)) ?? (try? Report.columns.select(nil)) ?? [] }
+
+    /// Whether the result, when empty, prints nothing at all (`-n`, `-r`): scripts read no
+    /// line as no result.
+    var quietWhenEmpty: Bool { noHeadings || raw }
+
+    /// The layout: ASCII when asked or when the locale is not UTF-8; the width $COLUMNS,
+    /// else the terminal's, else 80.
+    var layout: TextLayout {
+        TextLayout(headings: !noHeadings, raw: raw, bytes: bytes, ascii: ascii || !Machine.localeIsUTF8,
+                   width: raw ? nil : Machine.outputColumns)
+    }
+
+    /// `rows` as the selected columns.
+    func render(_ rows: [Report.Row]) -> String { Report.columns.render(rows, columns: columns, layout: layout) }
 }

@@ -51,15 +51,17 @@ struct Translate: ParsableCommand {
     @Flag(name: .long, help: "Translate from a device down to the leaves instead of up.")
     var down = false
 
-    @Flag(name: .long, help: "Print JSON: {\"translations\": [...]}.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON: {\"translations\": [...]}.")
     var json = false
+
+    @OptionGroup var output: TableOptions<Translate>
 
     @OptionGroup var dynamic: MappingOptions
 
     @Argument(help: "The device the range is on.")
     var device: String
 
-    @Argument(help: "START+LENGTH or START-END (end exclusive); sectors unless suffixed s, B, KiB, MiB, GiB, TiB.")
+    @Argument(help: "START+LENGTH or START-END (end exclusive); sectors unless suffixed s, B, K, M, G, T (KiB...; any case).")
     var range: String
 
     func validate() throws {
@@ -112,8 +114,10 @@ struct Translate: ParsableCommand {
             }
             if json {
                 print(try JSONOutput.encode(["translations": rows]))
-            } else {
-                print(render(rows, sectors))
+            } else if !rows.isEmpty {
+                print(output.render(rows))
+            } else if !output.quietWhenEmpty {
+                print("\(device) \(sectors): no device \(down ? "below" : "above") it")
             }
         }
     }
@@ -128,22 +132,24 @@ struct Translate: ParsableCommand {
         }
     }
 
-    func render(_ rows: [Translation], _ sectors: SectorRange) -> String {
-        if rows.isEmpty {
-            return "\(device) \(sectors): no device \(down ? "below" : "above") it"
-        }
-        var table = TextTable(columns: [
-            Column(header: "DEVICE"), Column(header: "START", alignment: .right), Column(header: "LENGTH", alignment: .right),
-            Column(header: "OUTCOME"), Column(header: "KIND"), Column(header: "PATH"),
-        ])
-        for r in rows {
-            let path = r.path.map { hop in
+    static let columns = ReportColumns<Translation>(all: [
+        ReportColumn(name: "DEVICE", header: "DEVICE", help: "the device the range becomes a range of") { r, _ in r.device },
+        ReportColumn(name: "START", header: "START", alignment: .right, help: "first sector (bytes with -b)") { r, layout in
+            String(layout.bytes ? r.start * sectorBytes : r.start)
+        },
+        ReportColumn(name: "LENGTH", header: "LENGTH", alignment: .right, help: "sectors (bytes with -b); a run of COUNT ranges STRIDE apart is LENGTH/STRIDE, then a times sign and COUNT") { r, layout in
+            let unit: UInt64 = layout.bytes ? sectorBytes : 1
+            return r.count.map { "\(r.length * unit)/\((r.stride ?? r.length) * unit)×\($0)" } ?? "\(r.length * unit)"
+        },
+        ReportColumn(name: "OUTCOME", header: "OUTCOME", help: "lost, degraded or unknown") { r, _ in r.outcome.rawValue },
+        ReportColumn(name: "KIND", header: "KIND", help: "what the range is on that device") { r, _ in r.kind.rawValue },
+        ReportColumn(name: "REASON", header: "REASON", narrows: true, help: "why, for an outcome that needs one") { r, _ in r.reason ?? "" },
+        ReportColumn(name: "PATH", header: "PATH", narrows: true, help: "every hop with its target, and the reason in brackets") { r, _ in
+            r.path.map { hop in
                 "\(hop.device) \(hop.run)" + (hop.target.map { " (\($0)\(hop.role.map { $0 == "data" ? "" : " \($0)" } ?? ""))" } ?? "")
-            }.joined(separator: " → ")
-            let length = r.count.map { "\(r.length)/\(r.stride ?? r.length)×\($0)" } ?? "\(r.length)"
-            table.rows.append([r.device, "\(r.start)", length, r.outcome.rawValue, r.kind.rawValue,
-                               path + (r.reason.map { " [\($0)]" } ?? "")])
-        }
-        return table.render()
-    }
+            }.joined(separator: " → ") + (r.reason.map { " [\($0)]" } ?? "")
+        },
+    ], defaults: ["DEVICE", "START", "LENGTH", "OUTCOME", "KIND", "PATH"])
 }
+
+extension Translate: ColumnReport {}

@@ -17,7 +17,11 @@ struct Tree: ParsableCommand {
             Volumes lvm2 activated are named vg/lv, and lvm's internal parts of one (raid images \
             and metadata, thin pool data and metadata, snapshot layers) vg/lv:PART, under their \
             volume. Past 32 levels the text tree stops indenting and prefixes each name with \
-            its depth ([33] name); the JSON nests to any depth, indented to 64 levels. \
+            its depth ([33] name); the JSON nests to any depth, indented to 64 levels. A device \
+            met again once the forest holds 10000 nodes (a stack where each layer sits on two \
+            copies of the one below doubles with every level) is drawn once more without its \
+            children, marked "(see above)" (JSON: "repeated": true). A table that does not \
+            parse or devices that form a cycle are refused as translate refuses them (exit 65). \
             JSON: {"tree": [node]}, every field in docs/json/tree.schema.json.
             """
     )
@@ -30,8 +34,10 @@ struct Tree: ParsableCommand {
     @Flag(name: .long, help: "Also list empty devices and RAM disks.")
     var all = false
 
-    @Flag(name: .long, help: "Print JSON: {\"tree\": [...]}.")
+    @Flag(name: [.customShort("J"), .long], help: "Print JSON: {\"tree\": [...]}.")
     var json = false
+
+    @OptionGroup var table: TableOptions<Tree>
 
     @Argument(help: "Show only the trees starting at these devices.")
     var devices: [String] = []
@@ -41,37 +47,71 @@ struct Tree: ParsableCommand {
             let machine = engine.make()
             let inventory = try machine.inventory()
             let roots = try devices.map { try machine.argument($0, in: inventory).kernelName }
-            let forest = try inventory.tree(roots: roots, inverse: inverse, all: all)
+            let forest = try Self.refusingCorrupt(machine.source) { () throws(TreeError) in try inventory.tree(roots: roots, inverse: inverse, all: all) }
             if json {
                 print(try TreeJSON.document(forest))
-            } else {
-                print(Self.render(forest))
+            } else if !forest.isEmpty || !table.quietWhenEmpty {
+                print(table.render(Self.rows(forest, table.layout)))
             }
         }
     }
 
-    static func render(_ forest: [TreeNode]) -> String {
-        var table = TextTable(columns: [
-            Column(header: "NAME"), Column(header: "MAJ:MIN"), Column(header: "SIZE", alignment: .right),
-            Column(header: "TABLE"), Column(header: "FSTYPE"), Column(header: "MOUNTPOINTS"), Column(header: "PMEM"), Column(header: "STATE"),
-        ])
-        // Depth-first with an explicit stack: a snapshot may chain thousands of devices. Past
-        // `TreeJSON.indentedLevels / 2` levels the branches stop moving right and each name
-        // says its depth (`[40] name`), so a deep chain is not quadratic in width.
+    /// `body`'s result, its refusals told as translate tells them: a table that does not
+    /// parse or devices that form a cycle are the input's fault (65, naming `source`).
+    static func refusingCorrupt<T>(_ source: String, _ body: () throws(TreeError) -> T) throws -> T {
+        do throws(TreeError) { return try body() } catch {
+            switch error {
+            case .unknownDevice(let e): throw CommandFailure(status: .usage, message: e.description)
+            case .table, .cycle: throw CommandFailure(status: .dataError, message: "\(source): \(error)")
+            }
+        }
+    }
+
+    /// One line of the tree: a node and the branches drawn before its name.
+    struct Row {
+        var node: TreeNode
+        var prefix: String
+    }
+
+    static let columns = ReportColumns<Row>(all: [
+        ReportColumn(name: "NAME", header: "NAME", help: "device name (vg/lv for lvm), drawn as a tree") { row, layout in
+            (layout.raw ? "" : row.prefix) + row.node.name + (row.node.repeated == true ? " (see above)" : "")
+        },
+        ReportColumn(name: "KNAME", header: "KNAME", help: "kernel name") { row, _ in row.node.kernelName },
+        ReportColumn(name: "MAJ:MIN", header: "MAJ:MIN", help: "major:minor") { row, _ in row.node.majorMinor },
+        ReportColumn(name: "SIZE", header: "SIZE", alignment: .right, help: "size") { row, layout in
+            layout.bytes ? String(row.node.size) : HumanSize.format(row.node.size)
+        },
+        ReportColumn(name: "TYPE", header: "TYPE", help: "dm, part, disk, loop, pmem or a layer kind") { row, _ in row.node.type },
+        ReportColumn(name: "TABLE", header: "TABLE", narrows: true, help: "summary of the table") { row, _ in row.node.table ?? "" },
+        ReportColumn(name: "FSTYPE", header: "FSTYPE", help: "filesystem type") { row, _ in row.node.fsType ?? "" },
+        ReportColumn(name: "UUID", header: "UUID", help: "filesystem UUID") { row, _ in row.node.fsUUID ?? "" },
+        ReportColumn(name: "LABEL", header: "LABEL", narrows: true, help: "filesystem label") { row, _ in row.node.label ?? "" },
+        ReportColumn(name: "MOUNTPOINTS", header: "MOUNTPOINTS", narrows: true, help: "where it is mounted") { row, _ in row.node.mountpoints.joined(separator: ",") },
+        ReportColumn(name: "PMEM", header: "PMEM", help: "pmem mode") { row, _ in row.node.pmemMode ?? "" },
+        ReportColumn(name: "STATE", header: "STATE", narrows: true, help: "device state (suspended, degraded, read-only and the like)") { row, _ in row.node.state.joined(separator: ",") },
+    ], defaults: ["NAME", "MAJ:MIN", "SIZE", "TABLE", "FSTYPE", "MOUNTPOINTS", "PMEM", "STATE"])
+
+    /// The forest as lines, depth-first with an explicit stack: a snapshot may chain thousands
+    /// of devices. Past `TreeJSON.indentedLevels / 2` levels the branches stop moving right
+    /// and each name says its depth (`[40] name`), so a deep chain is not quadratic in width.
+    static func rows(_ forest: [TreeNode], _ layout: TextLayout) -> [Row] {
+        var rows: [Row] = []
         let widest = TreeJSON.indentedLevels / 2
         var todo = forest.reversed().map { (node: $0, prefix: "", childPrefix: "", depth: 0) }
         while let (n, prefix, childPrefix, depth) = todo.popLast() {
-            table.rows.append([prefix + (depth > widest ? "[\(depth)] " : "") + n.name, n.majorMinor, HumanSize.format(n.size), n.table ?? "",
-                               n.fsType ?? "", n.mountpoints.joined(separator: ","), n.pmemMode ?? "", n.state.joined(separator: ",")])
+            rows.append(Row(node: n, prefix: prefix + (depth > widest ? "[\(depth)] " : "")))
             let base = depth < widest ? childPrefix : String(childPrefix.dropLast(2))
             for (i, c) in n.children.enumerated().reversed() {
-                let last = i == n.children.count - 1
-                todo.append((c, base + (last ? "└─" : "├─"), base + (last ? "  " : "│ "), depth + 1))
+                let branch = layout.branch(last: i == n.children.count - 1)
+                todo.append((c, base + branch.node, base + branch.under, depth + 1))
             }
         }
-        return table.render()
+        return rows
     }
 }
+
+extension Tree: ColumnReport {}
 
 /// Sizes as lsblk prints them: powers of 1024 with one letter, one decimal when not whole.
 enum HumanSize {

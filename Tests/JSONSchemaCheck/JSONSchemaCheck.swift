@@ -19,7 +19,7 @@ public enum JSONSchemaCheck {
     ]
 
     static let keywords: Set<String> = [
-        "$schema", "$id", "title", "description", "examples", "type", "properties", "required",
+        "$schema", "$id", "$comment", "title", "description", "examples", "type", "properties", "required",
         "additionalProperties", "items", "enum", "const", "$ref", "$defs", "anyOf", "minimum",
     ]
 

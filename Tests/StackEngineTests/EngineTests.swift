@@ -7,12 +7,16 @@ import Testing
 /// The snapshot engine's answers, the impact use case over it, and capture's reverse maps.
 @Suite("Engine")
 struct EngineTests {
+    /// A snapshot that is not there is a run-time failure (exit 1, as any unreadable input
+    /// file); one that is there but malformed is a data error (65).
     @Test func aSnapshotFileIsReadAndItsFailureIsADataError() throws {
         let engine = SnapshotEngine(file: "\(Machines.examples)/raid1-raid5-loop.json")
         #expect(engine.source.hasSuffix("raid1-raid5-loop.json"))
         #expect(try engine.inventory().device("parity").kernelName == "dm-1")
         let missing = SnapshotEngine(file: "/nonexistent.json")
-        #expect { try missing.inventory() } throws: { ($0 as? EngineError)?.kind == .dataError && "\($0)".hasPrefix("/nonexistent.json: ") }
+        #expect { try missing.inventory() } throws: { ($0 as? EngineError)?.kind == .failure && "\($0)".hasPrefix("/nonexistent.json: ") }
+        let corrupt = SnapshotEngine(file: "\(Machines.examples)/stack.yaml")
+        #expect { try corrupt.inventory() } throws: { ($0 as? EngineError)?.kind == .dataError }
     }
 
     /// A key file is read no further than one byte past dm-crypt's 512: `/dev/zero` (or a

@@ -49,11 +49,16 @@ struct DeepStackTests {
 
     @Test func aCycleEndsTheWalks() throws {
         let inventory = Self.chain(4, cycle: true)
-        // Every device has something above it: no roots unless named.
-        let tree = try inventory.tree(roots: ["c3"])
-        // c3 → c2 → c1 → c0 → (loop0, c3 again: left out).
-        #expect(Self.spine(tree[0]) == ["c3", "c2", "c1", "c0", "loop0"])
-        #expect(tree[0].children[0].children[0].children[0].children.map(\.name) == ["loop0"])
+        // The tree refuses the cycle as translate does, whether or not roots are named (every
+        // device has something above it: no roots), named down the slaves from the first
+        // device of the snapshot on it.
+        for (roots, inverse) in [([String](), false), (["c3"], false), ([], true)] {
+            #expect(throws: TreeError.cycle(.cycle(["c0", "c3", "c2", "c1"]))) {
+                try inventory.tree(roots: roots, inverse: inverse)
+            }
+        }
+        #expect(throws: TreeError.self) { try inventory.checkStacks() }
+        #expect(throws: Never.self) { try Self.chain(4).checkStacks() }
         #expect(inventory.leaves(of: try inventory.device("c3")).map(\.kernelName) == ["loop0"])
         #expect(throws: HolderError.self) {
             try inventory.holderRecord(name: nil, target: .filesystem("c3"), registeredBy: "test", context: HolderContext(now: "T1"))
@@ -63,6 +68,53 @@ struct DeepStackTests {
         } catch {
             #expect(error.message.contains("or a loop"))
         }
+    }
+
+    /// loop0 under `depth` levels of two dm devices a_i and b_i, each a linear device over
+    /// both devices of the level below (a0 and b0 over loop0), and `top` over a and b of the
+    /// last level: a diamond at every level, 2^depth paths from the top to the leaf.
+    static func diamond(_ depth: Int) -> Inventory {
+        var devices = [BlockDevice(kernelName: "loop0", major: 7, minor: 0, size: 8192, holders: ["dm-0", "dm-1"], loopBackingFile: "/img")]
+        func dm(_ n: Int, _ name: String, holders: [String], over lower: [(kernel: String, number: String)]) -> BlockDevice {
+            let table = lower.count == 1 ? ["0 8192 linear \(lower[0].number) 0"]
+                : ["0 4096 linear \(lower[0].number) 0", "4096 4096 linear \(lower[1].number) 4096"]
+            return BlockDevice(kernelName: "dm-\(n)", major: 253, minor: UInt32(n), size: 8192, holders: holders, slaves: lower.map(\.kernel),
+                               dm: DeviceMapperInfo(name: name, uuid: "DMSTACK-t:\(name)", suspended: false, openCount: 1,
+                                                    table: table, status: [], deps: lower.map(\.number)))
+        }
+        for i in 0..<depth {
+            let lower = i == 0 ? [("loop0", "7:0")] : [("dm-\(2 * i - 2)", "253:\(2 * i - 2)"), ("dm-\(2 * i - 1)", "253:\(2 * i - 1)")]
+            let holders = i + 1 < depth ? ["dm-\(2 * i + 2)", "dm-\(2 * i + 3)"] : ["dm-\(2 * depth)"]
+            devices.append(dm(2 * i, "a\(i)", holders: holders, over: lower))
+            devices.append(dm(2 * i + 1, "b\(i)", holders: holders, over: lower))
+        }
+        devices.append(dm(2 * depth, "top", holders: [], over: [("dm-\(2 * depth - 2)", "253:\(2 * depth - 2)"), ("dm-\(2 * depth - 1)", "253:\(2 * depth - 1)")]))
+        return Inventory(SystemSnapshot(host: HostInfo(hostname: "h", kernel: "6.12", capturedAt: "T0", dmstackVersion: "0"),
+                                        devices: devices, mounts: [], pmem: PmemInventory()))
+    }
+
+    static func count(_ node: TreeNode) -> (nodes: Int, repeated: Int) {
+        var nodes = 0, repeated = 0, todo = [node]
+        while let n = todo.popLast() { nodes += 1; if n.repeated == true { repeated += 1 }; todo += n.children }
+        return (nodes, repeated)
+    }
+
+    /// A small diamond is drawn path by path as lsblk draws it; a deep one (2^40 paths) stays
+    /// within the node budget, the devices met again past it marked `repeated`.
+    @Test func diamondsAreBoundedByTheNodeBudget() throws {
+        // Level 0 is a0 over loop0 (2 nodes); each level above doubles the one below, plus one.
+        let small = try Self.diamond(3).tree()
+        #expect(small.map(\.name) == ["top"])
+        #expect(Self.count(small[0]).nodes == 23 && Self.count(small[0]).repeated == 0)
+        let deep = try Self.diamond(40).tree()
+        let (nodes, repeated) = Self.count(deep[0])
+        #expect(nodes > Inventory.treeNodeBudget && nodes <= Inventory.treeNodeBudget + 4 * 41, "\(nodes) nodes")
+        #expect(repeated > 0)
+        // The first path is drawn whole, down to the leaf.
+        #expect(Self.spine(deep[0]) == ["top"] + (0..<40).reversed().map { "a\($0)" } + ["loop0"])
+        #expect(try TreeJSON.document(deep).contains("\"repeated\" : true"))
+        let up = try Self.diamond(40).tree(inverse: true)
+        #expect(up.map(\.name) == ["loop0"] && Self.count(up[0]).nodes <= Inventory.treeNodeBudget + 4 * 41)
     }
 
     @Test func aHolderOnFiveThousandLayersRecordsItsWholeChain() throws {

@@ -46,12 +46,14 @@ struct DeepStackTests {
         try Self.chainTable().write(to: table, atomically: true, encoding: .utf8)
         try Self.chainSnapshot().write(to: snapshot)
 
-        let up = try CLITests.run(["translate", "--table", table.path, "/dev/loop0", "16+8"])
+        // Wide enough for a path of 5000 hops: by default the PATH column is cut at 80 columns.
+        let wide = ["COLUMNS=10000000"]
+        let up = try CLIConventionTests.run(["translate", "--table", table.path, "/dev/loop0", "16+8"], wide)
         #expect(up.status == 0, "\(up.stderr)")
         let row = up.stdout.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
         #expect(row.hasPrefix("d4999") && row.contains("lost") && row.contains("d2500 16+8 (linear)"))
 
-        let down = try CLITests.run(["translate", "--table", table.path, "--down", "d4999", "0+2048"])
+        let down = try CLIConventionTests.run(["translate", "--table", table.path, "--down", "d4999", "0+2048"], wide)
         #expect(down.status == 0, "\(down.stderr)")
         let leaf = down.stdout.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
         #expect(leaf.hasPrefix("loop0") && leaf.contains("lost") && leaf.hasSuffix("loop0 0+2048 (linear)"))

@@ -17,18 +17,18 @@ struct LvmCLITests {
 
     @Test func treeShowsVolumesWithTheirPartsUnderThem() throws {
         #expect(try run(["tree"]) == """
-            NAME                     MAJ:MIN  SIZE  TABLE         FSTYPE       MOUNTPOINTS  PMEM  STATE
-            gt-probe/r-1             254:4     16M  raid1 2 legs
+            NAME                     MAJ:MIN  SIZE  TABLE     FSTYPE       MOUNTPOINTS  PMEM  STATE
+            gt-probe/r-1             254:4     16M  raid1 2…
             ├─gt-probe/r-1:rmeta_0   254:0      4M  linear
-            │ └─loop0                7:0       48M                LVM2_member
+            │ └─loop0                7:0       48M            LVM2_member
             ├─gt-probe/r-1:rimage_0  254:1     16M  linear
-            │ └─loop0                7:0       48M                LVM2_member
+            │ └─loop0                7:0       48M            LVM2_member
             ├─gt-probe/r-1:rmeta_1   254:2      4M  linear
-            │ └─loop1                7:1       48M                LVM2_member
+            │ └─loop1                7:1       48M            LVM2_member
             └─gt-probe/r-1:rimage_1  254:3     16M  linear
-              └─loop1                7:1       48M                LVM2_member
-            gt-probe/lin             254:5      8M  linear        xfs          /mnt/lin
-            └─loop2                  7:2       48M                LVM2_member
+              └─loop1                7:1       48M            LVM2_member
+            gt-probe/lin             254:5      8M  linear    xfs          /mnt/lin
+            └─loop2                  7:2       48M            LVM2_member
 
             """)
         // Any spelling of a volume roots the tree at it.
