@@ -126,7 +126,8 @@ public struct ReverseMapOptions: Sendable {
 extension Engine {
     /// The given files, device names resolved as arguments are (both engines read them so).
     public func givenMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings {
-        try sources.load(tables: tables) { n in (try? device(n, in: inventory))?.displayName ?? n }
+        try sources.load(tables: tables, canonical: { n in (try? device(n, in: inventory))?.displayName ?? n },
+                         size: { n in (try? device(n, in: inventory))?.size })
     }
 
     /// `inventory` with the devices the registry recorded and the machine no longer has, if

@@ -141,4 +141,25 @@ struct GuardCLITests {
         // Nothing was recorded: the state directory was never made.
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/state"))
     }
+
+    /// A thin dump that does not fit the stack it is given for is 65, naming the file and the
+    /// first bad element, up and down (issue 18 point 3); the fixture's own
+    /// dump still translates.
+    @Test(arguments: [
+        ("data_begin=\"10\"", "data_begin=\"99\"", "line 3: device 1 mapping 1: data block 100 is past the pool's data device (100 blocks)"),
+        ("dev_id=\"1\"", "dev_id=\"3\"", "no device 1, which thin device thin1 of pool pool is (metadata of another pool, or older than the device?)"),
+        ("data_block_size=\"128\"", "data_block_size=\"256\"", "line 1: data_block_size 256 differs from pool pool's block size 128 sectors (a dump of another pool?)"),
+    ])
+    func aThinDumpThatDoesNotFitIsADataError(from: String, to: String, message: String) throws {
+        let good = try String(contentsOf: CLITests.fixtures.appendingPathComponent("thin.xml"), encoding: .utf8)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("dmstack-thin-\(UUID().uuidString).xml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try good.replacingOccurrences(of: from, with: to).write(toFile: file, atomically: true, encoding: .utf8)
+        for direction in [[], ["--down"]] {
+            let arguments = ["translate", "--table", "dynamic.table.txt", "--thin-dump", "pool=\(file)"] + direction + [direction.isEmpty ? "data" : "thin1", "0+8"]
+            let result = try CLITests.run(arguments)
+            #expect(result.status == 65 && result.stderr == "dmstack: \(file): \(message)\n", "\(arguments): \(result.stderr)")
+        }
+        #expect(try CLITests.run(["translate", "--table", "dynamic.table.txt", "--thin-dump", "pool=thin.xml", "data", "1290+4"]).status == 0)
+    }
 }
