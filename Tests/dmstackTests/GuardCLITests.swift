@@ -35,6 +35,8 @@ struct GuardCLITests {
     struct Case: CustomStringConvertible, Sendable {
         var arguments: String
         var asNobody = false
+        /// Open the state directory to others (0755), its registry file staying 0600.
+        var openState = false
         var status: Int32
         var message: String
         var description: String { (asNobody ? "as nobody: " : "") + arguments }
@@ -48,6 +50,10 @@ struct GuardCLITests {
         Case(arguments: "holders list --json --state-dir @D/state", asNobody: true, status: 1, message: "cannot read registry @D/state/registry.db: Permission denied"),
         Case(arguments: "holders show app --state-dir @D/state", asNobody: true, status: 1, message: "cannot read registry @D/state/registry.db: Permission denied"),
         Case(arguments: "events list --state-dir @D/state", asNobody: true, status: 1, message: "cannot read registry @D/state/registry.db: Permission denied"),
+        Case(arguments: "holders list --state-dir @D/state", asNobody: true, openState: true, status: 1,
+             message: "dmstack: cannot use registry @D/state/registry.db: Permission denied (run as root, or choose another --state-dir)"),
+        Case(arguments: "events list --json --state-dir @D/state", asNobody: true, openState: true, status: 1,
+             message: "dmstack: cannot use registry @D/state/registry.db: Permission denied"),
         Case(arguments: "events retry --config CONFIG --state-dir @D/state", asNobody: true, status: 1,
              message: "dmstack: state directory @D/state belongs to uid 0, not to this user (uid 65534)"),
         Case(arguments: "monitor --once --config CONFIG --state-dir @D/state", asNobody: true, status: 1,
@@ -79,6 +85,7 @@ struct GuardCLITests {
         }
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        if c.openState { chmod("\(dir)/state", 0o755) }
         let arguments = c.arguments.replacingOccurrences(of: "CONFIG", with: "\(dir)/config.yaml")
             .replacingOccurrences(of: "@D", with: dir).split(separator: " ").map(String.init)
         let result = c.asNobody

@@ -177,7 +177,9 @@ public final class HolderRegistry {
             return RegistryError(.corrupt, "registry \(file) is corrupt (\(e.message)); `dmstack holders refresh --rebuild` moves it aside and rebuilds it from the live system and what is still readable")
         }
         if e.code == 8 /* SQLITE_READONLY */ || e.code == 14 /* SQLITE_CANTOPEN */ || e.code == 23 /* SQLITE_AUTH */ {
-            return RegistryError(.access, "cannot use registry \(file): \(e.message) (run as root, or choose another --state-dir)")
+            // SQLite says only "unable to open database file": the file's own errno says why.
+            let reason = e.code == 14 && access(file, R_OK) != 0 ? String(cString: strerror(errno)) : e.message
+            return RegistryError(.access, "cannot use registry \(file): \(reason) (run as root, or choose another --state-dir)")
         }
         return RegistryError(.other, "registry \(e.description)")
     }
