@@ -159,7 +159,7 @@ public struct ThinPoolMapping: Hashable, Sendable, Codable {
         var firstClash: (line: Int, message: String)?
         for id in devices.keys {
             let order = devices[id]!.indices.sorted { devices[id]![$0].from < devices[id]![$1].from }
-            if let bounds {
+            if bounds != nil {
                 for (key, what) in [(\BlockRun.from, "thin"), (\BlockRun.to, "data")] {
                     let byKey = what == "thin" ? order : devices[id]!.indices.sorted { devices[id]![$0].to < devices[id]![$1].to }
                     if let clash = overlap(devices[id]!, byKey, key: key, places: places[id]!), clash.line < firstClash?.line ?? .max {
