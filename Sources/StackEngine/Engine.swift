@@ -139,15 +139,25 @@ public struct ReverseMapOptions: Sendable {
 extension Engine {
     /// The given files, device names resolved as arguments are (both engines read them so).
     public func givenMappings(_ sources: MetadataSources, tables: TableSet, in inventory: Inventory) throws(EngineError) -> DynamicMappings {
-        try sources.load(tables: tables) { n in (try? device(n, in: inventory))?.displayName ?? n }
+        try sources.load(tables: tables, canonical: { n in (try? device(n, in: inventory))?.displayName ?? n },
+                         size: { n in (try? device(n, in: inventory))?.size })
     }
 
     /// `inventory` with the devices the registry recorded and the machine no longer has, if
     /// `name` is one of them (a leaf that is gone), and the note saying so; unchanged (and no
     /// note) otherwise, and always for an engine without a registry.
     public func addingGone(_ name: String, to inventory: Inventory, store: RegistryStore) throws(EngineError) -> (Inventory, note: String?) {
-        guard (try? device(name, in: inventory)) == nil, let db = try registry(store, readOnly: true) else { return (inventory, nil) }
-        let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+        guard (try? device(name, in: inventory)) == nil else { return (inventory, nil) }
+        // A registry that cannot be read leaves the lookup to fail on the live devices, saying
+        // why the recorded ones were not consulted.
+        let db: HolderRegistry, recorded: [BlockDevice]
+        do {
+            guard let found = try registry(store, readOnly: true) else { return (inventory, nil) }
+            db = found
+            recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
+        } catch {
+            return (inventory, "devices that are gone were not looked up: \(error.message)")
+        }
         let (augmented, added) = inventory.adding(recorded: recorded)
         guard let d = try? augmented.device(name), added.contains(d) else { return (inventory, nil) }
         return (augmented, "\(name) is not on the live system; using the devices the holder registry (\(db.path)) recorded")

@@ -16,13 +16,13 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// A registry failure: corrupt is a malformed file, a name taken by another holder is
-    /// refused, anything else a failure.
+    /// A registry failure: a name taken by another holder is refused; a registry that cannot
+    /// be opened or read (no permission, not a directory, damaged or not a database) is a
+    /// run-time failure, as any state file dmstack keeps (issue 18: never "none registered").
     public init(_ error: RegistryError) {
         let kind: Kind = switch error.kind {
-        case .corrupt: .dataError
         case .conflict: .refused
-        case .access, .other: .failure
+        case .corrupt, .access, .other: .failure
         }
         self.init(kind, error.message)
     }

@@ -51,20 +51,82 @@ public struct ThinPoolMapping: Hashable, Sendable, Codable {
         self.foreignSnapshotRoot = foreignSnapshotRoot
     }
 
-    /// Parses `thin_dump` XML output.
-    public static func parseThinDump(_ xml: [UInt8], source: String = "thin_dump") throws(MappingParseError) -> ThinPoolMapping {
+    /// What the stack says a pool's metadata must fit, from the tables: the pool's data block
+    /// size and its number of data blocks, and the thin devices of the tables built on it.
+    /// A dump (or metadata image) that does not fit them is of another pool, stale, or damaged,
+    /// and translating through it would answer with blocks of no device.
+    public struct Bounds: Hashable, Sendable {
+        /// The pool table's `data block size`, in sectors (dm-thin.c `pool_ctr`).
+        public var dataBlockSectors: UInt64
+        /// The pool target's length in data blocks: dm-thin.c `maybe_resize_data_dev` sizes
+        /// the data space from `ti->len` and refuses a table shorter than the metadata's, so
+        /// no mapping may reach past it.
+        public var dataBlocks: UInt64
+        /// Thin device id → its device name, for each thin target of the tables on this pool.
+        /// Every one is in a dump of the pool: creating a thin device inserts its (empty) tree
+        /// into the mapping tree (dm-thin-metadata.c `__create_thin`), and thin_dump prints it.
+        public var thinDevices: [UInt64: String]
+        public var poolName: String
+
+        public init(poolName: String, dataBlockSectors: UInt64, dataBlocks: UInt64, thinDevices: [UInt64: String]) {
+            self.poolName = poolName
+            self.dataBlockSectors = dataBlockSectors
+            self.dataBlocks = dataBlocks
+            self.thinDevices = thinDevices
+        }
+    }
+
+    /// Checks mappings read by any reader (a dump or the btree of a metadata image) against
+    /// `bounds`: the block size, every data block inside the pool, every thin device there.
+    /// Names the first bad element by device and thin block.
+    public func check(_ bounds: Bounds, source: String) throws(MappingParseError) {
+        guard dataBlockSectors == bounds.dataBlockSectors else {
+            throw MappingParseError(source: source, message: "data block size \(dataBlockSectors) sectors differs from pool \(bounds.poolName)'s \(bounds.dataBlockSectors) (metadata of another pool?)")
+        }
+        for id in devices.keys.sorted() {
+            for run in devices[id]! where run.to + run.length > bounds.dataBlocks {
+                throw MappingParseError(source: source, message: "device \(id) thin block \(run.from + (run.to >= bounds.dataBlocks ? 0 : bounds.dataBlocks - run.to)): \(Self.pastPool(run, bounds))")
+            }
+        }
+        for (id, name) in bounds.thinDevices.sorted(by: { $0.key < $1.key }) where devices[id] == nil {
+            throw MappingParseError(source: source, message: "no device \(id), which thin device \(name) of pool \(bounds.poolName) is (metadata of another pool, or older than the device?)")
+        }
+    }
+
+    /// "data block N is past the pool's data device (M blocks)", N the first block past it.
+    static func pastPool(_ run: BlockRun, _ bounds: Bounds) -> String {
+        "data block \(max(run.to, bounds.dataBlocks)) is past the pool's data device (\(bounds.dataBlocks) blocks)"
+    }
+
+    /// Parses `thin_dump` XML output. With `bounds` (the stack the dump is given for) every
+    /// element is checked as it is read, and the first bad one named by line, device and its
+    /// mapping's place in the device (1 for the first): a data block past the pool, a thin
+    /// block mapped twice (two mappings of one device overlap: the btree has one value per
+    /// key), a data block mapped twice by one device (dm-thin gives a device's blocks their
+    /// own data blocks; only other devices, snapshots, share one), a device listed twice, a
+    /// block size other than the pool's, a thin device of the tables missing.
+    public static func parseThinDump(_ xml: [UInt8], source: String = "thin_dump", bounds: Bounds? = nil) throws(MappingParseError) -> ThinPoolMapping {
         var blockSectors: UInt64?
         var devices: [UInt64: [BlockRun]] = [:]
+        /// Per device, each mapping's (place, line), in the order of `devices[id]`.
+        var places: [UInt64: [(Int, Int)]] = [:]
         var current: UInt64?
         var closed = false
         try readDump(xml, source: source, start: { name, a, line in
             func number(_ key: String) throws -> UInt64 { try dumpNumber(a, key, name, line) }
             switch name {
-            case "superblock": blockSectors = try number("data_block_size")
+            case "superblock":
+                let bs = try number("data_block_size")
+                if let bounds, bs != bounds.dataBlockSectors {
+                    throw DumpXML.Failure(line: line, message: "data_block_size \(bs) differs from pool \(bounds.poolName)'s block size \(bounds.dataBlockSectors) sectors (a dump of another pool?)")
+                }
+                blockSectors = bs
             case "device":
                 let id = try number("dev_id")
                 current = id
-                if devices[id] == nil { devices[id] = [] }
+                guard devices[id] == nil else { throw DumpXML.Failure(line: line, message: "device \(id) is listed twice") }
+                devices[id] = []
+                places[id] = []
             case "range_mapping", "single_mapping":
                 guard let dev = current else { throw DumpXML.Failure(line: line, message: "<\(name)> outside <device>") }
                 let single = name == "single_mapping"
@@ -75,7 +137,13 @@ public struct ThinPoolMapping: Hashable, Sendable, Codable {
                 guard let bs = blockSectors, bs > 0, l > 0, o <= limit, d <= limit, l <= limit - o, l <= limit - d else {
                     throw DumpXML.Failure(line: line, message: "<\(name)> maps blocks beyond any device (or before <superblock>)")
                 }
-                devices[dev]!.append(BlockRun(from: o, to: d, length: l))
+                let run = BlockRun(from: o, to: d, length: l)
+                let place = devices[dev]!.count + 1
+                if let bounds, d + l > bounds.dataBlocks {
+                    throw DumpXML.Failure(line: line, message: "device \(dev) mapping \(place): \(pastPool(run, bounds))")
+                }
+                devices[dev]!.append(run)
+                places[dev]!.append((place, line))
             case "def", "ref":
                 throw DumpXML.Failure(line: line, message: "shared subtrees (<\(name)>) are not supported; run thin_dump without --format compact")
             default: break
@@ -88,8 +156,41 @@ public struct ThinPoolMapping: Hashable, Sendable, Codable {
             throw MappingParseError(source: source, message: "no <superblock data_block_size=...> element")
         }
         guard closed else { throw MappingParseError(source: source, message: "the document ends before </superblock> (truncated dump?)") }
-        for id in devices.keys { devices[id]!.sort { $0.from < $1.from } }
-        return ThinPoolMapping(dataBlockSectors: bs, devices: devices)
+        var firstClash: (line: Int, message: String)?
+        for id in devices.keys {
+            let order = devices[id]!.indices.sorted { devices[id]![$0].from < devices[id]![$1].from }
+            if bounds != nil {
+                for (key, what) in [(\BlockRun.from, "thin"), (\BlockRun.to, "data")] {
+                    let byKey = what == "thin" ? order : devices[id]!.indices.sorted { devices[id]![$0].to < devices[id]![$1].to }
+                    if let clash = overlap(devices[id]!, byKey, key: key, places: places[id]!), clash.line < firstClash?.line ?? .max {
+                        firstClash = (clash.line, "device \(id) mapping \(clash.later): \(what) block \(clash.block) is mapped by mapping \(clash.earlier) too")
+                    }
+                }
+            }
+            devices[id] = order.map { devices[id]![$0] }
+        }
+        if let firstClash { throw MappingParseError(source: source, message: "line \(firstClash.line): \(firstClash.message)") }
+        let mapping = ThinPoolMapping(dataBlockSectors: bs, devices: devices)
+        if let bounds { try mapping.check(bounds, source: source) }
+        return mapping
+    }
+
+    /// The first overlap (by the later mapping's line) among `runs` taken in `order` (sorted
+    /// by `key`): the later mapping's place and line, the earlier's place, the first shared block.
+    static func overlap(_ runs: [BlockRun], _ order: [Int], key: KeyPath<BlockRun, UInt64>, places: [(Int, Int)])
+        -> (later: Int, earlier: Int, line: Int, block: UInt64)? {
+        var best: (later: Int, earlier: Int, line: Int, block: UInt64)?
+        var reach: (end: UInt64, index: Int)?
+        for i in order {
+            let start = runs[i][keyPath: key]
+            if let r = reach, start < r.end {
+                let (a, b) = places[i].1 > places[r.index].1 ? (i, r.index) : (r.index, i)
+                if places[a].1 < best?.line ?? .max { best = (places[a].0, places[b].0, places[a].1, start) }
+            }
+            let end = start + runs[i].length
+            if end > reach?.end ?? 0 { reach = (end, i) }
+        }
+        return best
     }
 }
 
@@ -126,17 +227,61 @@ public struct CacheMapping: Hashable, Sendable, Codable {
         return lo < entries.count && entries[lo].originBlock == b ? entries[lo] : nil
     }
 
-    public static func parseCacheDump(_ xml: [UInt8], source: String = "cache_dump") throws(MappingParseError) -> CacheMapping {
+    /// What the stack says a cache's metadata must fit: the cache table's block size, and the
+    /// cache and origin devices' sizes in blocks where they are known (dm-cache-target.c
+    /// `cache_create`: `cache_size` is the cache device's sectors / block size, `origin_blocks`
+    /// the origin device's).
+    public struct Bounds: Hashable, Sendable {
+        public var cacheName: String
+        public var blockSectors: UInt64
+        public var cacheBlocks: UInt64?
+        public var originBlocks: UInt64?
+        public init(cacheName: String, blockSectors: UInt64, cacheBlocks: UInt64?, originBlocks: UInt64?) {
+            self.cacheName = cacheName
+            self.blockSectors = blockSectors
+            self.cacheBlocks = cacheBlocks
+            self.originBlocks = originBlocks
+        }
+    }
+
+    /// Parses `cache_dump` XML output. With `bounds` each element is checked as it is read and
+    /// the first bad one named by line and its place among the mappings (1 for the first): a
+    /// block size other than the table's, a cache or origin block past its device, a cache
+    /// block or an origin block mapped twice (dm-cache maps origin and cache blocks one to one:
+    /// the mapping array has one entry per cache block, and a policy holds an origin block in
+    /// at most one).
+    public static func parseCacheDump(_ xml: [UInt8], source: String = "cache_dump", bounds: Bounds? = nil) throws(MappingParseError) -> CacheMapping {
         var blockSectors: UInt64?
         var entries: [Entry] = []
         var closed = false
+        var byCache: [UInt64: Int] = [:], byOrigin: [UInt64: Int] = [:]
         try readDump(xml, source: source, start: { name, a, line in
             switch name {
-            case "superblock": blockSectors = try dumpNumber(a, "block_size", name, line)
+            case "superblock":
+                let bs = try dumpNumber(a, "block_size", name, line)
+                if let bounds, bs != bounds.blockSectors {
+                    throw DumpXML.Failure(line: line, message: "block_size \(bs) differs from cache \(bounds.cacheName)'s block size \(bounds.blockSectors) sectors (a dump of another cache?)")
+                }
+                blockSectors = bs
             case "mapping":
                 let c = try dumpNumber(a, "cache_block", name, line), o = try dumpNumber(a, "origin_block", name, line)
                 guard let bs = blockSectors, bs > 0, c < maxSectors / bs, o < maxSectors / bs else {
                     throw DumpXML.Failure(line: line, message: "<mapping> places a block beyond any device (or before <superblock>)")
+                }
+                let place = entries.count + 1
+                if let bounds {
+                    if let n = bounds.cacheBlocks, c >= n {
+                        throw DumpXML.Failure(line: line, message: "mapping \(place): cache block \(c) is past the cache device (\(n) blocks)")
+                    }
+                    if let n = bounds.originBlocks, o >= n {
+                        throw DumpXML.Failure(line: line, message: "mapping \(place): origin block \(o) is past the origin device (\(n) blocks)")
+                    }
+                    if let other = byCache.updateValue(place, forKey: c) {
+                        throw DumpXML.Failure(line: line, message: "mapping \(place): cache block \(c) is mapped by mapping \(other) too")
+                    }
+                    if let other = byOrigin.updateValue(place, forKey: o) {
+                        throw DumpXML.Failure(line: line, message: "mapping \(place): origin block \(o) is mapped by mapping \(other) too")
+                    }
                 }
                 entries.append(Entry(cacheBlock: c, originBlock: o, dirty: a["dirty"] == "true"))
             default: break

@@ -278,6 +278,9 @@ extension Inventory {
             if mount == nil { mount = mounts(of: device).first }
             // A partition carries its table's PTTYPE too, so the type decides; what the kernel
             // has mounted is a filesystem whatever blkid says.
+            if device.filesystem == nil, let reason = device.probeError {
+                throw HolderError("cannot probe \(device.path) for its filesystem: \(reason) (run as root)")
+            }
             guard let info = device.filesystem, let type = info.type ?? mount?.fsType,
                   mount != nil || !Self.notFilesystems.contains(type) else {
                 throw HolderError("\(device.displayName) holds no filesystem (a device an application uses directly: --raw \(device.path) --name NAME)")

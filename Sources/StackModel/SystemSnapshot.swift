@@ -217,6 +217,9 @@ public struct BlockDevice: Codable, Sendable, Hashable {
     /// kind's reader in discovery, translated like a dm table by its target type.
     public var layer: LayerInfo?
     public var filesystem: FilesystemInfo?
+    /// Why the libblkid probe could not open the device (`Permission denied`), when it could
+    /// not: then an absent `filesystem` means "not looked at", not "nothing there".
+    public var probeError: String?
     /// The nd namespace behind a pmem block device.
     public var pmemNamespace: String?
     /// Known bad ranges (sysfs `badblocks`, 512-byte sectors).

@@ -85,7 +85,7 @@ struct ConfigOptions: ParsableArguments {
 
     func load() throws -> NotifyConfig {
         do { return try ConfigLoader.load(option: config) } catch {
-            throw CommandFailure(status: error.line == 0 ? .failure : .dataError, message: error.description)
+            throw CommandFailure(status: error.kind == .unreadable ? .failure : .dataError, message: error.description)
         }
     }
 

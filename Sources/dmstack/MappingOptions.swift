@@ -5,10 +5,10 @@ import StackModel
 /// The metadata of dynamic targets (thin, cache, snapshot, writecache, integrity), given as
 /// files: shared by `translate` and `simulate`.
 struct MappingOptions: ParsableArguments {
-    @Option(name: .customLong("thin-dump"), help: ArgumentHelp("thin_dump XML of the thin pool device POOL, or its metadata device (or an image of it; a dump of at most 4 GiB). A live pool is read without it.", valueName: "POOL=FILE"))
+    @Option(name: .customLong("thin-dump"), help: ArgumentHelp("thin_dump XML of the thin pool device POOL, or its metadata device (or an image of it; a dump of at most 4 GiB), checked against the pool's table and its thin devices. A live pool is read without it.", valueName: "POOL=FILE"))
     var thinDumps: [String] = []
 
-    @Option(name: .customLong("cache-dump"), help: ArgumentHelp("cache_dump XML of the cache device CACHE.", valueName: "CACHE=FILE"))
+    @Option(name: .customLong("cache-dump"), help: ArgumentHelp("cache_dump XML of the cache device CACHE, checked against its table and the sizes of its cache and origin devices.", valueName: "CACHE=FILE"))
     var cacheDumps: [String] = []
 
     @Option(name: .customLong("snapshot-store"), help: ArgumentHelp("COW device (or image) of the snapshot device SNAP.", valueName: "SNAP=FILE"))

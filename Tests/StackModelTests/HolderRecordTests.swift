@@ -13,7 +13,8 @@ struct HolderRecordTests {
     /// pmem0 carries two linear volumes `a` and `b`, concatenated by `top` (an XFS on /mnt/x
     /// whose external log is `log`, a linear on pmem1); loop0 and loop1 are the legs of a
     /// raid1 `r1` holding an unmounted ext4.
-    static func machine(pmem1Gone: Bool = false, topTable: [String]? = nil, r1Legs: [String] = ["loop0", "loop1"]) -> Inventory {
+    /// `topProbeError`: the probe of `top` failed with this reason (its filesystem unknown).
+    static func machine(pmem1Gone: Bool = false, topTable: [String]? = nil, r1Legs: [String] = ["loop0", "loop1"], topProbeError: String? = nil) -> Inventory {
         func dm(_ k: String, _ minor: UInt32, _ name: String, size: UInt64, slaves: [String], table: [String], deps: [String],
                 holders: [String] = [], fs: FilesystemInfo? = nil) -> BlockDevice {
             BlockDevice(kernelName: k, major: 253, minor: minor, size: size, holders: holders, slaves: slaves,
@@ -35,6 +36,10 @@ struct HolderRecordTests {
             dm("dm-4", 4, "r1", size: 2048, slaves: r1Legs, table: ["0 2048 raid raid1 1 0 2 - \(legNumbers[r1Legs[0]]!) - \(legNumbers[r1Legs[1]]!)"],
                deps: r1Legs.map { legNumbers[$0]! }, fs: FilesystemInfo(type: "ext4", uuid: "E", blockSize: 1024)),
         ]
+        if let topProbeError, let top = devices.firstIndex(where: { $0.kernelName == "dm-2" }) {
+            devices[top].filesystem = nil
+            devices[top].probeError = topProbeError
+        }
         if !pmem1Gone {
             devices.append(BlockDevice(kernelName: "pmem1", major: 259, minor: 1, size: 2048, holders: ["dm-3"], pmemNamespace: "namespace1.0"))
         }
@@ -98,6 +103,13 @@ struct HolderRecordTests {
         #expect(message(.filesystem("UUID=nope")) == "no filesystem with UUID nope")
         #expect(message(.raw(device: "log")) == "a raw holder needs --name")
         #expect(message(.raw(device: "log"), name: "db") == "registered")
+        // A probe that could not open the device says so, not "holds no filesystem" (issue 18).
+        let denied = Self.machine(topProbeError: "Operation not permitted")
+        for target in [HolderTarget.filesystem("/mnt/x"), .filesystem("top")] {
+            do { _ = try denied.holderRecord(name: nil, target: target, registeredBy: "t", context: Self.context); Issue.record("registered \(target)") } catch {
+                #expect(error.message == "cannot probe /dev/mapper/top for its filesystem: Operation not permitted (run as root)")
+            }
+        }
     }
 
     @Test func aGoneLeafIsKeptWithItsChain() throws {

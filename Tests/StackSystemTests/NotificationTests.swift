@@ -76,6 +76,14 @@ struct NotificationTests {
         ("sinks:\n  - type: alertmanager\n    url: http://a\n    labels: {bad-name: x}\n", "config.yaml:4: sinks[0].labels.bad-name: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
         ("sinks:\n  - type: syslog\n    bogus: 1\n", "config.yaml:3: sinks[0].bogus: unknown key (allowed here: facility, name, socket, type)"),
         ("retries: {}\n", "config.yaml:1: retries: unknown key (allowed here: monitor, retry, sinks)"),
+        // Caught at load, not at the first delivery (issue 18 point 10).
+        ("sinks:\n  - type: exec\n    argv: /bin/sh -c id\n", "config.yaml:3: sinks[0].argv: expected a list (argv: [/path/to/program, arg, ...]), found one value"),
+        ("sinks:\n  - type: exec\n    argv: {program: /bin/true}\n", "config.yaml:3: sinks[0].argv: expected a list (argv: [/path/to/program, arg, ...]), found a mapping"),
+        ("sinks:\n  - type: exec\n    argv: []\n", "config.yaml:3: sinks[0].argv: is an empty list: the program and its arguments, as a list"),
+        ("sinks: []\n", "config.yaml:1: sinks: is an empty list: no event would be delivered (list at least one sink, or leave the key out for the journal)"),
+        ("sinks:\n  - type: journal\nretry: {initial: 2h, max: 1h}\n", "config.yaml:3: retry.initial: the first delay (initial: 2h) is longer than the longest (max: 1h)"),
+        ("sinks:\n  - type: journal\nretry: {initial: 2h}\n", "config.yaml:3: retry.initial: the first delay (initial: 2h) is longer than the longest (max: 3600s (the default))"),
+        ("sinks:\n  - type: journal\nretry:\n  max: 1s\n", "config.yaml:4: retry.max: the first delay (initial: 5s (the default)) is longer than the longest (max: 1s)"),
     ])
     func badConfigurationIsOneLineNamingTheKey(yaml: String, message: String) throws {
         #expect(throws: SpecError.self) { try decode(yaml) }

@@ -41,7 +41,10 @@ public struct LiveDiscovery: Sendable {
                 d.filesystem = recorded
             } else if probeFilesystems && d.size > 0 && !(d.dm?.suspended ?? false) {
                 // Opening a suspended dm device for probing would block until it resumes.
-                d.filesystem = BlkidProbe.probe(path: sysfs.path("/dev/\(name)"), partitions: d.dm == nil)
+                switch BlkidProbe.examine(path: sysfs.path("/dev/\(name)"), partitions: d.dm == nil) {
+                case .success(let found): d.filesystem = found
+                case .failure(let error): d.probeError = error.reason
+                }
             }
             devices.append(d)
         }

@@ -45,12 +45,19 @@ public struct NotifyConfig: Sendable, Hashable {
     /// Without a configuration file: the journal (syslog where no journald listens).
     public static let fallback = NotifyConfig(sinks: [SinkConfig(name: "journal", kind: JournalSink(socket: JournalSink.defaultSocket))])
 
-    /// Decodes the configuration tree (see the man page's FILES for the format).
+    /// Decodes the configuration tree (see the man page's FILES for the format). Everything a
+    /// delivery would trip over later is refused here, at load: an empty `sinks` list (events
+    /// would be recorded for no one), `retry.initial` above `retry.max`, and an exec hook whose
+    /// program others could change (`ExecSink.decode`).
     public static func decode(_ root: SpecNode, file: String) throws(SpecError) -> NotifyConfig {
         var top = try SpecMap(root, file: file, path: "")
         var config = NotifyConfig(sinks: [])
         var names: Set<String> = []
-        for (i, node) in (try top.list("sinks") ?? []).enumerated() {
+        let sinks = try top.list("sinks")
+        if let sinks, sinks.isEmpty {
+            throw top.fail("sinks", "is an empty list: no event would be delivered (list at least one sink, or leave the key out for the journal)")
+        }
+        for (i, node) in (sinks ?? []).enumerated() {
             var m = try SpecMap(node, file: file, path: "sinks[\(i)]")
             let type = try m.required("type")
             guard let sinkType = Sinks.type(named: type) else {
@@ -68,6 +75,12 @@ public struct NotifyConfig: Sendable, Hashable {
             if let v = try r.duration("max") { config.retry.maximum = v }
             if let v = try r.integer("attempts", max: 1_000_000) { config.retry.attempts = Int(v) }
             try r.finish()
+            guard config.retry.initial <= config.retry.maximum else {
+                let initial = try r.string("initial") ?? "\(Int(config.retry.initial))s (the default)"
+                let maximum = try r.string("max") ?? "\(Int(config.retry.maximum))s (the default)"
+                throw r.fail(r.node("initial") != nil ? "initial" : "max",
+                             "the first delay (initial: \(initial)) is longer than the longest (max: \(maximum))")
+            }
         }
         if let node = top.node("monitor") {
             var r = try SpecMap(node, file: file, path: "monitor")

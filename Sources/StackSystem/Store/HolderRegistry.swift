@@ -118,10 +118,34 @@ public final class HolderRegistry {
     /// back to it never leave state behind.
     /// `readOnly` (only with `create` false) opens without writing anything: no mode change,
     /// no migration; a registry of another schema version is refused instead.
+    /// A registry that is there but cannot be used is an error naming the path and the reason,
+    /// never `nil`: an unprivileged user against root's 0700 state directory, or a
+    /// `--state-dir` that is a regular file, would otherwise read "no holders registered".
     public static func open(directory: String, create: Bool = true, readOnly: Bool = false) throws(RegistryError) -> HolderRegistry? {
-        if !create && !Syscall.exists("\(directory)/\(fileName)") { return nil }
+        if !create, try !exists(directory: directory) { return nil }
         if create { try prepare(directory: directory) }
         return try HolderRegistry(directory: directory, create: create, readOnly: readOnly && !create)
+    }
+
+    /// Whether the registry file of `directory` exists: false only when it, or the directory
+    /// itself, is absent (ENOENT); a state directory that is not a directory or cannot be
+    /// searched (EACCES) is an error.
+    static func exists(directory: String) throws(RegistryError) -> Bool {
+        let file = "\(directory)/\(fileName)"
+        do {
+            _ = try Syscall.stat(file)
+            return true
+        } catch where error.errno == ENOENT {
+            // A missing file in a directory, or no state directory yet: nothing registered.
+            guard let st = try? Syscall.stat(directory), (st.st_mode & S_IFMT) != S_IFDIR else { return false }
+            throw RegistryError(.access, "state directory \(directory) is not a directory (choose another with --state-dir or DMSTACK_STATE_DIR)")
+        } catch where error.errno == ENOTDIR {
+            throw RegistryError(.access, "state directory \(directory) is not a directory (choose another with --state-dir or DMSTACK_STATE_DIR)")
+        } catch where error.errno == EACCES {
+            throw RegistryError(.access, "cannot read registry \(file): \(error.reason) (the state directory \(directory) is private to its owner: run as root, or choose another --state-dir)")
+        } catch {
+            throw RegistryError(.access, "cannot read registry \(file): \(error.reason)")
+        }
     }
 
     init(directory: String, create: Bool, readOnly: Bool = false) throws(RegistryError) {
@@ -153,7 +177,9 @@ public final class HolderRegistry {
             return RegistryError(.corrupt, "registry \(file) is corrupt (\(e.message)); `dmstack holders refresh --rebuild` moves it aside and rebuilds it from the live system and what is still readable")
         }
         if e.code == 8 /* SQLITE_READONLY */ || e.code == 14 /* SQLITE_CANTOPEN */ || e.code == 23 /* SQLITE_AUTH */ {
-            return RegistryError(.access, "cannot use registry \(file): \(e.message) (run as root, or choose another --state-dir)")
+            // SQLite says only "unable to open database file": the file's own errno says why.
+            let reason = e.code == 14 && access(file, R_OK) != 0 ? String(cString: strerror(errno)) : e.message
+            return RegistryError(.access, "cannot use registry \(file): \(reason) (run as root, or choose another --state-dir)")
         }
         return RegistryError(.other, "registry \(e.description)")
     }
@@ -162,15 +188,26 @@ public final class HolderRegistry {
     /// closed to others if it is not already: holder chains name every device of the machine.
     static func prepare(directory: String) throws(RegistryError) {
         var partial = directory.hasPrefix("/") ? "" : "."
-        let parts = directory.split(separator: "/")
+        // Only a missing directory is created: one that cannot be reached (EACCES above it) or
+        // whose path runs through a file (ENOTDIR) is said as that, not as a failed mkdir.
+        var parts = directory.split(separator: "/")
+        do { _ = try Syscall.stat(directory); parts = [] } catch where error.errno == ENOENT {} catch where error.errno == ENOTDIR {
+            throw RegistryError(.access, "state directory \(directory) is not a directory (choose another with --state-dir or DMSTACK_STATE_DIR)")
+        } catch {
+            throw RegistryError(.access, "cannot use state directory \(directory): \(error.reason) (run as root, or choose another with --state-dir or DMSTACK_STATE_DIR)")
+        }
         for (i, part) in parts.enumerated() {
             partial += "/\(part)"
             do { try Syscall.mkdir(partial, i == parts.count - 1 ? 0o700 : 0o755) } catch where error.errno != EEXIST {
                 throw RegistryError(.access, "cannot create state directory \(partial): \(error.reason) (choose another with --state-dir or DMSTACK_STATE_DIR)")
             } catch {}
         }
-        guard let st = try? Syscall.stat(directory), (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw RegistryError(.access, "state directory \(directory) is not a directory")
+        let st: stat
+        do { st = try Syscall.stat(directory) } catch {
+            throw RegistryError(.access, "cannot use state directory \(directory): \(error.reason) (choose another with --state-dir or DMSTACK_STATE_DIR)")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw RegistryError(.access, "state directory \(directory) is not a directory (choose another with --state-dir or DMSTACK_STATE_DIR)")
         }
         guard st.st_uid == geteuid() else {
             throw RegistryError(.access, "state directory \(directory) belongs to uid \(st.st_uid), not to this user (uid \(geteuid()))")

@@ -14,14 +14,34 @@ public struct ExecSink: NotificationSink {
         self.timeout = timeout
     }
 
+    /// `argv` must be a YAML list: a single string would be split on commas, which no shell
+    /// or reader expects (`argv: "/bin/sh -c id"` is one program name with spaces). The program
+    /// must be writable only by root or the invoking user, as must the directories above it
+    /// (`TrustedPath`): it runs with dmstack's privileges. A program that does not exist is left
+    /// to the delivery, which fails with its reason.
     public static func decode(_ map: inout SpecMap) throws(SpecError) -> ExecSink {
-        guard let argv = try map.words("argv"), !argv.isEmpty else { throw map.fail("argv", "missing (required): the program and its arguments, as a list") }
+        guard let node = map.node("argv") else { throw map.fail("argv", "missing (required): the program and its arguments, as a list") }
+        switch node.value {
+        case .sequence: break
+        case .mapping: throw map.fail("argv", "expected a list (argv: [/path/to/program, arg, ...]), found a mapping")
+        case .scalar: throw map.fail("argv", "expected a list (argv: [/path/to/program, arg, ...]), found one value")
+        }
+        guard let argv = try map.words("argv"), !argv.isEmpty else { throw map.fail("argv", "is an empty list: the program and its arguments, as a list") }
+        if let problem = untrustedProgram(argv[0]) { throw map.fail("argv", problem) }
         return ExecSink(argv: argv, timeout: try map.positiveDuration("timeout") ?? 30)
+    }
+
+    /// Why the program `argv[0]` names may not be run, nil when it may (or does not exist).
+    static func untrustedProgram(_ program: String) -> String? {
+        guard let file = TrustedPath.program(program), Syscall.exists(file) else { return nil }
+        return TrustedPath.problem(with: file, what: "exec hook program")
     }
 
     /// argv as configured (no shell), the event JSON on stdin, the key fields in DMSTACK_*
     /// variables; delivered when it exits 0 within `timeout`.
     public func deliver(_ event: NotificationEvent, payload: String, attempt: Int, sink: String) -> SinkOutcome {
+        // Checked again at each run: the program may have changed since the file was loaded.
+        if let problem = Self.untrustedProgram(argv[0]) { return SinkOutcome(delivered: false, detail: "not run: \(problem)") }
         let environment = Sinks.fields(event, attempt: attempt, sink: sink).map { "\($0.0)=\($0.1)" }
         let result: CommandRunner.Result
         do {
