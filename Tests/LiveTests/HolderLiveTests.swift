@@ -192,7 +192,8 @@ struct HolderLiveTests {
         let dir = try Live.temporary("/tmp/dmstack-state-XXXXXX", recursive: true, cleanup: &cleanup)
         try Live.sh("chown nobody \(dir)")
         let dev = try Live.loop(size: "32M", cleanup: &cleanup)
-        try Live.sh("mkfs.ext4 -q \(dev)")
+        // The node as udev makes it (0660 root:disk); something may have left it open to all.
+        try Live.sh("mkfs.ext4 -q \(dev) && chmod 0660 \(dev)")
         let asNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups \(Live.dmstack)"
         do { try Live.sh("\(asNobody) holders register \(dev) --state-dir \(dir)/state"); Issue.record("registered without reading the device") } catch let e as Live.CommandError {
             #expect(e.status == 1 && e.output == "dmstack: cannot probe \(dev) for its filesystem: Permission denied (run as root)\n", "\(e.output)")
