@@ -116,3 +116,16 @@ struct UnknownLiveTests {
         #expect((fs2["files"] as! [[String: Any]]).map { $0["path"] as! String } == paths)
     }
 }
+
+extension Live {
+    /// `dmstack ARGS` parsed as JSON and checked against its schema, where the exit status is
+    /// one of `statuses`: an answer with unknown parts exits 2 (issue 18), and `json` takes
+    /// only 0.
+    static func json(_ arguments: String, statuses: Set<Int32>, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let result = try TestProcess.shell("\(dmstack) \(arguments)")
+        guard statuses.contains(result.status) else {
+            throw CommandError(command: "dmstack \(arguments)", status: result.status, output: result.stderr + result.stdout)
+        }
+        return try document(result.stdout, sourceLocation: sourceLocation)
+    }
+}
