@@ -219,9 +219,9 @@ _dmstack_show() {
 
 _dmstack_capture() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--redact-paths --version -h --help)
     repeating_options=()
-    non_repeating_options=(--reverse-maps --state-dir --output -o)
+    non_repeating_options=(--reverse-maps --state-dir --output -o --redact-key)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
@@ -234,6 +234,9 @@ _dmstack_capture() {
         return
         ;;
     '--output'|'-o')
+        return
+        ;;
+    '--redact-key')
         return
         ;;
     esac

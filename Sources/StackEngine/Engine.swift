@@ -31,7 +31,8 @@ public protocol Engine: Sendable {
     /// stream, for callers whose memory must not grow with the filesystem (capture, impact):
     /// `record` gets each record as it is read, and may throw to stop the read; returns the
     /// answer's notes (how the map was read, what it could not do). Names are asked apart,
-    /// with `paths`, for the inodes the caller kept.
+    /// with `paths`, for the inodes the caller kept. A map that cannot be read at all throws
+    /// `ReverseMapUnavailable` (its ranges become an `unknown` part of the impact).
     func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
                                  options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String]
 

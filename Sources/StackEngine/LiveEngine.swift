@@ -47,10 +47,13 @@ public struct LiveEngine: Engine {
     }
 
     /// GETFSMAP paged and handed on batch by batch, or the FIEMAP walk's extents as it finds
-    /// them (`ReverseMapReader.forEachRecord`); nothing of the map is held.
+    /// them (`ReverseMapReader.forEachRecord`); nothing of the map is held. A map that cannot
+    /// be read throws `ReverseMapUnavailable` (the impact makes it an `unknown` part).
     public func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
                                         options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String] {
-        guard let name = fs.devices[role], let d = try? inventory.device(name) else { return ["\(fs.mountpoint): no \(role.rawValue) device"] }
+        guard let name = fs.devices[role], let d = try? inventory.device(name) else {
+            throw ReverseMapUnavailable(.reverseMapUnavailable, "\(fs.mountpoint) has no \(role.rawValue) device dmstack can name to ask its reverse map")
+        }
         var reader = ReverseMapReader()
         reader.strategy = options.strategy
         reader.progress = options.progress

@@ -24,8 +24,14 @@ public struct SnapshotCapture: Sendable {
     }
 
     public let engine: any Engine
+    /// Set by `capture --redact-paths`: every path in the file (mount points, the reverse
+    /// maps' file names, file uses, loop backing files, paths in notes) goes through it.
+    public let redactor: PathRedactor?
 
-    public init(engine: any Engine) { self.engine = engine }
+    public init(engine: any Engine, redactor: PathRedactor? = nil) {
+        self.engine = engine
+        self.redactor = redactor
+    }
 
     /// The snapshot of `inventory` with the reverse maps of `selection`, in memory (tests,
     /// small machines): the document `write` streams, read back.
@@ -41,6 +47,13 @@ public struct SnapshotCapture: Sendable {
         var snapshot = inventory.snapshot
         // Always this dmstack's format, whatever version a snapshot engine's machine came in.
         snapshot.version = SystemSnapshot.currentVersion
+        if let redactor {
+            for i in snapshot.mounts.indices {
+                snapshot.mounts[i].mountpoint = redactor.path(snapshot.mounts[i].mountpoint)
+                snapshot.mounts[i].root = redactor.path(snapshot.mounts[i].root)
+            }
+            for i in snapshot.devices.indices { snapshot.devices[i].loopBackingFile = snapshot.devices[i].loopBackingFile.map(redactor.path) }
+        }
         // Every dynamic target's mapping, so `--snapshot` translates through it as live does.
         if let tables = try? inventory.tableSet() {
             let metadata = try engine.dynamicMappings(MetadataSources(), tables: tables, in: inventory, around: inventory.devices.map(\.kernelName))
@@ -56,6 +69,7 @@ public struct SnapshotCapture: Sendable {
         var writer = try SnapshotStreamWriter(snapshot, sink: sink)
         var uses: [FileUse] = []
         for fs in wanted { uses += try writeReverseMap(of: fs, in: inventory, to: &writer) }
+        if let redactor { for i in uses.indices { uses[i].path = redactor.path(uses[i].path) } }
         try writer.finish(fileUses: uses)
     }
 
@@ -96,14 +110,21 @@ public struct SnapshotCapture: Sendable {
     /// Writes the whole reverse map of `fs` (every device it uses) as the engine streams it,
     /// then the names of its inodes; returns every process use of those inodes.
     func writeReverseMap(of fs: MountedFilesystem, in inventory: Inventory, to writer: inout SnapshotStreamWriter) throws -> [FileUse] {
-        try writer.beginMap(mountpoint: fs.mountpoint, device: fs.mount.majorMinor, type: fs.type)
+        try writer.beginMap(mountpoint: redactor?.path(fs.mountpoint) ?? fs.mountpoint, device: fs.mount.majorMinor, type: fs.type)
         var inodes = Set<UInt64>(), notes: [String] = []
         for (role, name) in fs.devices.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             guard let d = try? inventory.device(name) else { continue }
-            notes += try engine.forEachReverseMapRecord(fs, role: role, ranges: [ByteRange(offset: 0, length: d.size * 512)], in: inventory,
-                                                        options: ReverseMapOptions()) { record in
-                try writer.append(record)
-                if let inode = record.inode { inodes.insert(inode) }
+            do {
+                notes += try engine.forEachReverseMapRecord(fs, role: role, ranges: [ByteRange(offset: 0, length: d.size * 512)], in: inventory,
+                                                            options: ReverseMapOptions()) { record in
+                    try writer.append(record)
+                    if let inode = record.inode { inodes.insert(inode) }
+                }
+            } catch let e as ReverseMapUnavailable {
+                // Kept as the map's answer: the whole device with an unknown owner, so that
+                // simulate on the snapshot says the owners are not known (never "none").
+                notes.append("the \(role.rawValue) device's reverse map could not be read at capture (\(e.reason.rawValue)): \(e.detail)")
+                try writer.append(ReverseMapRecord(role: role, physical: 0, length: d.size * 512, metadata: "unknown"))
             }
         }
         // Names a bounded number of inodes at a time, in inode order (a directory's files
@@ -113,10 +134,12 @@ public struct SnapshotCapture: Sendable {
         var start = 0
         repeat {
             let chunk = Set(sorted[start..<min(start + Self.pathChunk, sorted.count)])
-            try writer.appendPaths(engine.paths(fs, inodes: chunk, in: inventory, options: ReverseMapOptions()))
+            var paths = engine.paths(fs, inodes: chunk, in: inventory, options: ReverseMapOptions())
+            if let redactor { paths = paths.mapValues { $0.map(redactor.path) } }
+            try writer.appendPaths(paths)
             start += Self.pathChunk
         } while start < sorted.count
-        try writer.endMap(notes: notes)
+        try writer.endMap(notes: redactor.map { r in notes.map(r.text) } ?? notes)
         return engine.fileUses(fs, inodes: .some(inodes), in: inventory)
     }
 
@@ -138,6 +161,25 @@ public struct SnapshotCapture: Sendable {
             do { try file.write(bytes) } catch { throw EngineError(.failure, "\(error)") }
         }
         do { try file.commit() } catch { throw EngineError(.failure, "\(error)") }
+    }
+}
+
+extension SnapshotCapture {
+    /// Where `--redact-paths` keeps what maps the tokens back: beside the snapshot.
+    public static func nameMapPath(for snapshot: String) -> String { snapshot + ".names" }
+
+    /// The redactor's key and name map, whole or not at all, readable by its owner only
+    /// (mode 0600): it undoes the redaction, so it stays with the admin.
+    public func writeNameMap(to path: String) throws {
+        guard let redactor else { return }
+        let text = "# dmstack capture --redact-paths: SipHash-2-4 key \(redactor.key.hex)\n"
+            + "# each path component NAME is h + 16 hex digits of SipHash-2-4(key, NAME); one TOKEN<TAB>NAME a line\n"
+            + redactor.nameMap
+        do {
+            let file = try AtomicFileWriter(path: path, mode: 0o600)
+            try file.write(Array(text.utf8))
+            try file.commit()
+        } catch { throw EngineError(.failure, "\(error)") }
     }
 }
 

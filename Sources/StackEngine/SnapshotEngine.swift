@@ -65,7 +65,7 @@ public struct SnapshotEngine: Engine {
     public func forEachReverseMapRecord(_ fs: MountedFilesystem, role: HolderRole, ranges: [ByteRange], in inventory: Inventory,
                                         options: ReverseMapOptions, _ record: (ReverseMapRecord) throws -> Void) throws -> [String] {
         guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else {
-            return ["the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all): files not named"]
+            throw ReverseMapUnavailable(.notInSnapshot, "the snapshot has no reverse map of \(fs.mountpoint) (capture it registered, or with --reverse-maps all)")
         }
         try map.forEachRecord(role: role, overlapping: ranges, record)
         return map.notes

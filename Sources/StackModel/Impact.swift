@@ -113,14 +113,18 @@ public struct LayerImpact: Encodable, Sendable, Hashable {
         /// JSON: left out for a plain range (docs/json/simulate.schema.json `layer_range`).
         public var stride: UInt64? = nil
         public var count: UInt64? = nil
+        /// Why the outcome is unknown (set only for `unknown`; the text is in the impact's
+        /// notices): JSON left out otherwise.
+        public var reason: UnknownReason? = nil
 
-        public init(start: UInt64, length: UInt64, outcome: Outcome, stride: UInt64? = nil, count: UInt64? = nil) {
+        public init(start: UInt64, length: UInt64, outcome: Outcome, stride: UInt64? = nil, count: UInt64? = nil, reason: UnknownReason? = nil) {
             self.start = start; self.length = length; self.outcome = outcome; self.stride = stride; self.count = count
+            self.reason = outcome == .unknown ? reason : nil
         }
 
-        public init(_ run: StridedRange, outcome: Outcome) {
+        public init(_ run: StridedRange, outcome: Outcome, reason: UnknownReason? = nil) {
             self.init(start: run.start, length: run.length, outcome: outcome,
-                      stride: run.isPlain ? nil : run.stride, count: run.isPlain ? nil : run.count)
+                      stride: run.isPlain ? nil : run.stride, count: run.isPlain ? nil : run.count, reason: reason)
         }
 
         /// The piece's sectors as a run (one plain range when `stride` is nil).
@@ -157,11 +161,86 @@ public struct ImpactAction: Encodable, Sendable, Hashable {
         /// Notices: a range redundancy saves (`notify-degraded`), a range lost with no
         /// filesystem to act on (`lost`), a range whose outcome is unknown (`none`: not judged).
         case notifyDegraded = "notify-degraded", lost, none
+        /// A filesystem whose owners in some hit ranges dmstack could not learn: what the
+        /// kernel does there (shut down for metadata, poison and signal for file data) cannot
+        /// be decided, and the reason says what to check.
+        case unknown
         public var description: String { rawValue }
     }
     public var action: Kind
     public var target: String
     public var reason: String
+}
+
+/// Why part of an answer is unknown: a machine-readable code next to the text (JSON
+/// `reason` of an `unknown` entry and of a layer range whose outcome is unknown; the codes
+/// are listed in docs/json/simulate.schema.json `unknown_reason`). An answer with any of
+/// them is incomplete: simulate, remove and monitor exit 2.
+public enum UnknownReason: String, Codable, Sendable, CaseIterable {
+    /// The filesystem's reverse map could not be read at all (GETFSMAP refused and the FIEMAP
+    /// walk failed, no device to ask, the strategy asked for is not there).
+    case reverseMapUnavailable = "reverse-map-unavailable"
+    /// The snapshot holds no reverse map of the filesystem (not registered at capture time).
+    case notInSnapshot = "not-in-snapshot"
+    /// Reading was refused (EPERM, EACCES: not root, no CAP_SYS_ADMIN).
+    case permission
+    /// The reverse map answered but names no owner for these bytes (GETFSMAP's OWN_UNKNOWN,
+    /// ext4's file data, under `--reverse-map getfsmap` with no FIEMAP walk to explain it).
+    case ownerNotReported = "owner-not-reported"
+    /// The reverse map stopped part way: the owners read before are listed, more may be hit.
+    case cutShort = "cut-short"
+    /// A dynamic layer's metadata (thin, cache, snapshot, writecache) was neither given nor read.
+    case metadataMissing = "metadata-missing"
+    /// Reading a dynamic layer's metadata was tried and failed.
+    case metadataUnreadable = "metadata-unreadable"
+    /// A layer's mapping is unknown for another reason (a translation bound, an md reshape).
+    case mappingUnknown = "mapping-unknown"
+
+    /// `permission` for EPERM and EACCES, else `otherwise`.
+    public static func of(errno: Int32, otherwise: UnknownReason) -> UnknownReason {
+        errno == 1 || errno == 13 ? .permission : otherwise
+    }
+}
+
+/// A reverse map that cannot answer at all, thrown by an engine before any record is handed
+/// on: the planner makes the ranges asked an `unknown` part of the filesystem with this
+/// reason instead of an empty list of owners.
+public struct ReverseMapUnavailable: Error, CustomStringConvertible, Sendable {
+    public var reason: UnknownReason
+    public var detail: String
+    public init(_ reason: UnknownReason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+    public var description: String { detail }
+}
+
+/// Bytes of a filesystem device whose owners are unknown: one range, or a run (one leg of a
+/// striped layout: `count` ranges of `length`, the i-th at `offset + i * stride`).
+public struct UnknownRange: Encodable, Sendable, Hashable {
+    public var offset: UInt64
+    public var length: UInt64
+    /// nil (left out of the JSON) for a plain range.
+    public var stride: UInt64?
+    public var count: UInt64?
+
+    public init(_ run: StridedRange) {
+        offset = run.start
+        length = run.length
+        stride = run.isPlain ? nil : run.stride
+        count = run.isPlain ? nil : run.count
+    }
+
+    public var description: String { stride.map { "\(offset)+\(length)/\($0)×\(count ?? 1)" } ?? "\(offset)+\(length)" }
+}
+
+/// One thing dmstack needed to judge a filesystem and could not learn: which device, why
+/// (the code and the text), and the bytes of it concerned. Never read as "nothing there".
+public struct UnknownPart: Encodable, Sendable, Hashable {
+    public var role: HolderRole
+    public var reason: UnknownReason
+    public var detail: String
+    public var ranges: [UnknownRange]
 }
 
 /// The notices of an impact are grouped by what they say about which device.
@@ -183,6 +262,11 @@ public struct FilesystemImpact: Encodable, Sendable {
     public var processes: [FileUse]
     public var actions: [ImpactAction]
     public var notes: [String]
+    /// What of it is hit, in this order: `file data`, `metadata`, `log`, `free space`,
+    /// `unknown` (what the text's heading says).
+    public var hit: [String] = []
+    /// What dmstack could not learn about it; empty when the answer is whole.
+    public var unknown: [UnknownPart] = []
 }
 
 /// What one filesystem may lose: ranges of its devices whose outcome is unknown, and the
@@ -195,9 +279,13 @@ public struct PossibleLoss: Encodable, Sendable {
     public var roles: [HolderRole]
     /// Why the outcome is unknown, once each.
     public var reasons: [String]
+    /// The codes of `reasons`, once each, sorted.
+    public var reasonCodes: [UnknownReason] = []
     public var metadata: [MetadataHit]
     public var files: FileList
     public var notes: [String]
+    /// Ranges whose owners could not be learned either (a reverse map not read or cut short).
+    public var unknown: [UnknownPart] = []
 }
 
 /// The impact of one event: per layer the ranges, per filesystem what is hit and what to do.
@@ -217,6 +305,35 @@ public struct Impact: Encodable, Sendable {
     /// holds what is lost and what must be done about it: nothing is done for these.
     public var mayLose: [PossibleLoss] = []
     public var summary: String
+
+    /// Whether dmstack learned everything it needed: no filesystem with an `unknown` part, no
+    /// range of unknown outcome on a layer, nothing not judged. False makes simulate, remove
+    /// and monitor exit 2 (partial).
+    public var isComplete: Bool {
+        filesystems.allSatisfy(\.unknown.isEmpty) && mayLose.isEmpty
+            && !layers.contains { $0.ranges.contains { $0.outcome == .unknown } } && !notices.contains { $0.action == .none }
+    }
+
+    /// What is unknown, one line each, for the text and for logs: `UNKNOWN: ...`.
+    public var unknownLines: [String] {
+        var out: [String] = []
+        for fs in filesystems {
+            for u in fs.unknown {
+                out.append("UNKNOWN: the owners of \(fs.mountpoint)'s \(u.role.rawValue) device bytes \(ImpactPlanner.some(u.ranges.map(\.description))) "
+                           + "are not known because \(u.detail) [\(u.reason.rawValue)]")
+            }
+        }
+        for loss in mayLose {
+            out.append("UNKNOWN: whether \(loss.mountpoint) loses data is not known because \(loss.reasons.joined(separator: "; ")) [\(loss.reasonCodes.map(\.rawValue).joined(separator: ", "))]")
+            for u in loss.unknown {
+                out.append("UNKNOWN: nor which owners \(loss.mountpoint)'s \(u.role.rawValue) device bytes \(ImpactPlanner.some(u.ranges.map(\.description))) have, because \(u.detail) [\(u.reason.rawValue)]")
+            }
+        }
+        for n in notices where n.action == .none && !mayLose.contains(where: { n.reason.contains("may_lose of \($0.mountpoint)") }) {
+            out.append("UNKNOWN: \(n.target): \(n.reason)")
+        }
+        return out
+    }
 
     /// The devices whose redundancy saved a range (the notify-degraded notices), once each.
     public var degradedDevices: [String] { Self.degradedDevices(notices) }
@@ -325,11 +442,12 @@ public struct ImpactPlanner {
         // range is lost; from that layer up it has the row's outcome.
         for row in rows {
             var outcome = Outcome.lost
+            let code = row.outcome == .unknown ? unknownReason(row) : nil
             for (i, hop) in row.path.enumerated() {
                 if let t = hop.target, TargetTypes.effect(of: t) == (row.outcome == .degraded ? .keepsRedundancy : .dynamic) { outcome = row.outcome }
                 if i == row.path.count - 1 { outcome = row.outcome }
                 if layerPieces[hop.device] == nil { order.append(hop.device) }
-                layerPieces[hop.device, default: []].insert(.init(hop.run, outcome: outcome))
+                layerPieces[hop.device, default: []].insert(.init(hop.run, outcome: outcome, reason: code))
             }
         }
         // Touching plain pieces with one outcome are one range; a run stays one run, and runs
@@ -337,11 +455,11 @@ public struct ImpactPlanner {
         let layers = order.map { device -> LayerImpact in
             var merged: [LayerImpact.Piece] = []
             for p in layerPieces[device]!.sorted(by: { ($0.start, $0.length, $0.count ?? 1) < ($1.start, $1.length, $1.count ?? 1) }) {
-                if let last = merged.last, last.count == nil, p.count == nil, last.outcome == p.outcome, last.start + last.length >= p.start {
+                if let last = merged.last, last.count == nil, p.count == nil, last.outcome == p.outcome, last.reason == p.reason, last.start + last.length >= p.start {
                     merged[merged.count - 1].length = max(last.start + last.length, p.start + p.length) - last.start
                 } else if let last = merged.last, let c = last.count, let s = last.stride, p.count == c, p.stride == s, last.outcome == p.outcome,
-                          last.start + last.length == p.start, last.length + p.length <= s {
-                    merged[merged.count - 1] = .init(StridedRange(start: last.start, length: last.length + p.length, stride: s, count: c), outcome: p.outcome)
+                          last.reason == p.reason, last.start + last.length == p.start, last.length + p.length <= s {
+                    merged[merged.count - 1] = .init(StridedRange(start: last.start, length: last.length + p.length, stride: s, count: c), outcome: p.outcome, reason: p.reason)
                 } else {
                     merged.append(p)
                 }
@@ -365,6 +483,7 @@ public struct ImpactPlanner {
         var fsOrder: [MountedFilesystem] = []
         var uncertain: [String: [HolderRole: [StridedRange]]] = [:]
         var uncertainReasons: [String: [String]] = [:]
+        var uncertainCodes: [String: Set<UnknownReason>] = [:]
         var uncertainOrder: [MountedFilesystem] = []
         for row in rows {
             // In bytes; a strided row (one leg of a striped layout) stays one run.
@@ -379,6 +498,7 @@ public struct ImpactPlanner {
                     if uncertain[fs.mountpoint] == nil { uncertainOrder.append(fs) }
                     uncertain[fs.mountpoint, default: [:]][role, default: []].append(bytes)
                     if !(uncertainReasons[fs.mountpoint] ?? []).contains(reason) { uncertainReasons[fs.mountpoint, default: []].append(reason) }
+                    uncertainCodes[fs.mountpoint, default: []].insert(unknownReason(row))
                     note(NoticeKey(action: .none, device: row.device, reason: "outcome unknown (\(reason)); the files there may be lost (may_lose of \(fs.mountpoint))"), row)
                 } else {
                     note(NoticeKey(action: .none, device: row.device, reason: "outcome unknown (\(reason)); not judged"), row)
@@ -407,7 +527,9 @@ public struct ImpactPlanner {
             impacts.append(planner.judge(fs, hits: hits[fs.mountpoint]!, event: event))
         }
         let mayLose = uncertainOrder.map { fs in
-            planner.possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
+            var loss = planner.possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
+            loss.reasonCodes = (uncertainCodes[fs.mountpoint] ?? []).sorted { $0.rawValue < $1.rawValue }
+            return loss
         }
         let files = impacts.reduce(0) { $0 + $1.files.count }
         let metadata = impacts.reduce(0) { $0 + $1.metadata.count }
@@ -420,7 +542,31 @@ public struct ImpactPlanner {
         if !degraded.isEmpty { summary += "; degraded \(degraded.joined(separator: ", "))" }
         let uncertainFiles = mayLose.reduce(0) { $0 + $1.files.count }
         if !mayLose.isEmpty { summary += "; outcome unknown on \(mayLose.map(\.mountpoint).joined(separator: ", ")): \(uncertainFiles) file\(uncertainFiles == 1 ? "" : "s") may be lost" }
+        let ownersUnknown = impacts.filter { !$0.unknown.isEmpty }
+        if !ownersUnknown.isEmpty {
+            summary += "; owners UNKNOWN on " + ownersUnknown.map { fs in
+                "\(fs.mountpoint) (\(Array(Set(fs.unknown.map(\.reason.rawValue))).sorted().joined(separator: ", ")))"
+            }.joined(separator: ", ")
+        }
         return Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, mayLose: mayLose, summary: summary)
+    }
+
+    /// The code of an unknown row: a dynamic target whose metadata read failed (the live
+    /// engine or the capture tried: `DynamicMappings.unavailable`), one whose metadata nobody
+    /// gave, or another layer's unknown (a bound on the pieces, an md reshape).
+    func unknownReason(_ row: Translation) -> UnknownReason {
+        let reason = row.reason ?? ""
+        if mappings.unavailable.values.contains(where: { !$0.isEmpty && reason.contains($0) }) {
+            let denied = ["Permission denied", "Operation not permitted", "CAP_SYS_ADMIN"].contains { reason.contains($0) }
+            return denied ? .permission : .metadataUnreadable
+        }
+        let dynamic = row.path.contains { hop in hop.target.map { TargetTypes.effect(of: $0) == .dynamic } ?? false }
+        return dynamic ? .metadataMissing : .mappingUnknown
+    }
+
+    /// The first few of a long list, and how many more.
+    static func some(_ items: [String], _ limit: Int = 6) -> String {
+        items.count <= limit ? items.joined(separator: ", ") : items.prefix(limit).joined(separator: ", ") + ", ... \(items.count - limit) more"
     }
 
     /// What the reverse map of `fs` finds in `hits`: metadata per kind, role and inode, files
@@ -441,11 +587,17 @@ public struct ImpactPlanner {
                 continue
             }
             var read = 0
+            // GETFSMAP's OWN_UNKNOWN records that reach the planner (nothing explained them):
+            // owners not known, never "no owner".
+            var notReported: [ByteRange] = []
             do {
                 out.notes += try records(fs, role, runs.hulls) { record in
                     read += 1
                     if record.inode == nil, FsmapOwner.isFreeOrUnknown(record.kind) {
                         if record.kind == "free space", !out.freeSpace, runs.overlaps(record.physical, record.end) { out.freeSpace = true }
+                        if record.kind == "unknown" {
+                            runs.forEachPiece(overlapping: record.physical, record.end) { notReported.append(ByteRange(offset: $0, length: $1 - $0)) }
+                        }
                         return
                     }
                     runs.forEachPiece(overlapping: record.physical, record.end) { start, end in
@@ -454,14 +606,32 @@ public struct ImpactPlanner {
                             metadata[key, default: MetadataHit(kind: record.kind, role: role, inode: record.inode, ranges: [])]
                                 .ranges.append(ByteRange(offset: start, length: end - start))
                         } else if let inode = record.inode {
-                            files.add(inode: inode, offset: record.offset + (start - record.physical), length: end - start,
-                                      shared: record.shared, unwritten: record.unwritten)
+                            // Clipped at the end of the file (issue 18 point 5): a 1-byte
+                            // file's block loses byte 0 only; a piece wholly past it, nothing.
+                            let offset = record.offset + (start - record.physical)
+                            let length = record.fileSize.map { $0 > offset ? min(end - start, $0 - offset) : 0 } ?? (end - start)
+                            if length > 0 {
+                                files.add(inode: inode, offset: offset, length: length, shared: record.shared, unwritten: record.unwritten)
+                            }
                         }
                     }
                 }
+            } catch let e as ReverseMapUnavailable {
+                // Records handed on before it (GETFSMAP's metadata ahead of a walk that failed)
+                // are kept: they are known.
+                let before = read == 0 ? "" : "; the \(read) record\(read == 1 ? "" : "s") read before it are listed"
+                out.unknown.append(UnknownPart(role: role, reason: e.reason, detail: e.detail + before, ranges: runs.unknownRanges))
             } catch {
-                out.cutShort.append("the reverse map of the \(role.rawValue) device of \(fs.mountpoint) stopped after \(read) record\(read == 1 ? "" : "s"): \(error); "
-                                    + "only the owners read before it are listed, more may be lost")
+                let text = "the reverse map of the \(role.rawValue) device of \(fs.mountpoint) stopped after \(read) record\(read == 1 ? "" : "s"): \(error); "
+                    + "only the owners read before it are listed, more may be lost"
+                out.cutShort.append(text)
+                out.unknown.append(UnknownPart(role: role, reason: read == 0 ? .reverseMapUnavailable : .cutShort, detail: text, ranges: runs.unknownRanges))
+            }
+            if !notReported.isEmpty {
+                let merged = ByteRange.merged(notReported)
+                out.unknown.append(UnknownPart(role: role, reason: .ownerNotReported,
+                                               detail: "the reverse map names no owner for them: GETFSMAP reports an unknown owner\(fs.type == "ext4" ? " (ext4 reports file data so)" : "") and no file a FIEMAP walk read covers them (no walk under --reverse-map getfsmap, a directory the walk could not open, or a map a capture could not read: see the notes)",
+                                               ranges: merged.map { UnknownRange(StridedRange(start: $0.offset, length: $0.length, stride: $0.length, count: 1)) }))
             }
         }
         out.metadata = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
@@ -481,6 +651,8 @@ public struct ImpactPlanner {
         /// Why a reverse map stopped before its end, once a device: nothing may then be called
         /// safe.
         var cutShort: [String] = []
+        /// What could not be learned: a map not read, cut short, or owners not reported.
+        var unknown: [UnknownPart] = []
     }
 
     /// One filesystem's ranges of unknown outcome: the owners in them, named as may be lost.
@@ -492,8 +664,9 @@ public struct ImpactPlanner {
         let found = owners(fs, ranges)
         loss.metadata = found.metadata
         loss.files = found.files
+        loss.unknown = found.unknown
         loss.notes = found.notes + found.cutShort.map { "the reverse map could not be read for these ranges: \($0)" }
-        if found.files.isEmpty && found.metadata.isEmpty && found.cutShort.isEmpty {
+        if found.files.isEmpty && found.metadata.isEmpty && found.unknown.isEmpty {
             loss.notes.append(found.freeSpace ? "the ranges hold only free space" : "no owner found in the ranges")
         }
         return loss
@@ -536,12 +709,14 @@ public struct ImpactPlanner {
         let logLost = metadataHits.contains { $0.role == .log }
         // A reverse map cut short may hide owners: the device is still lost, so the
         // filesystem is treated as losing something (never "nothing is lost").
-        let losesSomething = !metadataHits.isEmpty || !fileHits.isEmpty || !found.cutShort.isEmpty
+        // So may owners that could not be learned (a map not read, not captured): on
+        // pre-remove the device goes away whoever owns it, so freeze, shutdown and thaw stand.
+        let losesSomething = !metadataHits.isEmpty || !fileHits.isEmpty || !found.cutShort.isEmpty || !found.unknown.isEmpty
         if event == .remove && losesSomething {
             actions.append(ImpactAction(action: .freeze, target: fs.mountpoint,
                                         reason: "pre-remove: xfs_dax_notify_failure_freeze (freeze_super, kernel holder) before the rmap walk"))
         }
-        if roles.contains(.realtime) {
+        if roles.contains(.realtime) && fs.type == "xfs" {
             notes.append("xfs_dax_notify_failure returns -EOPNOTSUPP for a realtime device (up to 6.13): the kernel takes no action for it; its files listed here lose data")
         }
         for p in processes where p.how == "mmap" {
@@ -558,6 +733,17 @@ public struct ImpactPlanner {
             actions.append(ImpactAction(action: .invalidate, target: fileHits.count == 1 ? fileHits.first?.path ?? "1 file" : "the \(fileHits.count) files listed",
                                         reason: "cached pages of the lost ranges (\(bytes) bytes) "
                                             + (event == .remove ? "dropped (invalidate_inode_pages2_range, pre-remove)" : "poisoned and unmapped (SetPageHWPoison): never served again")))
+        }
+        if !found.unknown.isEmpty {
+            // What the kernel does for bytes whose owner is not known depends on the owner
+            // (xfs_dax_failure_fn: metadata sets want_shutdown, file data goes to
+            // mf_dax_kill_procs): dmstack says what it cannot decide instead of "none".
+            let why = Array(Set(found.unknown.map(\.reason.rawValue))).sorted().joined(separator: ", ")
+            actions.append(ImpactAction(action: .unknown, target: fs.mountpoint,
+                                        reason: "owners not known (\(why)): "
+                                            + (event == .remove
+                                                ? "the files there are not named; the kernel drops their cached pages and signals every mapper (pre-remove), dmstack cannot list them"
+                                                : "if they hold metadata the kernel shuts the filesystem down (xfs_dax_failure_fn), if file data it poisons the pages and signals the mappers (mf_dax_kill_procs); check the filesystem (xfs_scrub, e2fsck -n) or read the map as root")))
         }
         switch event {
         case .failure:
@@ -580,14 +766,25 @@ public struct ImpactPlanner {
         if !losesSomething {
             notes.append(freeSpace ? "the range holds only free space: nothing is lost" : "no owner found in the range")
         }
-        if !fileHits.isEmpty {
+        // Notes of the filesystem's own kernel code: xfs_dax_failure_fn looks inodes up with
+        // xfs_iget(XFS_IGET_INCORE) (fs/xfs/xfs_notify_failure.c); ext4 registers no holder
+        // (fs/ext4/super.c passes no holder_ops to fs_dax_get_by_bdev), nothing of it is told.
+        if !fileHits.isEmpty && fs.type == "xfs" {
             notes.append("the kernel notifies only files whose inode is in memory (xfs_iget XFS_IGET_INCORE) and signals only tasks that have the page mapped; dmstack lists every owner and mapper")
         }
         if fs.type != "xfs" {
-            notes.append("the kernel registers no dax holder for \(fs.type): it would not be told; the actions are the XFS rules applied to it")
+            notes.append("the kernel registers no dax holder for \(fs.type): it would not be told; the actions are the XFS rules applied to it"
+                         + (!fileHits.isEmpty ? " (memory-failure.c still signals a task that touches a poisoned page)" : ""))
         }
+        var hit: [String] = []
+        if !fileHits.isEmpty { hit.append("file data") }
+        if !metadataLost.isEmpty { hit.append("metadata") }
+        if logLost { hit.append("log") }
+        if freeSpace { hit.append("free space") }
+        if !found.unknown.isEmpty { hit.append("unknown") }
         return FilesystemImpact(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles,
-                                metadata: metadataHits, files: fileHits, processes: processes, actions: actions, notes: notes)
+                                metadata: metadataHits, files: fileHits, processes: processes, actions: actions, notes: notes,
+                                hit: hit, unknown: found.unknown)
     }
 }
 
@@ -625,6 +822,12 @@ struct RunIndex {
         guard start < end else { return false }
         if !ByteRange.overlapping(plain, start, end).isEmpty { return true }
         return strided.contains { $0.start < end && $0.end > start && !$0.intersection(SectorRange(start: start, length: end - start)).isEmpty }
+    }
+
+    /// The runs as the ranges of an `unknown` part: plain ranges merged, runs as runs.
+    var unknownRanges: [UnknownRange] {
+        (plain.map { StridedRange(start: $0.offset, length: $0.length, stride: $0.length, count: 1) } + strided)
+            .sorted { $0.start < $1.start }.map(UnknownRange.init)
     }
 
     /// Every range, expanded (the external log: its runs are a few plain ranges).

@@ -74,12 +74,14 @@ public struct ImpactJSON {
             ("actions", { try generic(fs.actions, depth: depth + 1) }),
             ("device", { try string(fs.device, depth: depth + 1) }),
             ("files", { try files(fs.files, depth: depth + 1) }),
+            ("hit", { try generic(fs.hit, depth: depth + 1) }),
             ("metadata", { try generic(fs.metadata, depth: depth + 1) }),
             ("mountpoint", { try string(fs.mountpoint, depth: depth + 1) }),
             ("notes", { try generic(fs.notes, depth: depth + 1) }),
             ("processes", { try generic(fs.processes, depth: depth + 1) }),
             ("roles", { try generic(fs.roles, depth: depth + 1) }),
             ("type", { try string(fs.type, depth: depth + 1) }),
+            ("unknown", { try generic(fs.unknown, depth: depth + 1) }),
         ])
     }
 
@@ -90,9 +92,11 @@ public struct ImpactJSON {
             ("metadata", { try generic(loss.metadata, depth: depth + 1) }),
             ("mountpoint", { try string(loss.mountpoint, depth: depth + 1) }),
             ("notes", { try generic(loss.notes, depth: depth + 1) }),
+            ("reason_codes", { try generic(loss.reasonCodes, depth: depth + 1) }),
             ("reasons", { try generic(loss.reasons, depth: depth + 1) }),
             ("roles", { try generic(loss.roles, depth: depth + 1) }),
             ("type", { try string(loss.type, depth: depth + 1) }),
+            ("unknown", { try generic(loss.unknown, depth: depth + 1) }),
         ])
     }
 

@@ -21,9 +21,14 @@ public struct ReverseMapRecord: Codable, Hashable, Sendable {
     public var unwritten: Bool
     /// FMR_OF_SHARED: other inodes own the same blocks (reflink); each is its own record.
     public var shared: Bool
+    /// The owning file's size in bytes (st_size) when the source knows it: the FIEMAP walk
+    /// stats every file, a snapshot keeps them (`file_sizes`); GETFSMAP does not say. Lost
+    /// file ranges are clipped to it: the last block of a file holds bytes past its end.
+    public var fileSize: UInt64? = nil
 
     public init(role: HolderRole = .data, physical: UInt64, length: UInt64, inode: UInt64? = nil, metadata: String? = nil,
-                offset: UInt64 = 0, attributeFork: Bool = false, extentMap: Bool = false, unwritten: Bool = false, shared: Bool = false) {
+                offset: UInt64 = 0, attributeFork: Bool = false, extentMap: Bool = false, unwritten: Bool = false, shared: Bool = false,
+                fileSize: UInt64? = nil) {
         self.role = role
         self.physical = physical
         self.length = length
@@ -34,6 +39,7 @@ public struct ReverseMapRecord: Codable, Hashable, Sendable {
         self.extentMap = extentMap
         self.unwritten = unwritten
         self.shared = shared
+        self.fileSize = fileSize
     }
 
     public var end: UInt64 { physical + length }

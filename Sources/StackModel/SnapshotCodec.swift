@@ -97,6 +97,8 @@ public struct SnapshotStreamWriter {
     var firstBlock = true
     /// Records written to the map being written.
     public private(set) var recordCount = 0
+    /// File sizes the records carried (the FIEMAP walk's), written as the map's `file_sizes`.
+    var sizes: [UInt64: UInt64] = [:]
 
     enum State { case maps(first: Bool), records, paths, done }
 
@@ -124,11 +126,13 @@ public struct SnapshotStreamWriter {
         builder = ReverseMapBlockBuilder()
         firstBlock = true
         recordCount = 0
+        sizes = [:]
     }
 
     /// One record of the map begun last.
     public mutating func append(_ record: ReverseMapRecord) throws {
         if let full = builder.add(record) { try write(full) }
+        if let inode = record.inode, let size = record.fileSize { sizes[inode] = size }
         recordCount += 1
     }
 
@@ -158,7 +162,9 @@ public struct SnapshotStreamWriter {
     public mutating func endMap(notes: [String]) throws {
         if case .records = state { try appendPaths([:]) }
         guard case .paths = state else { preconditionFailure("endMap outside a map") }
-        try sink(Array("\n],\"notes\":\(try json(notes))}".utf8))
+        let fileSizes = sizes.isEmpty ? "" : ",\"file_sizes\":\(try json(FileSizes(sizes)))"
+        try sink(Array("\n]\(fileSizes),\"notes\":\(try json(notes))}".utf8))
+        sizes = [:]
         state = .maps(first: false)
     }
 

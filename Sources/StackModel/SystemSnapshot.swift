@@ -57,6 +57,10 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
     /// Inode → every path, in the order the walk found them.
     var names: [UInt64: [String]]
     var index: [RoleIndex]
+    /// Inode → file size in bytes, where the capture knew it (the FIEMAP walk stats each
+    /// file): handed on with each record (`ReverseMapRecord.fileSize`) so lost ranges are
+    /// clipped at the end of the file. JSON `file_sizes`, optional (older files lack it).
+    public var sizes: [UInt64: UInt64] = [:]
 
     public init(mountpoint: String, device: String, type: String, records: [ReverseMapRecord], paths: [String: [String]], notes: [String]) {
         var columns = ReverseMapColumns()
@@ -64,6 +68,7 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
         var names: [UInt64: [String]] = [:]
         for (key, value) in paths { if let inode = UInt64(key) { names[inode] = value } }
         self.init(mountpoint: mountpoint, device: device, type: type, columns: columns, names: names, notes: notes)
+        for r in records { if let inode = r.inode, let size = r.fileSize { sizes[inode] = size } }
     }
 
     init(mountpoint: String, device: String, type: String, columns: ReverseMapColumns, names: [UInt64: [String]], notes: [String]) {
@@ -91,7 +96,11 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
     public func forEachRecord(role: HolderRole, overlapping ranges: [ByteRange], _ body: (ReverseMapRecord) throws -> Void) rethrows {
         guard let slot = HolderRole.allCases.firstIndex(of: role) else { return }
         let merged = ByteRange.merged(ranges)
-        for i in index[slot].overlapping(merged, in: columns) { try body(columns.record(i)) }
+        for i in index[slot].overlapping(merged, in: columns) {
+            var r = columns.record(i)
+            if let inode = r.inode, let size = sizes[inode] { r.fileSize = size }
+            try body(r)
+        }
     }
 
     /// Every captured name of `inode`, nil when the capture has none.
@@ -113,7 +122,7 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case mountpoint, device, type, notes, records, paths, recordBlocks, pathBlocks
+        case mountpoint, device, type, notes, records, paths, recordBlocks, pathBlocks, fileSizes
     }
 
     /// Either form: `record_blocks` and `path_blocks` (version 4), or `records` and `paths`
@@ -133,6 +142,7 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
             }
             let paths = try c.decode([String: [String]].self, forKey: .paths)
             self.init(mountpoint: mountpoint, device: device, type: type, records: records, paths: paths, notes: notes)
+            sizes = try FileSizes.decode(c.decodeIfPresent(FileSizes.self, forKey: .fileSizes), mountpoint: mountpoint)
             return
         }
         var columns = ReverseMapColumns()
@@ -156,6 +166,7 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
             n += 1
         }
         self.init(mountpoint: mountpoint, device: device, type: type, columns: columns, names: names, notes: notes)
+        sizes = try FileSizes.decode(c.decodeIfPresent(FileSizes.self, forKey: .fileSizes), mountpoint: mountpoint)
     }
 
     /// Always the compact form (version 4).
@@ -171,6 +182,30 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
         if let last = builder.flush() { blocks.append(last) }
         try c.encode(blocks, forKey: .recordBlocks)
         try c.encode(PathBlock.encode(names), forKey: .pathBlocks)
+        if !sizes.isEmpty { try c.encode(FileSizes(sizes), forKey: .fileSizes) }
+    }
+}
+
+/// The `file_sizes` of a captured map: inodes ascending and each one's size, two arrays of
+/// one length (a missing or short one is a corrupt snapshot naming the map).
+public struct FileSizes: Codable, Sendable, Hashable {
+    public var inode: [UInt64]
+    public var size: [UInt64]
+
+    public init(_ sizes: [UInt64: UInt64]) {
+        let sorted = sizes.sorted { $0.key < $1.key }
+        inode = sorted.map(\.key)
+        size = sorted.map(\.value)
+    }
+
+    static func decode(_ value: FileSizes?, mountpoint: String) throws -> [UInt64: UInt64] {
+        guard let value else { return [:] }
+        guard value.inode.count == value.size.count else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "corrupt snapshot: file_sizes of \(mountpoint) has \(value.inode.count) inodes and \(value.size.count) sizes"))
+        }
+        var out: [UInt64: UInt64] = [:]
+        for (i, s) in zip(value.inode, value.size) { out[i] = s }
+        return out
     }
 }
 

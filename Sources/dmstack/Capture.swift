@@ -22,6 +22,19 @@ struct Capture: ParsableCommand {
             (a reverse map in blocks of delta-coded columns, a dozen bytes or so a record) \
             and put in place whole: a failed capture leaves no file. `--snapshot` reads \
             files of up to 4 GiB.
+
+            What the file tells whoever reads it: every path of every file in the captured \
+            reverse maps, the mount points, the paths processes have open or mapped and their \
+            command names, loop backing files, the host name, device, dm and lvm names, \
+            filesystem labels and UUIDs. Crypt keys are masked. Before sending a snapshot to a \
+            vendor, use --redact-paths (with -o FILE): each path component is replaced by h and \
+            16 hex digits of SipHash-2-4 under a random 128-bit key (a keyed hash, so names \
+            cannot be guessed by hashing a dictionary; dmstack links no crypto library for \
+            HMAC-SHA256), in the maps, mounts, file uses, loop backing files and paths in \
+            notes; one name is one token everywhere, so the snapshot still simulates. The key \
+            and every token's name go to FILE.names (mode 0600): keep it, to read the answers \
+            back; --redact-key HEX reuses a key (the same names give the same tokens). Names \
+            that are not paths (host, devices, labels, commands) are not redacted.
             """
     )
 
@@ -33,11 +46,32 @@ struct Capture: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
 
+    @Flag(name: .customLong("redact-paths"), help: "Replace each path component by a keyed hash (SipHash-2-4); the key and name map go to FILE.names (needs -o FILE).")
+    var redactPaths = false
+
+    @Option(name: .customLong("redact-key"), help: ArgumentHelp("With --redact-paths: the 128-bit key, 32 hex digits (default: a random one).", valueName: "HEX"))
+    var redactKey: String?
+
+    func validate() throws {
+        if redactPaths && output == nil { throw ValidationError("--redact-paths needs -o FILE: the key and the name map are written beside it") }
+        if redactKey != nil && !redactPaths { throw ValidationError("--redact-key is for --redact-paths") }
+        if let redactKey, SipHash24(hex: redactKey) == nil { throw ValidationError("--redact-key: '\(redactKey)' is not 32 hex digits") }
+    }
+
     func run() throws {
         try reportingFailures {
             let machine = Machine.live
             let inventory = try machine.inventory()
-            try SnapshotCapture(engine: machine).write(of: inventory, selection: reverseMaps, registry: { try registry.store.openExisting() }, to: output)
+            var random = SystemRandomNumberGenerator()
+            let key = redactKey.flatMap(SipHash24.init(hex:)) ?? SipHash24(k0: random.next(), k1: random.next())
+            let capture = SnapshotCapture(engine: machine, redactor: redactPaths ? PathRedactor(key: key) : nil)
+            try capture.write(of: inventory, selection: reverseMaps, registry: { try registry.store.openExisting() }, to: output)
+            if redactPaths, let output {
+                let names = SnapshotCapture.nameMapPath(for: output)
+                try capture.writeNameMap(to: names)
+                var stderr = StandardError()
+                print("dmstack: capture: paths redacted (SipHash-2-4); key and name map in \(names): keep it, send only \(output)", to: &stderr)
+            }
         }
     }
 }

@@ -21,7 +21,9 @@ struct Remove: ParsableCommand {
             refused unless --force. Without --yes, and not --dry-run, it asks on the terminal \
             and refuses (status 3) when there is none. A step that fails stops the sequence; \
             what was frozen is thawed; the message names the step (status 1). Undelivered \
-            notifications do not stop it: they stay in the outbox (dmstack events). JSON: \
+            notifications do not stop it: they stay in the outbox (dmstack events). Where the \
+            impact has unknown parts (owners not readable, metadata missing), UNKNOWN lines say \
+            so, the removal goes on (the device goes either way) and the status is 2. JSON: \
             {"remove": {...}}, every field in docs/json/remove.schema.json.
             """
     )
@@ -60,6 +62,9 @@ struct Remove: ParsableCommand {
         var steps: [Removal.Step] = []
         var stoppedAt: Removal.Step?
         var summary: String
+        /// What the impact could not learn, one line each (`Impact.unknownLines`); empty when
+        /// the answer is whole.
+        var unknown: [String] = []
     }
 
     func validate() throws {
@@ -67,7 +72,7 @@ struct Remove: ParsableCommand {
     }
 
     func run() throws {
-        try reportingFailures {
+        try reportingStatus {
             var stderr = StandardError()
             let removal = Removal(engine: Machine.live, time: Machine.time)
             let planned = try removal.plan(leaf: leaf, force: force) { inventory in
@@ -84,11 +89,13 @@ struct Remove: ParsableCommand {
             // lines files, and its own output when that is a file.
             try removal.checkNotFrozen(planned, paths: [registry.directory, "/proc/self/fd/1", "/proc/self/fd/2"] + config.sinks.flatMap { $0.kind.writtenFiles })
             let tokens = removal.processTokens(planned)
-            var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary)
+            var report = Report(leaf: plan.leaf, dryRun: dryRun, plan: plan, detach: detach.description, summary: impact.summary, unknown: impact.unknownLines)
+            // Unknown parts of the impact make the status partial, whatever else goes right.
+            let finished: ExitStatus = impact.isComplete ? .success : .partial
             if !json { print(Self.render(plan, detach: detach, impact: impact, dryRun: dryRun)) }
             if dryRun {
                 if json { print(try JSONOutput.encode(["remove": report])) }
-                return
+                return finished
             }
             if !yes {
                 guard Machine.isTerminal(0) else {
@@ -123,6 +130,7 @@ struct Remove: ParsableCommand {
             if !json {
                 print(plan.keepsServing && !plan.degraded.isEmpty ? "removed \(plan.leaf); still serving, degraded: \(plan.degraded.joined(separator: ", "))" : "removed \(plan.leaf)")
             }
+            return finished
         }
     }
 
@@ -139,6 +147,7 @@ struct Remove: ParsableCommand {
         for d in plan.degraded { lines.append("  keeps serving, degraded: \(d)") }
         for w in plan.warnings { lines.append("  warning: \(w)") }
         for d in plan.staying { lines.append("  stays (held by a device that keeps serving; replace the leg to repair): \(d)") }
+        for u in impact.unknownLines { lines.append("  \(u)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -23,7 +23,11 @@ struct Simulate: ParsableCommand {
             and the like), or their ranges are unknown and not judged; a live thin pool's is read \
             under a metadata snapshot, released before dmstack exits, also on SIGINT or SIGTERM \
             (test hook: DMSTACK_THIN_HOLD_SECONDS=N holds it N seconds longer). Offsets and lengths of files and metadata are in bytes. JSON: {"impact": {...}}, \
-            every field in docs/json/simulate.schema.json.
+            every field in docs/json/simulate.schema.json. Where dmstack could not learn what it \
+            needed (a reverse map not readable or not in the snapshot, owners the map does not \
+            report, a dynamic layer's metadata missing, permission), the filesystem or layer says \
+            unknown with a reason code and the ranges concerned (UNKNOWN lines in the text, \
+            `unknown` in JSON), never an empty answer, and the exit status is 2.
             """
     )
 
@@ -54,7 +58,7 @@ struct Simulate: ParsableCommand {
     }
 
     func run() throws {
-        try reportingFailures {
+        try reportingStatus {
             var stderr = StandardError()
             let machine = engine.make()
             var inventory = try machine.inventory()
@@ -95,6 +99,8 @@ struct Simulate: ParsableCommand {
                 Self.render(impact) { out.write($0 + "\n") }
                 out.drain()
             }
+            // An answer with unknown parts is partial: a script never reads it as all clear.
+            return impact.isComplete ? .success : .partial
         }
     }
 
@@ -118,7 +124,12 @@ struct Simulate: ParsableCommand {
             lines.append("  \(l.device): " + Self.some(l.ranges.map { "\($0.run) \($0.outcome.rawValue)" }))
         }
         for fs in impact.filesystems {
-            lines.append("filesystem \(fs.mountpoint) (\(fs.type) on \(fs.device)): \(fs.roles.map(\.rawValue).joined(separator: ", ")) hit")
+            // Says what was hit (file data, metadata, log, free space, unknown), on which devices.
+            let what = fs.hit.isEmpty ? "nothing owned" : fs.hit.joined(separator: ", ")
+            lines.append("filesystem \(fs.mountpoint) (\(fs.type) on \(fs.device)): \(what) hit (\(fs.roles.map(\.rawValue).joined(separator: ", ")) device\(fs.roles.count == 1 ? "" : "s"))")
+            for u in fs.unknown {
+                lines.append("  UNKNOWN: owners of \(u.role.rawValue) device bytes \(Self.some(u.ranges.map(\.description))) not known because \(u.detail) [\(u.reason.rawValue)]")
+            }
             if !fs.metadata.isEmpty {
                 lines.append("  metadata:")
                 for m in fs.metadata {
@@ -147,13 +158,18 @@ struct Simulate: ParsableCommand {
             for n in fs.notes { lines.append("  note: \(n)") }
         }
         for u in impact.mayLose {
-            lines.append("may lose on \(u.mountpoint) (\(u.type) on \(u.device)), outcome unknown: " + u.reasons.joined(separator: "; "))
+            lines.append("may lose on \(u.mountpoint) (\(u.type) on \(u.device)), UNKNOWN outcome because " + u.reasons.joined(separator: "; ")
+                + " [\(u.reasonCodes.map(\.rawValue).joined(separator: ", "))]")
+            for x in u.unknown {
+                lines.append("  UNKNOWN: owners of \(x.role.rawValue) device bytes \(Self.some(x.ranges.map(\.description))) not known because \(x.detail) [\(x.reason.rawValue)]")
+            }
             for m in u.metadata { lines.append("  metadata \(m.kind)\(m.inode.map { " of inode \($0)" } ?? ""): bytes " + Self.some(m.ranges.map { "\($0.offset)+\($0.length)" })) }
             for f in u.files { lines.append("  file \(f.paths.isEmpty ? f.path : f.paths.joined(separator: " = ")) (inode \(f.inode)): bytes " + Self.some(f.extents.map { "\($0.offset)+\($0.length)" })) }
             for n in u.notes { lines.append("  note: \(n)") }
         }
-        for n in impact.notices { lines.append("\(n.action) \(n.target): \(n.reason)") }
+        for n in impact.notices { lines.append(n.action == .none ? "UNKNOWN \(n.target): \(n.reason)" : "\(n.action) \(n.target): \(n.reason)") }
         lines.append(impact.summary)
+        if !impact.isComplete { lines.append("incomplete answer: some owners or outcomes are UNKNOWN (exit status 2)") }
     }
 
     /// `append` hands each line on.

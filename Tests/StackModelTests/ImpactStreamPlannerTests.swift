@@ -145,7 +145,8 @@ struct ImpactStreamPlannerTests {
             #expect(fs.files.isEmpty && fs.metadata.isEmpty)
             #expect(fs.notes.contains { $0.contains("stopped after 1 record: EIO") && $0.contains("more may be lost") })
             #expect(!fs.notes.contains { $0.contains("nothing is lost") || $0.contains("no owner found") })
-            if event == .remove { #expect(fs.actions.map(\.action) == [.freeze, .shutdown, .thaw]) }
+            #expect(fs.unknown.map(\.reason) == [.cutShort] && !impact.isComplete)
+            if event == .remove { #expect(fs.actions.map(\.action) == [.freeze, .unknown, .shutdown, .thaw]) }
         }
     }
 }

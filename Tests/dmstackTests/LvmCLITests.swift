@@ -11,7 +11,10 @@ struct LvmCLITests {
 
     func run(_ arguments: [String]) throws -> String {
         let result = try CLITests.run(arguments + ["--snapshot", Self.snapshot])
-        #expect(result.status == 0, "dmstack \(arguments.joined(separator: " ")): \(result.stderr)")
+        // The fixture has no reverse map of /mnt/lin: its owners are unknown, the answer partial.
+        let partial = arguments.first == "simulate" && arguments.contains("gt-probe/lin")
+        #expect(result.status == (partial ? 2 : 0), "dmstack \(arguments.joined(separator: " ")): \(result.stderr)")
+        if partial { #expect(result.stdout.contains("\"not-in-snapshot\""), "\(result.stdout)") }
         return result.stdout
     }
 

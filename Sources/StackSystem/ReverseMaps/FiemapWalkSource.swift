@@ -19,13 +19,23 @@ struct FiemapWalkSource: ReverseMapSource {
         var records: [ReverseMapRecord] = []
         var names: [UInt64: [String]] = [:]
         var mapped = Set<UInt64>()
-        let delayed = try stream(request, named: { inode, path in names[inode, default: []].append(path) }) { record in
+        let counts = try stream(request, named: { inode, path in names[inode, default: []].append(path) }) { record in
             records.append(record)
             if let i = record.inode { mapped.insert(i) }
         }
         var paths: [UInt64: [String]] = [:]
         for inode in mapped { paths[inode] = names[inode] }
-        return ReverseMapPass(records: records, paths: paths, delayed: delayed)
+        return ReverseMapPass(records: records, paths: paths, delayed: counts.delayed, unreadable: counts.unreadable)
+    }
+
+    /// What a walk could not do: extents skipped as not yet allocated, and directories it
+    /// could not open (EACCES as a user, a directory replaced while walked): the files under
+    /// those are not named, which the reader says instead of calling their blocks nobody's.
+    struct Counts {
+        var delayed = 0
+        var unreadable = 0
+        /// The first directory not opened, with the reason.
+        var firstUnreadable: String?
     }
 
     /// The walk with each extent handed to `body` as FIEMAP returns it, never held, and each
@@ -34,11 +44,16 @@ struct FiemapWalkSource: ReverseMapSource {
     /// more than one link (visited once). Returns the delayed-allocation extents skipped; what
     /// `body` throws stops the walk.
     func stream(_ request: ReverseMapRequest, named: ((UInt64, String) -> Void)? = nil,
-                _ body: (ReverseMapRecord) throws -> Void) throws -> Int {
+                _ body: (ReverseMapRecord) throws -> Void) throws -> Counts {
         let root = request.mountpoint, role = request.role
         let st = try Syscall.stat(root)
         let dev = st.st_dev
         var delayed = 0, walked = 0
+        var counts = Counts()
+        func unreadable(_ path: String, _ error: (any Error)?) {
+            counts.unreadable += 1
+            if counts.firstUnreadable == nil { counts.firstUnreadable = "\(path): \(error.map { "\($0)" } ?? String(cString: strerror(errno)))" }
+        }
         var linked = Set<UInt64>()
         var failure: (any Error)?
         let sorted = request.ranges.map(ByteRange.merged)
@@ -53,7 +68,7 @@ struct FiemapWalkSource: ReverseMapSource {
         let map = raw.bindMemory(to: fiemap.self, capacity: 1)
         let extents = (raw + MemoryLayout<fiemap>.size).bindMemory(to: fiemap_extent.self, capacity: Int(count))
         /// FIEMAP of one open file: its extents, page by page of `count`.
-        func extentsOf(_ fd: Int32, inode: UInt64, path: String) throws {
+        func extentsOf(_ fd: Int32, inode: UInt64, size fileSize: UInt64?, path: String) throws {
             var start: UInt64 = 0
             while true {
                 raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
@@ -71,7 +86,7 @@ struct FiemapWalkSource: ReverseMapSource {
                     if wanted(e.fe_physical, e.fe_length) {
                         try body(ReverseMapRecord(role: role, physical: e.fe_physical, length: e.fe_length, inode: inode,
                                                   offset: e.fe_logical, unwritten: e.fe_flags & UInt32(FIEMAP_EXTENT_UNWRITTEN) != 0,
-                                                  shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0))
+                                                  shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0, fileSize: fileSize))
                     }
                 }
                 let last = extents[n - 1]
@@ -90,8 +105,11 @@ struct FiemapWalkSource: ReverseMapSource {
             if walked % 2000 == 0 { progress?(walked) }
             named?(inode, path)
             if !isDir && links > 1 { guard linked.insert(inode).inserted else { return } }
-            guard let fd = try? Syscall.openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (isDir ? O_DIRECTORY : 0), path: path)
-            else { return }
+            let fd: Int32
+            do { fd = try Syscall.openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (isDir ? O_DIRECTORY : 0), path: path) } catch {
+                if isDir { unreadable(path, error) }
+                return
+            }
             defer { Syscall.close(fd) }
             guard let now = try? Syscall.fstat(fd, path: path), UInt64(now.st_ino) == inode,
                   (now.st_mode & S_IFMT) == (isDir ? S_IFDIR : S_IFREG) else { return }
@@ -99,11 +117,12 @@ struct FiemapWalkSource: ReverseMapSource {
             // realtime device, every other file's on the data device.
             let realtime = clinux_xflags(fd) & Int64(FS_XFLAG_REALTIME) != 0
             guard realtime == (role == .realtime) else { return }
-            do { try extentsOf(fd, inode: inode, path: path) } catch { failure = error }
+            // A regular file's size clips its lost ranges; a directory's blocks are all its own.
+            do { try extentsOf(fd, inode: inode, size: isDir ? nil : UInt64(now.st_size), path: path) } catch { failure = error }
         }
         visit(AT_FDCWD, root, root, UInt64(st.st_ino), true, links: 1)
         while failure == nil, let dir = stack.popLast() {
-            guard let d = opendir(dir) else { continue }
+            guard let d = opendir(dir) else { unreadable(dir, nil); continue }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
                 let name = entry.name
@@ -124,6 +143,7 @@ struct FiemapWalkSource: ReverseMapSource {
         }
         progress?(walked)
         if let failure { throw failure }
-        return delayed
+        counts.delayed = delayed
+        return counts
     }
 }

@@ -158,7 +158,9 @@ public struct ReverseMapReader {
         let request = ReverseMapRequest(mountpoint: fs.mountpoint, device: dev, role: role, ranges: ranges)
         if let source = dedicated.first(where: { type(of: $0).filesystemTypes.contains(fs.type) }) {
             let pass: ReverseMapPass
-            do { pass = try source.read(request) } catch { return ["\(fs.mountpoint): \(error)"] }
+            do { pass = try source.read(request) } catch {
+                throw ReverseMapUnavailable(Self.reason(error), "\(fs.mountpoint): \(error)")
+            }
             for r in pass.records { try body(r) }
             return []
         }
@@ -183,8 +185,13 @@ public struct ReverseMapReader {
             }
         } catch let e as FsmapUnavailable {
             if e.after > 0 { throw CutShort(cause: "GETFSMAP of \(fs.mountpoint) failed after \(e.after) records: \(e)") }
-            if strategy == .getfsmap || role == .log { return ["\(fs.mountpoint): \(e)"] }
-            return try walkStream(fs, request, unexplained: [], notes: ["\(fs.mountpoint): \(e); file data from a FIEMAP walk, metadata not named"], body)
+            if strategy == .getfsmap || role == .log {
+                throw ReverseMapUnavailable(UnknownReason.of(errno: e.errno, otherwise: .reverseMapUnavailable), "\(fs.mountpoint): \(e)")
+            }
+            // The walk names the files; what no file covers is not named (metadata or free
+            // space, GETFSMAP would tell): an unknown owner, never "nothing there".
+            return try walkStream(fs, request, unexplained: clipped(ranges, fs, role), unexplainedKind: "unknown",
+                                  notes: ["\(fs.mountpoint): \(e); file data from a FIEMAP walk, metadata not named"], body)
         }
         if role == .log { return [] }
         if strategy == .fiemap {
@@ -192,15 +199,13 @@ public struct ReverseMapReader {
                                   notes: ["file data from a FIEMAP walk (--reverse-map fiemap)"], body)
         }
         if !inOrder { covered = ByteRange.merged(covered) }
-        var gaps = ranges.flatMap { ByteRange.subtracting(covered, from: $0) }
+        let gaps = clipped(ranges.flatMap { ByteRange.subtracting(covered, from: $0) }, fs, role)
         covered = []
-        // Past the filesystem's end (a device larger than its filesystem) nothing is owed.
-        if role == .data, let st = try? Syscall.statvfs(fs.mountpoint) {
-            let end = UInt64(st.f_blocks) * UInt64(st.f_frsize)
-            gaps = gaps.compactMap { $0.offset >= end ? nil : ByteRange(offset: $0.offset, length: min($0.end, end) - $0.offset) }
-        }
         if !sawUnknown && gaps.isEmpty { return notes }
         if strategy == .getfsmap {
+            // Ranges GETFSMAP left out are as unknown as those it calls unknown (handed on
+            // above): the planner reports both as owners not reported.
+            for g in gaps { try body(ReverseMapRecord(role: role, physical: g.offset, length: g.length, metadata: "unknown")) }
             return ["GETFSMAP names no file owners here; --reverse-map getfsmap: no walk"]
         }
         notes.append("GETFSMAP of \(fs.mountpoint) names no file owners (\(fs.type == "xfs" ? "XFS without rmapbt" : "\(fs.type) reports file data as unknown")): file data from a FIEMAP walk")
@@ -212,15 +217,16 @@ public struct ReverseMapReader {
     /// The FIEMAP walk's records handed on as they come; then the `unexplained` ranges that no
     /// file's extent covers, as unknown owners (ext4 extent-tree and xattr blocks, an
     /// unlinked file still open, metadata of an XFS without rmapbt).
-    func walkStream(_ fs: MountedFilesystem, _ request: ReverseMapRequest, unexplained: [ByteRange], notes: [String],
+    func walkStream(_ fs: MountedFilesystem, _ request: ReverseMapRequest, unexplained: [ByteRange],
+                    unexplainedKind: String = "unknown owner (not a file's data)", notes: [String],
                     _ body: (ReverseMapRecord) throws -> Void) throws -> [String] {
         var files: [ByteRange] = []
         var handed = 0
         var stopped: (any Error)?
         var notes = notes
-        let delayed: Int
+        let counts: FiemapWalkSource.Counts
         do {
-            delayed = try walk.stream(request) { r in
+            counts = try walk.stream(request) { r in
                 if !unexplained.isEmpty { files.append(ByteRange(offset: r.physical, length: r.length)) }
                 handed += 1
                 do { try body(r) } catch { stopped = error; throw error }
@@ -228,17 +234,40 @@ public struct ReverseMapReader {
         } catch {
             if let stopped { throw stopped }
             if handed > 0 { throw CutShort(cause: "FIEMAP walk of \(fs.mountpoint) failed after \(handed) records: \(error)") }
-            return notes + ["FIEMAP walk of \(fs.mountpoint) failed: \(error)"]
+            throw ReverseMapUnavailable(Self.reason(error), "FIEMAP walk of \(fs.mountpoint) failed: \(error)"
+                                        + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"))
         }
-        if delayed > 0 {
-            notes.append("\(delayed) extent(s) not yet allocated on disk (delayed allocation) were skipped; sync first to include them")
+        if counts.delayed > 0 {
+            notes.append("\(counts.delayed) extent(s) not yet allocated on disk (delayed allocation) were skipped; sync first to include them")
+        }
+        var kind = unexplainedKind
+        if counts.unreadable > 0 {
+            // A block no file named may be a file under a directory not read: its owner is
+            // unknown, not "not a file's data".
+            notes.append("the FIEMAP walk could not open \(counts.unreadable) director\(counts.unreadable == 1 ? "y" : "ies") (first \(counts.firstUnreadable ?? "?")): the files under them are not named")
+            kind = "unknown"
         }
         let merged = ByteRange.merged(files)
         for r in unexplained {
             for piece in ByteRange.subtracting(merged, from: r) {
-                try body(ReverseMapRecord(role: request.role, physical: piece.offset, length: piece.length, metadata: "unknown owner (not a file's data)"))
+                try body(ReverseMapRecord(role: request.role, physical: piece.offset, length: piece.length, metadata: kind))
             }
         }
         return notes
+    }
+
+    /// `ranges` cut at the filesystem's end on its data device (a device larger than its
+    /// filesystem owes nothing past it).
+    func clipped(_ ranges: [ByteRange], _ fs: MountedFilesystem, _ role: HolderRole) -> [ByteRange] {
+        guard role == .data, let st = try? Syscall.statvfs(fs.mountpoint) else { return ranges }
+        let end = UInt64(st.f_blocks) * UInt64(st.f_frsize)
+        return ranges.compactMap { $0.offset >= end ? nil : ByteRange(offset: $0.offset, length: min($0.end, end) - $0.offset) }
+    }
+
+    /// `permission` for an EPERM or EACCES, else reverse-map-unavailable.
+    static func reason(_ error: any Error) -> UnknownReason {
+        if let e = error as? SystemError { return UnknownReason.of(errno: e.errno, otherwise: .reverseMapUnavailable) }
+        if let e = error as? FsmapUnavailable { return UnknownReason.of(errno: e.errno, otherwise: .reverseMapUnavailable) }
+        return .reverseMapUnavailable
     }
 }

@@ -32,4 +32,6 @@ struct ReverseMapPass {
     var records: [ReverseMapRecord]
     var paths: [UInt64: [String]] = [:]
     var delayed = 0
+    /// Directories a walk could not open: the files under them are not named.
+    var unreadable = 0
 }
