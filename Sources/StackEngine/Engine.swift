@@ -50,6 +50,10 @@ public protocol Engine: Sendable {
     /// /proc now, or as captured.
     func fileUses(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory) -> [FileUse]
 
+    /// The size of the regular file `path` if it is still inode `inode` of `fs`, nil when not
+    /// known (the lost ranges are then not clipped at its end).
+    func fileSize(_ fs: MountedFilesystem, inode: UInt64, path: String) -> UInt64?
+
     /// Where a file list too large for memory spills (`SpillPolicy.store`): a temporary file
     /// away from `fs`. Nil: this engine keeps its lists in memory (it cannot name every inode
     /// of a filesystem, which a spilled list asks).
@@ -117,6 +121,9 @@ extension Engine {
         guard case .some(let set) = inodes else { return }
         for (inode, names) in paths(fs, inodes: set, in: inventory, options: options) { for n in names { body(inode, n) } }
     }
+
+    /// Not known: the records carry the sizes they know (`ReverseMapRecord.fileSize`).
+    public func fileSize(_ fs: MountedFilesystem, inode: UInt64, path: String) -> UInt64? { nil }
 
     /// None: an engine over `paths` alone holds its lists.
     public func spillStore(avoiding filesystems: [String]) throws -> (any SpillStore)? { nil }

@@ -55,6 +55,7 @@ public struct ImpactRun: Sendable {
             defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }
             return engine.fileUses(fs, inodes: inodes, in: inventory)
         })
+        planner.fileSize = { fs, inode, path in engine.fileSize(fs, inode: inode, path: path) }
         planner.spill = SpillPolicy(pieces: Self.spillPieces, store: { avoid in try engine.spillStore(avoiding: avoid) })
         do { return (try planner.plan(leaf: leaf, range: range, event: event), clock.timing) } catch let e as TopologyError {
             throw EngineError(.usage, "\(e)")

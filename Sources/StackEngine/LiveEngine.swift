@@ -75,6 +75,12 @@ public struct LiveEngine: Engine {
         reader.forEachPath(root: fs.mountpoint, inodes: inodes, body)
     }
 
+    /// lstat(2) of the path: its size if it is still that inode of that filesystem and a
+    /// regular file.
+    public func fileSize(_ fs: MountedFilesystem, inode: UInt64, path: String) -> UInt64? {
+        PathProbe.regularFileSize(path, inode: inode, majorMinor: fs.mount.majorMinor)
+    }
+
     /// A temporary file away from the filesystem (`TemporarySpillFile`).
     public func spillStore(avoiding filesystems: [String]) throws -> (any SpillStore)? {
         try TemporarySpillFile(avoiding: filesystems)

@@ -77,7 +77,7 @@ public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral
     func extents(of e: Entry) -> ArraySlice<ByteRange> { extents[Int(e.firstExtent)..<Int(e.firstExtent + e.extentCount)] }
 
     /// Every lost byte of every file, without making the `FileHit`s.
-    public var totalLostBytes: UInt64 { spilled?.totalLostBytes ?? extents.reduce(0) { $0 + $1.length } }
+    public var totalLostBytes: UInt64 { spilled?.totalLostBytes ?? entries.reduce(0) { $0 + extents(of: $1).reduce(0) { $0 + $1.length } } }
 
     /// The first file in the list's order.
     public var first: FileHit? {
@@ -260,12 +260,16 @@ struct FileFold {
     /// Spilled: in inode order, `names` asked for every inode (`.all`) and its answers
     /// spilled as well. `names` is called once, with a body that takes each (inode, name) as
     /// it is found.
-    consuming func finish(names forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void) -> (files: FileList, notes: [String]) {
+    /// `size` (a held list only) gives a named file's size where the records did not: its
+    /// lost ranges are clipped there, and a file that loses nothing before its end is left
+    /// out. A spilled list is not clipped so (a stat(2) a file of millions).
+    consuming func finish(names forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void,
+                          size: ((UInt64, String) -> UInt64?)? = nil) -> (files: FileList, notes: [String]) {
         if !pieceRuns.isEmpty, let store, !noStore {
             if !pieces.isEmpty { spillPieces() }
             if pieces.isEmpty, let list = finishSpilled(store, forEachName) { return (list, notes) }
         }
-        let list = finishHeld(forEachName)
+        let list = finishHeld(forEachName, size: size)
         return (list, notes)
     }
 
@@ -311,7 +315,8 @@ struct FileFold {
         }
     }
 
-    private mutating func finishHeld(_ forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void) -> FileList {
+    private mutating func finishHeld(_ forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void,
+                                     size: ((UInt64, String) -> UInt64?)? = nil) -> FileList {
         // Pieces spilled before a store failed come back into memory.
         if !pieceRuns.isEmpty {
             do {
@@ -381,8 +386,32 @@ struct FileFold {
                 list.names += sorted
             }
         }
+        if let size { list.clip(size) }
         list.order = list.pathOrder().map { UInt32($0) }
         return list
+    }
+}
+
+extension FileList {
+    /// Each named entry's lost ranges cut at its file's size (asked by its first name), an
+    /// entry left with none dropped. Before `order` is made.
+    mutating func clip(_ size: (UInt64, String) -> UInt64?) {
+        var kept: [Entry] = []
+        kept.reserveCapacity(entries.count)
+        for var e in entries {
+            if e.nameCount > 0, let end = size(e.inode, name(Int(e.firstName))) {
+                var n: UInt32 = 0
+                for k in Int(e.firstExtent)..<Int(e.firstExtent + e.extentCount) where extents[k].offset < end {
+                    extents[k].length = Swift.min(extents[k].length, end - extents[k].offset)
+                    n += 1
+                }
+                // Sorted: the ones kept are the first n.
+                e.extentCount = n
+                if n == 0 { continue }
+            }
+            kept.append(e)
+        }
+        entries = kept
     }
 }
 

@@ -362,6 +362,9 @@ public struct ImpactPlanner {
     /// Every name of the inodes asked, once the records are read, each (inode, name) handed
     /// to the body as it is found.
     public var names: (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> Void
+    /// The size of a named regular file where the records did not carry it (GETFSMAP's do
+    /// not): a held list's lost ranges are clipped at the end of each file (issue 18 point 5).
+    public var fileSize: ((MountedFilesystem, UInt64, String) -> UInt64?)?
     /// How a large file list spills out of memory (`FileFold`); the engines give a
     /// temporary file on a filesystem the event does not touch.
     public var spill = SpillPolicy()
@@ -636,7 +639,8 @@ public struct ImpactPlanner {
         }
         out.metadata = metadata.values.map { MetadataHit(kind: $0.kind, role: $0.role, inode: $0.inode, ranges: ByteRange.merged($0.ranges)) }
             .sorted { ($0.role.rawValue, $0.kind, $0.inode ?? 0) < ($1.role.rawValue, $1.kind, $1.inode ?? 0) }
-        let (list, spillNotes) = files.finish { inodes, body in names(fs, inodes, body) }
+        let size = fileSize.map { f in { (inode: UInt64, path: String) in f(fs, inode, path) } }
+        let (list, spillNotes) = files.finish(names: { inodes, body in names(fs, inodes, body) }, size: size)
         out.files = list
         out.notes += spillNotes
         return out

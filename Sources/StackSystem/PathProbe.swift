@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 
 /// Which filesystem a path is on, for refusing a write onto a filesystem about to be frozen.
 public enum PathProbe {
@@ -22,6 +23,15 @@ public enum PathProbe {
             if probe.isEmpty { probe = "/" }
         }
         return UInt64(st.st_dev)
+    }
+
+    /// The size of `path` (not followed if a symlink) if it is a regular file whose inode is
+    /// `inode` on the filesystem `majorMinor`: a name found by a walk still being that file.
+    public static func regularFileSize(_ path: String, inode: UInt64, majorMinor: String) -> UInt64? {
+        var st = stat()
+        guard lstat(path, &st) == 0, UInt64(st.st_ino) == inode, (st.st_mode & S_IFMT) == S_IFREG,
+              "\(clinux_major(UInt64(st.st_dev))):\(clinux_minor(UInt64(st.st_dev)))" == majorMinor else { return nil }
+        return UInt64(st.st_size)
     }
 
     /// The device (st_dev) of an existing path, nil if it cannot be stat'ed.

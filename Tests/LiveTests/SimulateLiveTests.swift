@@ -180,7 +180,7 @@ struct SimulateLiveTests {
     /// A whole-device removal whose file list spills to a temporary file (DMSTACK_SPILL_PIECES
     /// makes 3 pieces enough): every file written is listed once, in inode order, with every
     /// name (each a path that is that inode) and exactly the ranges xfs_io's FIEMAP gives;
-    /// the same files as the list held in memory (path order).
+    /// the same files as the list held in memory (path order, clipped at end of file).
     @Test(arguments: ["xfs", "ext4"]) func aWholeDeviceListThatSpillsNamesEveryFile(_ type: String) throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
@@ -204,22 +204,28 @@ struct SimulateLiveTests {
                 (f["inode"] as! Int, "\(Set(f["paths"] as! [String]).sorted()) \((f["extents"] as! [[String: Any]]).map { "\($0["offset"]!)+\($0["length"]!)" })")
             })
         }
-        #expect(spilled.count >= 150 && content(spilled) == content(held))
+        #expect(spilled.count >= 150 && Set(content(spilled).keys) == Set(content(held).keys))
         let inodes = spilled.map { $0["inode"] as! Int }
         #expect(inodes == inodes.sorted(), "a spilled list is in inode order")
         #expect(held.map { $0["path"] as! String } == held.map { $0["path"] as! String }.sorted(), "a held list is in path order")
-        // Ground truth from xfs_io and stat(2), not from dmstack.
+        // Ground truth from xfs_io and stat(2), not from dmstack: a held list's ranges are
+        // clipped at the end of the file (issue 18); a spilled one's are where the records
+        // carry the size (the FIEMAP walk: ext4), not on XFS (GETFSMAP gives none, and a
+        // stat(2) of every file of millions is not made).
         let written = try Live.sh("find \(mnt) -type f").split(separator: "\n").map(String.init)
         var byInode: [Int: [String]] = [:]
         for path in written { byInode[Int(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as! UInt64), default: []].append(path) }
-        let listed = Dictionary(uniqueKeysWithValues: spilled.map { ($0["inode"] as! Int, $0) })
-        for (inode, paths) in byInode {
-            let f = try #require(listed[inode], "\(paths) not listed")
-            #expect(Set(f["paths"] as! [String]) == Set(paths))
-            let fiemap = try Self.extents(paths[0])
-            let want = ByteRangeText.merged(fiemap.map { ($0.fileSector * 512, $0.count * 512) })
-            let got = (f["extents"] as! [[String: Any]]).map { (UInt64($0["offset"] as! Int), UInt64($0["length"] as! Int)) }
-            #expect(got.map { "\($0.0)+\($0.1)" } == want.map { "\($0.0)+\($0.1)" }, "\(paths[0])")
+        for (list, clipped) in [(held, true), (spilled, type != "xfs")] {
+            let listed = Dictionary(uniqueKeysWithValues: list.map { ($0["inode"] as! Int, $0) })
+            for (inode, paths) in byInode {
+                let f = try #require(listed[inode], "\(paths) not listed")
+                #expect(Set(f["paths"] as! [String]) == Set(paths))
+                let size = try FileManager.default.attributesOfItem(atPath: paths[0])[.size] as! UInt64
+                let fiemap = ByteRangeText.merged(try Self.extents(paths[0]).map { ($0.fileSector * 512, $0.count * 512) })
+                let want = clipped ? fiemap.compactMap { r in r.0 < size ? (r.0, min(r.1, size - r.0)) : nil } : fiemap
+                let got = (f["extents"] as! [[String: Any]]).map { (UInt64($0["offset"] as! Int), UInt64($0["length"] as! Int)) }
+                #expect(got.map { "\($0.0)+\($0.1)" } == want.map { "\($0.0)+\($0.1)" }, "\(paths[0]) (\(clipped ? "clipped" : "not clipped"), size \(size))")
+            }
         }
     }
 
