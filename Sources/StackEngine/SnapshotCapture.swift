@@ -135,8 +135,6 @@ public struct SnapshotCapture: Sendable {
         repeat {
             let chunk = Set(sorted[start..<min(start + Self.pathChunk, sorted.count)])
             var paths = engine.paths(fs, inodes: chunk, in: inventory, options: ReverseMapOptions())
-            // Sizes GETFSMAP does not give, so a simulate of the snapshot clips at end of file.
-            for (inode, names) in paths { if let n = names.first, let size = engine.fileSize(fs, inode: inode, path: n) { writer.noteSize(inode: inode, size: size) } }
             if let redactor { paths = paths.mapValues { $0.map(redactor.path) } }
             try writer.appendPaths(paths)
             start += Self.pathChunk

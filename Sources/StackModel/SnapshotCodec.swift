@@ -136,12 +136,6 @@ public struct SnapshotStreamWriter {
         recordCount += 1
     }
 
-    /// The size of a file of the map, where its records did not carry it (GETFSMAP's do not:
-    /// the capture stats the file it named), written with the others as `file_sizes`.
-    public mutating func noteSize(inode: UInt64, size: UInt64) {
-        if sizes[inode] == nil { sizes[inode] = size }
-    }
-
     /// The names of some of the map's inodes: called once or more (a capture asks for the
     /// names of a bounded number of inodes at a time), after the last record.
     public mutating func appendPaths(_ paths: [UInt64: [String]]) throws {

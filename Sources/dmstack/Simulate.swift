@@ -34,7 +34,7 @@ struct Simulate: ParsableCommand {
     @Argument(help: "The leaf (a kernel name, /dev path, dm name, lvm vg/lv or major:minor).")
     var leaf: String
 
-    @Option(help: ArgumentHelp("START+LENGTH or START-END on the leaf; sectors unless suffixed.", valueName: "RANGE"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("START+LENGTH or START-END on the leaf; sectors unless suffixed.", valueName: "RANGE"))
     var range: String?
 
     @Option(help: ArgumentHelp("remove (the whole leaf goes) or failure (a bad range).", valueName: "EVENT"))

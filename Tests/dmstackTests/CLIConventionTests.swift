@@ -45,6 +45,7 @@ struct CLIConventionTests {
         (["holders", "list", "--bogus"], 64, "dmstack: Unknown option '--bogus'\nTry 'dmstack holders list --help' for more information."),
         (["tree", "-o", "NAME,bogus", "--snapshot", pmem], 64, "dmstack: unknown column 'bogus' (columns: NAME, KNAME, MAJ:MIN, SIZE, TYPE, TABLE, FSTYPE, UUID, LABEL, MOUNTPOINTS, PMEM, STATE)\nTry 'dmstack tree --help'"),
         (["translate", "--table", "raid.table", "loop0", "--", "-5+8"], 64, "dmstack: invalid range '-5+8': start: negative numbers are not allowed\nTry 'dmstack translate --help'"),
+        (["simulate", "--snapshot", pmem, "pmem0", "--range", "-5+8"], 64, "dmstack: invalid range '-5+8': start: negative numbers are not allowed\nTry 'dmstack simulate --help'"),
         (["translate", "--table", "raid.table", "loop0", "8+-8"], 64, "dmstack: invalid range '8+-8': length: '-8' is negative\nTry 'dmstack translate --help'"),
         (["translate", "--table", "raid.table", "loop0", "8-"], 64, "dmstack: invalid range '8-': end: missing number\nTry 'dmstack translate --help'"),
         (["translate", "--table", "raid.table", "loop0", "1kB+8"], 64, "dmstack: invalid range '1kB+8': start: '1kB' is not a whole number with an optional suffix\nTry 'dmstack translate --help'"),
