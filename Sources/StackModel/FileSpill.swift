@@ -340,3 +340,63 @@ final class SpilledFiles: @unchecked Sendable {
         }
     }
 }
+
+/// Byte ranges gathered in any order (a FIEMAP walk's file extents, in walk order) and asked
+/// afterwards which parts of some ranges none of them covers: past `limit` ranges they go to
+/// the store in sorted runs, so memory does not grow with the files (an ext4 of millions of
+/// files, whose GETFSMAP calls all file data unknown, is explained this way).
+public struct ExtentSpill {
+    let limit: Int
+    let makeStore: () throws -> (any SpillStore)?
+    private var held: [FilePiece] = []
+    private var store: (any SpillStore)?
+    private var runs: [SpillRun] = []
+    private var noStore = false
+
+    public init(limit: Int = 262_144, store: @escaping () throws -> (any SpillStore)?) {
+        self.limit = max(1, limit)
+        self.makeStore = store
+    }
+
+    public mutating func add(_ r: ByteRange) {
+        guard r.length > 0 else { return }
+        held.append(FilePiece(inode: 0, offset: r.offset, length: r.length, flags: 0))
+        guard held.count >= limit, !noStore else { return }
+        if store == nil { store = try? makeStore() }
+        guard let store else { noStore = true; return }
+        held.sort(by: FilePiece.before)
+        var w = RunWriter(store)
+        do {
+            for p in held { w.u64(p.inode); w.u64(p.offset); w.u64(p.length); w.byte(p.flags); try w.flushIfFull() }
+            runs.append(try w.finish())
+            held.removeAll(keepingCapacity: true)
+        } catch {
+            noStore = true
+        }
+    }
+
+    /// The parts of `ranges` (sorted, disjoint) that no range added covers, in order.
+    public func forEachUncovered(in ranges: [ByteRange], _ body: (ByteRange) throws -> Void) throws {
+        var all = runs
+        if !held.isEmpty {
+            let memory = MemorySpillStore()
+            var w = RunWriter(memory)
+            for p in held.sorted(by: FilePiece.before) { w.u64(p.inode); w.u64(p.offset); w.u64(p.length); w.byte(p.flags) }
+            all.append(try w.finish())
+        }
+        var covered = try RunMerge<FilePiece>(all)
+        var next = try covered.pop()
+        for r in ranges {
+            var at = r.offset
+            // Covering ranges that end before `at` are behind: skipped.
+            while let c = next, c.offset + c.length <= at { next = try covered.pop() }
+            while at < r.end {
+                guard let c = next, c.offset < r.end else { break }
+                if c.offset > at { try body(ByteRange(offset: at, length: c.offset - at)) }
+                at = max(at, c.offset + c.length)
+                if c.offset + c.length <= r.end { next = try covered.pop() } else { break }
+            }
+            if at < r.end { try body(ByteRange(offset: at, length: r.end - at)) }
+        }
+    }
+}

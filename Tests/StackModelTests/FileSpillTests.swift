@@ -160,4 +160,24 @@ struct FileSpillTests {
         let planS = RemovalPlan.Invalidations([(s.mountpoint, s.files)]), planH = RemovalPlan.Invalidations([(h.mountpoint, h.files)])
         #expect(planS.count == h.files.count && Set(planS.map(\.path)) == Set(planH.map(\.path)))
     }
+
+    /// What no gathered range covers, spilled or not, is what subtracting them all gives.
+    @Test func extentSpillFindsWhatNothingCovers() throws {
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<200 {
+            var spill = ExtentSpill(limit: 1 + Int(rng.next() % 20)) { MemorySpillStore() }
+            var files: [ByteRange] = []
+            for _ in 0..<(rng.next() % 80) {
+                let r = ByteRange(offset: rng.next() % 1000, length: rng.next() % 40)
+                files.append(r)
+                spill.add(r)
+            }
+            let ranges = ByteRange.merged((0..<(rng.next() % 6)).map { _ in ByteRange(offset: rng.next() % 1100, length: 1 + rng.next() % 300) })
+            var got: [ByteRange] = []
+            try spill.forEachUncovered(in: ranges) { got.append($0) }
+            let merged = ByteRange.merged(files.filter { $0.length > 0 })
+            let want = ranges.flatMap { ByteRange.subtracting(merged, from: $0) }
+            #expect(got == want, "\(files) \(ranges)")
+        }
+    }
 }

@@ -220,14 +220,15 @@ public struct ReverseMapReader {
     func walkStream(_ fs: MountedFilesystem, _ request: ReverseMapRequest, unexplained: [ByteRange],
                     unexplainedKind: String = "unknown owner (not a file's data)", notes: [String],
                     _ body: (ReverseMapRecord) throws -> Void) throws -> [String] {
-        var files: [ByteRange] = []
+        // The files' extents, spilled past a bound: what no file covers is only known at the end.
+        var files = ExtentSpill { try TemporarySpillFile(avoiding: [fs.mount.majorMinor]) }
         var handed = 0
         var stopped: (any Error)?
         var notes = notes
         let counts: FiemapWalkSource.Counts
         do {
             counts = try walk.stream(request) { r in
-                if !unexplained.isEmpty { files.append(ByteRange(offset: r.physical, length: r.length)) }
+                if !unexplained.isEmpty { files.add(ByteRange(offset: r.physical, length: r.length)) }
                 handed += 1
                 do { try body(r) } catch { stopped = error; throw error }
             }
@@ -247,11 +248,8 @@ public struct ReverseMapReader {
             notes.append("the FIEMAP walk could not open \(counts.unreadable) director\(counts.unreadable == 1 ? "y" : "ies") (first \(counts.firstUnreadable ?? "?")): the files under them are not named")
             kind = "unknown"
         }
-        let merged = ByteRange.merged(files)
-        for r in unexplained {
-            for piece in ByteRange.subtracting(merged, from: r) {
-                try body(ReverseMapRecord(role: request.role, physical: piece.offset, length: piece.length, metadata: kind))
-            }
+        try files.forEachUncovered(in: ByteRange.merged(unexplained)) { piece in
+            try body(ReverseMapRecord(role: request.role, physical: piece.offset, length: piece.length, metadata: kind))
         }
         return notes
     }
