@@ -78,7 +78,8 @@ uninstall:
 # The Debian package, .build-deb/dmstack_VERSION_ARCH.deb, from a staged `make install`
 # (dpkg-deb; packaging/debian/README.md says why), checked by lintian.
 DEB_DIR = .build-deb
-deb: static
+deb:
+	@if command -v $(SWIFT) >/dev/null 2>&1; then $(MAKE) -s static; fi
 	@scripts/setup.sh package
 	@scripts/make-deb.sh $(STATIC) $(DEB_DIR)
 

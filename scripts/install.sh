@@ -12,6 +12,8 @@
 #   gzips the man page, as Debian wants).
 # The unit's ExecStart names $BINDIR. The configuration is installed only where none exists.
 set -euo pipefail
+# Directories install -d makes are 0755 whatever the caller's umask (root's may be 077).
+umask 022
 cd "$(dirname "$0")/.."
 
 action=${1:?usage: scripts/install.sh install BINARY | uninstall}
@@ -83,6 +85,8 @@ install)
     ;;
 uninstall)
     for f in "${files[@]}"; do rm -f "$DESTDIR$f"; done
+    # The man page whether or not it was installed gzipped (MANGZIP need not be given again).
+    rm -f "$DESTDIR${man%.gz}" "$DESTDIR${man%.gz}.gz"
     rmdir "$DESTDIR$DOCDIR" 2>/dev/null || true
     if [ -e "$DESTDIR$config" ]; then
         echo "dmstack uninstall: kept $DESTDIR$config (remove it by hand if no longer wanted)" >&2

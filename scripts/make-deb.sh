@@ -5,6 +5,8 @@
 # Writes OUTDIR/dmstack_VERSION_ARCH.deb (OUTDIR: .build-deb) and prints its path last.
 # LINTIAN=0 skips lintian; otherwise an error or warning it reports fails the build.
 set -euo pipefail
+# Directories install -d makes are 0755 whatever the caller's umask (root's may be 077).
+umask 022
 cd "$(dirname "$0")/.."
 binary=${1:?usage: scripts/make-deb.sh BINARY [OUTDIR]}
 out=${2:-.build-deb}

@@ -56,6 +56,7 @@ done
 [ "$("$dest/usr/local/sbin/dmstack" --version)" = "$version" ] || fail "the installed binary is not version $version"
 grep -qx 'ExecStart=/usr/local/sbin/dmstack monitor' "$dest/usr/local/lib/systemd/system/dmstack-monitor.service" \
     || fail "the installed unit does not run /usr/local/sbin/dmstack"
+command -v objdump > /dev/null || fail "objdump (binutils) is needed to check the binary's libraries"
 objdump -p "$dest/usr/local/sbin/dmstack" | grep -q 'NEEDED.*libswift' && fail "the installed binary needs the Swift runtime's shared libraries"
 echo "# the administrator's" >> "$dest/etc/dmstack/config.yaml"
 DESTDIR=$dest scripts/install.sh install "$binary" 2>/dev/null

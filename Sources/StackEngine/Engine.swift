@@ -43,8 +43,10 @@ public protocol Engine: Sendable {
     /// impact puts them straight into its compact file list.
     /// `.all`: every name of every inode (a whole-device impact; the impact keeps those of
     /// its files).
+    /// Returns notes: what the walk could not read (its files are then not named).
+    @discardableResult
     func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
-                     _ body: (UInt64, String) -> Void)
+                     _ body: (UInt64, String) -> Void) -> [String]
 
     /// Every process use (open or mapped) of `inodes` on `fs` (`.all`: of any inode of it):
     /// /proc now, or as captured.
@@ -116,10 +118,12 @@ extension Engine {
 
     /// Over `paths`, which holds them all (`.all` is not asked of such an engine: its lists
     /// are held, and it answers none).
+    @discardableResult
     public func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
-                            _ body: (UInt64, String) -> Void) {
-        guard case .some(let set) = inodes else { return }
+                            _ body: (UInt64, String) -> Void) -> [String] {
+        guard case .some(let set) = inodes else { return [] }
         for (inode, names) in paths(fs, inodes: set, in: inventory, options: options) { for n in names { body(inode, n) } }
+        return []
     }
 
     /// Not known: the records carry the sizes they know (`ReverseMapRecord.fileSize`).

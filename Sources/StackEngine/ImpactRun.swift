@@ -49,7 +49,7 @@ public struct ImpactRun: Sendable {
         }, names: { fs, inodes, body in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.pathNanos += time.monotonicNanoseconds() - t }
-            engine.forEachPath(fs, inodes: inodes, in: inventory, options: options, body)
+            return engine.forEachPath(fs, inodes: inodes, in: inventory, options: options, body)
         }, users: { fs, inodes in
             let t = time.monotonicNanoseconds()
             defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }
@@ -58,6 +58,8 @@ public struct ImpactRun: Sendable {
         planner.fileSize = { fs, inode, path in engine.fileSize(fs, inode: inode, path: path) }
         planner.spill = SpillPolicy(pieces: Self.spillPieces, store: { avoid in try engine.spillStore(avoiding: avoid) })
         do { return (try planner.plan(leaf: leaf, range: range, event: event), clock.timing) } catch let e as TopologyError {
+            // As translate and tree say it: a cycle is the input's fault (65, naming it).
+            if case .cycle = e { throw EngineError(.dataError, "\(engine.source): \(e)") }
             throw EngineError(.usage, "\(e)")
         } catch let e as UnknownDeviceError {
             throw EngineError(.usage, e.description)

@@ -68,11 +68,12 @@ public struct LiveEngine: Engine {
     }
 
     /// The same walk, each name handed on as it is found.
+    @discardableResult
     public func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
-                            _ body: (UInt64, String) -> Void) {
+                            _ body: (UInt64, String) -> Void) -> [String] {
         var reader = ReverseMapReader()
         reader.progress = options.progress
-        reader.forEachPath(root: fs.mountpoint, inodes: inodes, body)
+        return reader.forEachPath(root: fs.mountpoint, inodes: inodes, body)
     }
 
     /// lstat(2) of the path: its size if it is still that inode of that filesystem and a

@@ -80,13 +80,15 @@ public struct SnapshotEngine: Engine {
     }
 
     /// As captured, each name handed on; nothing collected.
+    @discardableResult
     public func forEachPath(_ fs: MountedFilesystem, inodes: InodeSelection, in inventory: Inventory, options: ReverseMapOptions,
-                            _ body: (UInt64, String) -> Void) {
-        guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else { return }
+                            _ body: (UInt64, String) -> Void) -> [String] {
+        guard let map = reverseMaps.first(where: { $0.mountpoint == fs.mountpoint }) else { return [] }
         switch inodes {
         case .some(let set): for inode in set { for n in map.paths(of: inode) ?? [] { body(inode, n) } }
         case .all: map.forEachPath(body)
         }
+        return []
     }
 
     /// A temporary file, as live (the snapshot's own filesystem is not judged).

@@ -160,6 +160,7 @@ struct ReverseMapBlock: Codable, Sendable, Hashable {
             let start = end &+ UInt64(bitPattern: gap[i])
             let (stop, overflow) = start.addingReportingOverflow(length[i])
             guard !overflow else { throw ReverseMapBlockError("record \(i) runs past the largest byte offset") }
+            guard !offset[i].addingReportingOverflow(length[i]).overflow else { throw ReverseMapBlockError("record \(i)'s file range runs past the largest byte offset") }
             var inodeNumber: UInt64?
             if c & RecordCode.noInode == 0 {
                 lastInode = lastInode &+ UInt64(bitPattern: inode[k])

@@ -238,7 +238,8 @@ struct FileFold {
     }
 
     private mutating func spillPieces() {
-        guard let store = spillStore() else { return }
+        // Once the store failed nothing more is tried: the rest is held (one note).
+        guard !noStore, let store = spillStore() else { return }
         pieces.sort(by: FilePiece.before)
         var w = RunWriter(store)
         do {
@@ -263,7 +264,7 @@ struct FileFold {
     /// `size` (a held list only) gives a named file's size where the records did not: its
     /// lost ranges are clipped there, and a file that loses nothing before its end is left
     /// out. A spilled list is not clipped so (a stat(2) a file of millions).
-    consuming func finish(names forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void,
+    consuming func finish(names forEachName: (InodeSelection, (UInt64, String) -> Void) -> [String],
                           size: ((UInt64, String) -> UInt64?)? = nil) -> (files: FileList, notes: [String]) {
         if !pieceRuns.isEmpty, let store, !noStore {
             if !pieces.isEmpty { spillPieces() }
@@ -273,7 +274,7 @@ struct FileFold {
         return (list, notes)
     }
 
-    private mutating func finishSpilled(_ store: any SpillStore, _ forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void) -> FileList? {
+    private mutating func finishSpilled(_ store: any SpillStore, _ forEachName: (InodeSelection, (UInt64, String) -> Void) -> [String]) -> FileList? {
         // Names as (inode, bytes) runs, each sorted by inode then bytes.
         var arena: [UInt8] = []
         var held: [(inode: UInt64, start: Int, end: Int)] = []
@@ -295,7 +296,7 @@ struct FileFold {
             held.removeAll(keepingCapacity: true)
             arena.removeAll(keepingCapacity: true)
         }
-        forEachName(.all) { inode, name in
+        notes += forEachName(.all) { inode, name in
             guard failure == nil else { return }
             let s = arena.count
             arena += name.utf8
@@ -315,7 +316,7 @@ struct FileFold {
         }
     }
 
-    private mutating func finishHeld(_ forEachName: (InodeSelection, (UInt64, String) -> Void) -> Void,
+    private mutating func finishHeld(_ forEachName: (InodeSelection, (UInt64, String) -> Void) -> [String],
                                      size: ((UInt64, String) -> UInt64?)? = nil) -> FileList {
         // Pieces spilled before a store failed come back into memory.
         if !pieceRuns.isEmpty {
@@ -357,7 +358,7 @@ struct FileFold {
         var named: [(slot: UInt32, id: UInt32)] = []
         var found = FileList()
         if !inodes.isEmpty {
-            forEachName(.some(Set(inodes))) { inode, name in
+            notes += forEachName(.some(Set(inodes))) { inode, name in
                 var lo = 0, hi = inodes.count
                 while lo < hi { let mid = (lo + hi) / 2; if inodes[mid] < inode { lo = mid + 1 } else { hi = mid } }
                 guard lo < inodes.count, inodes[lo] == inode else { return }

@@ -168,6 +168,8 @@ struct RunReader {
         let inode = u64()
         let n = Int(buffer.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) })
         at += 4
+        // No name a walk hands on is near this; a larger length is a run that changed.
+        guard n <= 1 << 20 else { throw SpillReadError(description: "a name of \(n) bytes in a spill run in \(run.store.place)") }
         guard try ensure(n) else { throw SpillReadError(description: "a name runs past the end of its spill run in \(run.store.place)") }
         name.removeAll(keepingCapacity: true)
         name.append(contentsOf: buffer[at..<at + n])

@@ -361,7 +361,8 @@ public struct ImpactPlanner {
     public var records: (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String]
     /// Every name of the inodes asked, once the records are read, each (inode, name) handed
     /// to the body as it is found.
-    public var names: (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> Void
+    /// Returns notes (directories the walk could not read: their files stay unnamed).
+    public var names: (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> [String]
     /// The size of a named regular file where the records did not carry it (GETFSMAP's do
     /// not): a held list's lost ranges are clipped at the end of each file (issue 18 point 5).
     public var fileSize: ((MountedFilesystem, UInt64, String) -> UInt64?)?
@@ -392,6 +393,7 @@ public struct ImpactPlanner {
             case .some(let set): for i in set { for n in known[i] ?? [] { body(i, n) } }
             case .all: for (i, ns) in known { for n in ns { body(i, n) } }
             }
+            return []
         }
     }
 
@@ -399,7 +401,7 @@ public struct ImpactPlanner {
     /// number of records, only with the files and metadata found.
     public init(inventory: Inventory, mappings: DynamicMappings = DynamicMappings(),
                 records: @escaping (MountedFilesystem, HolderRole, [ByteRange], (ReverseMapRecord) throws -> Void) throws -> [String],
-                names: @escaping (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> Void,
+                names: @escaping (MountedFilesystem, InodeSelection, (UInt64, String) -> Void) -> [String],
                 users: @escaping (MountedFilesystem, InodeSelection) -> [FileUse]) {
         self.inventory = inventory
         self.mappings = mappings
@@ -410,7 +412,7 @@ public struct ImpactPlanner {
             var all: [ReverseMapRecord] = []
             let notes = try records(fs, role, ranges) { all.append($0) }
             var paths: [UInt64: [String]] = [:]
-            names(fs, .some(Set(all.compactMap(\.inode)))) { paths[$0, default: []].append($1) }
+            _ = names(fs, .some(Set(all.compactMap(\.inode)))) { paths[$0, default: []].append($1) }
             return ReverseMapAnswer(records: all, paths: paths, notes: notes)
         }
     }

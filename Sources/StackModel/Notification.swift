@@ -48,6 +48,9 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
     public var degraded: [String]
     /// Devices that lose data with no filesystem on them, and ranges not judged.
     public var other: [String]
+    /// What dmstack could not learn (`Impact.unknownLines`: each with its reason code in
+    /// brackets); absent when the answer is whole (and in events recorded before it was kept).
+    public var unknown: [String]?
 
     public static let fileLimit = 100
 
@@ -100,6 +103,12 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
         self.init(key: Self.key(kind: kind, leafIdentity: leafIdentity, range: impact.range, occurrence: occurrence), kind: kind, severity: severity, at: at,
                   origin: origin, host: host, leaf: impact.leaf, range: range, summary: impact.summary,
                   filesystems: filesystems, degraded: degraded, other: other)
+        let unknown = impact.unknownLines
+        if !unknown.isEmpty {
+            self.unknown = unknown
+            // Not knowing is never "nothing above the leaf is hit".
+            if self.severity == .info { self.severity = .warning }
+        }
     }
 }
 

@@ -63,6 +63,17 @@ extension RemovalPlan {
 
         public func makeIterator() -> Iterator { Iterator(lists: lists[...]) }
 
+        /// Each invalidation, as the iterator gives them, but a spilled list that cannot be
+        /// read back to its end throws instead of ending early (a removal says so).
+        public func forEach(throwing body: (Invalidation) throws -> Void) throws {
+            for l in lists {
+                try l.files.forEachFile { f in
+                    let path = f.nameCount > 0 ? String(decoding: f.arena[f.nameAt(0)], as: UTF8.self) : "<inode \(f.inode)>"
+                    try body(Invalidation(mountpoint: l.mountpoint, path: path, ranges: Array(f.extents)))
+                }
+            }
+        }
+
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.unkeyedContainer()
             for i in self { try c.encode(i) }

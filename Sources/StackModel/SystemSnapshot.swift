@@ -137,7 +137,7 @@ public struct FilesystemReverseMap: Codable, Sendable, Hashable {
             let records = try c.decode([ReverseMapRecord].self, forKey: .records)
             // The v4 blocks check this while decoding; older records are checked here, before
             // the index adds physical and length.
-            if let bad = records.firstIndex(where: { $0.physical.addingReportingOverflow($0.length).overflow }) {
+            if let bad = records.firstIndex(where: { $0.physical.addingReportingOverflow($0.length).overflow || $0.offset.addingReportingOverflow($0.length).overflow }) {
                 throw DecodingError.dataCorruptedError(forKey: .records, in: c, debugDescription: "corrupt snapshot: record \(bad) of \(mountpoint) runs past 2^64 bytes")
             }
             let paths = try c.decode([String: [String]].self, forKey: .paths)

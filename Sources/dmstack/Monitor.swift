@@ -40,7 +40,8 @@ struct Monitor: ParsableCommand {
             // A pass names the host as it is at that pass.
             let monitor = { MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName) }
             if once {
-                try pass(monitor(), trigger: "once")
+                // An event whose answer is incomplete (UNKNOWN) ends a single pass with 2.
+                if try pass(monitor(), trigger: "once") { throw ExitCode(ExitStatus.partial.rawValue) }
                 return
             }
             let source = ConfigOptions.kernelEvents()
@@ -61,17 +62,23 @@ struct Monitor: ParsableCommand {
         }
     }
 
-    /// One pass (`MonitorPass`), each new event printed as it is recorded.
-    func pass(_ monitor: MonitorPass, trigger: String) throws {
+    /// One pass (`MonitorPass`), each new event printed as it is recorded; whether an event's
+    /// answer was incomplete.
+    @discardableResult
+    func pass(_ monitor: MonitorPass, trigger: String) throws -> Bool {
         var stderr = StandardError()
+        var incomplete = false
         let report = try monitor.run(note: { print("dmstack: monitor: \($0)", to: &stderr) }) { e in
             if json {
                 print(try Notifications.payload(e))
             } else {
                 print("\(e.at) \(e.kind.rawValue) \(e.leaf) \(e.range) [\(e.severity.rawValue)] \(e.key): \(e.summary) (\(trigger))")
+                for line in e.unknown ?? [] { print("  \(line)") }
             }
+            if e.unknown != nil { incomplete = true }
             Machine.flushOutput()  // a line per event as it happens, also into a pipe or a file
         }
         for f in report.failed { print("dmstack: monitor: event \(f.event) to \(f.sink) not delivered: \(f.detail)", to: &stderr) }
+        return incomplete
     }
 }

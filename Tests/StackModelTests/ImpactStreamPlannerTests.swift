@@ -15,9 +15,10 @@ struct ImpactStreamPlannerTests {
             #expect(fs.mountpoint == "/mnt/x" && role == .data)
             return try records(ranges) { counter.records += 1; try body($0) }
         }, names: { _, inodes, body in
-            guard case .some(let set) = inodes else { Issue.record("a held list asks for its inodes"); return }
+            guard case .some(let set) = inodes else { Issue.record("a held list asks for its inodes"); return [] }
             counter.asked += set.count
             for i in set where i % 2 == 0 { body(i, "/mnt/x/f\(i)"); counter.named += 1 }
+            return []
         }, users: { _, _ in [] })
     }
 

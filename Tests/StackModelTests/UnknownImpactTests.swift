@@ -59,7 +59,7 @@ struct UnknownImpactTests {
         let planner = ImpactPlanner(inventory: inventory, records: { _, _, _, body in
             try body(ReverseMapRecord(physical: 4096, length: 1 << 20, inode: 131, offset: 0))
             throw Broken()
-        }, names: { _, _, body in body(131, "/mnt/x/a") }, users: { _, _ in [] })
+        }, names: { _, _, body in body(131, "/mnt/x/a"); return [] }, users: { _, _ in [] })
         let impact = try planner.plan(leaf: "pmem0", range: SectorRange(start: 16, length: 8), event: .failure)
         let fs = try #require(impact.filesystems.first)
         #expect(fs.files.map(\.path) == ["/mnt/x/a"])
@@ -82,6 +82,19 @@ struct UnknownImpactTests {
         #expect(fs.unknown[0].detail.contains("ext4 reports file data so"))
         #expect(fs.hit == ["metadata", "unknown"])
         #expect(Self.actions(fs) == ["unknown /mnt/x", "shutdown /mnt/x"])
+    }
+
+    /// The event monitor and remove record carries what is unknown (`monitor --once` exits 2
+    /// on it) and is never `info`; a whole answer's event has none.
+    @Test func anEventSaysWhatIsUnknown() throws {
+        let unknown = try Self.planner(type: "ext4") { _ in [ReverseMapRecord(physical: 4096, length: 1 << 20, metadata: "unknown")] }
+            .plan(leaf: "pmem0", range: SectorRange(start: 16, length: 8), event: .failure)
+        let event = NotificationEvent(impact: unknown, leafIdentity: "pmem0", occurrence: "t", at: "t", origin: "monitor", host: "h")
+        #expect(event.unknown?.first?.hasPrefix("UNKNOWN: ") == true && event.unknown?.first?.contains("[owner-not-reported]") == true)
+        #expect(event.severity != .info)
+        let whole = try Self.planner { _ in [ReverseMapRecord(physical: 4096, length: 1 << 20, inode: 131, offset: 0)] }
+            .plan(leaf: "pmem0", range: SectorRange(start: 16, length: 8), event: .failure)
+        #expect(NotificationEvent(impact: whole, leafIdentity: "pmem0", occurrence: "t", at: "t", origin: "monitor", host: "h").unknown == nil)
     }
 
     @Test func aWholeAnswerIsComplete() throws {

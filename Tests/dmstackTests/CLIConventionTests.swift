@@ -26,6 +26,7 @@ struct CLIConventionTests {
         (["tree", "--inverse", "--snapshot", "cycle-snapshot.json"], 65, "dmstack: cycle-snapshot.json: devices a → b form a cycle"),
         (["show", "a", "--snapshot", "cycle-snapshot.json"], 65, "dmstack: cycle-snapshot.json: devices a → b form a cycle"),
         (["translate", "--snapshot", "cycle-snapshot.json", "loop0", "0+8"], 65, "dmstack: cycle-snapshot.json: devices a → b form a cycle"),
+        (["simulate", "--snapshot", "cycle-snapshot.json", "a"], 65, "dmstack: cycle-snapshot.json: devices a → b form a cycle"),
         (["tree", "--snapshot", "bad-table-snapshot.json"], 65, "dmstack: bad-table-snapshot.json: line 1: striped chunk size: expected an unsigned integer, got 'big'"),
         (["translate", "--snapshot", "bad-table-snapshot.json", "loop0", "0+8"], 65, "dmstack: bad-table-snapshot.json: line 1: striped chunk size: expected an unsigned integer, got 'big'"),
         // Point 8: a missing input file is 1 whatever it is.

@@ -148,14 +148,20 @@ public struct RemovalRunner {
         // advisory there too: a page that cannot go is left). DAX files have none.
         if !plan.invalidate.isEmpty {
             var dropped = 0, missing = 0
-            for f in plan.invalidate {
-                guard let fd = try? Syscall.open(f.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) else { missing += 1; continue }
-                for r in f.ranges { _ = posix_fadvise(fd, off_t(r.offset), off_t(r.length), POSIX_FADV_DONTNEED) }
-                Syscall.close(fd)
-                dropped += 1
-            }
-            record(RemovalStep(.invalidate, "\(plan.invalidate.count) files", .done,
-                               "POSIX_FADV_DONTNEED on the lost ranges of \(dropped) files" + (missing > 0 ? "; \(missing) could not be opened (gone meanwhile)" : "")))
+            var unread: (any Error)?
+            do {
+                try plan.invalidate.forEach(throwing: { f in
+                    guard let fd = try? Syscall.open(f.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) else { missing += 1; return }
+                    for r in f.ranges { _ = posix_fadvise(fd, off_t(r.offset), off_t(r.length), POSIX_FADV_DONTNEED) }
+                    Syscall.close(fd)
+                    dropped += 1
+                })
+            } catch { unread = error }
+            let detail = "POSIX_FADV_DONTNEED on the lost ranges of \(dropped) files" + (missing > 0 ? "; \(missing) could not be opened (gone meanwhile)" : "")
+            // A file list that could not be read to its end: the rest were not dropped (the
+            // removal goes on; thawing comes next).
+            record(RemovalStep(.invalidate, "\(plan.invalidate.count) files", unread == nil ? .done : .failed,
+                               detail + (unread.map { "; the file list could not be read to its end (\($0)): the other files' pages were not dropped" } ?? "")))
         }
 
         if let failed = thawAll() { return (steps, failed) }

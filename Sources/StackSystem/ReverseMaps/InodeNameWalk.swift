@@ -25,14 +25,17 @@ struct InodeNameWalk {
     /// directory stack and, for the stop, how many names each inode found still lacks.
     /// `.all`: every name of the tree, as find(1) lists it, with d_ino (no stat(2) but for
     /// directories).
-    func forEachPath(root: String, inodes selection: InodeSelection, _ body: (UInt64, String) -> Void) {
+    @discardableResult
+    func forEachPath(root: String, inodes selection: InodeSelection, _ body: (UInt64, String) -> Void) -> [String] {
         let everything = selection == .all
         let inodes: Set<UInt64>
         switch selection {
         case .some(let set): inodes = set
         case .all: inodes = []
         }
-        guard everything || !inodes.isEmpty, let st = try? Syscall.stat(root) else { return }
+        guard everything || !inodes.isEmpty else { return [] }
+        guard let st = try? Syscall.stat(root) else { return ["the name walk could not stat \(root): its files are not named"] }
+        var unreadable = 0, firstUnreadable: String?
         let dev = st.st_dev
         // Inodes with a name, and those still lacking some (link count not reached).
         var found = Set<UInt64>()
@@ -43,7 +46,11 @@ struct InodeNameWalk {
         // find(1) would, and regular files are named from readdir alone.
         let wholeTree = everything || inodes.count >= Self.wholeTreeThreshold
         while let dir = stack.popLast(), wholeTree || (remaining.isEmpty ? found.count < inodes.count : true) {
-            guard let d = opendir(dir) else { continue }
+            guard let d = opendir(dir) else {
+                unreadable += 1
+                if firstUnreadable == nil { firstUnreadable = "\(dir): \(String(cString: strerror(errno)))" }
+                continue
+            }
             let dfd = dirfd(d)
             while let entry = readdir(d) {
                 // d_ino and d_type from readdir: stat(2) only for directories (not to cross
@@ -59,6 +66,7 @@ struct InodeNameWalk {
                     // Most of the tree is asked for: the walk goes to its end anyway, so a
                     // file's link count (to stop early) is not worth a stat(2) a file.
                     walked += 1
+                    if walked % 2000 == 0 { progress?(walked) }
                     body(ino, path)
                     continue
                 }
@@ -80,5 +88,7 @@ struct InodeNameWalk {
             if !wholeTree && found.count == inodes.count && remaining.isEmpty { break }
         }
         progress?(walked)
+        guard unreadable > 0 else { return [] }
+        return ["the name walk could not open \(unreadable) director\(unreadable == 1 ? "y" : "ies") (first \(firstUnreadable ?? "?")): files only under them are listed by inode number"]
     }
 }

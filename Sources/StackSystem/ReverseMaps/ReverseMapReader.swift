@@ -51,7 +51,9 @@ public struct ReverseMapReader {
     }
 
     /// The same walk, each (inode, name) handed to `body` as it is found, none kept.
-    public func forEachPath(root: String, inodes: InodeSelection, _ body: (UInt64, String) -> Void) {
+    /// Returns a note when some directories could not be read (their files stay unnamed).
+    @discardableResult
+    public func forEachPath(root: String, inodes: InodeSelection, _ body: (UInt64, String) -> Void) -> [String] {
         InodeNameWalk(progress: progress).forEachPath(root: root, inodes: inodes, body)
     }
 
