@@ -244,7 +244,7 @@ struct FileFold {
         var w = RunWriter(store)
         do {
             for p in pieces {
-                w.u64(p.inode); w.u64(p.offset); w.u64(p.length); w.byte(p.flags)
+                w.piece(p)
                 try w.flushIfFull()
             }
             pieceRuns.append(try w.finish())

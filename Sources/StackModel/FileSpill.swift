@@ -94,6 +94,8 @@ struct RunWriter {
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) } }
     mutating func bytes(_ b: some Collection<UInt8>) { buffer.append(contentsOf: b) }
     mutating func byte(_ b: UInt8) { buffer.append(b) }
+    /// A piece as `RunReader.piece` reads it back (FilePiece.size bytes).
+    mutating func piece(_ p: FilePiece) { u64(p.inode); u64(p.offset); u64(p.length); byte(p.flags) }
 
     mutating func flushIfFull() throws { if buffer.count >= 1 << 20 { try flush() } }
 
@@ -369,7 +371,7 @@ public struct ExtentSpill {
         held.sort(by: FilePiece.before)
         var w = RunWriter(store)
         do {
-            for p in held { w.u64(p.inode); w.u64(p.offset); w.u64(p.length); w.byte(p.flags); try w.flushIfFull() }
+            for p in held { w.piece(p); try w.flushIfFull() }
             runs.append(try w.finish())
             held.removeAll(keepingCapacity: true)
         } catch {
@@ -383,7 +385,7 @@ public struct ExtentSpill {
         if !held.isEmpty {
             let memory = MemorySpillStore()
             var w = RunWriter(memory)
-            for p in held.sorted(by: FilePiece.before) { w.u64(p.inode); w.u64(p.offset); w.u64(p.length); w.byte(p.flags) }
+            for p in held.sorted(by: FilePiece.before) { w.piece(p) }
             all.append(try w.finish())
         }
         var covered = try RunMerge<FilePiece>(all)
