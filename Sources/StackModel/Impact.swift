@@ -559,15 +559,7 @@ public struct ImpactPlanner {
     /// The code of an unknown row: a dynamic target whose metadata read failed (the live
     /// engine or the capture tried: `DynamicMappings.unavailable`), one whose metadata nobody
     /// gave, or another layer's unknown (a bound on the pieces, an md reshape).
-    func unknownReason(_ row: Translation) -> UnknownReason {
-        let reason = row.reason ?? ""
-        if mappings.unavailable.values.contains(where: { !$0.isEmpty && reason.contains($0) }) {
-            let denied = ["Permission denied", "Operation not permitted", "CAP_SYS_ADMIN"].contains { reason.contains($0) }
-            return denied ? .permission : .metadataUnreadable
-        }
-        let dynamic = row.path.contains { hop in hop.target.map { TargetTypes.effect(of: $0) == .dynamic } ?? false }
-        return dynamic ? .metadataMissing : .mappingUnknown
-    }
+    func unknownReason(_ row: Translation) -> UnknownReason { row.unknownReason(unavailable: mappings.unavailable) }
 
     /// The first few of a long list, and how many more.
     static func some(_ items: [String], _ limit: Int = 6) -> String {

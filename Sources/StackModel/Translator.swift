@@ -45,11 +45,39 @@ public struct Translation: Sendable, Codable, Hashable {
     /// for a plain range (docs/json/translate.schema.json).
     public var stride: UInt64? = nil
     public var count: UInt64? = nil
+    /// Why the outcome is unknown, as a code (JSON `reason_code`, only on an `unknown` row;
+    /// `reason` is the text): set by the command that reports rows (`withReasonCodes`).
+    public var reasonCode: UnknownReason? = nil
 
     /// The first (for a plain row, the only) range of the row.
     public var range: SectorRange { SectorRange(start: start, length: length) }
     /// The row's sectors as a run (one plain range when `stride` is nil).
     public var run: StridedRange { StridedRange(start: start, length: length, stride: stride ?? length, count: count ?? 1) }
+
+    /// Why this unknown row is unknown, as a code: `permission` or `metadata-unreadable` when
+    /// the reason is a dynamic layer's metadata that could not be read (`unavailable`: device
+    /// → the read error, as `DynamicMappings.unavailable` records it); `metadata-missing` when
+    /// it is metadata dmstack can be given and was not (every target map that reads metadata
+    /// says "... not given": thin, cache, snapshot, writecache, integrity); else
+    /// `mapping-unknown` (a target dmstack does not model, such as era; a bound; a reshape).
+    public func unknownReason(unavailable: [String: String]) -> UnknownReason {
+        let text = reason ?? ""
+        if unavailable.values.contains(where: { !$0.isEmpty && text.contains($0) }) {
+            let denied = ["Permission denied", "Operation not permitted", "CAP_SYS_ADMIN"].contains { text.contains($0) }
+            return denied ? .permission : .metadataUnreadable
+        }
+        return text.contains("not given") ? .metadataMissing : .mappingUnknown
+    }
+
+    /// `rows` with `reasonCode` set on each unknown one.
+    public static func withReasonCodes(_ rows: [Translation], unavailable: [String: String]) -> [Translation] {
+        rows.map { r in
+            guard r.outcome == .unknown else { return r }
+            var r = r
+            r.reasonCode = r.unknownReason(unavailable: unavailable)
+            return r
+        }
+    }
 
     /// Reports list rows by device and start, then by where they came from, so output is
     /// stable whatever order the paths were walked in.

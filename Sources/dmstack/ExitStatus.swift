@@ -18,11 +18,12 @@ enum ExitStatus: Int32, CaseIterable {
     /// Partial success: some of the work was done, some not, or the answer is incomplete.
     /// apply built the volumes but could not register their holders, or a rollback left
     /// something behind; events retry and events test left deliveries in the outbox;
-    /// simulate and remove gave an incomplete answer: some filesystem's owners or some
-    /// layer's outcome is unknown (reverse map unreadable or not in the snapshot, owners not
-    /// reported, a dynamic layer's metadata missing or unreadable, permission), said by
-    /// UNKNOWN lines in the text and unknown entries with a reason code in the JSON;
-    /// everything known is still printed, and remove still goes on.
+    /// simulate, remove and monitor --once gave an incomplete answer: some filesystem's
+    /// owners or some layer's outcome is unknown (reverse map unreadable or not in the
+    /// snapshot, owners not reported, a dynamic layer's metadata missing or unreadable,
+    /// permission), said by UNKNOWN lines in the text and unknown entries with a reason code
+    /// in the JSON; translate gave rows of unknown outcome (each with a reason_code in the
+    /// JSON, one line on stderr); everything known is still printed, and remove still goes on.
     case partial = 2
     /// Refused for safety, nothing changed: a device not created by dmstack (uuid prefix
     /// DMSTACK-) without --force, a member or volume in use (the holder is named), a change

@@ -41,8 +41,9 @@ struct Monitor: ParsableCommand {
             let monitor = { MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName) }
             if once {
                 // An event whose answer is incomplete says so (UNKNOWN lines, the event's
-                // `unknown`); the pass itself succeeded.
-                try pass(monitor(), trigger: "once")
+                // `unknown`) and the status is 2, as simulate's: a script never reads it as
+                // all clear.
+                if try pass(monitor(), trigger: "once") { throw ExitCode(ExitStatus.partial.rawValue) }
                 return
             }
             let source = ConfigOptions.kernelEvents()

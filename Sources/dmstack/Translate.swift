@@ -23,7 +23,9 @@ struct Translate: ParsableCommand {
             that remap blocks one by one (thin, cache, snapshot, writecache, integrity, raid10 \
             with far copies) \
             follow a run piece by piece, at most 1000000 pieces a query; past that the rest is \
-            `unknown` and says so.
+            `unknown` and says so. A row of unknown outcome carries a reason code (JSON \
+            reason_code, first in the REASON column) and makes the exit status 2: the answer \
+            is incomplete.
 
             Without --table the tables are the live system's (read through libdevmapper, \
             partitions as layers), or those of a snapshot with --snapshot FILE. A device that \
@@ -69,17 +71,20 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
-        try reportingFailures {
+        try reportingStatus {
             let sectors = try RangeParser.parse(range)
             var stderr = StandardError()
             let topology: Topology
             let source: String
             var name = device
+            // Dynamic metadata that was asked for and could not be read: why rows are unknown.
+            var unavailable: [String: String] = [:]
             if let tableFile = table {
                 let tables = try loadTables(tableFile)
                 for w in tables.warnings { print("dmstack: warning: \(tableFile): \(w)", to: &stderr) }
                 source = tableFile
                 let mappings = try dynamic.sources.load(tables: tables, canonical: Topology.plainName)
+                unavailable = mappings.unavailable
                 do { topology = try Topology(tables: tables, mappings: mappings) } catch {
                     throw CommandFailure(status: .dataError, message: "\(tableFile): \(error)")
                 }
@@ -93,6 +98,7 @@ struct Translate: ParsableCommand {
                 do {
                     let tables = try inventory.tableSet()
                     let mappings = try machine.dynamicMappings(dynamic.sources, tables: tables, in: inventory, around: [name])
+                    unavailable = mappings.unavailable
                     let (t, warnings) = try inventory.topology(mappings: mappings)
                     for w in warnings { print("dmstack: warning: \(source): \(w)", to: &stderr) }
                     topology = t
@@ -103,9 +109,10 @@ struct Translate: ParsableCommand {
                 }
             }
             let translator = Translator(topology)
-            let rows: [Translation]
+            var rows: [Translation]
             do {
                 rows = down ? try translator.down(from: name, sectors) : try translator.up(from: name, sectors)
+                rows = Translation.withReasonCodes(rows, unavailable: unavailable)
             } catch let error as TopologyError {
                 switch error {
                 case .cycle: throw CommandFailure(status: .dataError, message: "\(source): \(error)")
@@ -119,6 +126,15 @@ struct Translate: ParsableCommand {
             } else if !output.quietWhenEmpty {
                 print("\(device) \(sectors): no device \(down ? "below" : "above") it")
             }
+            // Rows whose outcome is unknown make the answer incomplete (issue 18): said once on
+            // stderr, so that standard output stays the table, and exit status 2.
+            let unknown = rows.filter { $0.outcome == .unknown }
+            guard unknown.isEmpty else {
+                let codes = Set(unknown.compactMap(\.reasonCode?.rawValue)).sorted()
+                print("dmstack: incomplete answer: \(unknown.count) row\(unknown.count == 1 ? "" : "s") of unknown outcome [\(codes.joined(separator: ", "))] (exit status 2)", to: &stderr)
+                return .partial
+            }
+            return .success
         }
     }
 
@@ -143,7 +159,9 @@ struct Translate: ParsableCommand {
         },
         ReportColumn(name: "OUTCOME", header: "OUTCOME", help: "lost, degraded or unknown") { r, _ in r.outcome.rawValue },
         ReportColumn(name: "KIND", header: "KIND", help: "what the range is on that device") { r, _ in r.kind.rawValue },
-        ReportColumn(name: "REASON", header: "REASON", narrows: true, help: "why, for an outcome that needs one") { r, _ in r.reason ?? "" },
+        ReportColumn(name: "REASON", header: "REASON", narrows: true, help: "why, for an outcome that needs one; an unknown one's reason code first") { r, _ in
+            [r.reasonCode?.rawValue, r.reason].compactMap { $0 }.joined(separator: ": ")
+        },
         ReportColumn(name: "PATH", header: "PATH", narrows: true, help: "every hop with its target, and the reason in brackets") { r, _ in
             r.path.map { hop in
                 "\(hop.device) \(hop.run)" + (hop.target.map { " (\($0)\(hop.role.map { $0 == "data" ? "" : " \($0)" } ?? ""))" } ?? "")

@@ -151,7 +151,9 @@ struct CLITests {
     /// the path of its own piece, not of the whole query.
     @Test func aRowThatStopsHasItsOwnPath() throws {
         let result = try Self.run(["translate", "--table", "mixed.table.txt", "--down", "--json", "mix", "0+5120"])
-        #expect(result.status == 0, "\(result.stderr)")
+        // An unknown row makes the answer incomplete: 2, said once on stderr (issue 18).
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr == "dmstack: incomplete answer: 1 row of unknown outcome [metadata-missing] (exit status 2)\n")
         let rows = try Self.document(result.stdout)["translations"] as! [[String: Any]]
         let paths = rows.map { row in
             "\(row["device"]!) \(row["outcome"]!): " + (row["path"] as! [[String: Any]]).map { "\($0["device"]!) \($0["start"]!)+\($0["length"]!)" }.joined(separator: " > ")
@@ -161,10 +163,15 @@ struct CLITests {
 
     @Test func unknownTargetWarnsOnStderrOnly() throws {
         let result = try Self.run(["translate", "--table", "opaque.table.txt", "/dev/meta", "0+8", "--json"])
-        #expect(result.status == 0)
-        #expect(result.stderr == "dmstack: warning: opaque.table.txt: line 1: unknown target type 'era': kept as opaque with devices /dev/meta, /dev/origin; its mapping is unknown\n")
+        #expect(result.status == 2)
+        #expect(result.stderr == "dmstack: warning: opaque.table.txt: line 1: unknown target type 'era': kept as opaque with devices /dev/meta, /dev/origin; its mapping is unknown\n"
+                + "dmstack: incomplete answer: 1 row of unknown outcome [mapping-unknown] (exit status 2)\n")
         let object = try Self.document(result.stdout)
         #expect((object["translations"] as! [[String: Any]]).map { $0["outcome"] as! String } == ["unknown"])
+        #expect((object["translations"] as! [[String: Any]]).map { $0["reason_code"] as? String } == ["mapping-unknown"])
+        // The text says the code first in REASON.
+        let text = try Self.run(["translate", "--table", "opaque.table.txt", "/dev/meta", "0+8", "-o", "DEVICE,OUTCOME,REASON", "-n"])
+        #expect(text.status == 2 && text.stdout.contains("  mapping-unknown: unknown target type"), "\(text.stdout)")
     }
 
     @Test func versionNamesTheLibraries() throws {
