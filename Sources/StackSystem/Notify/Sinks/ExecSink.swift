@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StackModel
 
 /// `type: exec`: a program run with `argv` (no shell), the event JSON on stdin, the key fields
@@ -27,6 +30,12 @@ public struct ExecSink: NotificationSink {
         case .scalar: throw map.fail("argv", "expected a list (argv: [/path/to/program, arg, ...]), found one value")
         }
         guard let argv = try map.words("argv"), !argv.isEmpty else { throw map.fail("argv", "is an empty list: the program and its arguments, as a list") }
+        // A program that is not there fails at load (issue 18 point 10), not at the first
+        // delivery of an event months later.
+        guard let file = TrustedPath.program(argv[0]), Syscall.exists(file) else {
+            throw map.fail("argv", argv[0].contains("/") ? "\(argv[0]) does not exist" : "\(argv[0]) is not an executable in $PATH")
+        }
+        guard access(file, X_OK) == 0 else { throw map.fail("argv", "\(file) is not executable") }
         if let problem = untrustedProgram(argv[0]) { throw map.fail("argv", problem) }
         return ExecSink(argv: argv, timeout: try map.positiveDuration("timeout") ?? 30)
     }
