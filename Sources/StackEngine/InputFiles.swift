@@ -8,7 +8,7 @@ public enum SpecFile {
         do { bytes = try InputFile.contents(of: path, limit: InputFile.specLimit, what: "the spec") } catch {
             // An unreadable spec is a run-time failure naming it, as an unreadable snapshot,
             // table, dump or config is; a malformed one is a data error.
-            throw error.kind == .dataError ? error : EngineError(.failure, SpecError(file: path, line: 0, key: "", message: "cannot read: \(error.message)").description)
+            throw error.kind == .dataError ? error : EngineError(.failure, error.message)
         }
         let base = path.split(separator: "/").last.map(String.init) ?? path
         let stem = base.hasSuffix(".yaml") ? String(base.dropLast(5)) : base.hasSuffix(".yml") ? String(base.dropLast(4)) : base

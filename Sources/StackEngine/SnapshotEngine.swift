@@ -25,8 +25,9 @@ public struct SnapshotEngine: Engine {
                 bytes = try InputFile.contents(of: file, limit: InputFile.snapshotLimit, what: "the snapshot", check: InputFile.snapshotStart)
             } catch {
                 // A snapshot that cannot be read is a run-time failure naming it, as a table,
-                // spec, dump or config that cannot be (one status per kind, ExitStatus.swift).
-                throw error.kind == .dataError ? error : EngineError(.failure, SnapshotFileError(file: file, message: error.message).description)
+                // spec, dump or config that cannot be (one status per kind, ExitStatus.swift);
+                // the error names the path once ("cannot open cap.json: ...").
+                throw error.kind == .dataError ? error : EngineError(.failure, error.message)
             }
             let snapshot = try SnapshotCodec.decode(Data(bytes), file: BoundedInput.name(file))
             (loaded, reverseMaps, fileUses) = (.success(Inventory(snapshot)), snapshot.reverseMaps ?? [], snapshot.fileUses ?? [])

@@ -53,6 +53,9 @@ public enum RangeParser {
         }
         guard !digits.isEmpty else { throw fail("missing number") }
         if digits.hasPrefix("-") { throw fail("'\(word)' is negative; negative numbers are not allowed") }
+        if isUnsigned(digits), UInt64(digits) == nil {
+            throw fail("'\(word)' is too large (past 2^64; no Linux block device has that many sectors)")
+        }
         guard isUnsigned(digits), let value = UInt64(digits) else {
             throw fail("'\(word)' is not a whole number with an optional suffix s, B, K, M, G, T (or KiB, MiB, GiB, TiB; any case)")
         }

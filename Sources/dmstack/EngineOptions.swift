@@ -42,8 +42,24 @@ enum Machine {
 }
 
 /// Standard error as a `TextOutputStream`, for `print(..., to:)`.
+/// Standard error. Outside a UTF-8 locale the symbols messages use (an arrow in a cycle's
+/// devices, a times sign in a run) are spelled in ASCII, as `-i` does for tables; other bytes
+/// (a file's own name) are left as they are.
 struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { Terminal.writeStandardError(string) }
+    static let ascii = !Terminal.localeIsUTF8
+    mutating func write(_ string: String) {
+        guard Self.ascii, !string.utf8.allSatisfy({ $0 < 0x80 }) else { return Terminal.writeStandardError(string) }
+        var out = ""
+        for c in string {
+            switch c {
+            case "→": out += "->"
+            case "×": out += "x"
+            case "…": out += "..."
+            default: out.append(c)
+            }
+        }
+        Terminal.writeStandardError(out)
+    }
 }
 
 /// `--state-dir`, shared by every command that reads or writes the holder registry.

@@ -213,7 +213,7 @@ struct EventsLiveTests {
             #expect(e.output == "dmstack: \(dir)/config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list\n")
         }
         do { try Live.sh("\(Live.dmstack) events retry --config \(dir)/missing.yaml --state-dir \(dir)/state"); Issue.record("accepted a missing file") } catch let e as Live.CommandError {
-            #expect(e.status == 1 && e.output.hasPrefix("dmstack: \(dir)/missing.yaml: cannot read (") && e.output.split(separator: "\n").count == 1)
+            #expect(e.status == 1 && e.output.hasPrefix("dmstack: cannot open \(dir)/missing.yaml: No such file") && e.output.split(separator: "\n").count == 1)
         }
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/state"))
     }

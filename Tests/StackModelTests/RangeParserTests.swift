@@ -25,7 +25,7 @@ struct RangeParserTests {
         ("1+", "length: missing number"),
         ("-5+1", "start: negative numbers are not allowed"), ("5+-1", "length: '-1' is negative"), ("5--1", "end: '-1' is negative"),
         ("18446744073709551615+1", "beyond any Linux block device"),
-        ("99999999999999999999+1", "is not a whole number"),
+        ("99999999999999999999+1", "is too large (past 2^64"),
         ("17179869184GiB+1", "too large"),
         ("1KB+1", "not a whole number"),
     ])

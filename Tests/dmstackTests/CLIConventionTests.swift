@@ -30,11 +30,14 @@ struct CLIConventionTests {
         (["tree", "--snapshot", "bad-table-snapshot.json"], 65, "dmstack: bad-table-snapshot.json: line 1: striped chunk size: expected an unsigned integer, got 'big'"),
         (["translate", "--snapshot", "bad-table-snapshot.json", "loop0", "0+8"], 65, "dmstack: bad-table-snapshot.json: line 1: striped chunk size: expected an unsigned integer, got 'big'"),
         // Point 8: a missing input file is 1 whatever it is.
-        (["tree", "--snapshot", "missing.json"], 1, "dmstack: missing.json: cannot open missing.json: No such file or directory"),
+        (["tree", "--snapshot", "missing.json"], 1, "dmstack: cannot open missing.json: No such file or directory"),
         (["translate", "--table", "missing.table", "loop0", "0+8"], 1, "dmstack: cannot open missing.table: No such file or directory"),
-        (["apply", "--dry-run", "missing.yaml"], 1, "dmstack: missing.yaml: cannot read: cannot open missing.yaml: No such file or directory"),
+        (["apply", "--dry-run", "missing.yaml"], 1, "dmstack: cannot open missing.yaml: No such file or directory"),
         (["translate", "--table", "dynamic.table.txt", "--thin-dump", "pool=missing.xml", "data", "0+8"], 1, "dmstack: cannot open missing.xml: No such file or directory"),
-        (["monitor", "--once", "--config", "missing.yaml"], 1, "dmstack: missing.yaml: cannot read"),
+        (["monitor", "--once", "--config", "missing.yaml"], 1, "dmstack: cannot open missing.yaml: No such file or directory"),
+        // A directory where a file is wanted is said of the path (not of "sector 0").
+        (["translate", "--table", "dynamic.table.txt", "--thin-dump", "pool=.", "data", "0+8"], 1, "dmstack: cannot read .: Is a directory"),
+        (["tree", "--snapshot", "."], 1, "dmstack: cannot read .: Is a directory"),
         // An unknown device is 64 in every command.
         (["translate", "--snapshot", pmem, "nosuch", "0+8"], 64, "dmstack: no block device 'nosuch'"),
         (["simulate", "--snapshot", pmem, "nosuch"], 64, "dmstack: no block device 'nosuch'"),
@@ -49,6 +52,7 @@ struct CLIConventionTests {
         (["simulate", "--snapshot", pmem, "pmem0", "--range", "-5+8"], 64, "dmstack: invalid range '-5+8': start: negative numbers are not allowed\nTry 'dmstack simulate --help'"),
         (["translate", "--table", "raid.table", "loop0", "8+-8"], 64, "dmstack: invalid range '8+-8': length: '-8' is negative\nTry 'dmstack translate --help'"),
         (["translate", "--table", "raid.table", "loop0", "8-"], 64, "dmstack: invalid range '8-': end: missing number\nTry 'dmstack translate --help'"),
+        (["translate", "--table", "raid.table", "loop0", "99999999999999999999999+8"], 64, "dmstack: invalid range '99999999999999999999999+8': start: '99999999999999999999999' is too large (past 2^64; no Linux block device has that many sectors)\nTry 'dmstack translate --help'"),
         (["translate", "--table", "raid.table", "loop0", "1kB+8"], 64, "dmstack: invalid range '1kB+8': start: '1kB' is not a whole number with an optional suffix\nTry 'dmstack translate --help'"),
     ])
     func badInput(arguments: [String], status: Int32, message: String) throws {
@@ -62,6 +66,12 @@ struct CLIConventionTests {
         #expect(lines.count == expected.count, "\(result.stderr)")
         for (line, wanted) in zip(lines, expected) { #expect(line.hasPrefix(wanted), "\(result.stderr)") }
         #expect(lines.first?.hasPrefix("dmstack: ") == true)
+    }
+
+    /// Outside a UTF-8 locale a message's arrow is ASCII on stderr too, as -i makes tables.
+    @Test func messagesAreASCIIOutsideAUTF8Locale() throws {
+        let result = try Self.run(["tree", "--snapshot", "cycle-snapshot.json"], ["LANG=C"])
+        #expect(result.status == 65 && result.stderr == "dmstack: cycle-snapshot.json: devices a -> b form a cycle\n", "\(result.stderr)")
     }
 
     /// Each case: a name (its expected stdout is `Tests/Fixtures/cli/<name>.out`), the

@@ -82,7 +82,7 @@ struct CLITests {
         (["translate", "--table", "missing.table", "loop0", "0+8"], 1, "cannot open missing.table: No such file or directory"),
         (["translate", "--table", "bad.table.txt", "loop0", "0+8"], 65, "bad.table.txt: line 3: striped chunk size: expected an unsigned integer, got 'big'"),
         (["translate", "--table", "cycle.table.txt", "a", "0+8"], 65, "cycle.table.txt: devices a → b form a cycle"),
-        (["tree", "--snapshot", "missing.json"], 1, "missing.json: cannot open missing.json: No such file or directory"),
+        (["tree", "--snapshot", "missing.json"], 1, "cannot open missing.json: No such file or directory"),
         (["tree", "--snapshot", "raid.table"], 65, "raid.table: not a dmstack snapshot (not a JSON object)"),
         (["show", "x", "--snapshot", "not-a-snapshot.json"], 65, "not-a-snapshot.json: not a dmstack snapshot (format is missing, expected 'dmstack-snapshot')"),
         (["tree", "--snapshot", "newer.json"], 65, "newer.json: snapshot format version 99 is newer than this dmstack reads (4); use a newer dmstack"),

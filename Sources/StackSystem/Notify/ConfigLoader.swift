@@ -34,7 +34,8 @@ public enum ConfigLoader {
         let file = path!
         let bytes: [UInt8]
         do { bytes = try SectorReader.contents(of: file) } catch {
-            throw ConfigError(.unreadable, SpecError(file: file, line: 0, key: "", message: "cannot read (\(error))").description)
+            // The error names the path once: "cannot open config.yaml: No such file or directory".
+            throw ConfigError(.unreadable, "\(error)")
         }
         if let problem = TrustedPath.problem(with: file, what: "notification configuration") {
             throw ConfigError(.untrusted, "\(problem); refusing to use it")

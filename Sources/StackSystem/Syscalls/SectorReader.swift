@@ -29,6 +29,11 @@ public final class SectorReader: @unchecked Sendable {
         } else {
             (fd, self.direct) = (try Syscall.open(path, O_RDONLY | O_CLOEXEC), false)
         }
+        // A directory opens read-only but reads EISDIR: said of the path, not of "sector 0".
+        if let st = try? Syscall.fstat(fd, path: path), st.st_mode & S_IFMT == S_IFDIR {
+            Syscall.close(fd)
+            throw SystemError(path: path, operation: "read", errno: EISDIR)
+        }
     }
 
     deinit { Syscall.close(fd) }
