@@ -31,4 +31,21 @@ struct ConfigBoundsTests {
         #expect(c.retry.maximum == 30 * 86_400)
         #expect(c.badblocksInterval == 30 * 86_400)
     }
+
+    /// 100,000 nested flow lists: libyaml's loader took minutes (its scanner's work grows with
+    /// the depth on every token); the first pass stops at 65 levels.
+    @Test(arguments: [
+        "volumes: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n",
+        "a: " + String(repeating: "{b: ", count: 100_000) + "c" + String(repeating: "}", count: 100_000) + "\n",
+    ])
+    func aDeeplyNestedDocumentIsRefusedAtOnce(yaml: String) {
+        #expect { try SpecLoader.parse(Array(yaml.utf8), file: "deep.yaml") } throws: { e in
+            "\(e)" == "deep.yaml:1: too deeply nested (more than 64 levels of lists and mappings)"
+        }
+    }
+
+    @Test func aNestingWithinTheLimitStillLoads() throws {
+        let yaml = "a: " + String(repeating: "[", count: 62) + "x" + String(repeating: "]", count: 62) + "\n"
+        _ = try SpecLoader.parse(Array(yaml.utf8), file: "ok.yaml")
+    }
 }
