@@ -87,3 +87,13 @@ deb:
 # (debootstrap; as root, network to the mirror). Not part of `make test`: README.md says why.
 test-package: deb
 	@scripts/test-package.sh $(STATIC) $$(ls -t $(DEB_DIR)/dmstack_*.deb | head -n 1)
+
+# libFuzzer harnesses for every input dmstack reads (scripts/fuzz.sh; not part of `make test`):
+# each runs FUZZ_SECONDS (default 60) from its seed corpus under Tests/Fuzz/<target>/ and
+# prints its executions and coverage; a crash is kept under .build-fuzz/crashes/ and fails.
+# FUZZ_TARGETS picks some (scripts/fuzz.sh list names them all).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz: setup
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run $(FUZZ_TARGETS)

@@ -33,6 +33,19 @@ func overlappingRuns(_ runs: [BlockRun], key: KeyPath<BlockRun, UInt64>, first: 
     return runs[lo..<end]
 }
 
+/// How many blocks from `block` on no run of `runs` (sorted by `key`, not overlapping) covers:
+/// up to the next run's start, `UInt64.max` when none follows. 0 when a run covers `block`.
+func blocksBeforeNextRun(_ runs: [BlockRun], key: KeyPath<BlockRun, UInt64>, from block: UInt64) -> UInt64 {
+    var lo = 0, hi = runs.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if runs[mid][keyPath: key] + runs[mid].length <= block { lo = mid + 1 } else { hi = mid }
+    }
+    guard lo < runs.count else { return UInt64.max }
+    let next = runs[lo][keyPath: key]
+    return next > block ? next - block : 0
+}
+
 /// A thin pool's mappings as `thin_dump` prints them (thin-provisioning-tools xml format:
 /// `superblock` with `data_block_size` in sectors, `device dev_id`, `range_mapping
 /// origin_begin data_begin length`, `single_mapping origin_block data_block`; block units).
@@ -222,9 +235,21 @@ public struct CacheMapping: Hashable, Sendable, Codable {
     }
 
     public func entry(forOriginBlock b: UInt64) -> Entry? {
+        let lo = firstEntry(atOrAfter: b)
+        return lo < entries.count && entries[lo].originBlock == b ? entries[lo] : nil
+    }
+
+    /// Origin blocks from `b` on that no entry caches: up to the next cached one,
+    /// `UInt64.max` when none follows (0 when `b` is cached).
+    public func uncachedBlocks(from b: UInt64) -> UInt64 {
+        let lo = firstEntry(atOrAfter: b)
+        return lo < entries.count ? entries[lo].originBlock - b : UInt64.max
+    }
+
+    func firstEntry(atOrAfter b: UInt64) -> Int {
         var lo = 0, hi = entries.count
         while lo < hi { let m = (lo + hi) / 2; if entries[m].originBlock < b { lo = m + 1 } else { hi = m } }
-        return lo < entries.count && entries[lo].originBlock == b ? entries[lo] : nil
+        return lo
     }
 
     /// What the stack says a cache's metadata must fit: the cache table's block size, and the
@@ -326,25 +351,42 @@ public struct SnapshotExceptionStore: Hashable, Sendable, Codable {
         let version = le32(header, 8)
         guard version == 1 else { throw MappingParseError(source: source, message: "unsupported snapshot store version \(version) (dmstack reads version 1)") }
         let chunk = UInt64(le32(header, 12))
-        guard chunk > 0, chunk <= 1 << 24 else { throw MappingParseError(source: source, message: "implausible chunk size \(chunk) sectors") }
+        // dm-exception-store.c dm_exception_store_set_chunk_size: a power of two, and at most
+        // INT_MAX >> SECTOR_SHIFT sectors, so 2^21 (1 GiB); the kernel refuses anything else.
+        guard chunk > 0, chunk & (chunk - 1) == 0, chunk <= UInt64(Int32.max) >> 9 else {
+            throw MappingParseError(source: source, message: "implausible chunk size \(chunk) sectors (the kernel takes a power of two up to 2^21)")
+        }
         let perArea = chunk * 512 / 16
         var exceptions: [BlockRun] = []
         var metadata: [UInt64] = [0]
         var area: UInt64 = 0
+        // An area is read a megabyte at a time up to its end of list, so a large chunk size
+        // costs what the store holds, not a chunk's worth of memory per area.
+        let batchSectors = min(chunk, 2048)
         reading: while true {
-            let areaChunk = 1 + (perArea + 1) * area
-            metadata.append(areaChunk)
-            let bytes = try read(areaChunk * chunk, chunk)
-            guard bytes.count == Int(chunk * 512) else {
-                throw MappingParseError(source: source, message: "COW device ends inside metadata area \(area) (chunk \(areaChunk))")
+            let (areaChunk, o1) = (perArea + 1).multipliedReportingOverflow(by: area)
+            let (areaSector, o2) = (areaChunk + 1).multipliedReportingOverflow(by: chunk)
+            guard !o1, !o2, areaSector < maxSectors else {
+                throw MappingParseError(source: source, message: "metadata area \(area) lies beyond any device")
             }
-            for i in 0..<Int(perArea) {
-                let old = le64(bytes, i * 16), new = le64(bytes, i * 16 + 8)
-                if new == 0 { break reading }
-                guard old < maxSectors / chunk, new < maxSectors / chunk else {
-                    throw MappingParseError(source: source, message: "exception \(i) of area \(area) maps chunk \(old) to \(new), beyond any device")
+            metadata.append(areaChunk + 1)
+            var i = 0
+            var sector: UInt64 = 0
+            while sector < chunk {
+                let bytes = try read(areaSector + sector, batchSectors)
+                guard bytes.count == Int(batchSectors * 512) else {
+                    throw MappingParseError(source: source, message: "COW device ends inside metadata area \(area) (chunk \(areaChunk + 1))")
                 }
-                exceptions.append(BlockRun(from: old, to: new, length: 1))
+                for at in stride(from: 0, to: bytes.count, by: 16) {
+                    let old = le64(bytes, at), new = le64(bytes, at + 8)
+                    if new == 0 { break reading }
+                    guard old < maxSectors / chunk, new < maxSectors / chunk else {
+                        throw MappingParseError(source: source, message: "exception \(i) of area \(area) maps chunk \(old) to \(new), beyond any device")
+                    }
+                    exceptions.append(BlockRun(from: old, to: new, length: 1))
+                    i += 1
+                }
+                sector += batchSectors
             }
             area += 1
         }
@@ -562,7 +604,24 @@ public struct IntegrityGeometry: Hashable, Sendable, Codable {
         return 8 + sectionSectors * UInt64(journalSections)
     }
 
-    /// Where logical sector `s` lives, relative to the table's start sector.
+    /// The sectors the layout of `sectors` logical sectors takes on the data device (the
+    /// superblock and journal, every area's tags and data up to the last sector), computed
+    /// with every step checked: nil past `maxSectors`, a superblock no device could hold.
+    public func layoutEnd(_ sectors: UInt64) -> UInt64? {
+        guard sectors > 0 else { return initialSectors }
+        let last = sectors - 1
+        let area = last >> UInt64(log2InterleaveSectors), offset = last & (interleaveSectors - 1)
+        let (data, o1) = area.multipliedReportingOverflow(by: interleaveSectors)
+        let (tags, o2) = (area + 1).multipliedReportingOverflow(by: metadataRun)
+        let (a, o3) = initialSectors.addingReportingOverflow(data)
+        let (b, o4) = a.addingReportingOverflow(tags)
+        let (end, o5) = b.addingReportingOverflow(offset + 1)
+        guard !(o1 || o2 || o3 || o4 || o5), end <= maxSectors else { return nil }
+        return end
+    }
+
+    /// Where logical sector `s` lives, relative to the table's start sector (for `s` below
+    /// `providedDataSectors`, whose layout `read` checked fits a device).
     public func dataSector(_ s: UInt64) -> UInt64 {
         let area = s >> UInt64(log2InterleaveSectors), offset = s & (interleaveSectors - 1)
         return initialSectors + area * interleaveSectors + (area + 1) * metadataRun + offset
@@ -580,6 +639,9 @@ public struct IntegrityGeometry: Hashable, Sendable, Codable {
         guard g.log2InterleaveSectors >= 3, g.log2InterleaveSectors <= 31, g.log2SectorsPerBlock <= g.log2InterleaveSectors,
               g.log2SectorsPerBlock <= 3, g.tagSize > 0, g.providedDataSectors <= maxSectors, g.journalSections < 1 << 24 else {
             throw MappingParseError(source: source, message: "implausible dm-integrity superblock (interleave 2^\(sb[9]), tag size \(g.tagSize), block 2^\(sb[28]) sectors); a separate metadata device is not supported")
+        }
+        guard g.layoutEnd(g.providedDataSectors) != nil else {
+            throw MappingParseError(source: source, message: "implausible dm-integrity superblock: \(g.providedDataSectors) data sectors with their tags and journal would pass \(maxSectors) sectors, beyond any device")
         }
         return g
     }

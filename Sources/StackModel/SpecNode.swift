@@ -180,12 +180,21 @@ public struct SpecMap {
         return v
     }
 
-    /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds.
+    /// The longest duration a spec or configuration may give (30 days): every timeout, delay
+    /// and interval is later turned into whole milliseconds or nanoseconds, so an unbounded
+    /// one (`99999999999999999999h`, read as a Double) would trap there.
+    public static let maxDuration: Double = 30 * 86_400
+
+    /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds, at
+    /// most `maxDuration`.
     public mutating func duration(_ key: String) throws(SpecError) -> Double? {
         guard let s = try string(key) else { return nil }
         for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where s.hasSuffix(suffix) {
             let digits = s.dropLast(suffix.count)
-            if isUnsigned(digits), let v = Double(digits) { return v * scale }
+            if isUnsigned(digits), let v = Double(digits) {
+                guard v * scale <= Self.maxDuration else { throw fail(key, "'\(s)' is longer than the 30 days (720h) allowed") }
+                return v * scale
+            }
         }
         throw fail(key, "expected a duration like 500ms, 10s, 5m or 1h, got '\(s)'")
     }

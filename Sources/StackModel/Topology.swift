@@ -133,11 +133,24 @@ public struct Topology: Sendable {
         aliases[name] ?? Self.plainName(name)
     }
 
-    /// `NAME` for `/dev/mapper/NAME` and `/dev/NAME`; anything else unchanged.
+    /// `NAME` for `/dev/mapper/NAME` and `/dev/NAME`; anything else unchanged. A path's
+    /// repeated slashes are one, as the kernel's path walk reads them (`/dev//dev/a` is
+    /// `/dev/dev/a`, so `dev/a`), which makes this idempotent: a canonical name stays itself,
+    /// so a node found by its own name is the same node.
     public static func plainName(_ name: String) -> String {
-        if name.hasPrefix("/dev/mapper/") { return String(name.dropFirst(12)) }
-        if name.hasPrefix("/dev/") { return String(name.dropFirst(5)) }
-        return name
+        var path = name
+        if path.hasPrefix("/"), path.contains("//") {
+            var out = "", lastSlash = false
+            for c in path {
+                if c == "/" && lastSlash { continue }
+                lastSlash = c == "/"
+                out.append(c)
+            }
+            path = out
+        }
+        if path.hasPrefix("/dev/mapper/") { return String(path.dropFirst(12)) }
+        if path.hasPrefix("/dev/") { return String(path.dropFirst(5)) }
+        return path
     }
 
     mutating func node(for name: String) -> Int {

@@ -119,16 +119,16 @@ struct CacheMapper: TargetMapper {
         return frame.blockwise(rel: rel, length: r.length, block: bs) { block in
             let o = origin(block * bs)
             guard let e = m.entry(forOriginBlock: block) else {
-                return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [o])
+                return (Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [o]), m.uncachedBlocks(from: block))
             }
             let cached = Location(slot: 1, start: e.cacheBlock * bs, role: .data)
             if let maybe = maybeDirty {
-                return Extent(start: 0, length: 0, kind: .data, redundancy: .copies, locations: [cached, o], reason: maybe)
+                return (Extent(start: 0, length: 0, kind: .data, redundancy: .copies, locations: [cached, o], reason: maybe), 1)
             }
             // A dirty block's only current copy is on the cache device (dm-cache writeback).
-            return e.dirty
+            return (e.dirty
                 ? Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [cached], reason: "dirty in cache")
-                : Extent(start: 0, length: 0, kind: .data, redundancy: .copies, locations: [o, cached])
+                : Extent(start: 0, length: 0, kind: .data, redundancy: .copies, locations: [o, cached]), 1)
         }
     }
 

@@ -61,6 +61,23 @@ struct IntegrityMapper: TargetMapper {
     let frame: MapFrame
     let start: UInt64
     let geometry: IntegrityGeometry?
+    /// Why a given superblock does not describe this table: dm-integrity.c `dm_integrity_ctr`
+    /// refuses a table longer than the superblock's provided_data_sectors ("Not enough
+    /// provided sectors for requested mapping size"), so such a pair is not what the kernel
+    /// maps, and the layout arithmetic would run past what `IntegrityGeometry.read` checked.
+    let mismatch: String?
+
+    init(frame: MapFrame, start: UInt64, geometry: IntegrityGeometry?) {
+        self.frame = frame
+        self.start = start
+        if let g = geometry, frame.length > g.providedDataSectors {
+            self.geometry = nil
+            mismatch = "integrity \(frame.deviceName): its table is \(frame.length) sectors but the superblock provides \(g.providedDataSectors) (the kernel refuses such a table)"
+        } else {
+            self.geometry = geometry
+            mismatch = nil
+        }
+    }
 
     /// Superblock and journal, then every area's tags and data up to the last sector.
     func footprint(slot: Int) -> UInt64? {
@@ -70,6 +87,7 @@ struct IntegrityMapper: TargetMapper {
 
     func down(_ r: SectorRange, rel: UInt64) -> [Extent] {
         guard let g = geometry else {
+            if let mismatch { return [frame.unknownExtent(r, mismatch)] }
             return [frame.unknownExtent(r, "integrity \(frame.deviceName): \(frame.missing("data and tag interleaving come from its superblock; not given (or a separate metadata device / inline mode, not supported)"))")]
         }
         // Data runs are linear within an area; each area starts after its tag run.
@@ -77,6 +95,12 @@ struct IntegrityMapper: TargetMapper {
         var s = rel
         let end = rel + r.length
         while s < end {
+            // One extent per area (no period: each area is preceded by its tags): bounded as
+            // PieceBudget bounds a query, the rest one unknown piece saying so.
+            if out.count >= PieceBudget.defaultLimit {
+                out.append(frame.unknownExtent(SectorRange(start: frame.start + s, end: frame.start + end), PieceBudget().reason))
+                break
+            }
             let len = min(g.interleaveSectors - s % g.interleaveSectors, end - s)
             out.append(Extent(start: frame.start + s, length: len, kind: .data, redundancy: .single,
                               locations: [Location(slot: 0, start: start + g.dataSector(s), role: .data)]))
@@ -87,6 +111,7 @@ struct IntegrityMapper: TargetMapper {
 
     func up(slot: Int, _ range: SectorRange) -> [Extent] {
         guard slot == 0, let g = geometry else {
+            if slot == 0, let mismatch { return [frame.unknownExtent(frame.wholeTarget, mismatch)] }
             return [frame.unknownExtent(frame.wholeTarget, "integrity \(frame.deviceName): \(frame.missing("data and tag interleaving come from its superblock; not given"))")]
         }
         return integrityUp(g, range)
@@ -108,6 +133,10 @@ struct IntegrityMapper: TargetMapper {
             let area = (p - base) / areaSectors, within = (p - base) % areaSectors
             let areaStart = area * g.interleaveSectors
             guard areaStart < length else { break }
+            if out.count >= PieceBudget.defaultLimit {
+                out.append(frame.unknownExtent(SectorRange(start: frame.start + areaStart, end: frame.start + length), PieceBudget().reason))
+                break
+            }
             if within < g.metadataRun {
                 // Tags: tag sector k of an area holds the tags of blocks k*512/tag_size up to
                 // ((k+1)*512-1)/tag_size (dm-integrity.c get_metadata_sector_and_offset); reads of

@@ -80,9 +80,10 @@ struct SnapshotMapper: TargetMapper {
         // new_chunk * chunk_size; any other chunk from the origin at the same sector.
         return frame.blockwise(rel: rel, length: r.length, block: cs) { chunk in
             if let cow = store.cowChunk(forOrigin: chunk) {
-                return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [Location(slot: 1, start: cow * cs, role: .data)])
+                return (Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [Location(slot: 1, start: cow * cs, role: .data)]), 1)
             }
-            return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [Location(slot: 0, start: chunk * cs, role: .data)])
+            return (Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [Location(slot: 0, start: chunk * cs, role: .data)]),
+                    blocksBeforeNextRun(store.exceptions, key: \.from, from: chunk))
         }
     }
 

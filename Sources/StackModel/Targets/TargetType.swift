@@ -203,15 +203,22 @@ public struct MapFrame: Sendable {
     }
 
     /// Splits `[rel, rel+length)` into blocks of `block` sectors and maps each through `map`,
-    /// merging neighbours that map the same way.
-    func blockwise(rel: UInt64, length: UInt64, block: UInt64, map: (UInt64) -> Extent) -> [Extent] {
+    /// merging neighbours that map the same way. `map(b)` also says for how many blocks from
+    /// `b` its answer holds, shifted block by block (the rest of a thin range mapping, the
+    /// blocks before the next exception or cached block), so the walk costs what the
+    /// metadata holds, not the number of blocks in the range: a whole 2^54-sector device
+    /// over a sparse cache is a few steps.
+    func blockwise(rel: UInt64, length: UInt64, block: UInt64, map: (UInt64) -> (Extent, blocks: UInt64)) -> [Extent] {
         var out: [Extent] = []
         var s = rel
         let end = rel + length
         while s < end {
             let b = s / block, offset = s % block
-            let len = min(block - offset, end - s)
-            var e = map(b)
+            let (mapped, holds) = map(b)
+            // Blocks from b to the one holding end - 1; n * block stays below end + block.
+            let n = min(max(holds, 1), (end - 1) / block - b + 1)
+            let len = min(n * block - offset, end - s)
+            var e = mapped
             e.start = start + s
             e.length = len
             e.locations = e.locations.map { var l = $0; l.start += offset; return l }

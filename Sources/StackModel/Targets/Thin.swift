@@ -57,16 +57,18 @@ struct ThinMapper: TargetMapper {
         let bs = pool.dataBlockSectors
         return frame.blockwise(rel: rel, length: r.length, block: bs) { block in
             if let run = overlappingRuns(runs, key: \.from, first: block, count: 1).first {
-                return Extent(start: 0, length: 0, kind: .data, redundancy: .single,
-                              locations: [Location(slot: 0, start: (run.to + block - run.from) * bs, role: .data)])
+                return (Extent(start: 0, length: 0, kind: .data, redundancy: .single,
+                               locations: [Location(slot: 0, start: (run.to + block - run.from) * bs, role: .data)]),
+                        run.from + run.length - block)
             }
+            let unmapped = blocksBeforeNextRun(runs, key: \.from, from: block)
             // An unprovisioned block reads from the external origin if there is one, otherwise
             // as zeros from no device (dm-thin.c process_bio / provision_block).
             if target.externalOrigin != nil {
-                return Extent(start: 0, length: 0, kind: .data, redundancy: .single,
-                              locations: [Location(slot: 1, start: block * bs, role: .data)], reason: "external origin")
+                return (Extent(start: 0, length: 0, kind: .data, redundancy: .single,
+                               locations: [Location(slot: 1, start: block * bs, role: .data)], reason: "external origin"), unmapped)
             }
-            return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [], reason: "unprovisioned: reads zeros from no device")
+            return (Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [], reason: "unprovisioned: reads zeros from no device"), unmapped)
         }
     }
 

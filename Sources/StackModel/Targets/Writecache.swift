@@ -84,10 +84,11 @@ struct WritecacheMapper: TargetMapper {
             if let cb = m.cacheBlock(forOriginBlock: block) {
                 // Committed writecache blocks are not yet written back: the cache holds the only
                 // current copy (dm-writecache.c frees an entry when its writeback completes).
-                return Extent(start: 0, length: 0, kind: .data, redundancy: .single,
-                              locations: [Location(slot: 1, start: dataStart + cb * bs, role: .data)], reason: "dirty in writecache")
+                return (Extent(start: 0, length: 0, kind: .data, redundancy: .single,
+                               locations: [Location(slot: 1, start: dataStart + cb * bs, role: .data)], reason: "dirty in writecache"), 1)
             }
-            return Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [Location(slot: 0, start: block * bs, role: .data)])
+            return (Extent(start: 0, length: 0, kind: .data, redundancy: .single, locations: [Location(slot: 0, start: block * bs, role: .data)]),
+                    blocksBeforeNextRun(m.blocks, key: \.from, from: block))
         }
     }
 

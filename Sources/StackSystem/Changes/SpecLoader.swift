@@ -18,8 +18,12 @@ public enum SpecLoader {
         return try StackSpec.decode(try parse(bytes, file: file), file: file, defaultName: stem)
     }
 
+    /// The deepest nesting of lists and mappings a spec or configuration may have.
+    static let maxDepth = 64
+
     /// The YAML tree of `bytes` (one document).
     public static func parse(_ bytes: [UInt8], file: String) throws(SpecError) -> SpecNode {
+        if let tooDeep = nestingProblem(bytes, file: file) { throw tooDeep }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) != 0 else { throw SpecError(file: file, line: 0, key: "", message: "libyaml could not start") }
         defer { yaml_parser_delete(&parser) }
@@ -41,6 +45,37 @@ public enum SpecLoader {
         return try convert(root, document: &document, file: file, budget: &budget, depth: 0)
     }
 
+    /// libyaml's scanner spends time in proportion to the nesting depth on every token (its
+    /// flow-level, simple-key and indentation stacks), and its document loader has no depth
+    /// limit: 100,000 nested `[` took minutes before `convert` could refuse them. A first pass
+    /// over the parser's events stops at the depth `convert` refuses anyway; a syntax error is
+    /// left to the loader, which reports it with its line.
+    static func nestingProblem(_ bytes: [UInt8], file: String) -> SpecError? {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) != 0 else { return SpecError(file: file, line: 0, key: "", message: "libyaml could not start") }
+        defer { yaml_parser_delete(&parser) }
+        return bytes.withUnsafeBufferPointer { buffer -> SpecError? in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var depth = 0
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) != 0 else { return nil }
+                defer { yaml_event_delete(&event) }
+                switch event.type {
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    depth += 1
+                    if depth > maxDepth {
+                        return SpecError(file: file, line: Int(event.start_mark.line) + 1, key: "",
+                                         message: "too deeply nested (more than \(maxDepth) levels of lists and mappings)")
+                    }
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT: depth -= 1
+                case YAML_STREAM_END_EVENT, YAML_NO_EVENT: return nil
+                default: break
+                }
+            }
+        }
+    }
+
     static func text(_ pointer: UnsafeMutablePointer<yaml_char_t>?, _ length: Int) -> String {
         guard let pointer else { return "" }
         return String(decoding: UnsafeBufferPointer(start: pointer, count: length), as: UTF8.self)
@@ -50,7 +85,7 @@ public enum SpecLoader {
                         budget: inout Int, depth: Int) throws(SpecError) -> SpecNode {
         let line = Int(node.pointee.start_mark.line) + 1
         budget -= 1
-        guard budget > 0, depth < 64 else {
+        guard budget > 0, depth < maxDepth else {
             throw SpecError(file: file, line: line, key: "", message: "too deeply nested or too large (more than \(maxNodes) nodes after expanding aliases)")
         }
         switch node.pointee.type {
