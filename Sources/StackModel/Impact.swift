@@ -793,10 +793,12 @@ public struct ImpactPlanner {
         }
         if event == .remove && rules.set == .flagZero && losesSomething {
             // 6.0-6.7 (KernelRuleSet.flagZero): kill_dax passes flags 0, so the whole device is
-            // a plain failure; xfs_dax_failure_fn (fs/xfs/xfs_notify_failure.c) meets the AG 0
-            // headers first, shuts down and ends the walk: nothing is frozen, signalled or dropped.
+            // a plain failure; xfs_dax_notify_failure (fs/xfs/xfs_notify_failure.c) shuts down
+            // with SHUTDOWN_CORRUPT_ONDISK (seen on 6.1.0-57: "Corruption of on-disk metadata
+            // (0x10) detected at xfs_dax_notify_failure", xfs_notify_failure.c:169) and no task
+            // is signalled: nothing is frozen, signalled or dropped.
             actions = actions.filter { $0.action == .unknown } + [ImpactAction(action: .shutdown, target: fs.mountpoint,
-                reason: "6.0-6.7: kill_dax notifies with flags 0 (no MF_MEM_PRE_REMOVE); xfs_dax_failure_fn meets the AG headers first: SHUTDOWN_CORRUPT_ONDISK, and the walk ends (-EFSCORRUPTED)")]
+                reason: "6.0-6.7: kill_dax notifies with flags 0 (no MF_MEM_PRE_REMOVE): xfs_dax_notify_failure shuts down (SHUTDOWN_CORRUPT_ONDISK, 0x10) before any task is signalled")]
             if !processes.isEmpty {
                 notes.append("under the 6.0-6.7 rules no task is signalled and no page dropped: a process mapping a file keeps reading the old bytes; dmstack remove signals them (--kill) and unmounts")
             }
@@ -851,7 +853,7 @@ extension ImpactPlanner {
             }
         }
         let why = !leafIsPmem ? "the leaf has no dax device"
-            : !layers.isEmpty ? "\(layers.joined(separator: ", ")) between the leaf and the filesystem register no dax holder"
+            : !layers.isEmpty ? "\(layers.joined(separator: ", ")) between the leaf and the filesystem \(layers.count == 1 ? "registers" : "register") no dax holder"
             : "\(fs.type) registers no dax holder"
         switch event {
         case .remove:

@@ -25,8 +25,9 @@ public struct KernelVersion: Comparable, Hashable, Sendable, CustomStringConvert
 /// kernel changes themselves:
 /// - `flagZero` (6.0–6.7): kill_dax() (drivers/dax/super.c) calls
 ///   `dax_holder_notify_failure(dax_dev, 0, U64_MAX, 0)`: an unbind reaches XFS as a plain
-///   failure of the whole device; xfs_dax_failure_fn (fs/xfs/xfs_notify_failure.c) meets the
-///   AG headers first, forces SHUTDOWN_CORRUPT_ONDISK and ends the walk (-EFSCORRUPTED): no
+///   failure of the whole device; xfs_dax_notify_failure (fs/xfs/xfs_notify_failure.c)
+///   forces SHUTDOWN_CORRUPT_ONDISK (seen on Debian's 6.1.0-57 by the kernel-behaviour
+///   suite: "Corruption of on-disk metadata (0x10) detected at xfs_dax_notify_failure"): no
 ///   task is signalled, no page invalidated. Kernels before 6.0 have no dax holder at all
 ///   and are given these rules too, with a note.
 /// - `preRemove` (6.8–6.13): kill_dax() passes MF_MEM_PRE_REMOVE; xfs_dax_notify_failure

@@ -18,7 +18,8 @@ import Glibc
 /// dax_lock_folio from memory_failure: the generic path meets a page whose mapping is
 /// PAGE_MAPPING_DAX_SHARED; VM.md): the kernel's generic path cannot take that case at all.
 @Suite("VM: the kernel's own behaviour against simulate", .serialized,
-       .enabled(if: Live.hasDeviceMapper && VMLiveTests.hasTwoPmem && ProcessInfo.processInfo.environment["DMSTACK_KERNEL_BEHAVIOUR"] == "1",
+       // pmem0, not both: the tests before the last leave pmem1 unbound.
+       .enabled(if: Live.hasDeviceMapper && FileManager.default.fileExists(atPath: "/sys/class/block/pmem0") && ProcessInfo.processInfo.environment["DMSTACK_KERNEL_BEHAVIOUR"] == "1",
                 "needs the test VM's pass for kernel behaviour (Tests/VM/guest.sh sets DMSTACK_KERNEL_BEHAVIOUR=1): its unbinds leave filesystems behind"))
 struct VMKernelBehaviourTests {
     static let probe = "/tmp/dmstack-sigbus-probe"
@@ -192,7 +193,9 @@ struct VMKernelBehaviourTests {
         let impact = try Self.simulate("pmem1 --event remove")
         let fs = (impact["filesystems"] as? [[String: Any]])?.first
         let (kills, _, _) = Self.plan(fs)
-        #expect(kills == Set(probes.filter { $0.role.hasPrefix("map") }.map(\.pid)), "simulate kills \(kills)")
+        // What the kernel would do if told: every mapper on 6.8+, nobody under 6.0-6.7's rules.
+        let old = (impact["kernel_rules"] as? [String: Any])?["set"] as? String == "6.0-6.7"
+        #expect(kills == (old ? [] : Set(probes.filter { $0.role.hasPrefix("map") }.map(\.pid))), "simulate kills \(kills)")
         #expect((fs?["kernel_alone"] as? String)?.hasPrefix("nothing: ") == true)
         let r = try TestProcess.shell("\(Live.dmstack) remove pmem1 --yes --kill bus --state-dir \(dir)/state")
         #expect(r.status == 0 || r.status == 2, "remove: \(r.stdout)\(r.stderr)")
@@ -208,8 +211,11 @@ struct VMKernelBehaviourTests {
 
     // MARK: unbind (last: the filesystems stay mounted)
 
-    /// Through a dm-linear the kernel tells nobody: mappers keep running, no shutdown, nothing
-    /// logged by XFS; simulate said "kernel alone: nothing".
+    /// Through a dm-linear the kernel tells nobody: mappers keep running, XFS logs no
+    /// notification (no xfs_dax_notify_failure, no forced unmount, no on-disk corruption);
+    /// simulate said "kernel alone: nothing ... until I/O fails". 6.1 was seen shutting the
+    /// filesystem down for a log write to the vanished device (SHUTDOWN_LOG_IO_ERROR, 0x2)
+    /// within the two seconds: that is the I/O failing, not a notification.
     @Test func anUnbindThroughDmLinearReachesNobody() throws {
         try Self.buildProbe()
         var cleanup: [String] = []
@@ -231,7 +237,7 @@ struct VMKernelBehaviourTests {
         let log = try Self.xfsLog(name, after: mark)
         Self.record("unbind through dm-linear: " + probes.map { "\($0.role) \($0.signal ?? "none")" }.joined(separator: ", ") + "; XFS log: \(log.isEmpty ? "nothing" : log.joined(separator: " | "))")
         for p in probes { #expect(p.signal == nil, "\(p.role) got \(p.signal ?? "")") }
-        #expect(log.filter { $0.lowercased().contains("shut") }.isEmpty)
+        #expect(log.filter { $0.contains("notify") || $0.contains("User initiated") || $0.contains("on-disk metadata") }.isEmpty, "\(log)")
         #expect((fs?["kernel_alone"] as? String)?.hasPrefix("nothing: ") == true)
     }
 

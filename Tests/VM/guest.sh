@@ -3,9 +3,9 @@
 # set-up, then runs the live test suite. Writes into OUT: setup.log (PASS/FAIL lines),
 # live.log (swift-testing's output), live.rc, with BEHAVIOUR=1 behaviour.log and behaviour.rc
 # (the kernel-behaviour pass), and done when it finished.
-# Usage: guest.sh OUT ROOT [FILTER|-] [DMSTACK] [BEHAVIOUR]
+# Usage: guest.sh OUT ROOT [FILTER|-] [DMSTACK] [BEHAVIOUR] [ONLY]
 set -u
-out=$1 root=$2 filter=${3:-LiveTests} bin=${4:-$2/.build/debug/dmstack} behaviour=${5:-0}
+out=$1 root=$2 filter=${3:-LiveTests} bin=${4:-$2/.build/debug/dmstack} behaviour=${5:-0} only=${6:-}
 {
     source "$root/Tests/VM/prepare.sh"
     uname -r > "$out/kernel"
@@ -43,8 +43,11 @@ else
     # then the two hand unbinds (pmem1 through dm, pmem0 direct).
     if [ "$behaviour" = 1 ]; then
         : > "$out/behaviour.log"
-        for t in aMemoryFailureOnADirectDaxPageSignalsTheToucher aMemoryFailureThroughDmLinearIsTheGenericPerPageKill \
-                 dmstackRemoveThroughDmLinearSignalsTheMappers anUnbindThroughDmLinearReachesNobody anUnbindUnderDirectXFSDoesWhatSimulateSaid; do
+        # ONLY (names, comma-separated, in order; run.sh's DMSTACK_VM_BEHAVIOUR_TESTS) runs only some of them.
+        list=${only//,/ }
+        [ -n "$list" ] || list="aMemoryFailureOnADirectDaxPageSignalsTheToucher aMemoryFailureThroughDmLinearIsTheGenericPerPageKill
+            dmstackRemoveThroughDmLinearSignalsTheMappers anUnbindThroughDmLinearReachesNobody anUnbindUnderDirectXFSDoesWhatSimulateSaid"
+        for t in $list; do
             (cd /tmp && DMSTACK_KERNEL_BEHAVIOUR=1 "$tests" --testing-library swift-testing --no-parallel --filter "VMKernelBehaviourTests/$t") >> "$out/behaviour.log" 2>&1
             echo "$t $?" >> "$out/behaviour.rc"
         done
