@@ -22,19 +22,20 @@ build: setup
 demo: build
 	@scripts/demo.sh $(BIN)
 
-# The host suite (pure model, CLI, and root-only tests on loop devices), then the VM suite.
+# The host suite (pure model, CLI, and root-only tests on loop devices), then the VM lanes.
 # One test at a time: live suites create loop devices that another suite's capture would see.
 test: setup-test
 	@$(SWIFT) build -q
 	@$(SWIFT) test --no-parallel
 	@$(MAKE) -s static
-	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh
+	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/lanes.sh
 
-# Real device-mapper and pmem: boots the test VM once and runs every live test inside it.
+# Real device-mapper and pmem (Tests/VM/lanes.sh): Debian's 6.1 boots once for every live test
+# and the kernel-behaviour pass, Debian's 6.12 once more for the kernel-behaviour pass.
 test-vm: setup-test
 	@$(SWIFT) build -q --build-tests
 	@$(MAKE) -s static
-	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh
+	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/lanes.sh
 
 # The CLI as it would ship: release, Swift runtime linked in (the VM suite and `make bench`
 # run it: in the guest it starts 5x faster than the debug build).

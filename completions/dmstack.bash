@@ -285,7 +285,7 @@ _dmstack_simulate() {
     repeating_flags=()
     non_repeating_flags=(-J --json --version -h --help)
     repeating_options=(--thin-dump --cache-dump --snapshot-store --writecache-metadata --integrity-superblock)
-    non_repeating_options=(--range --event --reverse-map --snapshot --state-dir)
+    non_repeating_options=(--range --event --reverse-map --kernel --snapshot --state-dir)
     __dmstack_offer_flags_options 1
 
     # Offer option value completions
@@ -299,6 +299,9 @@ _dmstack_simulate() {
         ;;
     '--reverse-map')
         __dmstack_add_completions -W 'auto'$'\n''getfsmap'$'\n''fiemap'
+        return
+        ;;
+    '--kernel')
         return
         ;;
     '--thin-dump')

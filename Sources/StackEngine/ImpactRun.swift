@@ -13,6 +13,9 @@ public struct ImpactRun: Sendable {
     public let mappings: DynamicMappings
     public var reverseMapOptions: ReverseMapOptions
     public let time: any TimeSource
+    /// `--kernel VERSION`'s rules; nil: those of the kernel the machine runs (live) or recorded
+    /// (a snapshot).
+    public var rules: KernelRules?
 
     /// Time spent in the reverse map, in naming its inodes and in process uses, for DMSTACK_TIMING.
     public struct Timing: Sendable { public var mapNanos: UInt64 = 0, pathNanos: UInt64 = 0, procNanos: UInt64 = 0 }
@@ -55,6 +58,7 @@ public struct ImpactRun: Sendable {
             defer { clock.timing.procNanos += time.monotonicNanoseconds() - t }
             return engine.fileUses(fs, inodes: inodes, in: inventory)
         })
+        planner.rules = rules ?? KernelRules.choose(release: inventory.snapshot.host.kernel, source: engine is SnapshotEngine ? .snapshot : .running)
         planner.fileSize = { fs, inode, path in engine.fileSize(fs, inode: inode, path: path) }
         planner.spill = SpillPolicy(pieces: Self.spillPieces, store: { avoid in try engine.spillStore(avoiding: avoid) })
         do { return (try planner.plan(leaf: leaf, range: range, event: event), clock.timing) } catch let e as TopologyError {

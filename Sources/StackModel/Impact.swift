@@ -267,6 +267,10 @@ public struct FilesystemImpact: Encodable, Sendable {
     public var hit: [String] = []
     /// What dmstack could not learn about it; empty when the answer is whole.
     public var unknown: [UnknownPart] = []
+    /// What the kernel by itself does for this filesystem on this event, under the rules
+    /// applied (`KernelRules`): where it does less than `actions` (nothing crosses a dm or md
+    /// layer, ext4 has no holder, 6.0-6.7 only shuts XFS down), an admin sees what dmstack adds.
+    public var kernelAlone: String = ""
 }
 
 /// What one filesystem may lose: ranges of its devices whose outcome is unknown, and the
@@ -305,6 +309,8 @@ public struct Impact: Encodable, Sendable {
     /// holds what is lost and what must be done about it: nothing is done for these.
     public var mayLose: [PossibleLoss] = []
     public var summary: String
+    /// The kernel rules the actions follow and where they were chosen from.
+    public var kernelRules: KernelRules = KernelRules.choose(release: "", source: .snapshot)
 
     /// Whether dmstack learned everything it needed: no filesystem with an `unknown` part, no
     /// range of unknown outcome on a layer, nothing not judged. False makes simulate, remove
@@ -369,6 +375,10 @@ public struct ImpactPlanner {
     /// How a large file list spills out of memory (`FileFold`); the engines give a
     /// temporary file on a filesystem the event does not touch.
     public var spill = SpillPolicy()
+    /// The kernel whose rules the actions follow: by default the one the inventory recorded
+    /// (uname on the live machine, `host.kernel` of a snapshot); `ImpactRun` says which, or
+    /// `--kernel` overrides it.
+    public var rules: KernelRules?
 
     /// Over a reverse map that answers all at once (tests, small maps): its records are
     /// streamed from the answer and its paths kept for the names asked after.
@@ -528,8 +538,18 @@ public struct ImpactPlanner {
         var impacts: [FilesystemImpact] = []
         var planner = self
         planner.spill.avoid = (fsOrder + uncertainOrder).map(\.mount.majorMinor)
+        let rules = self.rules ?? KernelRules.choose(release: inventory.snapshot.host.kernel, source: .snapshot)
+        // What lies between the leaf and each filesystem device: the kernel's own notification
+        // reaches only a filesystem directly on a pmem leaf (dm and md register no dax holder).
+        var between: [String: Set<String>] = [:]
+        for row in rows { between[row.device, default: []].formUnion(row.path.dropFirst().dropLast().map(\.device)) }
+        let leafIsPmem = inventory.namespace(of: leaf) != nil || leaf.kernelName.hasPrefix("pmem")
         for fs in fsOrder {
-            impacts.append(planner.judge(fs, hits: hits[fs.mountpoint]!, event: event))
+            var impact = planner.judge(fs, hits: hits[fs.mountpoint]!, event: event, rules: rules)
+            let roles = impact.roles.compactMap { fs.devices[$0] }
+            let layers = Set(roles.flatMap { between[$0] ?? [] }).union(roles.filter { $0 != leaf.displayName })
+            impact.kernelAlone = Self.kernelAlone(fs, impact: impact, event: event, rules: rules, leafIsPmem: leafIsPmem, layers: layers.sorted())
+            impacts.append(impact)
         }
         let mayLose = uncertainOrder.map { fs in
             var loss = planner.possibleLoss(fs, ranges: uncertain[fs.mountpoint]!, reasons: uncertainReasons[fs.mountpoint] ?? [])
@@ -553,7 +573,9 @@ public struct ImpactPlanner {
                 "\(fs.mountpoint) (\(Array(Set(fs.unknown.map(\.reason.rawValue))).sorted().joined(separator: ", ")))"
             }.joined(separator: ", ")
         }
-        return Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, mayLose: mayLose, summary: summary)
+        var impact = Impact(event: event, leaf: leaf.displayName, range: range, layers: layers, filesystems: impacts, notices: notices, mayLose: mayLose, summary: summary)
+        impact.kernelRules = rules
+        return impact
     }
 
     /// The code of an unknown row: a dynamic target whose metadata read failed (the live
@@ -672,7 +694,7 @@ public struct ImpactPlanner {
 
     /// One filesystem: its reverse map over the hit ranges, the files and metadata in them,
     /// the processes using those files, and the actions.
-    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [StridedRange]], event: FailureEvent) -> FilesystemImpact {
+    func judge(_ fs: MountedFilesystem, hits: [HolderRole: [StridedRange]], event: FailureEvent, rules: KernelRules) -> FilesystemImpact {
         var actions: [ImpactAction] = []
         let roles = HolderRole.allCases.filter { hits[$0] != nil }
         let found = owners(fs, hits)
@@ -714,7 +736,7 @@ public struct ImpactPlanner {
             actions.append(ImpactAction(action: .freeze, target: fs.mountpoint,
                                         reason: "pre-remove: xfs_dax_notify_failure_freeze (freeze_super, kernel holder) before the rmap walk"))
         }
-        if roles.contains(.realtime) && fs.type == "xfs" {
+        if roles.contains(.realtime) && fs.type == "xfs" && rules.set != .realtimeRmap {
             notes.append("xfs_dax_notify_failure returns -EOPNOTSUPP for a realtime device (up to 6.13): the kernel takes no action for it; its files listed here lose data")
         }
         for p in processes where p.how == "mmap" {
@@ -761,6 +783,18 @@ public struct ImpactPlanner {
                 actions.append(ImpactAction(action: .thaw, target: fs.mountpoint, reason: "pre-remove: thawed after the shutdown (thaw_super)"))
             }
         }
+        if event == .remove && rules.set == .flagZero && losesSomething {
+            // 6.0-6.7 (KernelRuleSet.flagZero): kill_dax passes flags 0, so the whole device is
+            // a plain failure; xfs_dax_notify_failure (fs/xfs/xfs_notify_failure.c) shuts down
+            // with SHUTDOWN_CORRUPT_ONDISK (seen on 6.1.0-57: "Corruption of on-disk metadata
+            // (0x10) detected at xfs_dax_notify_failure", xfs_notify_failure.c:169) and no task
+            // is signalled: nothing is frozen, signalled or dropped.
+            actions = actions.filter { $0.action == .unknown } + [ImpactAction(action: .shutdown, target: fs.mountpoint,
+                reason: "6.0-6.7: kill_dax notifies with flags 0 (no MF_MEM_PRE_REMOVE): xfs_dax_notify_failure shuts down (SHUTDOWN_CORRUPT_ONDISK, 0x10) before any task is signalled")]
+            if !processes.isEmpty {
+                notes.append("under the 6.0-6.7 rules no task is signalled and no page dropped: a process mapping a file keeps reading the old bytes; dmstack remove signals them (--kill) and unmounts")
+            }
+        }
         if !losesSomething {
             notes.append(freeSpace ? "the range holds only free space: nothing is lost" : "no owner found in the range")
         }
@@ -783,6 +817,44 @@ public struct ImpactPlanner {
         return FilesystemImpact(mountpoint: fs.mountpoint, type: fs.type, device: fs.devices[.data] ?? "?", roles: roles,
                                 metadata: metadataHits, files: fileHits, processes: processes, actions: actions, notes: notes,
                                 hit: hit, unknown: found.unknown)
+    }
+}
+
+extension ImpactPlanner {
+    /// What the kernel alone does for `fs` on `event` under `rules`, in one sentence. The
+    /// kernel tells a filesystem only through the dax holder of a pmem leaf it sits on
+    /// directly: drivers/md/dm.c and md open their members with no holder_ops
+    /// (fs_dax_get_by_bdev without a holder), ext4 passes none (fs/ext4/super.c), and a disk
+    /// or loop leaf has no dax device. A memory failure with no holder takes the generic path
+    /// (mm/memory-failure.c memory_failure_dev_pagemap: dax_holder_notify_failure gives
+    /// -EOPNOTSUPP, then mf_generic_kill_procs): the tasks mapping that one page only.
+    static func kernelAlone(_ fs: MountedFilesystem, impact: FilesystemImpact, event: FailureEvent, rules: KernelRules,
+                            leafIsPmem: Bool, layers: [String]) -> String {
+        let xfs = fs.type == "xfs"
+        if leafIsPmem && layers.isEmpty && xfs {
+            if impact.roles == [.realtime] && rules.set != .realtimeRmap {
+                return "nothing: xfs_dax_notify_failure returns -EOPNOTSUPP for the realtime device before 6.14"
+            }
+            switch (event, rules.set) {
+            case (.remove, .flagZero):
+                return "shutdown only (SHUTDOWN_CORRUPT_ONDISK): no freeze, no task signalled, no page dropped; mappers keep reading the old bytes"
+            case (.remove, _):
+                return "the actions listed: xfs_dax_notify_failure is told (MF_MEM_PRE_REMOVE)"
+            case (.failure, _):
+                return "the actions listed: xfs_dax_notify_failure is told; the task touching the page gets BUS_MCEERR_AR"
+            }
+        }
+        let why = !leafIsPmem ? "the leaf has no dax device"
+            : !layers.isEmpty ? "\(layers.joined(separator: ", ")) between the leaf and the filesystem \(layers.count == 1 ? "registers" : "register") no dax holder"
+            : "\(fs.type) registers no dax holder"
+        switch event {
+        case .remove:
+            return "nothing: \(why), so no filesystem is told; no freeze, no signal, no shutdown until I/O fails"
+        case .failure where leafIsPmem:
+            return "the generic per-page kill only: \(why); mf_generic_kill_procs signals the tasks mapping that page, blind to reflink owners and metadata (no shutdown)"
+        case .failure:
+            return "nothing until the range is read: \(why); the reader gets EIO (XFS shuts down on a metadata I/O error)"
+        }
     }
 }
 

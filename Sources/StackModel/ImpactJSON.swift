@@ -58,6 +58,7 @@ public struct ImpactJSON {
         try object(depth: 1, [
             ("event", { try generic(impact.event, depth: 2) }),
             ("filesystems", { try array(impact.filesystems, depth: 2) { try filesystem($0, depth: 3) } }),
+            ("kernel_rules", { try generic(impact.kernelRules, depth: 2) }),
             ("layers", { try generic(impact.layers, depth: 2) }),
             ("leaf", { try string(impact.leaf, depth: 2) }),
             ("may_lose", { try array(impact.mayLose, depth: 2) { try possibleLoss($0, depth: 3) } }),
@@ -75,6 +76,7 @@ public struct ImpactJSON {
             ("device", { try string(fs.device, depth: depth + 1) }),
             ("files", { try files(fs.files, depth: depth + 1) }),
             ("hit", { try generic(fs.hit, depth: depth + 1) }),
+            ("kernel_alone", { try string(fs.kernelAlone, depth: depth + 1) }),
             ("metadata", { try generic(fs.metadata, depth: depth + 1) }),
             ("mountpoint", { try string(fs.mountpoint, depth: depth + 1) }),
             ("notes", { try generic(fs.notes, depth: depth + 1) }),

@@ -17,7 +17,13 @@ struct Simulate: ParsableCommand {
             mm/memory-failure.c): --event remove (pre-remove, the whole leaf) freezes, takes \
             every mapper, invalidates, shuts down and thaws, never shutting down for metadata \
             alone; --event failure shuts down on a metadata or log hit and signals the mappers \
-            of lost data. Ranges that redundancy saves only get a degraded notice. Default: \
+            of lost data. These are the rules of kernels 6.8 to 6.13; the rules follow the \
+            running kernel (a snapshot: the kernel it recorded; or --kernel): before 6.8 an \
+            unbind only shuts XFS down, 6.14+ also walks the realtime device. The text's \
+            `kernel rules:` line (JSON kernel_rules) says which applied, and each filesystem's \
+            `kernel alone:` line (kernel_alone) what the kernel does by itself: nothing through \
+            a dm or md layer on removal, only the per-page kill on a memory failure. Ranges \
+            that redundancy saves only get a degraded notice. Default: \
             failure with --range, else remove. A leaf no longer present is taken from the \
             holder registry. Dynamic targets need their metadata as for translate (--thin-dump \
             and the like), or their ranges are unknown and not judged; a live thin pool's is read \
@@ -46,6 +52,9 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("reverse-map"), help: ArgumentHelp("How file owners are found: auto (GETFSMAP where it names them, else a FIEMAP walk), getfsmap, or fiemap.", valueName: "HOW"))
     var reverseMap: ReverseMapStrategy = .auto
 
+    @Option(help: ArgumentHelp("Plan with the rules of this kernel release (MAJOR.MINOR...: before 6.8 an unbind only shuts XFS down; 6.8+ pre-remove; 6.14+ realtime rmap) instead of the running or recorded kernel's.", valueName: "VERSION"))
+    var kernel: String?
+
     @OptionGroup var dynamic: MappingOptions
 
     @OptionGroup var engine: EngineOptions
@@ -54,6 +63,7 @@ struct Simulate: ParsableCommand {
 
     func validate() throws {
         if let range { do { _ = try RangeParser.parse(range) } catch { throw ValidationError(error.description) } }
+        if let kernel, KernelRules.option(kernel) == nil { throw ValidationError("--kernel '\(kernel)' is not a kernel release (MAJOR.MINOR, as uname -r prints it)") }
         if event == .remove && range != nil { throw ValidationError("--event remove is the whole leaf; --range is for --event failure") }
     }
 
@@ -85,7 +95,8 @@ struct Simulate: ParsableCommand {
             if !json && Machine.isTerminal(2) {
                 options.progress = { n in walking.shown = true; var e = StandardError(); print("\rdmstack: walking: \(n) inodes", terminator: "", to: &e) }
             }
-            let run = ImpactRun(engine: machine, inventory: inventory, mappings: mappings, reverseMapOptions: options, time: time)
+            var run = ImpactRun(engine: machine, inventory: inventory, mappings: mappings, reverseMapOptions: options, time: time)
+            run.rules = kernel.flatMap(KernelRules.option)
             let (impact, spent) = try run.plan(leaf: device.displayName, range: sectors, event: kind)
             if walking.shown { print("\r\u{1b}[K", terminator: "", to: &stderr) }
             if timing {
@@ -119,6 +130,7 @@ struct Simulate: ParsableCommand {
     static func render(_ impact: Impact, line: @escaping (String) -> Void) {
         let lines = Lines(line)
         lines.append("simulate \(impact.event.rawValue) \(impact.leaf) \(impact.range)")
+        lines.append(impact.kernelRules.line)
         lines.append("layers:")
         for l in impact.layers {
             lines.append("  \(l.device): " + Self.some(l.ranges.map { "\($0.run) \($0.outcome.rawValue)" }))
@@ -155,6 +167,7 @@ struct Simulate: ParsableCommand {
             lines.append("  actions:")
             if fs.actions.isEmpty { lines.append("    none") }
             for a in fs.actions { lines.append("    \(a.action) \(a.target): \(a.reason)") }
+            if !fs.kernelAlone.isEmpty { lines.append("  kernel alone: \(fs.kernelAlone)") }
             for n in fs.notes { lines.append("  note: \(n)") }
         }
         for u in impact.mayLose {

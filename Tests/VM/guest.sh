@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs inside the test VM (see Tests/VM/run.sh): prepares dm and fsdax pmem, checks the
 # set-up, then runs the live test suite. Writes into OUT: setup.log (PASS/FAIL lines),
-# live.log (swift-testing's output), live.rc, and done when it finished.
+# live.log (swift-testing's output), live.rc, with BEHAVIOUR=1 behaviour.log and behaviour.rc
+# (the kernel-behaviour pass), and done when it finished.
+# Usage: guest.sh OUT ROOT [FILTER|-] [DMSTACK] [BEHAVIOUR] [ONLY]
 set -u
-out=$1 root=$2 filter=${3:-LiveTests} bin=${4:-$2/.build/debug/dmstack}
+out=$1 root=$2 filter=${3:-LiveTests} bin=${4:-$2/.build/debug/dmstack} behaviour=${5:-0} only=${6:-}
 {
     source "$root/Tests/VM/prepare.sh"
+    uname -r > "$out/kernel"
     # Set-up checks count as tests: the suite means nothing without them.
     check() { if eval "$2"; then echo "PASS setup: $1"; else echo "FAIL setup: $1"; fi; }
     check "device-mapper is present" '[ -e /dev/mapper/control ]'
@@ -29,7 +32,25 @@ else
     fi
     rm -rf "$DMSTACK_STATE_DIR"
     # One suite at a time: suites build and tear down devices the others capture.
-    cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "$filter" > "$out/live.log" 2>&1
-    echo $? > "$out/live.rc"
+    # FILTER `-`: no live suite, only the kernel-behaviour pass.
+    if [ "$filter" != - ]; then
+        cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "$filter" > "$out/live.log" 2>&1
+        echo $? > "$out/live.rc"
+    fi
+    # The kernel-behaviour pass (DMSTACK_VM_BEHAVIOUR=1, Tests/LiveTests/VMKernelBehaviourTests.swift),
+    # last of the boot: its unbinds leave DAX filesystems that cannot be unmounted safely. One
+    # test at a time, in this order: the memory failures and dmstack's own removal first,
+    # then the two hand unbinds (pmem1 through dm, pmem0 direct).
+    if [ "$behaviour" = 1 ]; then
+        : > "$out/behaviour.log"
+        # ONLY (names, comma-separated, in order; run.sh's DMSTACK_VM_BEHAVIOUR_TESTS) runs only some of them.
+        list=${only//,/ }
+        [ -n "$list" ] || list="aMemoryFailureOnADirectDaxPageSignalsTheToucher aMemoryFailureThroughDmLinearIsTheGenericPerPageKill
+            dmstackRemoveThroughDmLinearSignalsTheMappers anUnbindThroughDmLinearReachesNobody anUnbindUnderDirectXFSDoesWhatSimulateSaid"
+        for t in $list; do
+            (cd /tmp && DMSTACK_KERNEL_BEHAVIOUR=1 "$tests" --testing-library swift-testing --no-parallel --filter "VMKernelBehaviourTests/$t") >> "$out/behaviour.log" 2>&1
+            echo "$t $?" >> "$out/behaviour.rc"
+        done
+    fi
 fi
 touch "$out/done"

@@ -2,13 +2,26 @@
 # two emulated 512 MiB NVDIMMs through virtme-ng, the host's root shared read-only and OUT
 # writable, and runs COMMAND inside. KVM stays off unless DMSTACK_VM_KVM=1 (guests hang
 # under it on these machines); DMSTACK_VM_TIMEOUT bounds the run (seconds, default 3600; the whole suite takes ~27 min here).
+# The kernel is chosen, never "whatever sorts last": DMSTACK_VM_KERNEL is a /boot/vmlinuz-*
+# path or a Debian series (6.1, the default: bookworm's linux-image-amd64; 6.12: its
+# linux-image-6.12.*+deb12-amd64, which scripts/setup.sh test installs beside it), the
+# newest image of that series.
 # Usage: boot_vm WORKDIR OUT COMMAND; leaves the console in WORKDIR/console.log.
+
+# vm_kernel SERIES-OR-PATH: the vmlinuz to boot, or nothing when none is installed.
+vm_kernel() {
+    case $1 in
+        /*) [ -f "$1" ] && echo "$1" ;;
+        *) ls /boot/vmlinuz-"$1".[0-9]* 2>/dev/null | grep -E "/vmlinuz-$(echo "$1" | sed 's/\./\\./g')\.[0-9]+[-+.][^/]*-amd64\$" | sort -V | tail -1 ;;
+    esac
+}
+
 boot_vm() {
     local work=$1 out=$2 command=$3
     truncate -s 512M "$work/nv0" "$work/nv1"
-    local kernel
-    kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)
-    if [ -z "$kernel" ]; then echo "vm: no kernel in /boot (install linux-image-amd64)"; return 1; fi
+    local kernel want=${DMSTACK_VM_KERNEL:-6.1}
+    kernel=$(vm_kernel "$want")
+    if [ -z "$kernel" ]; then echo "vm: no kernel $want in /boot (scripts/setup.sh test installs 6.1 and 6.12)"; return 1; fi
     local accel=--disable-kvm
     [ "${DMSTACK_VM_KVM:-0}" = 1 ] && accel=
     local qemu="-machine pc,nvdimm=on" i
