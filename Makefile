@@ -6,7 +6,7 @@ BIN = .build/debug/dmstack
 STATIC = .build-static/release/dmstack
 
 .PHONY: all build setup setup-test demo test test-vm static bench docs examples clean \
-        install uninstall deb test-package soak
+        install uninstall deb test-package
 
 all: build
 
@@ -35,12 +35,6 @@ test-vm: setup-test
 	@$(SWIFT) build -q --build-tests
 	@$(MAKE) -s static
 	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh
-
-# The monitor's soak test with the long storm (issue 20): boots the VM for it alone.
-soak: setup-test
-	@$(SWIFT) build -q --build-tests
-	@$(MAKE) -s static
-	@DMSTACK_SOAK=long DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh VMMonitorSoakTests
 
 # The CLI as it would ship: release, Swift runtime linked in (the VM suite and `make bench`
 # run it: in the guest it starts 5x faster than the debug build).
