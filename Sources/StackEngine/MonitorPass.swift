@@ -30,7 +30,8 @@ public struct MonitorPass {
         let context = engine.holderContext(now: at)
         var events: [NotificationEvent] = []
         var refresh: Set<String> = []
-        var withGone: Inventory?
+        var recordedDevices: [BlockDevice]?
+        var states = try loadStates(db, at: at)
         for finding in inventory.monitorFindings(records: records, byId: context.byId) {
             // A finding whose impact cannot be computed still gives its event (without the
             // impact, said in the summary); it never stops the pass or the deliveries.
@@ -43,12 +44,13 @@ public struct MonitorPass {
                     let key = NotificationEvent.key(kind: .remove, leafIdentity: leaf.identity, range: SectorRange(start: 0, length: leaf.device.size),
                                                     occurrence: occurrence)
                     if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
-                    if withGone == nil {
-                        let recorded = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
-                        withGone = inventory.adding(recorded: recorded).inventory
+                    if recordedDevices == nil {
+                        recordedDevices = try usingRegistry { () throws(RegistryError) in try db.recordedDevices() }
                     }
+                    // By the leaf's recorded identity: a device that took its name is left out.
+                    let withGone = inventory.planningGone(leaf, recorded: recordedDevices!)
                     do {
-                        let impact = try ImpactRun(engine: engine, inventory: withGone!, mappings: mappings(withGone!, around: leaf.device.kernelName), time: time)
+                        let impact = try ImpactRun(engine: engine, inventory: withGone, mappings: mappings(withGone, around: leaf.device.kernelName), time: time)
                             .plan(leaf: leaf.device.kernelName, range: nil, event: .remove).impact
                         events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: occurrence, at: at, origin: "monitor", host: host))
                     } catch let e as EngineError {
@@ -58,12 +60,13 @@ public struct MonitorPass {
                     }
                 case .badRange(let device, let identity, let range):
                     // Known ranges come back every pass: skip them before reading any reverse map.
-                    let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: "badblocks")
+                    let occurrence = states.occurrence(identity: identity, aspect: SeenState.badRange(range), state: "bad", base: "badblocks")
+                    let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: occurrence)
                     if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
                     do {
                         let impact = try ImpactRun(engine: engine, inventory: inventory, mappings: mappings(inventory, around: device), time: time)
                             .plan(leaf: device, range: range, event: .failure).impact
-                        events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: "badblocks", at: at, origin: "monitor", host: host))
+                        events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: occurrence, at: at, origin: "monitor", host: host))
                     } catch let e as EngineError {
                         events.append(NotificationEvent(key: key, kind: .failure, severity: .critical, at: at, origin: "monitor", host: host,
                                                         leaf: device, range: "\(range.start)+\(range.length)",
@@ -71,7 +74,7 @@ public struct MonitorPass {
                     }
                 case .degraded(let device, let identity, let health, let members):
                     let summary = "\(device) lost redundancy (health \(health), members \(members.joined(separator: " "))): it keeps serving; replace the failed member"
-                    events.append(NotificationEvent(key: EventKey.make(["degraded", identity, health]), kind: .degraded, severity: .warning, at: at,
+                    events.append(NotificationEvent(key: states.degradedKey(identity: identity, health: health), kind: .degraded, severity: .warning, at: at,
                                                     origin: "monitor", host: host, leaf: device, range: "-", summary: summary, degraded: [device]))
                 }
             } catch let e as EngineError {
@@ -82,6 +85,8 @@ public struct MonitorPass {
             guard try usingRegistry({ () throws(RegistryError) in try dispatcher.record(e) }) else { continue }
             try recorded(e)
         }
+        // After the events: a pass killed before this line finds the same epochs again.
+        try saveStates(&states, inventory: inventory, byId: context.byId, in: db)
         if !refresh.isEmpty {
             _ = try HolderService(engine: engine, time: FixedTime(at)).refresh(refresh.sorted(), in: db, inventory: inventory)
         }

@@ -21,10 +21,10 @@ extension Inventory {
         var gone: [String: (layer: RecordedLayer, holders: [String])] = [:]
         var order: [String] = []
         for r in records {
-            // Gone means no device with its identity and none under its name with its number:
-            // an identity that only changed (a by-id link udev is still making) is not a removal.
-            for l in r.layers where l.isLeaf && l.state == .present && live[l.identity] == nil
-                && device(kernelName: l.device.kernelName)?.majorMinor != l.device.majorMinor {
+            // Gone means no device with its identity and none under its name with its number
+            // that may be it: an identity that only changed (a by-id link udev is still making)
+            // is not a removal, another loop file or namespace uuid in its place is.
+            for l in r.layers where l.isLeaf && l.state == .present && live[l.identity] == nil && !isStill(l, byId: byId) {
                 if gone[l.identity] == nil {
                     order.append(l.identity)
                     gone[l.identity] = (l, [])
@@ -51,6 +51,38 @@ extension Inventory {
             }
         }
         return out
+    }
+
+    /// Whether the live device under a recorded leaf's kernel name and number may still be
+    /// that leaf (its identity not known yet, a by-id link udev is still making): not when the
+    /// leaf was recorded by an identity read from the kernel itself (a dm uuid or name, a
+    /// namespace uuid, a loop file), which the device keeps while it exists: then another
+    /// device took the name and number (loop7 detached, or attached to another file).
+    func isStill(_ leaf: RecordedLayer, byId: [String: [String]]) -> Bool {
+        guard let d = device(kernelName: leaf.device.kernelName), d.majorMinor == leaf.device.majorMinor else { return false }
+        return !Self.kernelIdentityKinds.contains(leaf.identity.prefix { $0 != ":" })
+    }
+
+    /// The identity kinds (`identity(of:)`) read from the kernel, never from udev or a probe.
+    static let kernelIdentityKinds: Set<Substring> = ["dm-uuid", "dm-name", "ns-uuid", "loop"]
+
+    /// This machine without the live device that took `leaf`'s kernel name or number (and
+    /// without the links to it), then with the recorded devices added back: a gone leaf is
+    /// planned as the registry recorded it, by its identity, and never through the device that
+    /// took its name meanwhile.
+    public func planningGone(_ leaf: RecordedLayer, recorded: [BlockDevice]) -> Inventory {
+        let squatters = Set(devices.filter { $0.kernelName == leaf.device.kernelName || $0.majorMinor == leaf.device.majorMinor }.map(\.kernelName))
+        var s = snapshot
+        if !squatters.isEmpty {
+            s.devices.removeAll { squatters.contains($0.kernelName) }
+            for i in s.devices.indices {
+                s.devices[i].slaves.removeAll { squatters.contains($0) }
+                s.devices[i].holders.removeAll { squatters.contains($0) }
+            }
+        }
+        // The leaf's own record first: `adding` keeps the first under a name, and another
+        // holder may have recorded the device that took the name.
+        return (squatters.isEmpty ? self : Inventory(s)).adding(recorded: [leaf.device] + recorded).inventory
     }
 
     /// The health characters of a raid or mirror target with a failed or missing leg; nil when

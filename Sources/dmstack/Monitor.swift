@@ -1,6 +1,7 @@
 import ArgumentParser
 import StackEngine
 import StackModel
+import StackSystem
 
 /// `dmstack monitor`: reacts to removals, bad ranges and degraded devices by itself.
 struct Monitor: ParsableCommand {
@@ -16,7 +17,11 @@ struct Monitor: ParsableCommand {
             uevent (kernel netlink: no udevd needed), on every dm event (DM_DEV_ARM_POLL on \
             /dev/mapper/control), and every monitor.badblocks-interval of the configuration \
             (default 5 s; badblocks are polled). Keys make it idempotent: a range, a removal or \
-            a health state seen again (another pass, a restarted monitor) is not a new event. \
+            a health state seen again (another pass, a restarted monitor) is not a new event; the last state seen of each \
+            device's ranges and health is kept in the registry, so a range cleared and bad \
+            again, or a leg failing again after a repair, is a new one. A gone leaf is planned \
+            by its recorded identity, never through a device that took its kernel name. A \
+            flood of uevents coalesces (at most 64 kept a wakeup, the rest counted on stderr). \
             --once runs one pass and exits (for a timer or a test). Prints one line per new \
             event (with --json, the event as one JSON line, as docs/json/event.schema.json describes). contrib/dmstack-monitor.service \
             runs it under systemd.
@@ -57,11 +62,23 @@ struct Monitor: ParsableCommand {
                 } catch let e as EngineError {
                     print("dmstack: monitor: pass failed: \(e.message)", to: &stderr)
                 }
-                let wakeup = source.wait(timeout: config.badblocksInterval)
-                trigger = wakeup.block.isEmpty && !wakeup.deviceMapper ? "timer"
-                    : (wakeup.block.map { "\($0.action) \($0.name)" } + (wakeup.deviceMapper ? ["dm event"] : [])).joined(separator: ", ")
+                trigger = Self.trigger(source.wait(timeout: config.badblocksInterval), source: source)
             }
         }
+    }
+
+    /// What woke the monitor, for its event lines; a flood's coalesced uevents (kept to
+    /// `KernelEventSource.maxPending` a wakeup) and socket overruns are said on stderr with the
+    /// running totals.
+    static func trigger(_ wakeup: KernelEventSource.Wakeup, source: KernelEventSource) -> String {
+        if wakeup.coalesced > 0 || wakeup.overrun {
+            var stderr = StandardError()
+            print("dmstack: monitor: \(wakeup.block.count) uevents kept, \(wakeup.coalesced) coalesced\(wakeup.overrun ? ", kernel dropped some (socket full)" : "")"
+                  + " (totals: \(source.receivedTotal) received, \(source.coalescedTotal) coalesced, \(source.overruns) overruns)", to: &stderr)
+        }
+        if wakeup.block.isEmpty && !wakeup.deviceMapper { return wakeup.overrun ? "uevents dropped" : "timer" }
+        return (wakeup.block.map { "\($0.action) \($0.name)" } + (wakeup.deviceMapper ? ["dm event"] : [])
+                + (wakeup.coalesced > 0 ? ["\(wakeup.coalesced) more coalesced"] : [])).joined(separator: ", ")
     }
 
     /// One pass (`MonitorPass`), each new event printed as it is recorded; whether an event's

@@ -20,11 +20,30 @@ public final class KernelEventSource {
     }
 
     /// What one wait saw: the block uevents, and whether any dm device raised an event (the
-    /// event says only that some dm device changed, not which).
+    /// event says only that some dm device changed, not which). A flood coalesces: `block`
+    /// holds each (action, name) once and at most `maxPending` of them; the rest are counted
+    /// in `coalesced`. A pass compares the whole machine with the registry, so one pass after
+    /// a thousand uevents sees what a pass after each would have seen.
     public struct Wakeup: Sendable {
         public var block: [BlockEvent] = []
         public var deviceMapper = false
+        /// Uevents of this wakeup not kept in `block`: repeats, and those past the bound.
+        public var coalesced = 0
+        /// Whether the kernel dropped uevents because the socket's buffer was full (ENOBUFS):
+        /// nothing is known of them but that a pass is due.
+        public var overrun = false
     }
+
+    /// The most distinct block uevents one wakeup keeps.
+    public static let maxPending = 64
+    /// Uevents coalesced since this source was made, over all wakeups (for the monitor's log).
+    public private(set) var coalescedTotal = 0
+    /// Block uevents received since this source was made (kept or coalesced).
+    public private(set) var receivedTotal = 0
+    /// Socket overruns (ENOBUFS) since this source was made.
+    public private(set) var overruns = 0
+    /// One receive buffer for the life of the source: a flood allocates nothing per message.
+    var buffer = [UInt8](repeating: 0, count: 16384)
 
     public init() {
         uevent = clinux_uevent_socket()
@@ -57,22 +76,31 @@ public final class KernelEventSource {
     /// `settle` more seconds so that a burst (a stack coming down) is one wakeup.
     public func wait(timeout: Double, settle: Double = 0.2) -> Wakeup {
         var wakeup = Wakeup()
+        var kept: Set<BlockEvent> = []
         var deadline = Monotonic.seconds() + timeout
         var settled = false
-        while true {
+        waiting: while true {
             var fds: [pollfd] = []
             if uevent >= 0 { fds.append(pollfd(fd: uevent, events: Int16(POLLIN), revents: 0)) }
             if dmControl >= 0 { fds.append(pollfd(fd: dmControl, events: Int16(POLLIN), revents: 0)) }
             let left = deadline - Monotonic.seconds()
-            if left <= 0 { return wakeup }
+            if left <= 0 { break waiting }
             let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 3600) * 1000) + 1)
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { if n < 0 { usleep(100_000) }; if n == 0 { return wakeup }; continue }
+            if n <= 0 { if n < 0 { usleep(100_000) }; if n == 0 { break waiting }; continue }
             var relevant = false
             for f in fds where f.revents != 0 {
                 if f.fd == uevent {
-                    for e in drainUevents() where e.action == "remove" || e.action == "change" || e.action == "add" {
-                        wakeup.block.append(e)
+                    drainUevents { e in
+                        guard e.action == "remove" || e.action == "change" || e.action == "add" else { return }
+                        relevant = true
+                        if kept.count < Self.maxPending, kept.insert(e).inserted {
+                            wakeup.block.append(e)
+                        } else {
+                            wakeup.coalesced += 1
+                        }
+                    } overrun: {
+                        wakeup.overrun = true
                         relevant = true
                     }
                 } else {
@@ -87,15 +115,20 @@ public final class KernelEventSource {
                 deadline = Monotonic.seconds() + settle
             }
         }
+        coalescedTotal += wakeup.coalesced
+        receivedTotal += wakeup.block.count + wakeup.coalesced
+        if wakeup.overrun { overruns += 1 }
+        return wakeup
     }
 
-    /// Every pending uevent of the block subsystem. A message is `ACTION@DEVPATH` then
-    /// NUL-separated KEY=VALUE pairs (lib/kobject_uevent.c).
-    func drainUevents() -> [BlockEvent] {
-        var out: [BlockEvent] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
+    /// Every pending uevent of the block subsystem, each handed to `event` as it is read (none
+    /// kept here). A message is `ACTION@DEVPATH` then NUL-separated KEY=VALUE pairs
+    /// (lib/kobject_uevent.c). ENOBUFS (the kernel dropped messages: netlink_overrun in
+    /// net/netlink/af_netlink.c) calls `overrun` and reading goes on.
+    func drainUevents(_ event: (BlockEvent) -> Void, overrun: () -> Void) {
         while true {
             let n = recv(uevent, &buffer, buffer.count, 0)
+            if n < 0 && errno == ENOBUFS { overrun(); continue }
             if n <= 0 { break }
             var fields: [String: String] = [:]
             for part in buffer[0..<n].split(separator: 0) {
@@ -103,9 +136,8 @@ public final class KernelEventSource {
                 if let eq = text.firstIndex(of: "=") { fields[String(text[..<eq])] = String(text[text.index(after: eq)...]) }
             }
             if fields["SUBSYSTEM"] == "block", let action = fields["ACTION"], let name = fields["DEVNAME"] {
-                out.append(BlockEvent(action: action, name: name.hasPrefix("/dev/") ? String(name.dropFirst(5)) : name))
+                event(BlockEvent(action: action, name: name.hasPrefix("/dev/") ? String(name.dropFirst(5)) : name))
             }
         }
-        return out
     }
 }

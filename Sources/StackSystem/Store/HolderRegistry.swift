@@ -103,6 +103,17 @@ public final class HolderRegistry {
         ) STRICT;
         CREATE INDEX attempts_by_delivery ON attempts(event, sink, id);
         """,
+        // 3: what the monitor last saw of each device's ranges and health (DeviceStates.swift).
+        """
+        CREATE TABLE device_states (
+            identity TEXT NOT NULL,
+            aspect TEXT NOT NULL,
+            state TEXT NOT NULL,
+            epoch INTEGER NOT NULL CHECK (epoch >= 1),
+            changed_at TEXT NOT NULL,
+            PRIMARY KEY (identity, aspect)
+        ) STRICT;
+        """,
     ]
     public static var schemaVersion: Int { migrations.count }
 
