@@ -183,11 +183,18 @@ public struct SpecMap {
     /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds.
     public mutating func duration(_ key: String) throws(SpecError) -> Double? {
         guard let s = try string(key) else { return nil }
-        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where s.hasSuffix(suffix) {
+        if let v = Self.seconds(s) { return v }
+        throw fail(key, "expected a duration like 500ms, 10s, 5m, 1h or 30d, got '\(s)'")
+    }
+
+    /// `s` as a duration in seconds (`ms`, `s`, `m`, `h`, `d` after unsigned digits); nil if
+    /// it is not one. The configuration's durations and `events prune --older-than` share it.
+    public static func seconds(_ s: String) -> Double? {
+        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)] where s.hasSuffix(suffix) {
             let digits = s.dropLast(suffix.count)
-            if isUnsigned(digits), let v = Double(digits) { return v * scale }
+            if !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let v = Double(digits) { return v * scale }
         }
-        throw fail(key, "expected a duration like 500ms, 10s, 5m or 1h, got '\(s)'")
+        return nil
     }
 
     /// Refuses any key nobody read, naming the keys that are allowed.

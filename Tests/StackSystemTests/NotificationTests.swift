@@ -70,7 +70,7 @@ struct NotificationTests {
     @Test(arguments: [
         ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (\(Sinks.all.map { $0.type }.joined(separator: ", ")))"),
         ("sinks:\n  - type: exec\n", "config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list"),
-        ("sinks:\n  - type: exec\n    argv: [x]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m or 1h, got '10'"),
+        ("sinks:\n  - type: exec\n    argv: [x]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m, 1h or 30d, got '10'"),
         ("sinks:\n  - {type: jsonl, name: a}\n  - {type: journal, name: a}\n", "config.yaml:3: sinks[1].name: sink name 'a' is used twice"),
         ("sinks:\n  - type: alertmanager\n    url: am:9093\n", "config.yaml:3: sinks[0].url: expected an http:// or https:// URL, got 'am:9093'"),
         ("sinks:\n  - type: alertmanager\n    url: http://a\n    labels: {bad-name: x}\n", "config.yaml:4: sinks[0].labels.bad-name: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
