@@ -9,7 +9,7 @@ level=${1:-build}
 
 build_packages=(pkg-config libdevmapper-dev libblkid-dev libyaml-dev libsqlite3-dev libcurl4-openssl-dev)
 test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools mdadm cryptsetup-bin
-               qemu-system-x86 linux-image-amd64 busybox-static python3-pip groff-base)
+               qemu-system-x86 linux-image-amd64 busybox-static python3-pip groff-base prometheus prometheus-node-exporter)
 
 bench_packages=(gnuplot-nox time)
 # dpkg-shlibdeps and dpkg-gencontrol, RUNPATH removal, lintian; a clean bookworm root.

@@ -131,7 +131,7 @@ struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
             abstract: "Delete the delivered events older than a duration from the outbox.",
-            discussion: "Only events whose every delivery was delivered go (with their deliveries and attempts); pending or failed ones stay. The damage ledger keeps its entries. events: {retention: DURATION} in the configuration makes each monitor pass prune the same way. Prints how many were deleted."
+            discussion: "Only events whose every delivery was delivered go (with their deliveries and attempts); pending or failed ones stay, and so do those whose damage is not resolved yet. The damage ledger keeps its entries. events: {retention: DURATION} in the configuration makes each monitor pass prune the same way. Prints how many were deleted."
         )
         @Option(help: ArgumentHelp("Age, like 12h, 7d, 90m.", valueName: "DURATION")) var olderThan: String
         @OptionGroup var registry: RegistryOptions

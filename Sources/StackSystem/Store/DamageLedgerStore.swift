@@ -270,11 +270,12 @@ extension HolderRegistry {
 
     /// Deletes the events created before `before` (ISO 8601 UTC, as the outbox writes them)
     /// whose every delivery was delivered, with their deliveries and attempts; an event still
-    /// pending or failed anywhere is kept. How many were deleted.
+    /// pending or failed anywhere is kept, and so is one whose damage is not resolved yet (its
+    /// resolution is made from it). How many were deleted.
     public func pruneDelivered(before: String) throws(RegistryError) -> Int {
         try using {
             try db.writeTransaction {
-                let doomed = "SELECT key FROM events WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = events.key AND d.state != 'delivered')"
+                let doomed = "SELECT key FROM events WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = events.key AND d.state != 'delivered') AND key NOT IN (SELECT event FROM damage_events WHERE resolved_at IS NULL)"
                 try db.query("DELETE FROM attempts WHERE event IN (\(doomed))", [.text(before)])
                 try db.query("DELETE FROM events WHERE key IN (\(doomed))", [.text(before)])
                 return db.changes
