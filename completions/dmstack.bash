@@ -173,13 +173,13 @@ _dmstack() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    tree|show|capture|translate|simulate|apply|teardown|list|holders|remove|monitor|events|version|help)
+    tree|show|capture|translate|simulate|apply|teardown|list|holders|remove|monitor|events|damage|metrics|version|help)
         # Offer subcommand argument completions
         "_dmstack_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders remove monitor events version help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'tree show capture translate simulate apply teardown list holders remove monitor events damage metrics version help' -- "${cur}"))
         ;;
     esac
 }
@@ -536,11 +536,14 @@ _dmstack_monitor() {
     repeating_flags=()
     non_repeating_flags=(--once -J --json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--config --state-dir)
+    non_repeating_options=(--metrics-file --config --state-dir)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
+    '--metrics-file')
+        return
+        ;;
     '--config')
         return
         ;;
@@ -562,13 +565,13 @@ _dmstack_events() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    list|retry|test)
+    list|retry|test|prune)
         # Offer subcommand argument completions
         "_dmstack_events_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'list retry test' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'list retry test prune' -- "${cur}"))
         ;;
     esac
 }
@@ -627,6 +630,101 @@ _dmstack_events_test() {
     '--config')
         return
         ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_events_prune() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--older-than --state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--older-than')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_damage() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __dmstack_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    list|clear)
+        # Offer subcommand argument completions
+        "_dmstack_damage_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'list clear' -- "${cur}"))
+        ;;
+    esac
+}
+
+_dmstack_damage_list() {
+    repeating_flags=()
+    non_repeating_flags=(--all --check -J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--config --state-dir -o --output)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    '-o'|'--output')
+        return
+        ;;
+    esac
+}
+
+_dmstack_damage_clear() {
+    repeating_flags=()
+    non_repeating_flags=(--all --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--config --state-dir)
+    __dmstack_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--config')
+        return
+        ;;
+    '--state-dir')
+        return
+        ;;
+    esac
+}
+
+_dmstack_metrics() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir)
+    __dmstack_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
     '--state-dir')
         return
         ;;

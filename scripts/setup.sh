@@ -13,7 +13,7 @@ build_packages=(pkg-config libdevmapper-dev libblkid-dev libyaml-dev libsqlite3-
 # MF_MEM_PRE_REMOVE; gcc builds the kernel-behaviour suite's SIGBUS probe (Tests/VM/sigbus-probe.c).
 test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools mdadm cryptsetup-bin
                qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 busybox-static python3-pip groff-base
-               gcc libc6-dev)
+               gcc libc6-dev prometheus prometheus-node-exporter)
 
 bench_packages=(gnuplot-nox time)
 # dpkg-shlibdeps and dpkg-gencontrol, RUNPATH removal, lintian; a clean bookworm root.

@@ -160,3 +160,25 @@ int clinux_http_post_json(const char *url, const void *body, size_t length, long
     curl_api.easy_cleanup(c);
     return rc == CURLE_OK ? 0 : -1;
 }
+
+int clinux_name_to_handle(const char *path, int *type, unsigned char *bytes, unsigned *length, unsigned size, int *mount_id) {
+    unsigned char buffer[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    struct file_handle *h = (struct file_handle *)buffer;
+    h->handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(AT_FDCWD, path, h, mount_id, 0) != 0) return -1;
+    if (h->handle_bytes > size) { errno = EOVERFLOW; return -1; }
+    memcpy(bytes, h->f_handle, h->handle_bytes);
+    *length = h->handle_bytes;
+    *type = h->handle_type;
+    return 0;
+}
+
+int clinux_open_by_handle(int mount_fd, int type, const unsigned char *bytes, unsigned length, int flags) {
+    unsigned char buffer[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    struct file_handle *h = (struct file_handle *)buffer;
+    if (length > MAX_HANDLE_SZ) { errno = EINVAL; return -1; }
+    h->handle_bytes = length;
+    h->handle_type = type;
+    memcpy(h->f_handle, bytes, length);
+    return open_by_handle_at(mount_fd, h, flags);
+}

@@ -29,10 +29,13 @@ public struct MonitorPass {
         let at = time.now()
         let context = engine.holderContext(now: at)
         var events: [NotificationEvent] = []
+        // The ledger's side of each event: its impact and the condition it stands for.
+        var ledgerSide: [String: (impact: Impact?, condition: String)] = [:]
+        let findings = inventory.monitorFindings(records: records, byId: context.byId)
         var refresh: Set<String> = []
         var recordedDevices: [BlockDevice]?
         var states = try loadStates(db, at: at)
-        for finding in inventory.monitorFindings(records: records, byId: context.byId) {
+        for finding in findings {
             // A finding whose impact cannot be computed still gives its event (without the
             // impact, said in the summary); it never stops the pass or the deliveries.
             do {
@@ -53,13 +56,17 @@ public struct MonitorPass {
                         let impact = try ImpactRun(engine: engine, inventory: withGone, mappings: mappings(withGone, around: leaf.device.kernelName), time: time)
                             .plan(leaf: leaf.device.kernelName, range: nil, event: .remove).impact
                         events.append(NotificationEvent(impact: impact, leafIdentity: leaf.identity, occurrence: occurrence, at: at, origin: "monitor", host: host))
+                        ledgerSide[events[events.count - 1].key] = (impact, DamageLedger.goneCondition(identity: leaf.identity))
                     } catch let e as EngineError {
+                        ledgerSide[key] = (nil, DamageLedger.goneCondition(identity: leaf.identity))
                         events.append(NotificationEvent(key: key, kind: .remove, severity: .critical, at: at, origin: "monitor", host: host,
                                                         leaf: leaf.device.kernelName, range: "0+\(leaf.device.size)",
                                                         summary: "\(leaf.device.kernelName) is gone (holders \(holders.joined(separator: ", "))); impact not computed: \(e.message)"))
                     }
                 case .badRange(let device, let identity, let range):
                     // Known ranges come back every pass: skip them before reading any reverse map.
+                    // A range that comes back after it was seen clear is a new occurrence (its
+                    // epoch in device_states), so a new event and a new alert.
                     let occurrence = states.occurrence(identity: identity, aspect: SeenState.badRange(range), state: "bad", base: "badblocks")
                     let key = NotificationEvent.key(kind: .failure, leafIdentity: identity, range: range, occurrence: occurrence)
                     if try usingRegistry({ () throws(RegistryError) in try db.hasEvent(key) }) { continue }
@@ -67,14 +74,18 @@ public struct MonitorPass {
                         let impact = try ImpactRun(engine: engine, inventory: inventory, mappings: mappings(inventory, around: device), time: time)
                             .plan(leaf: device, range: range, event: .failure).impact
                         events.append(NotificationEvent(impact: impact, leafIdentity: identity, occurrence: occurrence, at: at, origin: "monitor", host: host))
+                        ledgerSide[key] = (impact, DamageLedger.badRangeCondition(identity: identity, range: range))
                     } catch let e as EngineError {
+                        ledgerSide[key] = (nil, DamageLedger.badRangeCondition(identity: identity, range: range))
                         events.append(NotificationEvent(key: key, kind: .failure, severity: .critical, at: at, origin: "monitor", host: host,
                                                         leaf: device, range: "\(range.start)+\(range.length)",
                                                         summary: "bad range \(range) on \(device); impact not computed: \(e.message)"))
                     }
                 case .degraded(let device, let identity, let health, let members):
                     let summary = "\(device) lost redundancy (health \(health), members \(members.joined(separator: " "))): it keeps serving; replace the failed member"
-                    events.append(NotificationEvent(key: states.degradedKey(identity: identity, health: health), kind: .degraded, severity: .warning, at: at,
+                    let key = states.degradedKey(identity: identity, health: health)
+                    ledgerSide[key] = (nil, DamageLedger.degradedCondition(identity: identity))
+                    events.append(NotificationEvent(key: key, kind: .degraded, severity: .warning, at: at,
                                                     origin: "monitor", host: host, leaf: device, range: "-", summary: summary, degraded: [device]))
                 }
             } catch let e as EngineError {
@@ -83,10 +94,12 @@ public struct MonitorPass {
         }
         for e in events {
             guard try usingRegistry({ () throws(RegistryError) in try dispatcher.record(e) }) else { continue }
+            if let side = ledgerSide[e.key] { recordDamage(e, impact: side.impact, condition: side.condition, inventory: inventory, note: note) }
             try recorded(e)
         }
         // After the events: a pass killed before this line finds the same epochs again.
         try saveStates(&states, inventory: inventory, byId: context.byId, in: db)
+        try checkDamage(findings: findings, live: Set(inventory.devicesByIdentity(byId: context.byId).keys), note: note, recorded: recorded)
         if !refresh.isEmpty {
             _ = try HolderService(engine: engine, time: FixedTime(at)).refresh(refresh.sorted(), in: db, inventory: inventory)
         }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import StackModel
 import StackSystem
 
@@ -25,4 +26,10 @@ public struct Notifications {
 
     /// An event as one JSON line, as the sinks get it.
     public static func payload(_ event: NotificationEvent) throws -> String { try Dispatcher.payload(event) }
+
+    /// Deletes the delivered events recorded more than `seconds` ago; how many.
+    public static func prune(_ registry: HolderRegistry, olderThan seconds: Double, now: Date = Date()) throws(EngineError) -> Int {
+        let before = now.addingTimeInterval(-seconds).formatted(.iso8601)
+        return try usingRegistry { () throws(RegistryError) in try registry.pruneDelivered(before: before) }
+    }
 }

@@ -81,6 +81,11 @@ public struct Removal: Sendable {
         engine.runRemoval(planned.plan, detach: planned.detach, kill: kill, unmountWait: unmountWait, tokens: tokens, dispatch: {
             do {
                 guard try notifications.record(event) else { return "already recorded (a monitor saw it first)" }
+                // The damage ledger keeps what the removal lost until it is gone (best effort:
+                // the event is in the outbox either way).
+                let identity = planned.inventory.identity(of: planned.device, byId: engine.holderContext(now: event.at).byId[planned.device.kernelName] ?? [])
+                _ = try? DamageLedger(registry: notifications.dispatcher.registry, time: time)
+                    .record(event, impact: planned.impact, inventory: planned.inventory, condition: DamageLedger.goneCondition(identity: identity))
                 let r = try notifications.deliver(only: event.key)
                 return "\(r.delivered.count) delivered" + (r.failed.isEmpty ? "" : ", \(r.failed.count) failed (kept in the outbox: \(r.failed.map { "\($0.sink): \($0.detail)" }.joined(separator: "; ")))")
             } catch {

@@ -51,6 +51,11 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
     /// What dmstack could not learn (`Impact.unknownLines`: each with its reason code in
     /// brackets); absent when the answer is whole (and in events recorded before it was kept).
     public var unknown: [String]?
+    /// Set on the event that says another is over (its damage cleared, the raid healthy
+    /// again, the leaf back): the key of that event. Absent on every other event.
+    public var resolves: String?
+    /// With `resolves`: when the event it ends was recorded (an alert's startsAt).
+    public var startedAt: String?
 
     public static let fileLimit = 100
 

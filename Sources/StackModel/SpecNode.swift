@@ -174,8 +174,8 @@ public struct SpecMap {
     }
 
     /// A duration that must be more than zero (a timeout of 0 would mean none to libcurl).
-    public mutating func positiveDuration(_ key: String) throws(SpecError) -> Double? {
-        guard let v = try duration(key) else { return nil }
+    public mutating func positiveDuration(_ key: String, max: Double = maxDuration) throws(SpecError) -> Double? {
+        guard let v = try duration(key, max: max) else { return nil }
         guard v > 0 else { throw fail(key, "must be more than 0") }
         return v
     }
@@ -187,16 +187,23 @@ public struct SpecMap {
 
     /// A duration with a unit: `ms`, `s`, `m`, `h` (`500ms`, `10s`, `1h`), in seconds, at
     /// most `maxDuration`.
-    public mutating func duration(_ key: String) throws(SpecError) -> Double? {
+    public mutating func duration(_ key: String, max: Double = maxDuration) throws(SpecError) -> Double? {
         guard let s = try string(key) else { return nil }
-        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where s.hasSuffix(suffix) {
-            let digits = s.dropLast(suffix.count)
-            if isUnsigned(digits), let v = Double(digits) {
-                guard v * scale <= Self.maxDuration else { throw fail(key, "'\(s)' is longer than the 30 days (720h) allowed") }
-                return v * scale
-            }
+        guard let v = Self.seconds(s) else { throw fail(key, "expected a duration like 500ms, 10s, 5m, 1h or 30d, got '\(s)'") }
+        guard v <= max else {
+            throw fail(key, max == Self.maxDuration ? "'\(s)' is longer than the 30 days (720h) allowed" : "'\(s)' is longer than the \(Int(max / 86_400)) days allowed")
         }
-        throw fail(key, "expected a duration like 500ms, 10s, 5m or 1h, got '\(s)'")
+        return v
+    }
+
+    /// `s` as a duration in seconds (`ms`, `s`, `m`, `h`, `d` after unsigned digits); nil if
+    /// it is not one. The configuration's durations and `events prune --older-than` share it.
+    public static func seconds(_ s: String) -> Double? {
+        for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)] where s.hasSuffix(suffix) {
+            let digits = s.dropLast(suffix.count)
+            if isUnsigned(digits), let v = Double(digits) { return v * scale }
+        }
+        return nil
     }
 
     /// Refuses any key nobody read, naming the keys that are allowed.

@@ -20,7 +20,7 @@ struct Dmstack: ParsableCommand {
         // Every command names itself (commandName): else ArgumentParser derives each name
         // with String(describing:), a scan of every protocol conformance in the binary for
         // each command at every start (a quarter of `dmstack version`'s CPU time).
-        subcommands: [Tree.self, Show.self, Capture.self, Translate.self, Simulate.self, Apply.self, Teardown.self, List.self, Holders.self, Remove.self, Monitor.self, Events.self, Version.self]
+        subcommands: [Tree.self, Show.self, Capture.self, Translate.self, Simulate.self, Apply.self, Teardown.self, List.self, Holders.self, Remove.self, Monitor.self, Events.self, Damage.self, Metrics.self, Version.self]
     )
 
     /// ArgumentParser's `main`, with its errors told the dmstack way (`MainFailure`).

@@ -19,7 +19,7 @@ struct Events: ParsableCommand {
             idempotency key (key, DMSTACK_EVENT_KEY, the dmstack_key label) for the receiver to \
             drop a repeat.
             """,
-        subcommands: [ListEvents.self, Retry.self, Test.self]
+        subcommands: [ListEvents.self, Retry.self, Test.self, Prune.self]
     )
 
     struct ListEvents: ParsableCommand, ColumnReport {
@@ -123,6 +123,28 @@ struct Events: ParsableCommand {
                 print(event.key)
                 let report = try notifications.deliver(only: event.key)
                 return report.say()
+            }
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prune",
+            abstract: "Delete the delivered events older than a duration from the outbox.",
+            discussion: "Only events whose every delivery was delivered go (with their deliveries and attempts); pending or failed ones stay, and so do those whose damage is not resolved yet. The damage ledger keeps its entries. events: {retention: DURATION} in the configuration makes each monitor pass prune the same way. Prints how many were deleted."
+        )
+        @Option(help: ArgumentHelp("Age, like 12h, 7d, 90m.", valueName: "DURATION")) var olderThan: String
+        @OptionGroup var registry: RegistryOptions
+
+        func validate() throws {
+            guard SpecMap.seconds(olderThan) != nil else { throw ValidationError("--older-than: expected a duration like 90m, 12h or 7d, got '\(olderThan)'") }
+        }
+
+        func run() throws {
+            try reportingFailures {
+                guard let db = try registry.store.openExisting(readOnly: false) else { print("0 pruned"); return }
+                let n = try Notifications.prune(db, olderThan: SpecMap.seconds(olderThan) ?? 0)
+                print("\(n) pruned")
             }
         }
     }

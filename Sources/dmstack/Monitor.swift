@@ -23,7 +23,12 @@ struct Monitor: ParsableCommand {
             by its recorded identity, never through a device that took its kernel name. A \
             flood of uevents coalesces (at most 64 kept a wakeup, the rest counted on stderr). \
             --once runs one pass and exits (for a timer or a test). Prints one line per new \
-            event (with --json, the event as one JSON line, as docs/json/event.schema.json describes). contrib/dmstack-monitor.service \
+            event (with --json, the event as one JSON line, as docs/json/event.schema.json describes). \
+            Each pass also checks the damage ledger (see damage) and records a resolution \
+            event for each event whose damage is gone; --metrics-file writes dmstack metrics \
+            after each pass; events: {retention: DURATION} prunes delivered events older. Test hook: \
+            DMSTACK_BADBLOCKS=NAME:START+LENGTH,... (sectors) adds those ranges to the devices' \
+            badblocks lists, for devices that keep none (loop). contrib/dmstack-monitor.service \
             runs it under systemd.
             """
     )
@@ -33,6 +38,9 @@ struct Monitor: ParsableCommand {
 
     @Flag(name: [.customShort("J"), .long], help: "Print each new event as one line of JSON.")
     var json = false
+
+    @Option(help: ArgumentHelp("After each pass, write `dmstack metrics` to this file (atomically; for node_exporter's textfile collector the name must end in .prom).", valueName: "PATH"))
+    var metricsFile: String?
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var registry: RegistryOptions
@@ -98,6 +106,18 @@ struct Monitor: ParsableCommand {
             Machine.flushOutput()  // a line per event as it happens, also into a pipe or a file
         }
         for f in report.failed { print("dmstack: monitor: event \(f.event) to \(f.sink) not delivered: \(f.detail)", to: &stderr) }
+        let db = monitor.dispatcher.registry
+        if let retention = monitor.dispatcher.config.retention {
+            do { _ = try Notifications.prune(db, olderThan: retention) } catch {
+                print("dmstack: monitor: delivered events not pruned: \(error.message)", to: &stderr)
+            }
+        }
+        if let metricsFile {
+            // A metrics file that cannot be written is said; the monitor goes on.
+            do { try StackEngine.Metrics(engine: monitor.engine, registry: db, time: monitor.time).write(to: metricsFile) } catch let e as EngineError {
+                print("dmstack: monitor: \(e.message)", to: &stderr)
+            }
+        }
         return incomplete
     }
 }

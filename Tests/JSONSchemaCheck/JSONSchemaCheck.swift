@@ -15,7 +15,7 @@ public enum JSONSchemaCheck {
     public static let schemaByTopLevelKey: [String: String] = [
         "tree": "tree", "device": "show", "translations": "translate", "impact": "simulate",
         "apply": "apply", "teardown": "teardown", "volumes": "list", "holder": "holder",
-        "holders": "holders", "refresh": "holders-refresh", "remove": "remove", "events": "events",
+        "holders": "holders", "refresh": "holders-refresh", "remove": "remove", "events": "events", "damage": "damage",
     ]
 
     static let keywords: Set<String> = [

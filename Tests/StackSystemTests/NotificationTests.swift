@@ -70,12 +70,15 @@ struct NotificationTests {
     @Test(arguments: [
         ("sinks:\n  - type: pager\n", "config.yaml:2: sinks[0].type: unknown sink type 'pager' (\(Sinks.all.map { $0.type }.joined(separator: ", ")))"),
         ("sinks:\n  - type: exec\n", "config.yaml:2: sinks[0].argv: missing (required): the program and its arguments, as a list"),
-        ("sinks:\n  - type: exec\n    argv: [/bin/true]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m or 1h, got '10'"),
+        ("sinks:\n  - type: exec\n    argv: [/bin/true]\n    timeout: 10\n", "config.yaml:4: sinks[0].timeout: expected a duration like 500ms, 10s, 5m, 1h or 30d, got '10'"),
         ("sinks:\n  - {type: jsonl, name: a}\n  - {type: journal, name: a}\n", "config.yaml:3: sinks[1].name: sink name 'a' is used twice"),
         ("sinks:\n  - type: alertmanager\n    url: am:9093\n", "config.yaml:3: sinks[0].url: expected an http:// or https:// URL, got 'am:9093'"),
         ("sinks:\n  - type: alertmanager\n    url: http://a\n    labels: {bad-name: x}\n", "config.yaml:4: sinks[0].labels.bad-name: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
         ("sinks:\n  - type: syslog\n    bogus: 1\n", "config.yaml:3: sinks[0].bogus: unknown key (allowed here: facility, name, socket, type)"),
-        ("retries: {}\n", "config.yaml:1: retries: unknown key (allowed here: monitor, retry, sinks)"),
+        ("retries: {}\n", "config.yaml:1: retries: unknown key (allowed here: events, monitor, retry, sinks)"),
+        // The outbox's retention (issue 21 point 5): checked at load.
+        ("events: {retention: 2h}\n", "config.yaml:1: events.retention: is shorter than a day (7200 s): delivered events would be pruned before anyone read them"),
+        ("events: {keep: 30d}\n", "config.yaml:1: events.keep: unknown key (allowed here: retention)"),
         // Caught at load, not at the first delivery (issue 18 point 10).
         ("sinks:\n  - type: exec\n    argv: /bin/sh -c id\n", "config.yaml:3: sinks[0].argv: expected a list (argv: [/path/to/program, arg, ...]), found one value"),
         ("sinks:\n  - type: exec\n    argv: {program: /bin/true}\n", "config.yaml:3: sinks[0].argv: expected a list (argv: [/path/to/program, arg, ...]), found a mapping"),
@@ -91,6 +94,11 @@ struct NotificationTests {
     func badConfigurationIsOneLineNamingTheKey(yaml: String, message: String) throws {
         #expect(throws: SpecError.self) { try decode(yaml) }
         do { _ = try decode(yaml) } catch { #expect("\(error)" == message) }
+    }
+
+    @Test func retentionIsReadInDays() throws {
+        #expect(try decode("events: {retention: 30d}\n").retention == 30 * 86400)
+        #expect(try decode("sinks:\n  - type: journal\n").retention == nil)
     }
 
     @Test func theShippedExampleConfigurationIsValid() throws {

@@ -12,7 +12,7 @@ struct JSONDocsTests {
         "tree": "tree", "show": "show", "translate": "translate", "simulate": "simulate",
         "apply": "apply", "teardown": "teardown", "list": "list", "remove": "remove",
         "holders register": "holder", "holders show": "holder", "holders list": "holders",
-        "holders refresh": "holders-refresh", "monitor": "event", "events list": "events",
+        "holders refresh": "holders-refresh", "monitor": "event", "events list": "events", "damage list": "damage",
     ]
     /// capture writes a snapshot, with or without -o.
     static let allSchemas = Set(schemaOfCommand.values).union(["snapshot"])

@@ -56,4 +56,12 @@ int clinux_dm_arm_poll(int control);
 /// status, or -1 with a one-line error; the reply's first bytes go to `reply`.
 int clinux_http_post_json(const char *url, const void *body, size_t length, long timeout_ms, long *status,
                           char *error, size_t error_size, char *reply, size_t reply_size);
+/// name_to_handle_at(2) of `path` (not following a last link): the file handle's type and up
+/// to `size` bytes of it in `bytes` (its length in `*length`), the mount's id in `*mount_id`;
+/// -1 with errno. The handle names the inode and its generation (fs/exportfs), so it goes
+/// stale when the file is deleted, even if the inode number is reused.
+int clinux_name_to_handle(const char *path, int *type, unsigned char *bytes, unsigned *length, unsigned size, int *mount_id);
+/// open_by_handle_at(2) with the handle `clinux_name_to_handle` gave, relative to any open
+/// file of its filesystem (`mount_fd`); -1 with errno (ESTALE: the file is gone).
+int clinux_open_by_handle(int mount_fd, int type, const unsigned char *bytes, unsigned length, int flags);
 #endif

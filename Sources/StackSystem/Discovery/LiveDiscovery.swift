@@ -81,7 +81,7 @@ public struct LiveDiscovery: Sendable {
             d.logicalBlockSize = UInt32(sysfs.readNumber("\(base)/queue/logical_block_size") ?? 512)
         }
         if !name.hasPrefix("dm-") {
-            d.badblocks = SystemParsers.badblocks(sysfs.read("\(base)/badblocks") ?? "")
+            d.badblocks = SystemParsers.badblocks(sysfs.read("\(base)/badblocks") ?? "") + InjectedBadblocks.shared.ranges(of: name)
             d.layer = LayerReaders.layer(name: name, base: base, sysfs: sysfs)
         }
         if name.hasPrefix("loop") { d.loopBackingFile = sysfs.read("\(base)/loop/backing_file") }
@@ -127,4 +127,26 @@ public struct LiveDiscovery: Sendable {
         }
         return PmemInventory(regions: regions, namespaces: namespaces)
     }
+}
+
+/// A test hook, documented in the man page (monitor): `DMSTACK_BADBLOCKS=NAME:START+LENGTH,...`
+/// (sectors) adds bad ranges to those devices' badblocks lists as discovery reads them, for
+/// machines whose devices keep none (loop devices: the host tests of the damage ledger).
+public struct InjectedBadblocks: Sendable {
+    public static let shared = InjectedBadblocks(getenv("DMSTACK_BADBLOCKS").map { String(cString: $0) } ?? "")
+    let byName: [String: [SectorRange]]
+
+    init(_ spec: String) {
+        var out: [String: [SectorRange]] = [:]
+        for item in spec.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            guard parts.count == 2 else { continue }
+            let r = parts[1].split(separator: "+")
+            guard r.count == 2, let start = UInt64(r[0]), let length = UInt64(r[1]), length > 0 else { continue }
+            out[String(parts[0]), default: []].append(SectorRange(start: start, length: length))
+        }
+        byName = out
+    }
+
+    public func ranges(of name: String) -> [SectorRange] { byName[name] ?? [] }
 }

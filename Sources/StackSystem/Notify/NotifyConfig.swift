@@ -35,6 +35,9 @@ public struct NotifyConfig: Sendable, Hashable {
     public var retry = RetryPolicy()
     /// Seconds between two reads of every pmem badblocks list.
     public var badblocksInterval: Double = 5
+    /// `events: {retention: 30d}`: how long a delivered event stays in the outbox; a monitor
+    /// pass prunes the delivered ones older (nil: kept until `dmstack events prune`).
+    public var retention: Double?
 
     public init(sinks: [SinkConfig], retry: RetryPolicy = RetryPolicy(), badblocksInterval: Double = 5) {
         self.sinks = sinks
@@ -80,6 +83,16 @@ public struct NotifyConfig: Sendable, Hashable {
                 let maximum = try r.string("max") ?? "\(Int(config.retry.maximum))s (the default)"
                 throw r.fail(r.node("initial") != nil ? "initial" : "max",
                              "the first delay (initial: \(initial)) is longer than the longest (max: \(maximum))")
+            }
+        }
+        if let node = top.node("events") {
+            var r = try SpecMap(node, file: file, path: "events")
+            // Kept for years if asked (ten at most: a retention is a date, not a timer).
+            config.retention = try r.positiveDuration("retention", max: 3_650 * 86_400)
+            try r.finish()
+            // Shorter than a day would prune what a person has not looked at yet.
+            if let v = config.retention, v < 86400 {
+                throw r.fail("retention", "is shorter than a day (\(Int(v)) s): delivered events would be pruned before anyone read them")
             }
         }
         if let node = top.node("monitor") {

@@ -61,37 +61,18 @@ struct FiemapWalkSource: ReverseMapSource {
             guard let sorted else { return true }
             return !ByteRange.overlapping(sorted, start, start + length).isEmpty
         }
-        let count: UInt32 = 256
-        let size = clinux_fiemap_size(count)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { raw.deallocate() }
-        let map = raw.bindMemory(to: fiemap.self, capacity: 1)
-        let extents = (raw + MemoryLayout<fiemap>.size).bindMemory(to: fiemap_extent.self, capacity: Int(count))
-        /// FIEMAP of one open file: its extents, page by page of `count`.
+        let reader = FiemapReader()
+        /// FIEMAP of one open file: its extents, page by page.
         func extentsOf(_ fd: Int32, inode: UInt64, size fileSize: UInt64?, path: String) throws {
-            var start: UInt64 = 0
-            while true {
-                raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-                map.pointee.fm_start = start
-                map.pointee.fm_length = UInt64.max - start
-                map.pointee.fm_extent_count = count
-                guard (try? Syscall.ioctl("FIEMAP", path: path) { clinux_fiemap(fd, map) }) != nil else { return }
-                let n = Int(map.pointee.fm_mapped_extents)
-                guard n > 0 else { return }
-                for i in 0..<n {
-                    let e = extents[i]
-                    if e.fe_flags & UInt32(FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNKNOWN) != 0 { delayed += 1; continue }
-                    // Inline data lives in the inode itself, not at fe_physical.
-                    if e.fe_flags & UInt32(FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED) != 0 { continue }
-                    if wanted(e.fe_physical, e.fe_length) {
-                        try body(ReverseMapRecord(role: role, physical: e.fe_physical, length: e.fe_length, inode: inode,
-                                                  offset: e.fe_logical, unwritten: e.fe_flags & UInt32(FIEMAP_EXTENT_UNWRITTEN) != 0,
-                                                  shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0, fileSize: fileSize))
-                    }
+            try reader.forEachExtent(fd, path: path) { e in
+                if e.fe_flags & UInt32(FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNKNOWN) != 0 { delayed += 1; return }
+                // Inline data lives in the inode itself, not at fe_physical.
+                if e.fe_flags & UInt32(FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED) != 0 { return }
+                if wanted(e.fe_physical, e.fe_length) {
+                    try body(ReverseMapRecord(role: role, physical: e.fe_physical, length: e.fe_length, inode: inode,
+                                              offset: e.fe_logical, unwritten: e.fe_flags & UInt32(FIEMAP_EXTENT_UNWRITTEN) != 0,
+                                              shared: e.fe_flags & UInt32(FIEMAP_EXTENT_SHARED) != 0, fileSize: fileSize))
                 }
-                let last = extents[n - 1]
-                if last.fe_flags & UInt32(FIEMAP_EXTENT_LAST) != 0 { return }
-                start = last.fe_logical + last.fe_length
             }
         }
         // Depth-first with an explicit stack of directory paths; each name told to `named`
@@ -145,5 +126,51 @@ struct FiemapWalkSource: ReverseMapSource {
         if let failure { throw failure }
         counts.delayed = delayed
         return counts
+    }
+}
+
+/// FIEMAP of one open file (fs/ioctl.c `ioctl_fiemap`), a page of 256 extents at a time from
+/// one buffer: the walk and the damage ledger's check both read extents through it.
+public final class FiemapReader {
+    let count: UInt32 = 256
+    let size: Int
+    let raw: UnsafeMutableRawPointer
+
+    public init() {
+        size = clinux_fiemap_size(count)
+        raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+    }
+
+    deinit { raw.deallocate() }
+
+    /// Each extent of `fd` from byte `start` on, in file order, to `body`; a file FIEMAP
+    /// refuses (a filesystem without it) gives none: the caller tells that apart with
+    /// `supported`. Stops at the last extent or at `end`.
+    public func forEachExtent(_ fd: Int32, path: String, from start: UInt64 = 0, to end: UInt64 = .max,
+                              _ body: (fiemap_extent) throws -> Void) throws {
+        let map = raw.bindMemory(to: fiemap.self, capacity: 1)
+        let extents = (raw + MemoryLayout<fiemap>.size).bindMemory(to: fiemap_extent.self, capacity: Int(count))
+        var start = start
+        while start < end {
+            raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            map.pointee.fm_start = start
+            map.pointee.fm_length = end - start
+            map.pointee.fm_extent_count = count
+            guard (try? Syscall.ioctl("FIEMAP", path: path) { clinux_fiemap(fd, map) }) != nil else { return }
+            let n = Int(map.pointee.fm_mapped_extents)
+            guard n > 0 else { return }
+            for i in 0..<n { try body(extents[i]) }
+            let last = extents[n - 1]
+            if last.fe_flags & UInt32(FIEMAP_EXTENT_LAST) != 0 { return }
+            start = last.fe_logical + last.fe_length
+        }
+    }
+
+    /// Whether FIEMAP works on `fd` at all (EOPNOTSUPP on a filesystem without it).
+    public func supported(_ fd: Int32, path: String) -> Bool {
+        let map = raw.bindMemory(to: fiemap.self, capacity: 1)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        map.pointee.fm_length = 1
+        return (try? Syscall.ioctl("FIEMAP", path: path) { clinux_fiemap(fd, map) }) != nil
     }
 }

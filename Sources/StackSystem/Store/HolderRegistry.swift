@@ -114,6 +114,51 @@ public final class HolderRegistry {
             PRIMARY KEY (identity, aspect)
         ) STRICT;
         """,
+        // 4: the damage ledger (DamageLedgerStore.swift) and the monitor's last pass.
+        """
+        CREATE TABLE damage_events (
+            event TEXT PRIMARY KEY,
+            condition TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            resolved_at TEXT,
+            resolution TEXT
+        ) STRICT;
+        CREATE INDEX damage_events_by_condition ON damage_events(condition);
+        CREATE TABLE damage (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL REFERENCES damage_events(event) ON DELETE CASCADE,
+            recorded_at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('file', 'metadata', 'device')),
+            fs_uuid TEXT,
+            mountpoint TEXT,
+            device TEXT NOT NULL,
+            role TEXT,
+            inode INTEGER,
+            generation INTEGER,
+            handle TEXT,
+            path TEXT,
+            paths TEXT,
+            what TEXT NOT NULL,
+            offset INTEGER NOT NULL,
+            length INTEGER NOT NULL,
+            cleared_at TEXT,
+            cleared_reason TEXT
+        ) STRICT;
+        CREATE INDEX damage_now ON damage(cleared_at, fs_uuid, kind);
+        CREATE INDEX damage_by_event ON damage(event);
+        CREATE TABLE damage_ranges (
+            event TEXT NOT NULL REFERENCES damage_events(event) ON DELETE CASCADE,
+            fs_uuid TEXT NOT NULL,
+            role TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            length INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX damage_ranges_by_event ON damage_ranges(event, fs_uuid, role);
+        CREATE TABLE monitor_state (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT;
+        """,
     ]
     public static var schemaVersion: Int { migrations.count }
 

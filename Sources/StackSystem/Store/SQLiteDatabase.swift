@@ -85,6 +85,14 @@ public final class SQLiteDatabase {
         return out
     }
 
+    /// Prepares `sql` once for many runs (a million rows of one event in one transaction).
+    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard rc == SQLITE_OK else { throw error(rc, "prepare \(sql.prefix(60))") }
+        return SQLiteStatement(db: self, statement: statement, sql: sql)
+    }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
@@ -106,6 +114,40 @@ public final class SQLiteDatabase {
     /// `PRAGMA user_version`: the schema version the migrations have reached.
     public var userVersion: Int {
         get throws { try rows("PRAGMA user_version") { $0.integer(0) }.first ?? 0 }
+    }
+}
+
+/// A statement prepared once and run many times with new arguments; finalized when released.
+public final class SQLiteStatement {
+    let db: SQLiteDatabase
+    let statement: OpaquePointer?
+    let sql: String
+
+    init(db: SQLiteDatabase, statement: OpaquePointer?, sql: String) {
+        self.db = db
+        self.statement = statement
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(statement) }
+
+    /// Runs it once with `arguments` bound in order (a statement that returns no rows).
+    public func run(_ arguments: [SQLiteValue]) throws(SQLiteError) {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        for (i, value) in arguments.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(statement, index)
+            case .integer(let v): rc = sqlite3_bind_int64(statement, index, v)
+            case .real(let v): rc = sqlite3_bind_double(statement, index, v)
+            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, dmstack_sqlite_transient())
+            }
+            guard rc == SQLITE_OK else { throw db.error(rc, "bind \(sql.prefix(60))") }
+        }
+        let rc = sqlite3_step(statement)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw db.error(rc, "run \(sql.prefix(60))") }
     }
 }
 

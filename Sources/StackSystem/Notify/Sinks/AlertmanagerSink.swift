@@ -40,6 +40,8 @@ public struct AlertmanagerSink: NotificationSink {
         var labels: [String: String]
         var annotations: [String: String]
         var startsAt: String
+        /// Set when the condition is over: Alertmanager resolves the alert of the same labels.
+        var endsAt: String?
     }
 
     static let alertNames: [NotificationEvent.Kind: String] = [
@@ -47,14 +49,16 @@ public struct AlertmanagerSink: NotificationSink {
     ]
 
     /// The alert of an event: labels identify it (the idempotency key among them, so a
-    /// redelivery is the same alert to Alertmanager), annotations describe it.
+    /// redelivery is the same alert to Alertmanager), annotations describe it. A resolution
+    /// (`resolves`) is the alert it ends, with the same labels (the ended event's key) and
+    /// `endsAt`: Alertmanager matches alerts by their label set (API v2 postableAlert).
     static func alert(_ event: NotificationEvent, labels extra: [String: String]) -> Alert {
         var labels = extra
         labels["alertname"] = alertNames[event.kind]
         labels["severity"] = event.severity.rawValue
         labels["instance"] = event.host
         labels["leaf"] = event.leaf
-        labels["dmstack_key"] = event.key
+        labels["dmstack_key"] = event.resolves ?? event.key
         var description: [String] = []
         for fs in event.filesystems {
             description.append("\(fs.mountpoint) (\(fs.type) on \(fs.device)): \(fs.filesTotal) files"
@@ -66,7 +70,8 @@ public struct AlertmanagerSink: NotificationSink {
         description += event.other
         var annotations = ["summary": "\(event.kind.rawValue) \(event.leaf) \(event.range): \(event.summary)"]
         if !description.isEmpty { annotations["description"] = description.joined(separator: "\n") }
-        return Alert(labels: labels, annotations: annotations, startsAt: event.at)
+        guard event.resolves != nil else { return Alert(labels: labels, annotations: annotations, startsAt: event.at) }
+        return Alert(labels: labels, annotations: annotations, startsAt: event.startedAt ?? event.at, endsAt: event.at)
     }
 
     public func deliver(_ event: NotificationEvent, payload: String, attempt: Int, sink: String) -> SinkOutcome {
