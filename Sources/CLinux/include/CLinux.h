@@ -56,4 +56,16 @@ int clinux_dm_arm_poll(int control);
 /// status, or -1 with a one-line error; the reply's first bytes go to `reply`.
 int clinux_http_post_json(const char *url, const void *body, size_t length, long timeout_ms, long *status,
                           char *error, size_t error_size, char *reply, size_t reply_size);
+/// The freeze guardian: forks a child that holds `fds` (the frozen filesystems' directories) and
+/// the read end of a pipe whose write end (O_CLOEXEC) stays with the caller. The child ignores
+/// the signals a terminal or service manager sends and blocks in read(2): one byte
+/// (clinux_guardian_disarm) makes it exit without touching anything; end of file, which the
+/// kernel makes happen however the caller dies (SIGKILL, the OOM killer), makes it FITHAW every
+/// descriptor and exit. The child calls only async-signal-safe system calls (fork(2) of a
+/// threaded process allows no more), which is why it is C and not Swift. Returns the child's
+/// pid with `*disarm` set, or -1 with errno.
+int clinux_guardian_spawn(const int *fds, int count, int *disarm);
+/// Tells the guardian `pid` that everything is thawed (one byte, then close) and reaps it: 0 when
+/// it exited as asked, -1 with errno otherwise.
+int clinux_guardian_disarm(int pid, int disarm);
 #endif
