@@ -365,7 +365,7 @@ _dmstack_list() {
     repeating_flags=()
     non_repeating_flags=(-J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=()
-    non_repeating_options=(--snapshot -o --output)
+    non_repeating_options=(--snapshot -o --output --state-dir)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
@@ -374,6 +374,9 @@ _dmstack_list() {
         return
         ;;
     '-o'|'--output')
+        return
+        ;;
+    '--state-dir')
         return
         ;;
     esac
