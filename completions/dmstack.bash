@@ -368,7 +368,7 @@ _dmstack_list() {
     repeating_flags=()
     non_repeating_flags=(-J --json -n --noheadings -r --raw -b --bytes -i --ascii --version -h --help)
     repeating_options=()
-    non_repeating_options=(--snapshot -o --output)
+    non_repeating_options=(--snapshot -o --output --state-dir)
     __dmstack_offer_flags_options 0
 
     # Offer option value completions
@@ -377,6 +377,9 @@ _dmstack_list() {
         return
         ;;
     '-o'|'--output')
+        return
+        ;;
+    '--state-dir')
         return
         ;;
     esac

@@ -37,7 +37,7 @@ function __dmstack_parse_tokens -S
         case 'teardown'
             __dmstack_parse_subcommand 1 'dry-run' 'force' 'J/json' 'snapshot=' 'state-dir=' 'version' 'h/help'
         case 'list'
-            __dmstack_parse_subcommand 0 'J/json' 'snapshot=' 'o/output=' 'n/noheadings' 'r/raw' 'b/bytes' 'i/ascii' 'version' 'h/help'
+            __dmstack_parse_subcommand 0 'J/json' 'snapshot=' 'o/output=' 'n/noheadings' 'r/raw' 'b/bytes' 'i/ascii' 'state-dir=' 'version' 'h/help'
         case 'holders'
             __dmstack_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -227,6 +227,7 @@ complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_option
 complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack list" r raw' -s 'r' -l 'raw' -d 'Raw output: cells separated by one space, blanks and other unsafe characters hex-escaped as lsblk -r does, no tree drawing, no width limit.'
 complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack list" b bytes' -s 'b' -l 'bytes' -d 'Print sizes (and translate\'s START and LENGTH) in bytes.'
 complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack list" ascii i' -s 'i' -l 'ascii' -d 'Use ASCII characters only (the default when the locale is not UTF-8).'
+complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack list" state-dir' -l 'state-dir' -d 'Where the holder registry lives (default $DMSTACK_STATE_DIR, else /var/lib/dmstack).' -rfka ''
 complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack list" version' -l 'version' -d 'Show the version.'
 complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack list" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'dmstack' -n '__dmstack_should_offer_completions_for_flags_or_options "dmstack holders" version' -l 'version' -d 'Show the version.'

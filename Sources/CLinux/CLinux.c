@@ -15,6 +15,9 @@
 #include <dlfcn.h>
 #include <curl/curl.h>
 #include <sys/sysmacros.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 int clinux_getfsmap(int fd, struct fsmap_head *head) { return ioctl(fd, FS_IOC_GETFSMAP, head); }
 int clinux_fiemap(int fd, struct fiemap *map) { return ioctl(fd, FS_IOC_FIEMAP, map); }
@@ -181,4 +184,53 @@ int clinux_open_by_handle(int mount_fd, int type, const unsigned char *bytes, un
     h->handle_type = type;
     memcpy(h->f_handle, bytes, length);
     return open_by_handle_at(mount_fd, h, flags);
+// The freeze guardian (see CLinux.h). Why a forked child and not PR_SET_PDEATHSIG: the death
+// signal follows the thread that forked, not the process (prctl(2)), and Swift runs work on
+// other threads; a pipe's end of file comes only when every holder of the write end is gone.
+// Why fork and not posix_spawn of dmstack itself: the child needs nothing but read and ioctl,
+// and is up (holding the descriptors) the moment fork returns, with no exec to wait for.
+int clinux_guardian_spawn(const int *fds, int count, int *disarm) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(p[0]); close(p[1]); errno = e; return -1; }
+    if (pid == 0) {
+        // Only async-signal-safe calls from here on (signal-safety(7)).
+        struct sigaction ignore;
+        memset(&ignore, 0, sizeof ignore);
+        ignore.sa_handler = SIG_IGN;
+        int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE};
+        for (unsigned i = 0; i < sizeof ignored / sizeof ignored[0]; i++) sigaction(ignored[i], &ignore, NULL);
+        close(p[1]);
+        // Hold nothing else of the parent's: a pipe or socket end kept open here would keep
+        // someone waiting for its end of file.
+        struct rlimit limit;
+        int max = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? (int)limit.rlim_cur : 65536;
+        for (int fd = 3; fd < max; fd++) {
+            int keep = fd == p[0];
+            for (int i = 0; i < count && !keep; i++) keep = fds[i] == fd;
+            if (!keep) close(fd);
+        }
+        char byte;
+        ssize_t n;
+        do { n = read(p[0], &byte, 1); } while (n < 0 && errno == EINTR);
+        if (n == 1) _exit(0);
+        for (int i = count - 1; i >= 0; i--) ioctl(fds[i], FITHAW, 0);
+        _exit(1);
+    }
+    close(p[0]);
+    *disarm = p[1];
+    return pid;
+}
+
+int clinux_guardian_disarm(int pid, int disarm) {
+    char byte = 'd';
+    ssize_t n;
+    do { n = write(disarm, &byte, 1); } while (n < 0 && errno == EINTR);
+    close(disarm);
+    int status = 0;
+    pid_t r;
+    do { r = waitpid(pid, &status, 0); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : (errno = ECHILD, -1);
 }

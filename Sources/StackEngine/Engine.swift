@@ -90,14 +90,16 @@ public protocol Engine: Sendable {
     /// Builds an apply plan's volumes (libdevmapper create, load, resume in dependency order,
     /// mkfs, mount) and returns what it did; on failure everything this run did is undone,
     /// and a rollback that failed too is `partial`. A snapshot refuses: it only plans.
-    func build(_ plan: ApplyPlan) throws(EngineError) -> [String]
+    /// `progress(k)` follows its k-th step (`apply` records it: a kill leaves the intent).
+    func build(_ plan: ApplyPlan, progress: (Int) throws -> Void) throws(EngineError) -> [String]
 
     /// Who holds a device of `items` open, or a file or working directory on their
     /// filesystems: a teardown waits for none of them. A snapshot has no processes to ask.
     func users(of items: [TeardownItem]) -> [ProcessUse]
 
     /// Unmounts and removes `items` top-down and returns what it did. A snapshot refuses.
-    func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String]
+    /// `progress(k)` follows the k-th item's removal.
+    func tearDown(_ items: [TeardownItem], progress: (Int) -> Void) throws(EngineError) -> [String]
 
     /// Takes a leaf away in the safe order (freeze, `dispatch`, signal, invalidate, thaw,
     /// unmount, remove the layers, detach), each step told to `log` as it is done; stops at the
@@ -188,3 +190,6 @@ enum CryptKey {
         return .success(String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self))
     }
 }
+
+/// An apply or teardown written down in the registry and not finished (`list` shows it).
+public typealias ChangeIntent = StackSystem.ChangeIntent

@@ -117,16 +117,16 @@ public struct LiveEngine: Engine {
 
     public var changeRefusal: String? { nil }
 
-    public func build(_ plan: ApplyPlan) throws(EngineError) -> [String] {
+    public func build(_ plan: ApplyPlan, progress: (Int) throws -> Void) throws(EngineError) -> [String] {
         let builder = VolumeBuilder()
-        do { try builder.run(plan) } catch { throw EngineError(error) }
+        do { try builder.run(plan, progress: progress) } catch { throw EngineError(error) }
         return builder.log
     }
 
     public func users(of items: [TeardownItem]) -> [ProcessUse] { VolumeRemover().users(of: items) }
 
-    public func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String] {
-        do { return try VolumeRemover().run(items) } catch { throw EngineError(error) }
+    public func tearDown(_ items: [TeardownItem], progress: (Int) -> Void) throws(EngineError) -> [String] {
+        do { return try VolumeRemover().run(items, progress: progress) } catch { throw EngineError(error) }
     }
 
     /// StackSystem's `RemovalRunner` on this machine.

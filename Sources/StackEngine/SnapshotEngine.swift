@@ -131,11 +131,11 @@ public struct SnapshotEngine: Engine {
     public var changeRefusal: String? { Self.refusal }
     static let refusal = "--snapshot plans against a captured machine; it needs --dry-run"
 
-    public func build(_ plan: ApplyPlan) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
+    public func build(_ plan: ApplyPlan, progress: (Int) throws -> Void) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
 
     public func users(of items: [TeardownItem]) -> [ProcessUse] { [] }
 
-    public func tearDown(_ items: [TeardownItem]) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
+    public func tearDown(_ items: [TeardownItem], progress: (Int) -> Void) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
 
     public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
                            dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {

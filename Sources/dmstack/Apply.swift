@@ -21,8 +21,13 @@ struct Apply: ParsableCommand {
             named after its mountpoint, else STACK/VOLUME. \
             Exit status: 65 bad spec, 1 missing member or kernel/mkfs/mount failure (rolled \
             back), 3 refused for safety (member in use, device not dmstack's), 2 rollback \
-            incomplete, or the volumes were built but their holders could not be registered. Test hook: DMSTACK_FAULT=create|load|resume|send:N fails the N-th such \
-            libdevmapper call.
+            incomplete, or the volumes were built but their holders could not be registered. \
+            The plan and each step done are written to the registry before the next step runs: \
+            after a kill (SIGKILL, power cut) `dmstack list` names the stack and the step, the \
+            next apply of the spec removes the volumes left without a table and builds the \
+            rest, and teardown removes what is there. Test hooks: \
+            DMSTACK_FAULT=create|load|resume|send:N fails the N-th such libdevmapper call; \
+            DMSTACK_FAULT=kill@K SIGKILLs apply or teardown once its K-th step is recorded.
             """
     )
 
@@ -59,7 +64,28 @@ struct Apply: ParsableCommand {
             let machine = engine.make()
             try machine.requireDryRun(dryRun)
             let stack = try SpecFile.load(spec)
-            let inventory = try machine.inventory()
+            var inventory = try machine.inventory()
+            // A change of this stack that was written down and never finished: another apply
+            // or teardown running (refused), or one that was killed. Its volumes made without a
+            // live table (killed between create and resume) go first; the plan does the rest.
+            let db = dryRun ? nil : try registry.store.open()
+            if let db, let unfinished = try db.unfinishedChanges().first(where: { $0.stack == stack.name }) {
+                if unfinished.running {
+                    throw CommandFailure(status: .refused, message: "apply \(stack.name) refused: a \(unfinished.command) of it is running (pid \(unfinished.pid), since \(unfinished.startedAt))")
+                }
+                let empty = Set(inventory.ownedVolumes().filter { $0.stack == stack.name && $0.targets.isEmpty }.map(\.name))
+                if !json {
+                    print("note: the \(unfinished.command) of \(stack.name) started \(unfinished.startedAt) was interrupted after step \(unfinished.done) of \(unfinished.steps.count)"
+                          + (empty.isEmpty ? "" : "; removing \(empty.sorted().joined(separator: ", ")) (no table)"))
+                }
+                if !empty.isEmpty {
+                    let items = ((try? inventory.teardown(stack.name, force: false)) ?? []).filter { empty.contains($0.name) }
+                    do { _ = try machine.tearDown(items) { _ in } } catch let error as EngineError {
+                        throw EngineError(error.kind, "apply \(stack.name): the interrupted \(unfinished.command) left \(empty.sorted().joined(separator: ", ")) without a table, and removing it failed: \(error.message)")
+                    }
+                    inventory = try machine.inventory()
+                }
+            }
             let planner = ApplyPlanner(spec: stack, inventory: inventory, force: force,
                                        resolvePath: machine.kernelName(ofPath:), key: machine.cryptKey)
             let plan: ApplyPlan
@@ -83,9 +109,19 @@ struct Apply: ParsableCommand {
                 if json { print(try JSONOutput.encode(["apply": report])) }
                 return
             }
-            do { report.log = try machine.build(plan) } catch let error as EngineError {
+            // The intent is committed before the first step and each step is recorded as done
+            // (a registry that cannot record one rolls the apply back).
+            if let db, plan.changes {
+                try db.beginChange(stack: plan.stack, command: "apply", steps: report.steps, at: Machine.time.now())
+            }
+            do {
+                report.log = try machine.build(plan) { done in if let db, plan.changes { try db.changeProgress(stack: plan.stack, done: done) } }
+            } catch let error as EngineError {
+                // Rolled back: nothing is left half-done; a failed rollback leaves the intent.
+                if error.kind != .partial { try? db?.endChange(stack: plan.stack) }
                 throw EngineError(error.kind, "apply \(plan.stack) failed: \(error.message)")
             }
+            try db?.endChange(stack: plan.stack)
             do {
                 report.log += try registerHolders(stack)
             } catch {

@@ -9,8 +9,10 @@ struct List: ParsableCommand {
         abstract: "List the dm devices dmstack owns (uuid prefix DMSTACK-), with their state.",
         discussion: """
             State is active, or any of suspended, degraded, recovering, missing member (a \
-            device its table uses no longer exists), read-only, failed, invalid. JSON: \
-            {"volumes": [...]}, every field in docs/json/list.schema.json.
+            device its table uses no longer exists), read-only, failed, invalid. An apply or \
+            teardown that was written down in the registry and never finished (killed, or \
+            still running) is listed after the volumes with the step it stopped after. JSON: \
+            {"volumes": [...], "interrupted": [...]}, every field in docs/json/list.schema.json.
             """
     )
 
@@ -21,18 +23,52 @@ struct List: ParsableCommand {
 
     @OptionGroup var table: TableOptions<List>
 
+    @OptionGroup var registry: RegistryOptions
+
+    /// A change under way or interrupted, as `list` prints it.
+    struct Interrupted: Encodable {
+        var stack: String
+        var command: String
+        var startedAt: String
+        var pid: Int32
+        var running: Bool
+        var steps: [String]
+        var done: Int
+        var lastDone: String?
+        var next: String?
+        init(_ c: ChangeIntent) {
+            (stack, command, startedAt, pid, running, steps, done, lastDone, next) =
+                (c.stack, c.command, c.startedAt, c.pid, c.running, c.steps, c.done, c.lastDone, c.next)
+        }
+        var line: String {
+            "\(command) \(stack) started \(startedAt) " + (running ? "is running (pid \(pid))" : "was interrupted")
+                + ": \(done) of \(steps.count) steps done" + (lastDone.map { ", the last: \($0)" } ?? "")
+                + (next.map { "; not done: \($0)" } ?? "")
+                + (running ? "" : command == "apply" ? " (apply the spec again to finish it, or teardown \(stack))" : " (teardown \(stack) again)")
+        }
+    }
+
+    struct Report: Encodable {
+        var volumes: [OwnedVolume]
+        var interrupted: [Interrupted]
+    }
+
     func run() throws {
         try reportingFailures {
-            let volumes = try engine.make().inventory().ownedVolumes()
+            let machine = engine.make()
+            let volumes = try machine.inventory().ownedVolumes()
+            // The registry is migrated if it is older (the intents table), never created.
+            let interrupted = try machine.registry(registry.store, readOnly: false)?.unfinishedChanges().map(Interrupted.init) ?? []
             if json {
-                print(try JSONOutput.encode(["volumes": volumes]))
+                print(try JSONOutput.encode(Report(volumes: volumes, interrupted: interrupted)))
                 return
             }
-            guard !volumes.isEmpty else {
-                if !table.quietWhenEmpty { print("no volumes owned by dmstack (dm uuid prefix DMSTACK-)") }
-                return
+            if volumes.isEmpty {
+                if !table.quietWhenEmpty || !interrupted.isEmpty { print("no volumes owned by dmstack (dm uuid prefix DMSTACK-)") }
+            } else {
+                print(table.render(volumes))
             }
-            print(table.render(volumes))
+            for i in interrupted { print("\(i.running ? "running" : "INTERRUPTED"): \(i.line)") }
         }
     }
 

@@ -54,6 +54,14 @@ struct Teardown: ParsableCommand {
             let inventory = try machine.inventory()
             let items: [TeardownItem]
             do { items = try inventory.teardown(selector, force: force) } catch let e as TeardownError {
+                // A teardown killed after its last removal: nothing is left but its intent.
+                if e.category == .notFound, !dryRun, let db = try machine.registry(registry.store, readOnly: false),
+                   let unfinished = try db.unfinishedChanges().first(where: { $0.stack == selector && !$0.running }) {
+                    try db.endChange(stack: selector)
+                    if json { print(try JSONOutput.encode(["teardown": Report(items: [], log: ["finished the interrupted \(unfinished.command)"], holders: [])])) }
+                    else { print("teardown \(selector): nothing left; the interrupted \(unfinished.command) of it is finished") }
+                    return
+                }
                 throw CommandFailure(status: e.category == .notOwned ? .refused : .failure, message: e.message)
             }
             // Holders whose own device goes: the registry describes what exists.
@@ -83,9 +91,17 @@ struct Teardown: ParsableCommand {
                 throw CommandFailure(status: .refused, message: "teardown \(selector) refused: in use by " +
                     users.map { "\($0) on \(names[$0.device] ?? $0.device)" }.joined(separator: "; "))
             }
-            do { report.log = try machine.tearDown(items) } catch let error as EngineError {
+            // Written down before the first removal, each one recorded: a kill leaves the intent
+            // (`list` shows it); a teardown run again removes what is left.
+            if let db {
+                try db.beginChange(stack: selector, command: "teardown", steps: items.map { "remove \($0.name)" }, at: Machine.time.now())
+            }
+            do {
+                report.log = try machine.tearDown(items) { done in try? db?.changeProgress(stack: selector, done: done) }
+            } catch let error as EngineError {
                 throw EngineError(error.kind, "teardown \(selector) stopped: \(error.message)")
             }
+            try db?.endChange(stack: selector)
             for h in report.holders {
                 if let db, try service.unregister(h, in: db) { report.log.append("unregistered holder \(h)") }
             }

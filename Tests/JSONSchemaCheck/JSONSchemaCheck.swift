@@ -37,12 +37,14 @@ public enum JSONSchemaCheck {
         return s
     }
 
-    /// Which schema a printed document follows: by its one top-level key, a snapshot by its
+    /// Which schema a printed document follows: by its one top-level key (`list`: volumes and interrupted), a snapshot by its
     /// `format`, a notification event by its `key` and `kind`.
     public static func schemaName(for document: Any) -> String? {
         guard let object = document as? [String: Any] else { return nil }
         if object["format"] != nil && object["devices"] != nil { return "snapshot" }
         if object["key"] != nil && object["kind"] != nil && object["severity"] != nil { return "event" }
+        // `list` prints its volumes and, beside them, the changes that did not finish.
+        if object.count == 2 && object["volumes"] != nil && object["interrupted"] != nil { return "list" }
         guard object.count == 1, let key = object.keys.first else { return nil }
         return schemaByTopLevelKey[key]
     }

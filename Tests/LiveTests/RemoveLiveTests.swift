@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,6 +87,49 @@ struct RemoveLiveTests {
         #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/signal"))
         #expect(kill(pid, 0) == 0)
+    }
+
+    /// SIGKILL while frozen (DMSTACK_FAULT=pause-frozen holds `remove` there, its event in the
+    /// outbox): the guardian thaws the filesystem, so a writer that blocked on the freeze goes
+    /// through, and the event is still in the outbox for `events retry`.
+    @Test func aKilledRemovalLeavesNothingFrozen() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (loop, mnt, dir, options) = try setUp(&cleanup)
+        let name = String(loop.dropFirst(5))
+        let remove = try TestProcess.start("/bin/sh", ["-c", "DMSTACK_FAULT=pause-frozen exec \(Live.dmstack) remove \(name) --yes --kill none \(options) </dev/null >\(dir)/out 2>\(dir)/err"])
+        cleanup.append("kill -KILL \(remove.processIdentifier) 2>/dev/null || true")
+        func poll(_ what: () -> Bool) -> Bool {
+            for _ in 0..<600 where !what() { usleep(50_000) }
+            return what()
+        }
+        let paused = poll { ((try? String(contentsOfFile: "\(dir)/err", encoding: .utf8)) ?? "").contains("DMSTACK_FAULT=pause-frozen: frozen") }
+        try #require(paused, "remove never reached the frozen pause: \((try? String(contentsOfFile: "\(dir)/err", encoding: .utf8)) ?? "")")
+        // A writer blocks on the frozen filesystem (uninterruptible sleep in sb_start_write).
+        let writer = try TestProcess.start("/bin/sh", ["-c", "echo written > \(mnt)/after"])
+        cleanup.append("kill -KILL \(writer.processIdentifier) 2>/dev/null || true")
+        func state(_ pid: Int32) -> Character? {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+            return stat[stat.index(close, offsetBy: 2)...].first
+        }
+        #expect(poll { state(writer.processIdentifier) == "D" }, "the writer never blocked: the filesystem was not frozen")
+        #expect(writer.isRunning)
+
+        let killed = Date()
+        #expect(kill(remove.processIdentifier, SIGKILL) == 0)
+        #expect(poll { !writer.isRunning }, "still frozen 30 s after the SIGKILL")
+        let seconds = Date().timeIntervalSince(killed)
+        print("remove SIGKILLed while frozen: the blocked writer went through \(String(format: "%.3f", seconds)) s later")
+        #expect(seconds < 10)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
+        #expect(try String(contentsOfFile: "\(mnt)/after", encoding: .utf8) == "written\n")
+        // The event stayed in the outbox; the filesystem is still mounted, and nothing of the
+        // guardian holds it (it unmounts).
+        let outbox = try Live.json("events list --json --state-dir \(dir)/state")["events"] as! [[String: Any]]
+        #expect(outbox.count == 1 && outbox.first?["kind"] as? String == "remove")
+        #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
+        try Live.sh("umount \(mnt)")
     }
 
     @Test func refusals() throws {

@@ -64,4 +64,16 @@ int clinux_name_to_handle(const char *path, int *type, unsigned char *bytes, uns
 /// open_by_handle_at(2) with the handle `clinux_name_to_handle` gave, relative to any open
 /// file of its filesystem (`mount_fd`); -1 with errno (ESTALE: the file is gone).
 int clinux_open_by_handle(int mount_fd, int type, const unsigned char *bytes, unsigned length, int flags);
+/// The freeze guardian: forks a child that holds `fds` (the frozen filesystems' directories) and
+/// the read end of a pipe whose write end (O_CLOEXEC) stays with the caller. The child ignores
+/// the signals a terminal or service manager sends and blocks in read(2): one byte
+/// (clinux_guardian_disarm) makes it exit without touching anything; end of file, which the
+/// kernel makes happen however the caller dies (SIGKILL, the OOM killer), makes it FITHAW every
+/// descriptor and exit. The child calls only async-signal-safe system calls (fork(2) of a
+/// threaded process allows no more), which is why it is C and not Swift. Returns the child's
+/// pid with `*disarm` set, or -1 with errno.
+int clinux_guardian_spawn(const int *fds, int count, int *disarm);
+/// Tells the guardian `pid` that everything is thawed (one byte, then close) and reaps it: 0 when
+/// it exited as asked, -1 with errno otherwise.
+int clinux_guardian_disarm(int pid, int disarm);
 #endif

@@ -100,14 +100,30 @@ extension DeviceMapperClient {
 /// A test hook, documented in the man page: `DMSTACK_FAULT=OPERATION:N` makes the N-th
 /// libdevmapper change of that kind (`create`, `load`, `resume`, `remove`, `send`) fail
 /// before it reaches the kernel, so tests can show that a failure midway rolls back.
+/// `DMSTACK_FAULT=kill@K` makes `apply` or `teardown` SIGKILL itself once its K-th step is
+/// done and recorded (what a power cut or the OOM killer does: no rollback runs), and
+/// `DMSTACK_FAULT=pause-frozen` makes `remove` wait, its filesystems frozen and its event in
+/// the outbox, until it is killed: the tests of what survives a kill.
 public final class FaultInjection: @unchecked Sendable {
     public static let shared = FaultInjection(spec: getenv("DMSTACK_FAULT").map { String(cString: $0) })
     let operation: String?
     let target: Int
+    /// The step after which `kill@K` kills, or nil.
+    let killStep: Int?
+    let pauseFrozen: Bool
     var count = 0
 
     init(spec: String?) {
-        let parts = spec?.split(separator: ":") ?? []
+        if let spec, spec.hasPrefix("kill@") {
+            killStep = Int(spec.dropFirst(5))
+            operation = nil
+            target = 1
+            pauseFrozen = false
+            return
+        }
+        killStep = nil
+        pauseFrozen = spec == "pause-frozen"
+        let parts = pauseFrozen ? [] : spec?.split(separator: ":") ?? []
         operation = parts.first.map(String.init)
         target = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
     }
@@ -117,5 +133,19 @@ public final class FaultInjection: @unchecked Sendable {
         guard let operation, what.hasPrefix(operation) else { return nil }
         count += 1
         return count == target ? "injected failure (DMSTACK_FAULT=\(operation):\(target))" : nil
+    }
+
+    /// Called once step `step` (counted from 1) of an apply or teardown is done and recorded.
+    public func stepDone(_ step: Int) {
+        guard step == killStep else { return }
+        kill(getpid(), SIGKILL)
+    }
+
+    /// Called by `remove` with its filesystems frozen and its event recorded.
+    func pauseWhileFrozen() {
+        guard pauseFrozen else { return }
+        let line = Array("dmstack: DMSTACK_FAULT=pause-frozen: frozen; waiting to be killed\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        while true { pause() }
     }
 }

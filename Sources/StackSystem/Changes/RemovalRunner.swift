@@ -68,18 +68,20 @@ public struct RemovalRunner {
     /// The steps done, and the one it stopped at (nil when every step was done).
     public func run(log: (RemovalStep) -> Void = { _ in }) -> (steps: [RemovalStep], stopped: RemovalStep?) {
         var steps: [RemovalStep] = []
-        var frozen: [(String, Int32)] = []
+        var opened: [(String, Int32)] = []
+        var frozen = 0
+        var guardian: FreezeGuardian?
         func record(_ s: RemovalStep) { steps.append(s); log(s) }
         // A freeze outlives the process: from the first freeze to the last thaw, the signals
-        // a terminal or a service manager sends (^C, ^Z, SIGTERM, SIGHUP) wait. Only SIGKILL
-        // can still leave a filesystem frozen (`fsfreeze -u MOUNTPOINT` thaws it).
+        // a terminal or a service manager sends (^C, ^Z, SIGTERM, SIGHUP) wait, and a guardian
+        // child thaws the filesystems if dmstack dies anyway (SIGKILL, the OOM killer).
         var held = sigset_t(), previous = sigset_t()
         sigemptyset(&held)
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP] { sigaddset(&held, sig) }
         var holding = false
         func thawAll() -> RemovalStep? {
             var failed: RemovalStep?
-            for (mp, fd) in frozen.reversed() {
+            for (mp, fd) in opened.prefix(frozen).reversed() {
                 do {
                     _ = try Syscall.ioctl("thaw (FITHAW)", path: mp) { clinux_thaw(fd) }
                     record(RemovalStep(.thaw, mp, .done))
@@ -88,9 +90,12 @@ public struct RemovalRunner {
                     record(s)
                     failed = failed ?? s
                 }
-                Syscall.close(fd)
             }
-            frozen = []
+            for (_, fd) in opened { Syscall.close(fd) }
+            opened = []
+            frozen = 0
+            guardian?.disarm()
+            guardian = nil
             if holding { pthread_sigmask(SIG_SETMASK, &previous, nil); holding = false }
             return failed
         }
@@ -105,20 +110,27 @@ public struct RemovalRunner {
         }
 
         // Freeze: the filesystems stop changing while their users are told and signalled.
+        // Every one is opened first, so the guardian holds them all before the first freeze.
         for mp in plan.freeze {
-            let fd: Int32
-            do { fd = try Syscall.open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } catch {
+            do { opened.append((mp, try Syscall.open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC))) } catch {
                 return stop(RemovalStep(.freeze, mp, .failed, "open: \(error.reason)"))
             }
+        }
+        if let first = plan.freeze.first {
+            do { guardian = try FreezeGuardian.start(holding: opened.map(\.1)) } catch {
+                return stop(RemovalStep(.freeze, first, .failed, "no freeze without a guardian to thaw it: \(error)"))
+            }
+        }
+        for (mp, fd) in opened {
             do { _ = try Syscall.ioctl("freeze (FIFREEZE)", path: mp) { clinux_freeze(fd) } } catch {
-                Syscall.close(fd)
                 return stop(RemovalStep(.freeze, mp, .failed, "FIFREEZE: \(error.reason)" + (error.errno == EBUSY ? " (already frozen?)" : "")))
             }
-            frozen.append((mp, fd))
+            frozen += 1
             record(RemovalStep(.freeze, mp, .done))
         }
 
         record(RemovalStep(.dispatch, plan.leaf, .done, dispatch()))
+        if frozen > 0 { FaultInjection.shared.pauseWhileFrozen() }
 
         // Signal every process that maps or holds open a lost file (pre-remove takes them all).
         let me = getpid()

@@ -49,9 +49,15 @@ public final class VolumeBuilder {
         return "/dev/\(name)"
     }
 
-    public func run(_ plan: ApplyPlan) throws(ChangeFailure) {
+    /// `progress(k)` follows the k-th step (from 1), before the next begins: `apply` records
+    /// it in the registry, then `DMSTACK_FAULT=kill@K` may kill the process there.
+    public func run(_ plan: ApplyPlan, progress: (Int) throws -> Void = { _ in }) throws(ChangeFailure) {
         do {
-            for step in plan.steps { try perform(step) }
+            for (i, step) in plan.steps.enumerated() {
+                try perform(step)
+                try progress(i + 1)
+                FaultInjection.shared.stepDone(i + 1)
+            }
         } catch let failure as ChangeFailure {
             throw rollback(failure)
         } catch let e as DeviceMapperError {

@@ -15,8 +15,10 @@ public struct VolumeRemover {
         ProcessScanner.users(of: Set(items.map(\.majorMinor)))
     }
 
-    /// Unmounts and removes `items` in order; returns one line per step done.
-    public func run(_ items: [TeardownItem]) throws(ChangeFailure) -> [String] {
+    /// Unmounts and removes `items` in order; returns one line per step done. `progress(k)`
+    /// follows the k-th item's removal (recorded by `teardown`; `DMSTACK_FAULT=kill@K` kills
+    /// there).
+    public func run(_ items: [TeardownItem], progress: (Int) -> Void = { _ in }) throws(ChangeFailure) -> [String] {
         var log: [String] = []
         func stop(_ category: ChangeFailure.Category, _ cause: String) -> ChangeFailure {
             ChangeFailure(category: category, cause: cause + (log.isEmpty ? "" : " (done before: \(log.joined(separator: "; ")))"), rolledBack: [], rollbackFailures: [])
@@ -34,6 +36,8 @@ public struct VolumeRemover {
                 throw stop(error.errno == EBUSY ? .inUse : .kernel, error.description + (error.errno == EBUSY ? " (open by something dmstack cannot see in /proc: a kernel user such as swap, md or a loop device backed by it)" : ""))
             }
             log.append("removed \(item.name)")
+            progress(log.count { $0.hasPrefix("removed ") })
+            FaultInjection.shared.stepDone(log.count { $0.hasPrefix("removed ") })
         }
         return log
     }

@@ -159,6 +159,17 @@ public final class HolderRegistry {
             value TEXT NOT NULL
         ) STRICT;
         """,
+        // 5: the intent of an apply or teardown under way (HolderRegistry+Intents.swift).
+        """
+        CREATE TABLE intents (
+            stack TEXT PRIMARY KEY,
+            command TEXT NOT NULL CHECK (command IN ('apply', 'teardown')),
+            started_at TEXT NOT NULL,
+            steps TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            pid INTEGER NOT NULL
+        ) STRICT;
+        """,
     ]
     public static var schemaVersion: Int { migrations.count }
 
