@@ -184,6 +184,8 @@ int clinux_open_by_handle(int mount_fd, int type, const unsigned char *bytes, un
     h->handle_type = type;
     memcpy(h->f_handle, bytes, length);
     return open_by_handle_at(mount_fd, h, flags);
+}
+
 // The freeze guardian (see CLinux.h). Why a forked child and not PR_SET_PDEATHSIG: the death
 // signal follows the thread that forked, not the process (prctl(2)), and Swift runs work on
 // other threads; a pipe's end of file comes only when every holder of the write end is gone.
