@@ -144,6 +144,14 @@ struct RemoveLiveTests {
         #expect(status == 64 && message.hasPrefix("dmstack: ") && message.split(separator: "\n").count == 1)
         (status, message) = failing("remove \(name) --kill hup --dry-run")
         #expect(status == 64)
+        // A configuration every user may write (issue 18 point 6): refused, 65, naming it,
+        // before anything is frozen or signalled; its hook never runs.
+        try "sinks:\n  - type: exec\n    argv: [\"/bin/sh\", \"-c\", \"id > \(dir)/owned\"]\n".write(toFile: "\(dir)/open.yaml", atomically: true, encoding: .utf8)
+        chmod("\(dir)/open.yaml", 0o666)
+        (status, message) = failing("remove \(name) --yes --config \(dir)/open.yaml --state-dir \(dir)/state")
+        #expect(status == 65 && message.hasPrefix("dmstack: notification configuration \(dir)/open.yaml is writable by every user (mode 0666") && message.split(separator: "\n").count == 1, "\(message)")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/owned"))
         #expect(try Live.sh("findmnt -n -o SOURCE \(mnt)").trimmed == loop)
+        #expect(try Live.sh("touch \(mnt)/writable && echo ok").trimmed == "ok", "the filesystem was left frozen")
     }
 }
