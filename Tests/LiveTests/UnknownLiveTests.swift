@@ -62,6 +62,26 @@ struct UnknownLiveTests {
         _ = mnt
     }
 
+    /// As root, a directory another filesystem is mounted over hides its files from every
+    /// walk: their blocks are unknown (exit 2), never "not a file's data", and the notes say
+    /// where; remove refuses the submount.
+    @Test func aDirectoryUnderAMountIsUnknownNotMetadata() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let (dev, mnt, sector) = try Self.ext4(&cleanup)
+        try Live.sh("mount -t tmpfs dmstack-over \(mnt)/secret-dir"); cleanup.append("umount \(mnt)/secret-dir")
+        let result = try Self.run("simulate --json \(dev) --range \(sector)+8")
+        #expect(result.status == 2, "\(result.stderr)")
+        let impact = try Live.document(result.stdout)["impact"] as! [String: Any]
+        let fs = try #require((impact["filesystems"] as! [[String: Any]]).first)
+        #expect((fs["unknown"] as! [[String: Any]]).map { $0["reason"] as! String } == ["owner-not-reported"], "\(fs)")
+        #expect((fs["metadata"] as? [Any] ?? []).isEmpty, "hidden file data called metadata: \(fs)")
+        #expect((fs["notes"] as! [String]).contains { $0.contains("\(mnt)/secret-dir: another filesystem is mounted over it") }, "\(fs["notes"]!)")
+        let removal = try Self.run("remove \(dev) --dry-run --state-dir \(mnt)-state")
+        #expect(removal.status == 3 && removal.stderr.contains("is mounted inside \(mnt)"), "\(removal.stderr)")
+        try? FileManager.default.removeItem(atPath: "\(mnt)-state")
+    }
+
     /// As a user who cannot enter a directory, the walk names what it can and says what it
     /// could not read; the blocks no file explains are unknown, not "not a file's data".
     @Test func aDirectoryTheWalkCannotOpenIsSaid() throws {

@@ -109,7 +109,11 @@ struct FiemapWalkSource: ReverseMapSource {
                 let name = entry.name
                 if name == "." || name == ".." { continue }
                 let path = dir == "/" ? "/\(name)" : "\(dir)/\(name)"
-                guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
+                guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path) else { continue }
+                // Another filesystem mounted over a directory (or a file) of this one hides
+                // what is below it from any walk: those files are not named, and the blocks
+                // they own must stay unknown, never "not a file's data".
+                guard es.st_dev == dev else { unreadable(path, MountedOver()); continue }
                 switch es.st_mode & S_IFMT {
                 case S_IFDIR:
                     visit(dfd, name, path, UInt64(es.st_ino), true, links: 1)
@@ -127,6 +131,11 @@ struct FiemapWalkSource: ReverseMapSource {
         counts.delayed = delayed
         return counts
     }
+}
+
+/// Why a walk did not enter an entry: another filesystem is mounted over it.
+struct MountedOver: Error, CustomStringConvertible {
+    var description: String { "another filesystem is mounted over it" }
 }
 
 /// FIEMAP of one open file (fs/ioctl.c `ioctl_fiemap`), a page of 256 extents at a time from

@@ -70,7 +70,13 @@ struct InodeNameWalk {
                     body(ino, path)
                     continue
                 }
-                guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path), es.st_dev == dev else { continue }
+                guard let es = try? Syscall.fstatat(dfd, name, flags: AT_SYMLINK_NOFOLLOW, path: path) else { continue }
+                // A mount over it hides its files from the walk (said, as an unreadable one).
+                guard es.st_dev == dev else {
+                    unreadable += 1
+                    if firstUnreadable == nil { firstUnreadable = "\(path): \(MountedOver())" }
+                    continue
+                }
                 walked += 1
                 if walked % 2000 == 0 { progress?(walked) }
                 if everything {
