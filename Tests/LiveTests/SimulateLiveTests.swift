@@ -148,7 +148,7 @@ struct SimulateLiveTests {
         try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(state) && \(Live.dmstack) capture -o \(snapshot) --state-dir \(state)")
         for e in extents.prefix(6) + [Extent(path: "metadata", fileSector: 0, deviceSector: 0, count: 1)] {
             let args = "simulate --json \(dev.dropFirst(5)) --range \(e.deviceSector)+8"
-            #expect(try Live.sh("\(Live.dmstack) \(args)") == (try Live.sh("\(Live.dmstack) \(args) --snapshot \(snapshot)")), "\(args)")
+            #expect(try Live.sh("\(Live.dmstack) \(args)") == Live.asLive(try Live.sh("\(Live.dmstack) \(args) --snapshot \(snapshot)")), "\(args)")
         }
         // A process that maps an affected file is named with its pid and the range it maps.
         let mapped = "\(mnt)/c/f2"
