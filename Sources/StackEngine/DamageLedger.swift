@@ -63,8 +63,14 @@ public struct DamageLedger {
                     }
                 }
             }
-        } else {
+        } else if !event.degraded.isEmpty {
             for d in event.degraded { devices.append(DamageRow(kind: .device, device: d, what: "degraded", offset: 0, length: 0)) }
+        } else {
+            // An event whose impact could not be computed still stands for its device range:
+            // without a row it would count as cleared (nothing left open) and resolve at once.
+            let range = (try? RangeParser.parse(event.range)) ?? SectorRange(start: 0, length: 0)
+            devices.append(DamageRow(kind: .device, device: event.leaf, what: event.kind == .remove ? "removed" : "bad range",
+                                     offset: range.start, length: range.length))
         }
         let filesystems = impact?.filesystems ?? []
         let probe = probe

@@ -64,7 +64,7 @@ struct CaptureLiveTests {
         let piped = try Live.sh("\(Live.dmstack) capture --reverse-maps \(mnt)")
         let strip = { (s: String) in s.split(separator: "\n").filter { !$0.contains("\"captured_at\"") } }
         let (p, t) = (strip(piped), strip(text))
-        let first = zip(p, t).firstIndex { $0 != $1 } ?? min(p.count, t.count)
+        let first = zip(p, t).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(p.count, t.count)
         #expect(p == t, "standard output and -o differ at line \(first): \(first < p.count ? p[first].prefix(200) : "<end>") vs \(first < t.count ? t[first].prefix(200) : "<end>")")
         // A capture that fails leaves no file behind, and the error is one line.
         let failed = try Live.sh("\(Live.dmstack) capture --reverse-maps /nowhere -o \(dir)/x.json 2>&1; echo status $?")

@@ -14,7 +14,7 @@ struct EngineTests {
         #expect(engine.source.hasSuffix("raid1-raid5-loop.json"))
         #expect(try engine.inventory().device("parity").kernelName == "dm-1")
         let missing = SnapshotEngine(file: "/nonexistent.json")
-        #expect { try missing.inventory() } throws: { ($0 as? EngineError)?.kind == .failure && "\($0)".hasPrefix("/nonexistent.json: ") }
+        #expect { try missing.inventory() } throws: { ($0 as? EngineError)?.kind == .failure && "\($0)" == "cannot open /nonexistent.json: No such file or directory" }
         let corrupt = SnapshotEngine(file: "\(Machines.examples)/stack.yaml")
         #expect { try corrupt.inventory() } throws: { ($0 as? EngineError)?.kind == .dataError }
     }

@@ -60,7 +60,7 @@ struct HolderServiceTests {
             let broken = HolderService(engine: SnapshotEngine(file: "/nonexistent/snapshot.json"), time: FixedTime(Self.t2))
             let (records, warning) = broken.current(try db.all())
             #expect(records.map(\.record) == (try db.all()) && records.allSatisfy(\.pending.isEmpty))
-            #expect(warning?.hasPrefix("showing the registry as last refreshed: /nonexistent/snapshot.json") == true)
+            #expect(warning?.hasPrefix("showing the registry as last refreshed: cannot open /nonexistent/snapshot.json") == true, "\(warning ?? "")")
         }
     }
 
