@@ -52,6 +52,15 @@ struct FuzzRegressionTests {
         #expect(summary(try t.down(from: "/dev//dev/x", SectorRange(start: 0, length: 8))).sorted() == ["7:0 0+8 degraded", "7:1 0+8 degraded"])
     }
 
+    /// Found by the table fuzzer (a translation that took 88 s): a raid that lists one device
+    /// twice. md refuses it (bind_rdev_to_array, -EEXIST), so the table is refused too.
+    @Test(arguments: ["p: 0 819200 raid raid5_ls 1 128 3 - /dev/loop2 - /dev/loop4 - /dev/loop4\n",
+                      "p: 0 8 raid raid1 1 0 2 /dev/a /dev/b - /dev/a\n",
+                      "p: 0 8 raid raid1 1 0 2 /dev/a /dev/a - /dev/b\n"])
+    func aRaidListingADeviceTwiceIsRefused(table: String) {
+        #expect { _ = try TableSet.parse(table) } throws: { "\($0)".contains("the kernel refuses a device twice") || "\($0)".contains("is both its metadata and its data device") }
+    }
+
     // MARK: binary metadata
 
     static func cowImage(chunk: UInt64, exceptions: [(UInt64, UInt64)]) -> [UInt8] {

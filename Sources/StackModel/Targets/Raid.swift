@@ -124,6 +124,14 @@ extension RaidTarget {
             let m = try p.word("leg \(i) metadata device"); let d = try p.word("leg \(i) data device")
             // dm-raid.c parse_dev_params: a metadata device without a data device is refused.
             if m != "-" && d == "-" { throw p.fail("leg \(i) data device", "a metadata device needs a data device") }
+            // md's bind_rdev_to_array (drivers/md/md.c) refuses a device already in the array
+            // (-EEXIST): a table naming one device twice never loads.
+            for (j, earlier) in legs.enumerated() {
+                for word in [m, d] where word != "-" && (word == earlier.data || word == earlier.metadata) {
+                    throw p.fail("leg \(i)", "\(word) is already leg \(j) of this array; the kernel refuses a device twice")
+                }
+            }
+            if m != "-" && m == d { throw p.fail("leg \(i)", "\(m) is both its metadata and its data device") }
             legs.append(RaidTarget.Leg(metadata: m == "-" ? nil : m, data: d == "-" ? nil : d))
         }
         try p.noMore()
