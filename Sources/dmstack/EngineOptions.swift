@@ -50,14 +50,7 @@ struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
         guard Self.ascii, !string.utf8.allSatisfy({ $0 < 0x80 }) else { return Terminal.writeStandardError(string) }
         var out = ""
-        for c in string {
-            switch c {
-            case "→": out += "->"
-            case "×": out += "x"
-            case "…": out += "..."
-            default: out.append(c)
-            }
-        }
+        for c in string { out += TextLayout.asciiSymbol(c) ?? String(c) }
         Terminal.writeStandardError(out)
     }
 }

@@ -24,19 +24,22 @@ struct TextLayout: Sendable {
     func plain(_ text: String) -> String {
         guard ascii, !text.utf8.allSatisfy({ $0 < 0x80 }) else { return text }
         var out = ""
-        for c in text {
-            switch c {
-            case "→": out += "->"
-            case "×": out += "x"
-            case "…": out += "..."
-            case "└": out += "`"
-            case "├": out += "|"
-            case "│": out += "|"
-            case "─": out += "-"
-            default: out += c.isASCII ? String(c) : "?"
-            }
-        }
+        for c in text { out += Self.asciiSymbol(c) ?? (c.isASCII ? String(c) : "?") }
         return out
+    }
+
+    /// The ASCII spelling of a symbol reports and messages use (`→` is `->`), nil for any
+    /// other character: `-i` tables and, outside a UTF-8 locale, standard error.
+    static func asciiSymbol(_ c: Character) -> String? {
+        switch c {
+        case "→": "->"
+        case "×": "x"
+        case "…": "..."
+        case "└": "`"
+        case "├", "│": "|"
+        case "─": "-"
+        default: nil
+        }
     }
 
     /// The tree branches of a child (`├─`/`└─`) and of what is under it (`│ `/two blanks).
