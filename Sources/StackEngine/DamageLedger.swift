@@ -127,9 +127,12 @@ public struct DamageLedger {
         }
         let open = try usingRegistry { () throws(RegistryError) in try registry.openConditions() }
         for condition in Set(open.map(\.condition)).sorted() {
-            let parts = condition.split(separator: " ")
-            guard parts.count >= 2 else { continue }
-            let identity = String(parts[1])
+            // `KIND IDENTITY` or `bad-range IDENTITY START+LENGTH`: an identity may hold
+            // spaces (a loop's backing file, a dm name), the kind and the range never do.
+            let parts = condition.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            var identity = parts[1]
+            if parts[0] == "bad-range", let cut = identity.lastIndex(of: " ") { identity = String(identity[..<cut]) }
             // Only a device that is present can show a condition over: one still gone says nothing.
             guard live.contains(identity) else { continue }
             let reason: String
