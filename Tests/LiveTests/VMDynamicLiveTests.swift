@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Dynamic targets answered live, with no metadata file given: dm-cache (writeback, then
 /// writethrough), an old-style snapshot, a writecache and dm-integrity, each built with the
@@ -117,8 +118,12 @@ struct VMDynamicLiveTests {
         try Live.sh("modprobe dm-snapshot")
         try Live.sh("dmsetup create dmt-tsnap --table '0 32768 snapshot \(origin) \(cow) N 8'")
         cleanup.append("dmsetup remove dmt-tsnap")
-        let rows = try Live.json("translate --json \(cow) 100+1")["translations"] as! [[String: Any]]
+        // An unknown row is an incomplete answer: exit 2, with its reason code.
+        let result = try TestProcess.shell("\(Live.dmstack) translate --json \(cow) 100+1")
+        #expect(result.status == 2, "\(result.stderr)")
+        let rows = try Live.document(result.stdout)["translations"] as! [[String: Any]]
         #expect(rows.count == 1 && rows[0]["outcome"] as? String == "unknown" && (rows[0]["reason"] as? String ?? "").contains("kernel memory"), "\(rows)")
+        #expect(rows.first?["reason_code"] as? String == "mapping-unknown", "\(rows)")
     }
 
     /// lvm2 writecache (ssd mode) on a cachevol, the filesystem made before the conversion, so
