@@ -111,9 +111,10 @@ public struct DamageLedger {
         public var resolved: [(event: String, reason: String)] = []
     }
 
-    /// Checks every entry not cleared: files through the probe, conditions against the machine
-    /// as `inventory` and `findings` describe it (`live`: the device identities present).
-    public func check(findings: [MonitorFinding], live: Set<String>) throws(EngineError) -> CheckReport {
+    /// Checks every entry not cleared: conditions against the machine as `findings` describe
+    /// it (`live`: the device identities present), and with `files` each damaged file through
+    /// the probe (an open and a FIEMAP a file: the monitor does that part on a slower cadence).
+    public func check(findings: [MonitorFinding], live: Set<String>, files: Bool = true) throws(EngineError) -> CheckReport {
         var report = CheckReport()
         let at = time.now()
         // Conditions first: an event whose condition is over clears whole.
@@ -144,6 +145,10 @@ public struct DamageLedger {
             }
             let n = try usingRegistry { () throws(RegistryError) in try registry.clearDamage(condition: condition, reason: reason, at: at) }
             if n > 0 { report.cleared[reason, default: 0] += n }
+        }
+        guard files else {
+            report.resolved = try usingRegistry { () throws(RegistryError) in try registry.resolveCleared(at: at) }
+            return report
         }
         // Then each file still damaged: collected first (ids and what the probe needs), so no
         // read statement is open while entries are marked.

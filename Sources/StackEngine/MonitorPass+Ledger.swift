@@ -1,3 +1,4 @@
+import FoundationEssentials
 import StackModel
 import StackSystem
 
@@ -22,7 +23,11 @@ extension MonitorPass {
                      recorded: (NotificationEvent) throws -> Void) throws {
         let ledger = DamageLedger(registry: dispatcher.registry, time: time)
         do {
-            let report = try ledger.check(findings: findings, live: live)
+            // Timestamps are ISO 8601 UTC: they compare as strings.
+            let last = try usingRegistry { () throws(RegistryError) in try dispatcher.registry.monitorState("last_file_check") }
+            let due = fileCheckInterval <= 0 || last.map { $0 <= Date().addingTimeInterval(-fileCheckInterval).formatted(.iso8601) } ?? true
+            let report = try ledger.check(findings: findings, live: live, files: due)
+            if due { try usingRegistry { () throws(RegistryError) in try dispatcher.registry.setMonitorState("last_file_check", time.now()) } }
             for why in report.unknown { note("damage check: \(why)") }
             for r in report.resolved {
                 guard let e = try ledger.resolution(of: r.event, reason: r.reason) else { continue }

@@ -11,6 +11,10 @@ public struct MonitorPass {
     public let time: any TimeSource
     /// The host named in events.
     public let host: String
+    /// How often a pass probes every damaged file (open by handle, FIEMAP), in seconds; 0:
+    /// every pass. Conditions (a bad range gone, a raid healthy) are checked every pass; the
+    /// file probe grows with the damage, so a monitor waking every few seconds does it less.
+    public var fileCheckInterval: Double = 0
 
     public init(engine: any Engine, dispatcher: Dispatcher, time: any TimeSource = SystemTime(), host: String) {
         self.engine = engine

@@ -51,7 +51,12 @@ struct Monitor: ParsableCommand {
             let dispatcher = try options.dispatcher(registry)
             let config = dispatcher.config
             // A pass names the host as it is at that pass.
-            let monitor = { MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName) }
+            // --once probes every damaged file; a running monitor does it every 5 minutes.
+            let monitor = {
+                var pass = MonitorPass(engine: Machine.live, dispatcher: dispatcher, time: Machine.time, host: Machine.hostName)
+                if !once { pass.fileCheckInterval = 300 }
+                return pass
+            }
             if once {
                 // An event whose answer is incomplete says so (UNKNOWN lines, the event's
                 // `unknown`) and the status is 2, as simulate's: a script never reads it as

@@ -30,6 +30,27 @@ struct MonitorPassTests {
         return (events, notes, report)
     }
 
+    /// The ledger's file probe grows with the damage: a running monitor (interval set) does it
+    /// only when the interval has passed since the last one; `--once` (0) every pass.
+    @Test func theDamagedFilesAreProbedOnTheirOwnCadence() throws {
+        try withStore { store in
+            let (dispatcher, _) = try registered(store)
+            let db = dispatcher.registry
+            func run(interval: Double) throws {
+                var monitor = MonitorPass(engine: SnapshotEngine(snapshot: try Machines.raid()), dispatcher: dispatcher, time: FixedTime(Self.passAt), host: "h")
+                monitor.fileCheckInterval = interval
+                _ = try monitor.run(note: { _ in }) { _ in }
+            }
+            try run(interval: 300)
+            #expect(try db.monitorState("last_file_check") == Self.passAt, "the first pass probes")
+            try db.setMonitorState("last_file_check", "2999-01-01T00:00:00Z")
+            try run(interval: 300)
+            #expect(try db.monitorState("last_file_check") == "2999-01-01T00:00:00Z", "not due: not probed")
+            try run(interval: 0)
+            #expect(try db.monitorState("last_file_check") == Self.passAt, "interval 0: every pass")
+        }
+    }
+
     @Test func anUnchangedMachineGivesNoEvent() throws {
         try withStore { store in
             let (dispatcher, _) = try registered(store)
