@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// README.md's tour is real: each `$ dmstack ...` line of a ```console block is run in the
 /// package root and its output compared with the lines shown under it (trailing blanks aside).
@@ -9,6 +10,15 @@ struct ReadmeTests {
         var arguments: [String]
         var expected: [String]
         var testDescription: String { "dmstack " + arguments.joined(separator: " ") }
+    }
+
+    /// `make demo`'s script (the README's first command) runs to its end on the bundled
+    /// examples: a change of an exit status or an option that breaks it fails here.
+    @Test func theDemoRunsToItsEnd() throws {
+        let script = CLITests.packageRoot.appendingPathComponent("scripts/demo.sh")
+        let result = try TestProcess.run(URL(fileURLWithPath: "/bin/bash"), [script.path, CLITests.binary.path], directory: CLITests.packageRoot)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("== The main job:") && result.stdout.contains("(exit status 2: the answer is incomplete"), "\(result.stdout.suffix(500))")
     }
 
     static var examples: [Example] {
