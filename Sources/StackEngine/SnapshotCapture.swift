@@ -135,6 +135,11 @@ public struct SnapshotCapture: Sendable {
         repeat {
             let chunk = Set(sorted[start..<min(start + Self.pathChunk, sorted.count)])
             var paths = engine.paths(fs, inodes: chunk, in: inventory, options: ReverseMapOptions())
+            // Sizes the records did not carry (GETFSMAP's), by the first name, before any
+            // redaction: simulate on the snapshot clips lost ranges at the end of the file.
+            for (inode, names) in paths where !writer.knowsSize(of: inode) {
+                if let first = names.first, let size = engine.fileSize(fs, inode: inode, path: first) { writer.appendSize(inode: inode, size: size) }
+            }
             if let redactor { paths = paths.mapValues { $0.map(redactor.path) } }
             try writer.appendPaths(paths)
             start += Self.pathChunk

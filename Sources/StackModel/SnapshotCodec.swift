@@ -97,7 +97,8 @@ public struct SnapshotStreamWriter {
     var firstBlock = true
     /// Records written to the map being written.
     public private(set) var recordCount = 0
-    /// File sizes the records carried (the FIEMAP walk's), written as the map's `file_sizes`.
+    /// File sizes the records carried (the FIEMAP walk's) or the capture learned by naming
+    /// the files (`appendSize`: GETFSMAP carries none), written as the map's `file_sizes`.
     var sizes: [UInt64: UInt64] = [:]
 
     enum State { case maps(first: Bool), records, paths, done }
@@ -135,6 +136,14 @@ public struct SnapshotStreamWriter {
         if let inode = record.inode, let size = record.fileSize { sizes[inode] = size }
         recordCount += 1
     }
+
+    /// Whether the map being written knows `inode`'s size.
+    public func knowsSize(of inode: UInt64) -> Bool { sizes[inode] != nil }
+
+    /// The size of a named file whose records carried none (GETFSMAP's): simulate on the
+    /// snapshot then clips its lost ranges at its end, as the live answer does (issue 18
+    /// point 5).
+    public mutating func appendSize(inode: UInt64, size: UInt64) { sizes[inode] = size }
 
     /// The names of some of the map's inodes: called once or more (a capture asks for the
     /// names of a bounded number of inodes at a time), after the last record.

@@ -185,7 +185,7 @@ struct CacheRestoreTests {
         }
         lines += ["</mappings>", "</superblock>"]
         try lines.joined(separator: "\n").write(to: xml, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: image.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: image.path, contents: nil)
         let h = try FileHandle(forWritingTo: image)
         try h.truncate(atOffset: 8 << 20)
         try h.close()
