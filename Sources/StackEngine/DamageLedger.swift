@@ -94,7 +94,13 @@ public struct DamageLedger {
             }
         }
         let rows = devices.lazy.map { $0 }.chained(with: metadata).chained(with: files)
-        return try usingRegistry { () throws(RegistryError) in try registry.recordDamage(event: event.key, condition: condition, at: at, ranges: ranges, rows: rows) }
+        let recorded = try usingRegistry { () throws(RegistryError) in try registry.recordDamage(event: event.key, condition: condition, at: at, ranges: ranges, rows: rows) }
+        // A spilled list whose file could not be read back ended the rows early: what was
+        // recorded is true, but never as if it were all.
+        if let failure = filesystems.lazy.compactMap(\.files.readFailure).first {
+            throw EngineError(.partial, "the damage ledger of event \(event.key) is incomplete: \(failure)")
+        }
+        return recorded
     }
 
     /// What one check did.

@@ -53,7 +53,9 @@ public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral
 
     public var count: Int { spilled?.count ?? entries.count }
     public var isEmpty: Bool { count == 0 }
-    public var underestimatedCount: Int { count }
+    /// A held list's count; 0 for a spilled one, whose read back may end early (a
+    /// `Sequence` that yields fewer than this traps in `Array(_:)`).
+    public var underestimatedCount: Int { spilled == nil ? entries.count : 0 }
     /// Whether the list was spilled (inode order) rather than held (path order).
     public var isSpilled: Bool { spilled != nil }
 
@@ -85,8 +87,13 @@ public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral
         return it.next()
     }
 
+    /// Why a non-throwing iteration of this spilled list ended early (its temporary file could
+    /// not be read back; it never should): a consumer that iterates says so after its loop.
+    /// `forEachHit`, `forEachFile` and encoding throw instead.
+    public var readFailure: String? { spilled?.readFailure }
+
     /// The files in order, one at a time. A spilled list whose temporary file cannot be read
-    /// back (it never should) ends early: `forEachFile` throws instead.
+    /// back (it never should) ends early and sets `readFailure`: `forEachHit` throws instead.
     public struct Iterator: IteratorProtocol {
         let list: FileList
         var position = 0
@@ -107,6 +114,7 @@ public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral
                 return FileList.hit(file)
             } catch {
                 failed = true
+                spilled.noteReadFailure(error)
                 return nil
             }
         }
@@ -173,9 +181,21 @@ public struct FileList: Sequence, Encodable, Sendable, ExpressibleByArrayLiteral
     /// spilled one (the set would be as large as the list).
     public var selection: InodeSelection { spilled != nil ? .all : .some(Set(entries.lazy.map(\.inode))) }
 
+    /// Each file as a `FileHit`, in order; a spilled list that cannot be read back to its end
+    /// throws rather than ending early.
+    public func forEachHit(_ body: (FileHit) throws -> Void) throws {
+        guard let spilled else {
+            for i in entries.indices { try body(hit(entry(i))) }
+            return
+        }
+        var cursor = try SpilledFiles.Cursor(spilled, names: true)
+        var file = JoinedFile()
+        while try cursor.next(&file) { try body(FileList.hit(file)) }
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.unkeyedContainer()
-        for f in self { try c.encode(f) }
+        try forEachHit { try c.encode($0) }
     }
 }
 
@@ -261,20 +281,44 @@ struct FileFold {
     /// Spilled: in inode order, `names` asked for every inode (`.all`) and its answers
     /// spilled as well. `names` is called once, with a body that takes each (inode, name) as
     /// it is found.
-    /// `size` (a held list only) gives a named file's size where the records did not: its
-    /// lost ranges are clipped there, and a file that loses nothing before its end is left
-    /// out. A spilled list is not clipped so (a stat(2) a file of millions).
+    /// `size` gives a named file's size where the records did not: its lost ranges are
+    /// clipped there, and a file that loses nothing before its end is left out (a spilled
+    /// list by one more pass over its runs, `clipped`).
     consuming func finish(names forEachName: (InodeSelection, (UInt64, String) -> Void) -> [String],
                           size: ((UInt64, String) -> UInt64?)? = nil) -> (files: FileList, notes: [String]) {
         if !pieceRuns.isEmpty, let store, !noStore {
             if !pieces.isEmpty { spillPieces() }
-            if pieces.isEmpty, let list = finishSpilled(store, forEachName) { return (list, notes) }
+            if pieces.isEmpty, let list = finishSpilled(store, forEachName, size: size) { return (list, notes) }
         }
         let list = finishHeld(forEachName, size: size)
         return (list, notes)
     }
 
-    private mutating func finishSpilled(_ store: any SpillStore, _ forEachName: (InodeSelection, (UInt64, String) -> Void) -> [String]) -> FileList? {
+    /// `spilled` with each named file's lost ranges cut at its size (asked by its first name),
+    /// a file left with none dropped, as `FileList.clip` does a held list: one pass over the
+    /// join, the pieces written again as one run (already in inode order), the names kept.
+    /// A size a file: the same stat a held list costs, with memory still bounded.
+    static func clipped(_ spilled: SpilledFiles, store: any SpillStore, size: (UInt64, String) -> UInt64?) throws -> SpilledFiles {
+        var cursor = try SpilledFiles.Cursor(spilled, names: true)
+        var file = JoinedFile()
+        var w = RunWriter(store)
+        while try cursor.next(&file) {
+            let end = file.names.first.flatMap { size(file.inode, String(decoding: file.arena[$0], as: UTF8.self)) }
+            for e in file.extents {
+                var length = e.length
+                if let end {
+                    guard e.offset < end else { break }
+                    length = Swift.min(length, end - e.offset)
+                }
+                w.piece(FilePiece(inode: file.inode, offset: e.offset, length: length, flags: file.flags))
+                try w.flushIfFull()
+            }
+        }
+        return try SpilledFiles(pieceRuns: [try w.finish()], nameRuns: spilled.nameRuns, place: spilled.place)
+    }
+
+    private mutating func finishSpilled(_ store: any SpillStore, _ forEachName: (InodeSelection, (UInt64, String) -> Void) -> [String],
+                                        size: ((UInt64, String) -> UInt64?)?) -> FileList? {
         // Names as (inode, bytes) runs, each sorted by inode then bytes.
         var arena: [UInt8] = []
         var held: [(inode: UInt64, start: Int, end: Int)] = []
@@ -306,7 +350,8 @@ struct FileFold {
         spillNames()
         do {
             if let failure { throw failure }
-            let spilled = try SpilledFiles(pieceRuns: pieceRuns, nameRuns: nameRuns, place: store.place)
+            var spilled = try SpilledFiles(pieceRuns: pieceRuns, nameRuns: nameRuns, place: store.place)
+            if let size { spilled = try Self.clipped(spilled, store: store, size: size) }
             var list = FileList()
             list.spilled = spilled
             return list

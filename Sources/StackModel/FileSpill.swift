@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a fold puts sorted runs once they outgrow memory: bytes appended once, read back in
 /// order. StackSystem's store is an unlinked temporary file (O_TMPFILE) on a filesystem the
 /// event does not touch; `MemorySpillStore` keeps the runs in memory (tests, or when no such
@@ -278,6 +280,16 @@ final class SpilledFiles: @unchecked Sendable {
     private(set) var count = 0
     private(set) var totalLostBytes: UInt64 = 0
     let place: String
+    private let lock = NSLock()
+    private var failure: String?
+
+    /// Why reading the list back stopped early in a non-throwing iteration (`FileList.Iterator`),
+    /// nil while it never did: the consumers that cannot throw check it after their loop.
+    var readFailure: String? { lock.withLock { failure } }
+
+    func noteReadFailure(_ error: any Error) {
+        lock.withLock { if failure == nil { failure = "the spilled file list in \(place) could not be read back (\(error))" } }
+    }
 
     init(pieceRuns: [SpillRun], nameRuns: [SpillRun], place: String) throws {
         self.pieceRuns = pieceRuns

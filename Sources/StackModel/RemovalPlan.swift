@@ -44,7 +44,8 @@ extension RemovalPlan {
         public init(_ lists: [(mountpoint: String, files: FileList)]) { self.lists = lists.filter { !$0.files.isEmpty } }
         public var count: Int { lists.reduce(0) { $0 + $1.files.count } }
         public var isEmpty: Bool { lists.isEmpty }
-        public var underestimatedCount: Int { count }
+        /// What the held lists give for sure (`FileList.underestimatedCount`).
+        public var underestimatedCount: Int { lists.reduce(0) { $0 + $1.files.underestimatedCount } }
 
         public struct Iterator: IteratorProtocol {
             var lists: ArraySlice<(mountpoint: String, files: FileList)>
@@ -76,7 +77,7 @@ extension RemovalPlan {
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.unkeyedContainer()
-            for i in self { try c.encode(i) }
+            try forEach(throwing: { try c.encode($0) })
         }
     }
 }

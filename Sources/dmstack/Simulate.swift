@@ -156,6 +156,7 @@ struct Simulate: ParsableCommand {
                     lines.append("    \(f.paths.isEmpty ? f.path : f.paths.joined(separator: " = ")) (inode \(f.inode)\(flags)): bytes "
                         + Self.some(f.extents.map { "\($0.offset)+\($0.length)" }))
                 }
+                if let failure = fs.files.readFailure { lines.append("    ... the list stops here: \(failure); more files may be lost") }
             }
             if !fs.processes.isEmpty {
                 lines.append("  processes:")

@@ -28,15 +28,16 @@ struct FileSpillTests {
         return (pieces, names)
     }
 
-    static func fold(_ pieces: [FilePiece], _ names: [(UInt64, String)], policy: SpillPolicy) -> (files: FileList, notes: [String], asked: [InodeSelection]) {
+    static func fold(_ pieces: [FilePiece], _ names: [(UInt64, String)], policy: SpillPolicy,
+                     size: ((UInt64, String) -> UInt64?)? = nil) -> (files: FileList, notes: [String], asked: [InodeSelection]) {
         var fold = FileFold(policy: policy, fs: fs)
         for p in pieces { fold.add(inode: p.inode, offset: p.offset, length: p.length, shared: p.flags & 1 != 0, unwritten: p.flags & 2 != 0) }
         var asked: [InodeSelection] = []
-        let (files, notes) = fold.finish { selection, body in
+        let (files, notes) = fold.finish(names: { selection, body in
             asked.append(selection)
             for (i, n) in names where selection.contains(i) { body(i, n) }
             return []
-        }
+        }, size: size)
         return (files, notes, asked)
     }
 
@@ -70,6 +71,66 @@ struct FileSpillTests {
             let some = Set(held.files.map(\.inode).filter { $0 % 3 == 0 })
             #expect(try spilled.files.extents(ofInodes: some) == held.files.extents(ofInodes: some))
         }
+    }
+
+    /// Clipped at each file's end (issue 18 point 5) alike held or spilled: a range cut at the
+    /// size, a file wholly past its end dropped, counts and bytes after the cut, a file whose
+    /// size is not known left whole; the size asked by the file's first name.
+    @Test func aSpilledListIsClippedAtTheEndOfEachFileAsAHeldOne() throws {
+        var rng = SplitMix64(seed: 23)
+        for round in 0..<40 {
+            let (pieces, names) = Self.input(&rng)
+            let sizes = Dictionary(uniqueKeysWithValues: Set(names.map(\.0)).map { ($0, rng.next() % 5 == 0 ? nil : (rng.next() % 40) * 512 + rng.next() % 512) })
+            let size: (UInt64, String) -> UInt64? = { inode, path in
+                #expect(path == names.filter { $0.0 == inode }.map(\.1).min { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) } || !path.hasPrefix("/mnt/x/"))
+                return sizes[inode] ?? nil
+            }
+            let held = Self.fold(pieces, names, policy: SpillPolicy(), size: size)
+            let spilled = Self.fold(pieces, names, policy: SpillPolicy(pieces: 1 + Int(rng.next() % 30), store: { _ in MemorySpillStore() }), size: size)
+            #expect(Self.content(spilled.files) == Self.content(held.files), "round \(round)")
+            #expect(spilled.files.count == held.files.count && spilled.files.totalLostBytes == held.files.totalLostBytes, "round \(round)")
+            for f in spilled.files {
+                if let end = sizes[f.inode] ?? nil { #expect(f.extents.allSatisfy { $0.end <= end } && !f.extents.isEmpty, "round \(round)") }
+            }
+            let unclipped = Self.fold(pieces, names, policy: SpillPolicy(pieces: 7, store: { _ in MemorySpillStore() }))
+            if round == 0 { #expect(unclipped.files.totalLostBytes > spilled.files.totalLostBytes, "the cut changed something") }
+        }
+    }
+
+    /// A spilled list whose store cannot be read back part way: a plain iteration ends early
+    /// and says why (`readFailure`, which the text output and the ledger report), encoding and
+    /// `forEachHit` throw: never a shorter list that looks whole.
+    @Test func aListThatCannotBeReadBackSaysSoOrThrows() throws {
+        final class FailingReads: SpillStore, @unchecked Sendable {
+            let inner = MemorySpillStore()
+            var reads = 0
+            var failAfter = Int.max
+            var place: String { "a failing disk" }
+            func append(_ bytes: UnsafeRawBufferPointer) throws -> UInt64 { try inner.append(bytes) }
+            func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+                struct EIO: Error, CustomStringConvertible { var description: String { "EIO" } }
+                reads += 1
+                if reads > failAfter { throw EIO() }
+                return try inner.read(at: offset, into: buffer)
+            }
+        }
+        var rng = SplitMix64(seed: 3)
+        var (pieces, names) = Self.input(&rng)
+        while pieces.count < 1500 { (pieces, names) = Self.input(&rng) }
+        let store = FailingReads()
+        let list = Self.fold(pieces, names, policy: SpillPolicy(pieces: 50, nameBytes: 256, store: { _ in store })).files
+        #expect(list.isSpilled && list.readFailure == nil)
+        let whole = Array(list).count
+        #expect(whole == list.count && list.readFailure == nil)
+        store.reads = 0
+        store.failAfter = 40
+        let short = Array(list).count
+        #expect(short < whole)
+        #expect(list.readFailure?.contains("a failing disk") == true && list.readFailure?.contains("EIO") == true, "\(list.readFailure ?? "nil")")
+        store.reads = 0
+        #expect(throws: (any Error).self) { try JSONEncoder().encode(list) }
+        store.reads = 0
+        #expect(throws: (any Error).self) { try list.forEachHit { _ in } }
     }
 
     /// The streamed JSON of a spilled list is the encoder's array of its files.
