@@ -11,9 +11,10 @@ build_packages=(pkg-config libdevmapper-dev libblkid-dev libyaml-dev libsqlite3-
 # Two kernels for the VM lane (Tests/VM/vm.sh): bookworm's 6.1 (linux-image-amd64) and its 6.12
 # (the meta-package pulls the newest linux-image-6.12.N+deb12-amd64), which has
 # MF_MEM_PRE_REMOVE; gcc builds the kernel-behaviour suite's SIGBUS probe (Tests/VM/sigbus-probe.c).
+# squashfs-tools: a filesystem whose owners dmstack cannot learn (RemoveLiveTests: status 2).
 test_packages=(xfsprogs e2fsprogs fdisk util-linux ndctl lvm2 thin-provisioning-tools mdadm cryptsetup-bin
                qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 busybox-static python3-pip groff-base
-               gcc libc6-dev prometheus prometheus-node-exporter)
+               gcc libc6-dev prometheus prometheus-node-exporter squashfs-tools)
 
 bench_packages=(gnuplot-nox time)
 # dpkg-shlibdeps and dpkg-gencontrol, RUNPATH removal, lintian; a clean bookworm root.

@@ -649,7 +649,8 @@ public struct ImpactPlanner {
             if !notReported.isEmpty {
                 let merged = ByteRange.merged(notReported)
                 out.unknown.append(UnknownPart(role: role, reason: .ownerNotReported,
-                                               detail: "the reverse map names no owner for them: GETFSMAP reports an unknown owner\(fs.type == "ext4" ? " (ext4 reports file data so)" : "") and no file a FIEMAP walk read covers them (no walk under --reverse-map getfsmap, a directory the walk could not open, or a map a capture could not read: see the notes)",
+                                               detail: "the reverse map names no owner for them: " + (["xfs", "ext4"].contains(fs.type) ? "GETFSMAP reports an unknown owner\(fs.type == "ext4" ? " (ext4 reports file data so)" : "")" : "\(fs.type) has no GETFSMAP")
+                                                   + " and no file a FIEMAP walk read covers them (no walk under --reverse-map getfsmap, a directory the walk could not open, or a map a capture could not read: see the notes)",
                                                ranges: merged.map { UnknownRange(StridedRange(start: $0.offset, length: $0.length, stride: $0.length, count: 1)) }))
             }
         }

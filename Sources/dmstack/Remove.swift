@@ -9,7 +9,8 @@ struct Remove: ParsableCommand {
         abstract: "Take a leaf away safely: freeze, notify, signal, invalidate, thaw, unmount, remove the dm layers above it, unbind it.",
         discussion: """
             The plan is simulate's pre-remove impact of the whole leaf. Then, in order: the hit \
-            filesystems are frozen (FIFREEZE); the event is recorded in the outbox and delivered \
+            filesystems are frozen (FIFREEZE; one that cannot be, such as squashfs or vfat, \
+            is not, and its freeze step says skipped); the event is recorded in the outbox and delivered \
             (only it: a backlog waits); the processes that map or hold open a lost file \
             get the --kill signal; the lost ranges' cached pages are dropped; the filesystems are \
             thawed, then unmounted (every mount of them, retried for --wait seconds while \

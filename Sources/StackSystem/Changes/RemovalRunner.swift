@@ -69,7 +69,8 @@ public struct RemovalRunner {
     public func run(log: (RemovalStep) -> Void = { _ in }) -> (steps: [RemovalStep], stopped: RemovalStep?) {
         var steps: [RemovalStep] = []
         var opened: [(String, Int32)] = []
-        var frozen = 0
+        /// The ones FIFREEZE froze (a filesystem without freeze support is not among them).
+        var frozen: [(String, Int32)] = []
         var guardian: FreezeGuardian?
         func record(_ s: RemovalStep) { steps.append(s); log(s) }
         // A freeze outlives the process: from the first freeze to the last thaw, the signals
@@ -81,7 +82,7 @@ public struct RemovalRunner {
         var holding = false
         func thawAll() -> RemovalStep? {
             var failed: RemovalStep?
-            for (mp, fd) in opened.prefix(frozen).reversed() {
+            for (mp, fd) in frozen.reversed() {
                 do {
                     _ = try Syscall.ioctl("thaw (FITHAW)", path: mp) { clinux_thaw(fd) }
                     record(RemovalStep(.thaw, mp, .done))
@@ -93,7 +94,7 @@ public struct RemovalRunner {
             }
             for (_, fd) in opened { Syscall.close(fd) }
             opened = []
-            frozen = 0
+            frozen = []
             guardian?.disarm()
             guardian = nil
             if holding { pthread_sigmask(SIG_SETMASK, &previous, nil); holding = false }
@@ -123,14 +124,21 @@ public struct RemovalRunner {
         }
         for (mp, fd) in opened {
             do { _ = try Syscall.ioctl("freeze (FIFREEZE)", path: mp) { clinux_freeze(fd) } } catch {
+                // A filesystem without freeze support (squashfs, vfat: fs/ioctl.c
+                // ioctl_fsfreeze gives EOPNOTSUPP when the superblock has no freeze_fs) cannot
+                // be quiesced: the removal goes on without it (the device goes either way).
+                if error.errno == EOPNOTSUPP {
+                    record(RemovalStep(.freeze, mp, .skipped, "FIFREEZE: \(error.reason): this filesystem cannot be frozen; it keeps accepting writes until it is unmounted"))
+                    continue
+                }
                 return stop(RemovalStep(.freeze, mp, .failed, "FIFREEZE: \(error.reason)" + (error.errno == EBUSY ? " (already frozen?)" : "")))
             }
-            frozen += 1
+            frozen.append((mp, fd))
             record(RemovalStep(.freeze, mp, .done))
         }
 
         record(RemovalStep(.dispatch, plan.leaf, .done, dispatch()))
-        if frozen > 0 { FaultInjection.shared.pauseWhileFrozen() }
+        if !frozen.isEmpty { FaultInjection.shared.pauseWhileFrozen() }
 
         // Signal every process that maps or holds open a lost file (pre-remove takes them all).
         let me = getpid()
