@@ -22,13 +22,12 @@ build: setup
 demo: build
 	@scripts/demo.sh $(BIN)
 
-# The host suite (pure model, CLI, and root-only tests on loop devices), then the VM lanes.
-# One test at a time: live suites create loop devices that another suite's capture would see.
+# The host suite (pure model, CLI, and root-only tests on loop devices) and, side by side with
+# it, the static build and the VM lanes (scripts/test.sh; DMSTACK_TEST_SERIAL=1: one after the
+# other). One host test at a time: live suites create loop devices another suite's capture sees.
 test: setup-test
-	@$(SWIFT) build -q
-	@$(SWIFT) test --no-parallel
-	@$(MAKE) -s static
-	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/lanes.sh
+	@$(SWIFT) build -q --build-tests
+	@SWIFT=$(SWIFT) MAKE=$(MAKE) scripts/test.sh
 
 # Real device-mapper and pmem (Tests/VM/lanes.sh): Debian's 6.1 boots once for every live test
 # and the kernel-behaviour pass, Debian's 6.12 once more for the kernel-behaviour pass.

@@ -22,9 +22,10 @@ if ! boot_vm "$work" "$out" "bash $root/Tests/VM/guest.sh $out $root $filter ${D
     exit 1
 fi
 grep -E '^(PASS|FAIL|note)' "$out/setup.log"
-# The whole log outlives the run, for the messages of failed expectations.
+# The whole log outlives the run, for the messages of failed expectations (the behaviour
+# pass's per kernel: lanes.sh runs two at once).
 cp "$out/live.log" /tmp/dmstack-vm-last.log 2>/dev/null || true
-cp "$out/behaviour.log" /tmp/dmstack-vm-behaviour-last.log 2>/dev/null || true
+cp "$out/behaviour.log" "/tmp/dmstack-vm-behaviour-last-${DMSTACK_VM_KERNEL:-6.1}.log" 2>/dev/null || true
 passed=$(grep -c '^PASS' "$out/setup.log")
 failed=$(grep -c '^FAIL' "$out/setup.log")
 if [ -f "$out/live.log" ]; then
