@@ -21,9 +21,10 @@ public enum CommandRunner {
 
     static let outputLimit = 64 << 10
 
-    /// `arguments[0]` is looked up in PATH. Standard output is discarded unless `keepStdout`;
-    /// standard error is kept. `environment` entries (`NAME=value`) are added to dmstack's own.
-    public static func run(_ arguments: [String], input: [UInt8] = [], environment: [String] = [], timeout: Double? = nil,
+    /// `executable` runs (default: `arguments[0]` looked up in PATH), with `arguments` as its
+    /// argv. Standard output is discarded unless `keepStdout`; standard error is kept.
+    /// `environment` entries (`NAME=value`) are added to dmstack's own.
+    public static func run(_ arguments: [String], executable: String? = nil, input: [UInt8] = [], environment: [String] = [], timeout: Double? = nil,
                            keepStdout: Bool = false) throws(SystemError) -> Result {
         var outFDs: [Int32] = [0, 0], inFDs: [Int32] = [0, 0]
         guard pipeClosedOnExec(&outFDs) else { throw SystemError(path: arguments[0], operation: "create a pipe for", errno: errno) }
@@ -72,7 +73,7 @@ public enum CommandRunner {
         env.append(nil)
         defer { for e in env { free(e) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, &cArgs, &env)
+        let rc = posix_spawnp(&pid, executable ?? arguments[0], &actions, &attributes, &cArgs, &env)
         Syscall.close(outFDs[1])
         if !input.isEmpty { Syscall.close(inFDs[0]) }
         guard rc == 0 else {

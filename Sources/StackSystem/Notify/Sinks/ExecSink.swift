@@ -20,8 +20,8 @@ public struct ExecSink: NotificationSink {
     /// `argv` must be a YAML list: a single string would be split on commas, which no shell
     /// or reader expects (`argv: "/bin/sh -c id"` is one program name with spaces). The program
     /// must be writable only by root or the invoking user, as must the directories above it
-    /// (`TrustedPath`): it runs with dmstack's privileges. A program that does not exist is left
-    /// to the delivery, which fails with its reason.
+    /// (`TrustedPath`): it runs with dmstack's privileges. A program that does not exist, or is
+    /// not executable, fails the load.
     public static func decode(_ map: inout SpecMap) throws(SpecError) -> ExecSink {
         guard let node = map.node("argv") else { throw map.fail("argv", "missing (required): the program and its arguments, as a list") }
         switch node.value {
@@ -36,25 +36,23 @@ public struct ExecSink: NotificationSink {
             throw map.fail("argv", argv[0].contains("/") ? "\(argv[0]) does not exist" : "\(argv[0]) is not an executable in $PATH")
         }
         guard access(file, X_OK) == 0 else { throw map.fail("argv", "\(file) is not executable") }
-        if let problem = untrustedProgram(argv[0]) { throw map.fail("argv", problem) }
+        if let problem = TrustedPath.problem(with: file, what: "exec hook program") { throw map.fail("argv", problem) }
         return ExecSink(argv: argv, timeout: try map.positiveDuration("timeout") ?? 30)
-    }
-
-    /// Why the program `argv[0]` names may not be run, nil when it may (or does not exist).
-    static func untrustedProgram(_ program: String) -> String? {
-        guard let file = TrustedPath.program(program), Syscall.exists(file) else { return nil }
-        return TrustedPath.problem(with: file, what: "exec hook program")
     }
 
     /// argv as configured (no shell), the event JSON on stdin, the key fields in DMSTACK_*
     /// variables; delivered when it exits 0 within `timeout`.
     public func deliver(_ event: NotificationEvent, payload: String, attempt: Int, sink: String) -> SinkOutcome {
         // Checked again at each run: the program may have changed since the file was loaded.
-        if let problem = Self.untrustedProgram(argv[0]) { return SinkOutcome(delivered: false, detail: "not run: \(problem)") }
+        // The file checked is the file run: found in $PATH once, spawned by that path.
+        guard let file = TrustedPath.program(argv[0]), Syscall.exists(file) else {
+            return SinkOutcome(delivered: false, detail: "not run: \(argv[0]) " + (argv[0].contains("/") ? "does not exist" : "is not an executable in $PATH"))
+        }
+        if let problem = TrustedPath.problem(with: file, what: "exec hook program") { return SinkOutcome(delivered: false, detail: "not run: \(problem)") }
         let environment = Sinks.fields(event, attempt: attempt, sink: sink).map { "\($0.0)=\($0.1)" }
         let result: CommandRunner.Result
         do {
-            result = try CommandRunner.run(argv, input: Array(payload.utf8), environment: environment, timeout: timeout, keepStdout: true)
+            result = try CommandRunner.run(argv, executable: file, input: Array(payload.utf8), environment: environment, timeout: timeout, keepStdout: true)
         } catch {
             return SinkOutcome(delivered: false, detail: "\(error)")
         }
