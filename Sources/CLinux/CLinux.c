@@ -53,6 +53,27 @@ const char *clinux_dm_last_error(void) { return dm_last_error; }
 void clinux_dm_clear_error(void) { dm_last_error[0] = 0; }
 uint32_t clinux_dm_deps_count(const void *deps) { return ((const struct dm_deps *)deps)->count; }
 uint64_t clinux_dm_deps_device(const void *deps, uint32_t i) { return ((const struct dm_deps *)deps)->device[i]; }
+long clinux_dm_list_names(char *buf, size_t size) {
+    struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
+    if (!dmt) return -1;
+    long need = -1;
+    if (dm_task_run(dmt)) {
+        struct dm_names *names = dm_task_get_names(dmt);
+        need = 0;
+        /* An empty list is one entry with dev 0; `next` is the offset of the following one. */
+        if (names && names->dev) {
+            for (;;) {
+                size_t n = strlen(names->name) + 1;
+                if ((size_t)need + n <= size) memcpy(buf + need, names->name, n);
+                need += (long)n;
+                if (!names->next) break;
+                names = (struct dm_names *)((char *)names + names->next);
+            }
+        }
+    }
+    dm_task_destroy(dmt);
+    return need;
+}
 
 /* A hook must not inherit dmstack's other descriptors (a caller's pipes would stay open while it runs). */
 int clinux_spawn_close_from(posix_spawn_file_actions_t *actions, int from) { return posix_spawn_file_actions_addclosefrom_np(actions, from); }

@@ -97,6 +97,16 @@ public protocol Engine: Sendable {
     /// filesystems: a teardown waits for none of them. A snapshot has no processes to ask.
     func users(of items: [TeardownItem]) -> [ProcessUse]
 
+    /// The dm devices of `stack` (uuid `DMSTACK-<stack>:`) that have no live table, by name:
+    /// an apply killed between a create and its table load leaves one, and dm adds no block
+    /// device before the first load, so the inventory (sysfs) does not see it. A snapshot has
+    /// none.
+    func tablelessVolumes(ofStack stack: String) throws(EngineError) -> [String]
+
+    /// Removes those devices by name (DM_DEVICE_REMOVE; nothing can use a device without a
+    /// table). A snapshot refuses.
+    func removeTableless(_ names: [String]) throws(EngineError)
+
     /// Unmounts and removes `items` top-down and returns what it did. A snapshot refuses.
     /// `progress(k)` follows the k-th item's removal.
     func tearDown(_ items: [TeardownItem], progress: (Int) -> Void) throws(EngineError) -> [String]

@@ -129,6 +129,19 @@ public struct LiveEngine: Engine {
         do { return try VolumeRemover().run(items, progress: progress) } catch { throw EngineError(error) }
     }
 
+    public func tablelessVolumes(ofStack stack: String) throws(EngineError) -> [String] {
+        do {
+            return try DeviceMapperClient().listDevices().filter { !$0.liveTable && $0.uuid.hasPrefix("DMSTACK-\(stack):") }.map(\.name).sorted()
+        } catch { throw EngineError(.failure, error.description) }
+    }
+
+    public func removeTableless(_ names: [String]) throws(EngineError) {
+        let dm = DeviceMapperClient()
+        for name in names {
+            do { try dm.remove(name: name) } catch { throw EngineError(.failure, error.description) }
+        }
+    }
+
     /// StackSystem's `RemovalRunner` on this machine.
     public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
                            dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {

@@ -136,6 +136,8 @@ public struct SnapshotEngine: Engine {
     public func users(of items: [TeardownItem]) -> [ProcessUse] { [] }
 
     public func tearDown(_ items: [TeardownItem], progress: (Int) -> Void) throws(EngineError) -> [String] { throw EngineError(.usage, Self.refusal) }
+    public func tablelessVolumes(ofStack stack: String) throws(EngineError) -> [String] { [] }
+    public func removeTableless(_ names: [String]) throws(EngineError) { throw EngineError(.usage, Self.refusal) }
 
     public func runRemoval(_ plan: RemovalPlan, detach: LeafDetach, kill: KillPolicy, unmountWait: Double, tokens: [Int32: String],
                            dispatch: @escaping () -> String, log: (RemovalStep) -> Void) -> (steps: [RemovalStep], stopped: RemovalStep?) {

@@ -27,7 +27,9 @@ struct Apply: ParsableCommand {
             next apply of the spec removes the volumes left without a table and builds the \
             rest, and teardown removes what is there. Test hooks: \
             DMSTACK_FAULT=create|load|resume|send:N fails the N-th such libdevmapper call; \
-            DMSTACK_FAULT=kill@K SIGKILLs apply or teardown once its K-th step is recorded.
+            DMSTACK_FAULT=kill@K SIGKILLs apply or teardown once its K-th step is recorded; \
+            DMSTACK_FAULT=kill-after-create@N SIGKILLs apply right after its N-th device create, \
+            before that device has a table.
             """
     )
 
@@ -73,10 +75,20 @@ struct Apply: ParsableCommand {
                 if unfinished.running {
                     throw CommandFailure(status: .refused, message: "apply \(stack.name) refused: a \(unfinished.command) of it is running (pid \(unfinished.pid), since \(unfinished.startedAt))")
                 }
+                // Without a table a device may have no block device yet (killed between its
+                // create and its load): libdevmapper lists it, sysfs does not.
+                let hidden = try machine.tablelessVolumes(ofStack: stack.name)
                 let empty = Set(inventory.ownedVolumes().filter { $0.stack == stack.name && $0.targets.isEmpty }.map(\.name))
+                let unseen = hidden.filter { !empty.contains($0) }
                 if !json {
                     print("note: the \(unfinished.command) of \(stack.name) started \(unfinished.startedAt) was interrupted after step \(unfinished.done) of \(unfinished.steps.count)"
-                          + (empty.isEmpty ? "" : "; removing \(empty.sorted().joined(separator: ", ")) (no table)"))
+                          + (empty.union(unseen).isEmpty ? "" : "; removing \(empty.union(unseen).sorted().joined(separator: ", ")) (no table)"))
+                }
+                if !unseen.isEmpty {
+                    do { try machine.removeTableless(unseen) } catch let error as EngineError {
+                        throw EngineError(error.kind, "apply \(stack.name): the interrupted \(unfinished.command) left \(unseen.joined(separator: ", ")) without a table, and removing it failed: \(error.message)")
+                    }
+                    inventory = try machine.inventory()
                 }
                 if !empty.isEmpty {
                     let items = ((try? inventory.teardown(stack.name, force: false)) ?? []).filter { empty.contains($0.name) }

@@ -51,7 +51,19 @@ struct Teardown: ParsableCommand {
             if target.hasSuffix(".yaml") || target.hasSuffix(".yml") {
                 selector = try SpecFile.load(target).name
             }
-            let inventory = try machine.inventory()
+            var inventory = try machine.inventory()
+            // An apply killed between a create and its table load left a device without a
+            // table that only libdevmapper lists (no block device yet): removed first, when
+            // an interrupted change of the stack is on record.
+            if !dryRun, let db = try machine.registry(registry.store, readOnly: false),
+               try db.unfinishedChanges().contains(where: { $0.stack == selector && !$0.running }) {
+                let hidden = try machine.tablelessVolumes(ofStack: selector)
+                if !hidden.isEmpty {
+                    try machine.removeTableless(hidden)
+                    if !json { print("teardown \(selector): removed \(hidden.joined(separator: ", ")) (no table, left by the interrupted change)") }
+                    inventory = try machine.inventory()
+                }
+            }
             let items: [TeardownItem]
             do { items = try inventory.teardown(selector, force: force) } catch let e as TeardownError {
                 // A teardown killed after its last removal: nothing is left but its intent.

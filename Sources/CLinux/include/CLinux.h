@@ -44,6 +44,10 @@ void clinux_dm_clear_error(void);
 /// Entry `i` of a `struct dm_deps` (its flexible array is not importable).
 uint32_t clinux_dm_deps_count(const void *deps);
 uint64_t clinux_dm_deps_device(const void *deps, uint32_t i);
+/// DM_DEVICE_LIST: every dm device's name, each ended by a NUL, into `buf` (at most `size`
+/// bytes): the bytes all the names need (more than `size`: call again with that), or -1 when
+/// the list cannot be read. Lists devices without a table too, which have no block device yet.
+long clinux_dm_list_names(char *buf, size_t size);
 
 
 #include <spawn.h>

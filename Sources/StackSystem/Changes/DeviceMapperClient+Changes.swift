@@ -49,6 +49,7 @@ extension DeviceMapperClient {
     /// `load` and `resume` (the order lvm2 uses, so a refused table leaves nothing half-made).
     public func create(name: String, uuid: String) throws(DeviceMapperError) -> (major: UInt32, minor: UInt32) {
         let r = try change(Int(DM_DEVICE_CREATE), name: name, uuid: uuid, what: "create")
+        FaultInjection.shared.created()
         return (r.info.major, r.info.minor)
     }
 
@@ -101,7 +102,9 @@ extension DeviceMapperClient {
 /// libdevmapper change of that kind (`create`, `load`, `resume`, `remove`, `send`) fail
 /// before it reaches the kernel, so tests can show that a failure midway rolls back.
 /// `DMSTACK_FAULT=kill@K` makes `apply` or `teardown` SIGKILL itself once its K-th step is
-/// done and recorded (what a power cut or the OOM killer does: no rollback runs), and
+/// done and recorded (what a power cut or the OOM killer does: no rollback runs),
+/// `DMSTACK_FAULT=kill-after-create@N` right after its N-th DM_DEVICE_CREATE, before that
+/// device's table is loaded (a device with no table, which sysfs does not show), and
 /// `DMSTACK_FAULT=pause-frozen` makes `remove` wait, its filesystems frozen and its event in
 /// the outbox, until it is killed: the tests of what survives a kill.
 public final class FaultInjection: @unchecked Sendable {
@@ -110,12 +113,16 @@ public final class FaultInjection: @unchecked Sendable {
     let target: Int
     /// The step after which `kill@K` kills, or nil.
     let killStep: Int?
+    /// The create after which `kill-after-create@N` kills, or nil.
+    let killCreate: Int?
     let pauseFrozen: Bool
     var count = 0
+    var creates = 0
 
     init(spec: String?) {
-        if let spec, spec.hasPrefix("kill@") {
-            killStep = Int(spec.dropFirst(5))
+        killCreate = spec.flatMap { $0.hasPrefix("kill-after-create@") ? Int($0.dropFirst(18)) : nil }
+        if let spec, spec.hasPrefix("kill@") || killCreate != nil {
+            killStep = spec.hasPrefix("kill@") ? Int(spec.dropFirst(5)) : nil
             operation = nil
             target = 1
             pauseFrozen = false
@@ -139,6 +146,12 @@ public final class FaultInjection: @unchecked Sendable {
     public func stepDone(_ step: Int) {
         guard step == killStep else { return }
         kill(getpid(), SIGKILL)
+    }
+
+    /// Called after each DM_DEVICE_CREATE that succeeded.
+    func created() {
+        creates += 1
+        if creates == killCreate { kill(getpid(), SIGKILL) }
     }
 
     /// Called by `remove` with its filesystems frozen and its event recorded.

@@ -81,6 +81,38 @@ public struct DeviceMapperClient: Sendable {
         return Lines(info: info, name: name, uuid: uuid, lines: lines)
     }
 
+    /// Every dm device by name (DM_DEVICE_LIST), with its uuid and whether it has a live
+    /// table (DM_DEVICE_INFO by name). Unlike /sys/block this lists a device that has no
+    /// table yet: dm adds the disk only at the first table load (drivers/md/dm.c
+    /// `dm_setup_md_queue` from `table_load`), so a `create` killed before its load leaves a
+    /// device sysfs does not show.
+    public func listDevices() throws(DeviceMapperError) -> [(name: String, uuid: String, liveTable: Bool)] {
+        clinux_dm_clear_error()
+        var size = 4096
+        var bytes: [CChar] = []
+        while true {
+            bytes = [CChar](repeating: 0, count: size)
+            let need = clinux_dm_list_names(&bytes, size)
+            guard need >= 0 else { throw DeviceMapperError(operation: "list", device: "every", message: String(cString: clinux_dm_last_error())) }
+            if need <= size { bytes = Array(bytes.prefix(need)); break }
+            // Devices made meanwhile: at most a few rounds.
+            guard size < 64 << 20 else { throw DeviceMapperError(operation: "list", device: "every", message: "the list of names passes 64 MiB") }
+            size = need
+        }
+        var out: [(String, String, Bool)] = []
+        for raw in bytes.split(separator: 0) {
+            let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let task = dm_task_create(Int32(DM_DEVICE_INFO)) else { continue }
+            defer { dm_task_destroy(task) }
+            guard dm_task_set_name(task, name) != 0, dm_task_run(task) != 0 else { continue }
+            var info = dm_info()
+            // Gone between the list and the info: not listed.
+            guard dm_task_get_info(task, &info) != 0, info.exists != 0 else { continue }
+            out.append((name, dm_task_get_uuid(task).map { String(cString: $0) } ?? "", info.live_table != 0))
+        }
+        return out
+    }
+
     /// Info, live table, status and deps of the dm device major:minor: two ioctls
     /// (DM_TABLE_STATUS for the table, then for the status). The deps come with the table:
     /// DM_TABLE_DEPS lists the devices the table's targets opened (dm-table.c
