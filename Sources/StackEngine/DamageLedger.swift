@@ -114,7 +114,11 @@ public struct DamageLedger {
     /// Checks every entry not cleared: conditions against the machine as `findings` describe
     /// it (`live`: the device identities present), and with `files` each damaged file through
     /// the probe (an open and a FIEMAP a file: the monitor does that part on a slower cadence).
-    public func check(findings: [MonitorFinding], live: Set<String>, files: Bool = true) throws(EngineError) -> CheckReport {
+    /// `mounts` (`Inventory.filesystemMounts`) says where each filesystem is mounted now: a
+    /// file is looked for only under a mount of its own filesystem (its recorded mountpoint
+    /// first), and one whose filesystem is not mounted is not checked (unknown), never taken
+    /// for deleted because its handle meant nothing to whatever is mounted there now.
+    public func check(findings: [MonitorFinding], live: Set<String>, mounts: [String: [String]]? = nil, files: Bool = true) throws(EngineError) -> CheckReport {
         var report = CheckReport()
         let at = time.now()
         // Conditions first: an event whose condition is over clears whole.
@@ -164,7 +168,17 @@ public struct DamageLedger {
                     bad = (try? registry.damageRanges(event: e.event, fsUUID: r.fsUUID ?? "", role: r.role ?? HolderRole.data.rawValue)) ?? []
                     badCache[cacheKey] = bad
                 }
-                let answer = probe.check(mountpoint: r.mountpoint ?? "/", handle: r.handle, inode: r.inode, path: r.path, offset: r.offset, length: r.length, bad: bad)
+                var mountpoint = r.mountpoint ?? "/"
+                if let mounts {
+                    let now = mounts[r.fsUUID ?? ""] ?? mounts[r.device] ?? []
+                    guard let m = now.contains(mountpoint) ? mountpoint : now.first else {
+                        report.damaged += 1
+                        if report.unknown.count < 10 { report.unknown.append("filesystem \(r.fsUUID ?? r.device) is not mounted: \(r.path ?? "a file") not checked") }
+                        return
+                    }
+                    mountpoint = m
+                }
+                let answer = probe.check(mountpoint: mountpoint, handle: r.handle, inode: r.inode, path: r.path, offset: r.offset, length: r.length, bad: bad)
                 if let now = answer.path, now != r.path { renames.append((e.id, now)) }
                 switch answer.state {
                 case .damaged: report.damaged += 1
@@ -219,6 +233,21 @@ extension DamageLedger {
         let context = engine.holderContext(now: time.now())
         let records = try usingRegistry { () throws(RegistryError) in try registry.all() }
         return try check(findings: inventory.monitorFindings(records: records, byId: context.byId),
-                         live: Set(inventory.devicesByIdentity(byId: context.byId).keys))
+                         live: Set(inventory.devicesByIdentity(byId: context.byId).keys), mounts: inventory.filesystemMounts())
+    }
+}
+
+extension Inventory {
+    /// Where each filesystem is mounted now (mounts of its root), by fs UUID and by its
+    /// device's kernel name (what the ledger records when a filesystem has no UUID).
+    public func filesystemMounts() -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        let byNumber = Dictionary(devices.map { ($0.majorMinor, $0) }, uniquingKeysWith: { a, _ in a })
+        for m in snapshot.mounts where m.root == "/" {
+            guard let d = byNumber[m.majorMinor] else { continue }
+            if let uuid = d.filesystem?.uuid { out[uuid, default: []].append(m.mountpoint) }
+            out[d.kernelName, default: []].append(m.mountpoint)
+        }
+        return out
     }
 }

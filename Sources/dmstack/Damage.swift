@@ -91,7 +91,7 @@ struct Damage: ParsableCommand {
                     if !report.unknown.isEmpty { status = .partial }
                     try Damage.announce(report.resolved, dispatcher: dispatcher)
                     try usingRegistry { () throws(RegistryError) in try dispatcher.registry.forEachDamage(filter) { entries.append(Entry($0)) } }
-                } else if let db = try registry.store.openExisting(readOnly: false) {
+                } else if let db = try registry.store.openForReading() {
                     try usingRegistry { () throws(RegistryError) in try db.forEachDamage(filter) { entries.append(Entry($0)) } }
                 }
                 if json {
