@@ -232,8 +232,27 @@ extension DamageLedger {
         let inventory = try engine.inventory()
         let context = engine.holderContext(now: time.now())
         let records = try usingRegistry { () throws(RegistryError) in try registry.all() }
-        return try check(findings: inventory.monitorFindings(records: records, byId: context.byId),
-                         live: Set(inventory.devicesByIdentity(byId: context.byId).keys), mounts: inventory.filesystemMounts())
+        let findings = inventory.monitorFindings(records: records, byId: context.byId)
+        let live = Set(inventory.devicesByIdentity(byId: context.byId).keys)
+        let report = try check(findings: findings, live: live, mounts: inventory.filesystemMounts())
+        // The monitor's kept states follow what this check saw, as a pass's end does
+        // (`SeenStates.finish`): a bad range or a degraded health this check found over is
+        // `clear` there too. Otherwise its event would be resolved here while the monitor still
+        // holds the aspect as failing, and the same range coming back would raise nothing.
+        var failing = Set<String>()
+        for f in findings {
+            switch f {
+            case .badRange(_, let identity, let range): failing.insert(SeenStates.failingKey(identity: identity, aspect: SeenState.badRange(range)))
+            case .degraded(_, let identity, _, _): failing.insert(SeenStates.failingKey(identity: identity, aspect: SeenState.health))
+            case .leafGone: break
+            }
+        }
+        try usingRegistry { () throws(RegistryError) in
+            var states = SeenStates(try registry.seenStates())
+            states.finish(failingKeys: failing, observed: live, at: time.now())
+            try registry.save(seenStates: states.changed)
+        }
+        return report
     }
 }
 

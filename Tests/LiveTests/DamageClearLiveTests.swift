@@ -151,6 +151,33 @@ extension DamageLiveTests {
         #expect(Set(alerts.map { ($0["labels"] as? [String: String])?["dmstack_key"] ?? "" }).count == 1)
     }
 
+    /// `damage --check` resolving a bad range's event updates the monitor's device states too:
+    /// the same range back is a new event, recorded again in the ledger.
+    @Test func aRangeBackAfterDamageCheckResolvedItIsANewEvent() throws {
+        var cleanup: [String] = []
+        defer { Live.clean(cleanup) }
+        let dir = try Live.temporary("/tmp/dmstack-damageagain-XXXXXX", recursive: true, cleanup: &cleanup)
+        let dev = try Live.loop(size: "300M", cleanup: &cleanup)
+        let name = String(dev.split(separator: "/").last!)
+        let mnt = "\(dir)/m"
+        try GroundTruth.xfs(dev, on: mnt, cleanup: &cleanup)
+        let paths = try GroundTruth.writeFiles("\(mnt)/d", count: 1, size: 1 << 20)
+        let e = try #require(try SimulateLiveTests.extents(paths[0]).first)
+        try "sinks:\n  - {type: jsonl, path: \(dir)/events.jsonl}\n".write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        let options = "--config \(dir)/config.yaml --state-dir \(dir)/state"
+        try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(dir)/state")
+        let hook = "DMSTACK_BADBLOCKS=\(name):\(e.deviceSector)+1"
+        try Live.sh("\(hook) \(Live.dmstack) monitor --once \(options)")
+        #expect(try damage("--state-dir \(dir)/state").count == 2)
+        let check = run("damage --check \(options)")
+        #expect(check.status == 0 && check.output.hasPrefix("resolved "), "\(check)")
+        #expect(try damage("--state-dir \(dir)/state").isEmpty)
+        let again = run("monitor --once \(options)", environment: hook)
+        #expect(again.output.contains("failure \(name) \(e.deviceSector)+1"), "\(again)")
+        let now = try damage("--state-dir \(dir)/state")
+        #expect(now.contains { $0["path"] as? String == paths[0] } && Set(now.compactMap { $0["event"] as? String }).count == 1, "\(now)")
+    }
+
     @Test func damageListsFromAReadOnlyStateDirectory() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
