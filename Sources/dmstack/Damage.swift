@@ -82,7 +82,7 @@ struct Damage: ParsableCommand {
             try reportingStatus { () throws -> ExitStatus in
                 var status = ExitStatus.success
                 let filter = HolderRegistry.DamageFilter(filesystem: filesystem.map(Damage.normalized), includeCleared: all)
-                var entries: [Entry] = []
+                var db: HolderRegistry?
                 if check {
                     let dispatcher = try options.dispatcher(registry)
                     let report = try DamageLedger(registry: dispatcher.registry, time: Machine.time).checkNow(engine: Machine.live)
@@ -90,14 +90,16 @@ struct Damage: ParsableCommand {
                     for why in report.unknown { print("dmstack: damage: not checked: \(why)", to: &stderr) }
                     if !report.unknown.isEmpty { status = .partial }
                     try Damage.announce(report.resolved, dispatcher: dispatcher)
-                    try usingRegistry { () throws(RegistryError) in try dispatcher.registry.forEachDamage(filter) { entries.append(Entry($0)) } }
-                } else if let db = try registry.store.openForReading() {
-                    try usingRegistry { () throws(RegistryError) in try db.forEachDamage(filter) { entries.append(Entry($0)) } }
+                    db = dispatcher.registry
+                } else {
+                    db = try registry.store.openForReading()
                 }
                 if json {
-                    print(try JSONOutput.encode(["damage": entries]))
+                    try Damage.streamJSON(db, filter)
                     return status
                 }
+                var entries: [Entry] = []
+                if let db { try usingRegistry { () throws(RegistryError) in try db.forEachDamage(filter) { entries.append(Entry($0)) } } }
                 guard !entries.isEmpty else {
                     if !table.quietWhenEmpty { print(all ? "no damage recorded" : "no known damage") }
                     return status
@@ -159,6 +161,33 @@ struct Damage: ParsableCommand {
                 try Damage.announce(try usingRegistry { () throws(RegistryError) in try db.resolveCleared(at: at) }, dispatcher: dispatcher)
             }
         }
+    }
+
+    /// `{"damage": [...]}` as the entries are read, byte for byte what `JSONOutput.encode`
+    /// makes of the whole list (each entry by the encoder, indented to its depth): a ledger of
+    /// a million files is never held whole, nor its document.
+    static func streamJSON(_ db: HolderRegistry?, _ filter: HolderRegistry.DamageFilter) throws {
+        let out = JSONOutput.standardOutput()
+        let encoder = JSONOutputEncoder.make()
+        var first = true
+        var failure: (any Error)?
+        if let db {
+            try usingRegistry { () throws(RegistryError) in
+                try db.forEachDamage(filter) { e in
+                    guard failure == nil else { return }
+                    do {
+                        let text = String(decoding: try encoder.encode(Entry(e)), as: UTF8.self)
+                        out.write(first ? "{\n  \"damage\" : [\n    " : ",\n    ")
+                        out.write(text.replacingOccurrences(of: "\n", with: "\n    "))
+                        first = false
+                    } catch { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
+        // An empty list as the encoder prints it.
+        out.write(first ? try JSONOutput.encode(["damage": [Entry]()]) + "\n" : "\n  ]\n}\n")
+        out.drain()
     }
 
     /// A path or mountpoint without its trailing slashes (`/` stays).
