@@ -176,9 +176,8 @@ struct Damage: ParsableCommand {
                 try db.forEachDamage(filter) { e in
                     guard failure == nil else { return }
                     do {
-                        let text = String(decoding: try encoder.encode(Entry(e)), as: UTF8.self)
                         out.write(first ? "{\n  \"damage\" : [\n    " : ",\n    ")
-                        out.write(text.replacingOccurrences(of: "\n", with: "\n    "))
+                        out.write(try Damage.json(Entry(e), encoder))
                         first = false
                     } catch { failure = error }
                 }
@@ -188,6 +187,45 @@ struct Damage: ParsableCommand {
         // An empty list as the encoder prints it.
         out.write(first ? try JSONOutput.encode(["damage": [Entry]()]) + "\n" : "\n  ]\n}\n")
         out.drain()
+    }
+
+    /// One entry as the encoder writes it inside the list (keys sorted and snake_case, nil
+    /// omitted, indented to depth 2), by hand: the encoder itself only for a string that needs
+    /// escaping (anything but printable ASCII without `"` and `\`).
+    static func json(_ e: Entry, _ encoder: JSONEncoder) throws -> String {
+        var out = "{"
+        var first = true
+        func quoted(_ s: String) throws -> String {
+            s.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c } ? "\"\(s)\"" : String(decoding: try encoder.encode(s), as: UTF8.self)
+        }
+        func field(_ key: String, _ value: String) {
+            out += first ? "\n      \"" : ",\n      \""
+            out += key
+            out += "\" : "
+            out += value
+            first = false
+        }
+        if let v = e.clearedAt { field("cleared_at", try quoted(v)) }
+        if let v = e.clearedReason { field("cleared_reason", try quoted(v)) }
+        field("condition", try quoted(e.condition))
+        field("device", try quoted(e.device))
+        field("event", try quoted(e.event))
+        if let v = e.fsUuid { field("fs_uuid", try quoted(v)) }
+        if let v = e.generation { field("generation", String(v)) }
+        field("id", String(e.id))
+        if let v = e.inode { field("inode", String(v)) }
+        field("kind", try quoted(e.kind))
+        field("length", String(e.length))
+        if let v = e.mountpoint { field("mountpoint", try quoted(v)) }
+        field("offset", String(e.offset))
+        if let v = e.path { field("path", try quoted(v)) }
+        if let v = e.paths {
+            field("paths", v.isEmpty ? "[\n\n      ]" : "[\n        " + (try v.map(quoted)).joined(separator: ",\n        ") + "\n      ]")
+        }
+        field("recorded_at", try quoted(e.recordedAt))
+        if let v = e.role { field("role", try quoted(v)) }
+        field("what", try quoted(e.what))
+        return out + "\n    }"
     }
 
     /// A path or mountpoint without its trailing slashes (`/` stays).
