@@ -6,7 +6,8 @@
 # `dmstack simulate` against `xfs_io -c 'fsmap -d'` + `find` and lsof on XFS filesystems of
 # 200,000 to 2,000,000 files, `capture` against the dmstack before streaming capture, one
 # striped leg of 1 GiB to 100 TiB against the dmstack before strided ranges, `events retry`
-# against fsync'd appends, and a thin pool data range → thin blocks against `thin_rmap` on a
+# against fsync'd appends, the damage ledger at 1,000,000 files against sqlite3 and plain opens
+# (scripts/bench-ledger.sh), and a thin pool data range → thin blocks against `thin_rmap` on a
 # pool of 1,000,000 mappings; then the scaling table and plot (scripts/bench-plot.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,9 +38,16 @@ else
 Not measured: needs root and loop devices (run \`make bench\` as root)."
 fi
 events=$(bash scripts/bench-events.sh "$root/.build-static/release/dmstack" 1000)
+if [ "$(id -u)" = 0 ]; then
+    ledger=$(bash scripts/bench-ledger.sh "$root/.build-static/release/dmstack" 1000000)
+else
+    ledger="## The damage ledger at 1,000,000 damaged files
+
+Not measured: needs root and loop devices (run \`make bench\` as root)."
+fi
 thin=$(bash scripts/bench-thin.sh "$root/.build-static/release/dmstack" 1000000)
 capture=$(bash scripts/bench-capture.sh "$root/.build-static/release/dmstack")
 legs=$(bash scripts/bench-legs.sh "$root/.build-static/release/dmstack")
 scaling=$(bash scripts/bench-plot.sh "$BENCH_DATA")
-printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$legs" "$tree" "$simulate" "$capture" "$events" "$thin" "$scaling" > BENCHMARKS.md
+printf '%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n\n%s\n' "$model" "$legs" "$tree" "$simulate" "$capture" "$events" "$ledger" "$thin" "$scaling" > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -120,7 +120,11 @@ public struct DamageLedger {
     /// Checks every entry not cleared: conditions against the machine as `findings` describe
     /// it (`live`: the device identities present), and with `files` each damaged file through
     /// the probe (an open and a FIEMAP a file: the monitor does that part on a slower cadence).
-    public func check(findings: [MonitorFinding], live: Set<String>, files: Bool = true) throws(EngineError) -> CheckReport {
+    /// `mounts` (`Inventory.filesystemMounts`) says where each filesystem is mounted now: a
+    /// file is looked for only under a mount of its own filesystem (its recorded mountpoint
+    /// first), and one whose filesystem is not mounted is not checked (unknown), never taken
+    /// for deleted because its handle meant nothing to whatever is mounted there now.
+    public func check(findings: [MonitorFinding], live: Set<String>, mounts: [String: [String]]? = nil, files: Bool = true) throws(EngineError) -> CheckReport {
         var report = CheckReport()
         let at = time.now()
         // Conditions first: an event whose condition is over clears whole.
@@ -170,7 +174,17 @@ public struct DamageLedger {
                     bad = (try? registry.damageRanges(event: e.event, fsUUID: r.fsUUID ?? "", role: r.role ?? HolderRole.data.rawValue)) ?? []
                     badCache[cacheKey] = bad
                 }
-                let answer = probe.check(mountpoint: r.mountpoint ?? "/", handle: r.handle, inode: r.inode, path: r.path, offset: r.offset, length: r.length, bad: bad)
+                var mountpoint = r.mountpoint ?? "/"
+                if let mounts {
+                    let now = mounts[r.fsUUID ?? ""] ?? mounts[r.device] ?? []
+                    guard let m = now.contains(mountpoint) ? mountpoint : now.first else {
+                        report.damaged += 1
+                        if report.unknown.count < 10 { report.unknown.append("filesystem \(r.fsUUID ?? r.device) is not mounted: \(r.path ?? "a file") not checked") }
+                        return
+                    }
+                    mountpoint = m
+                }
+                let answer = probe.check(mountpoint: mountpoint, handle: r.handle, inode: r.inode, path: r.path, offset: r.offset, length: r.length, bad: bad)
                 if let now = answer.path, now != r.path { renames.append((e.id, now)) }
                 switch answer.state {
                 case .damaged: report.damaged += 1
@@ -224,7 +238,41 @@ extension DamageLedger {
         let inventory = try engine.inventory()
         let context = engine.holderContext(now: time.now())
         let records = try usingRegistry { () throws(RegistryError) in try registry.all() }
-        return try check(findings: inventory.monitorFindings(records: records, byId: context.byId),
-                         live: Set(inventory.devicesByIdentity(byId: context.byId).keys))
+        let findings = inventory.monitorFindings(records: records, byId: context.byId)
+        let live = Set(inventory.devicesByIdentity(byId: context.byId).keys)
+        let report = try check(findings: findings, live: live, mounts: inventory.filesystemMounts())
+        // The monitor's kept states follow what this check saw, as a pass's end does
+        // (`SeenStates.finish`): a bad range or a degraded health this check found over is
+        // `clear` there too. Otherwise its event would be resolved here while the monitor still
+        // holds the aspect as failing, and the same range coming back would raise nothing.
+        var failing = Set<String>()
+        for f in findings {
+            switch f {
+            case .badRange(_, let identity, let range): failing.insert(SeenStates.failingKey(identity: identity, aspect: SeenState.badRange(range)))
+            case .degraded(_, let identity, _, _): failing.insert(SeenStates.failingKey(identity: identity, aspect: SeenState.health))
+            case .leafGone: break
+            }
+        }
+        try usingRegistry { () throws(RegistryError) in
+            var states = SeenStates(try registry.seenStates())
+            states.finish(failingKeys: failing, observed: live, at: time.now())
+            try registry.save(seenStates: states.changed)
+        }
+        return report
+    }
+}
+
+extension Inventory {
+    /// Where each filesystem is mounted now (mounts of its root), by fs UUID and by its
+    /// device's kernel name (what the ledger records when a filesystem has no UUID).
+    public func filesystemMounts() -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        let byNumber = Dictionary(devices.map { ($0.majorMinor, $0) }, uniquingKeysWith: { a, _ in a })
+        for m in snapshot.mounts where m.root == "/" {
+            guard let d = byNumber[m.majorMinor] else { continue }
+            if let uuid = d.filesystem?.uuid { out[uuid, default: []].append(m.mountpoint) }
+            out[d.kernelName, default: []].append(m.mountpoint)
+        }
+        return out
     }
 }

@@ -19,14 +19,14 @@ extension MonitorPass {
 
     /// The ledger's check for this pass, the resolutions recorded (and told to `recorded`),
     /// the pass's time kept.
-    func checkDamage(findings: [MonitorFinding], live: Set<String>, note: (String) -> Void,
+    func checkDamage(findings: [MonitorFinding], live: Set<String>, mounts: [String: [String]], note: (String) -> Void,
                      recorded: (NotificationEvent) throws -> Void) throws {
         let ledger = DamageLedger(registry: dispatcher.registry, time: time)
         do {
             // Timestamps are ISO 8601 UTC: they compare as strings.
             let last = try usingRegistry { () throws(RegistryError) in try dispatcher.registry.monitorState("last_file_check") }
             let due = fileCheckInterval <= 0 || last.map { $0 <= Date().addingTimeInterval(-fileCheckInterval).formatted(.iso8601) } ?? true
-            let report = try ledger.check(findings: findings, live: live, files: due)
+            let report = try ledger.check(findings: findings, live: live, mounts: mounts, files: due)
             if due { try usingRegistry { () throws(RegistryError) in try dispatcher.registry.setMonitorState("last_file_check", time.now()) } }
             for why in report.unknown { note("damage check: \(why)") }
             for r in report.resolved {

@@ -103,7 +103,8 @@ public struct MonitorPass {
         }
         // After the events: a pass killed before this line finds the same epochs again.
         try saveStates(&states, inventory: inventory, byId: context.byId, in: db)
-        try checkDamage(findings: findings, live: Set(inventory.devicesByIdentity(byId: context.byId).keys), note: note, recorded: recorded)
+        try checkDamage(findings: findings, live: Set(inventory.devicesByIdentity(byId: context.byId).keys),
+                        mounts: inventory.filesystemMounts(), note: note, recorded: recorded)
         if !refresh.isEmpty {
             _ = try HolderService(engine: engine, time: FixedTime(at)).refresh(refresh.sorted(), in: db, inventory: inventory)
         }

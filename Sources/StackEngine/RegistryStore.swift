@@ -21,4 +21,16 @@ public struct RegistryStore: Sendable {
     public func openExisting(readOnly: Bool = true) throws(EngineError) -> HolderRegistry? {
         try usingRegistry { () throws(RegistryError) in try HolderRegistry.open(directory: directory, create: false, readOnly: readOnly) }
     }
+
+    /// The registry for a command that only reads (`list`, `damage`, `metrics`): opened
+    /// read-only, so a read-only state directory serves and nothing is written; only a
+    /// registry older than this dmstack is opened writable, to be migrated first.
+    public func openForReading() throws(EngineError) -> HolderRegistry? {
+        do {
+            return try openExisting(readOnly: true)
+        } catch {
+            guard (try? HolderRegistry.isOlderThanThisVersion(directory: directory)) == true else { throw error }
+            return try openExisting(readOnly: false)
+        }
+    }
 }

@@ -36,7 +36,8 @@ public struct NotificationEvent: Codable, Sendable, Hashable {
     public var severity: Severity
     /// ISO 8601, when it was recorded.
     public var at: String
-    /// What raised it: `remove`, `monitor`, `events test`.
+    /// What raised it: `remove`, `monitor`, `events test`, or `damage check` (a resolution:
+    /// the ledger found its event's damage gone).
     public var origin: String
     public var host: String
     public var leaf: String

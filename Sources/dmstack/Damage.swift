@@ -82,7 +82,7 @@ struct Damage: ParsableCommand {
             try reportingStatus { () throws -> ExitStatus in
                 var status = ExitStatus.success
                 let filter = HolderRegistry.DamageFilter(filesystem: filesystem.map(Damage.normalized), includeCleared: all)
-                var entries: [Entry] = []
+                var db: HolderRegistry?
                 if check {
                     let dispatcher = try options.dispatcher(registry)
                     let report = try DamageLedger(registry: dispatcher.registry, time: Machine.time).checkNow(engine: Machine.live)
@@ -90,14 +90,16 @@ struct Damage: ParsableCommand {
                     for why in report.unknown { print("dmstack: damage: not checked: \(why)", to: &stderr) }
                     if !report.unknown.isEmpty { status = .partial }
                     try Damage.announce(report.resolved, dispatcher: dispatcher)
-                    try usingRegistry { () throws(RegistryError) in try dispatcher.registry.forEachDamage(filter) { entries.append(Entry($0)) } }
-                } else if let db = try registry.store.openExisting(readOnly: false) {
-                    try usingRegistry { () throws(RegistryError) in try db.forEachDamage(filter) { entries.append(Entry($0)) } }
+                    db = dispatcher.registry
+                } else {
+                    db = try registry.store.openForReading()
                 }
                 if json {
-                    print(try JSONOutput.encode(["damage": entries]))
+                    try Damage.streamJSON(db, filter)
                     return status
                 }
+                var entries: [Entry] = []
+                if let db { try usingRegistry { () throws(RegistryError) in try db.forEachDamage(filter) { entries.append(Entry($0)) } } }
                 guard !entries.isEmpty else {
                     if !table.quietWhenEmpty { print(all ? "no damage recorded" : "no known damage") }
                     return status
@@ -159,6 +161,71 @@ struct Damage: ParsableCommand {
                 try Damage.announce(try usingRegistry { () throws(RegistryError) in try db.resolveCleared(at: at) }, dispatcher: dispatcher)
             }
         }
+    }
+
+    /// `{"damage": [...]}` as the entries are read, byte for byte what `JSONOutput.encode`
+    /// makes of the whole list (each entry by the encoder, indented to its depth): a ledger of
+    /// a million files is never held whole, nor its document.
+    static func streamJSON(_ db: HolderRegistry?, _ filter: HolderRegistry.DamageFilter) throws {
+        let out = JSONOutput.standardOutput()
+        let encoder = JSONOutputEncoder.make()
+        var first = true
+        var failure: (any Error)?
+        if let db {
+            try usingRegistry { () throws(RegistryError) in
+                try db.forEachDamage(filter) { e in
+                    guard failure == nil else { return }
+                    do {
+                        out.write(first ? "{\n  \"damage\" : [\n    " : ",\n    ")
+                        out.write(try Damage.json(Entry(e), encoder))
+                        first = false
+                    } catch { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
+        // An empty list as the encoder prints it.
+        out.write(first ? try JSONOutput.encode(["damage": [Entry]()]) + "\n" : "\n  ]\n}\n")
+        out.drain()
+    }
+
+    /// One entry as the encoder writes it inside the list (keys sorted and snake_case, nil
+    /// omitted, indented to depth 2), by hand: the encoder itself only for a string that needs
+    /// escaping (anything but printable ASCII without `"` and `\`).
+    static func json(_ e: Entry, _ encoder: JSONEncoder) throws -> String {
+        var out = "{"
+        var first = true
+        func quoted(_ s: String) throws -> String {
+            s.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c } ? "\"\(s)\"" : String(decoding: try encoder.encode(s), as: UTF8.self)
+        }
+        func field(_ key: String, _ value: String) {
+            out += first ? "\n      \"" : ",\n      \""
+            out += key
+            out += "\" : "
+            out += value
+            first = false
+        }
+        if let v = e.clearedAt { field("cleared_at", try quoted(v)) }
+        if let v = e.clearedReason { field("cleared_reason", try quoted(v)) }
+        field("condition", try quoted(e.condition))
+        field("device", try quoted(e.device))
+        field("event", try quoted(e.event))
+        if let v = e.fsUuid { field("fs_uuid", try quoted(v)) }
+        if let v = e.generation { field("generation", String(v)) }
+        field("id", String(e.id))
+        if let v = e.inode { field("inode", String(v)) }
+        field("kind", try quoted(e.kind))
+        field("length", String(e.length))
+        if let v = e.mountpoint { field("mountpoint", try quoted(v)) }
+        field("offset", String(e.offset))
+        if let v = e.path { field("path", try quoted(v)) }
+        if let v = e.paths {
+            field("paths", v.isEmpty ? "[\n\n      ]" : "[\n        " + (try v.map(quoted)).joined(separator: ",\n        ") + "\n      ]")
+        }
+        field("recorded_at", try quoted(e.recordedAt))
+        if let v = e.role { field("role", try quoted(v)) }
+        field("what", try quoted(e.what))
+        return out + "\n    }"
     }
 
     /// A path or mountpoint without its trailing slashes (`/` stays).

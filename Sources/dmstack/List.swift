@@ -1,6 +1,7 @@
 import ArgumentParser
 import StackEngine
 import StackModel
+import StackSystem
 
 /// `dmstack list`: the volumes dmstack owns.
 struct List: ParsableCommand {
@@ -57,8 +58,14 @@ struct List: ParsableCommand {
         try reportingFailures {
             let machine = engine.make()
             let volumes = try machine.inventory().ownedVolumes()
-            // The registry is migrated if it is older (the intents table), never created.
-            let interrupted = try machine.registry(registry.store, readOnly: false)?.unfinishedChanges().map(Interrupted.init) ?? []
+            // Opened read-only (a read-only state directory serves); migrated only if it is
+            // older (the intents table), never created.
+            let db: HolderRegistry?
+            do { db = try machine.registry(registry.store, readOnly: true) } catch {
+                guard (try? HolderRegistry.isOlderThanThisVersion(directory: registry.store.directory)) == true else { throw error }
+                db = try machine.registry(registry.store, readOnly: false)
+            }
+            let interrupted = try db?.unfinishedChanges().map(Interrupted.init) ?? []
             if json {
                 print(try JSONOutput.encode(Report(volumes: volumes, interrupted: interrupted)))
                 return

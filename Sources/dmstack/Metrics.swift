@@ -21,7 +21,7 @@ struct Metrics: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            print(try StackEngine.Metrics(engine: Machine.live, registry: try registry.store.openExisting(readOnly: false), time: Machine.time).exposition(), terminator: "")
+            print(try StackEngine.Metrics(engine: Machine.live, registry: try registry.store.openForReading(), time: Machine.time).exposition(), terminator: "")
         }
     }
 }

@@ -194,6 +194,19 @@ public final class HolderRegistry {
         return try HolderRegistry(directory: directory, create: create, readOnly: readOnly && !create)
     }
 
+    /// Whether the registry in `directory` has a schema older than this dmstack's (it needs a
+    /// migration, which a read-only open refuses); read without writing anything.
+    public static func isOlderThanThisVersion(directory: String) throws(RegistryError) -> Bool {
+        let file = "\(directory)/\(fileName)"
+        do {
+            return try SQLiteDatabase(path: file, create: false, readOnly: true).userVersion < migrations.count
+        } catch let e as SQLiteError {
+            throw wrap(e, file)
+        } catch {
+            throw RegistryError(.other, "\(file): \(error)")
+        }
+    }
+
     /// Whether the registry file of `directory` exists: false only when it, or the directory
     /// itself, is absent (ENOENT); a state directory that is not a directory or cannot be
     /// searched (EACCES) is an error.
@@ -478,6 +491,7 @@ public final class HolderRegistry {
         var movedTo: String?
         var salvaged: [HolderRecord] = []
         var outbox: [[SQLiteValue]] = []
+        var ledger: [(table: String, columns: [String], rows: [[SQLiteValue]])] = []
         if Syscall.exists(file) {
             let stamp = now.filter { $0.isNumber }
             var aside = "\(file).corrupt-\(stamp)"
@@ -492,6 +506,7 @@ public final class HolderRegistry {
             // not the rest of the scan.
             if let old = try? SQLiteDatabase(path: aside, create: false, readOnly: true) {
                 outbox = salvageOutbox(from: old)
+                ledger = salvageLedger(from: old)
                 var names: [String] = []
                 try? old.query("SELECT name FROM holders") { if let n = $0.text(0) { names.append(n) } }
                 for name in names {
@@ -514,6 +529,14 @@ public final class HolderRegistry {
                         try? registry.db.query("INSERT OR IGNORE INTO deliveries (event, sink, state, attempts, next_at, last_status, last_error, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
                     }
                 }
+                // The damage ledger and the monitor's seen states go over too: without them the
+                // damage of the past would be forgotten, and the next pass would raise again,
+                // as new, every bad range the ledger already holds (damage --check and the
+                // monitor read the same states).
+                for t in ledger {
+                    let sql = "INSERT OR IGNORE INTO \(t.table) (\(t.columns.joined(separator: ", "))) VALUES (\(t.columns.map { _ in "?" }.joined(separator: ", ")))"
+                    for row in t.rows { try? registry.db.query(sql, row) }
+                }
                 salvaged = salvaged.filter { r in
                     do {
                         try registry.db.execute("SAVEPOINT salvage")
@@ -530,6 +553,27 @@ public final class HolderRegistry {
             }
         }
         return (registry, movedTo, salvaged)
+    }
+
+    /// The ledger's and the monitor's rows of a damaged registry that can still be read, each
+    /// table with its columns, in an order the foreign keys accept (events before their rows).
+    /// A registry older than the ledger (no such tables) gives nothing.
+    static func salvageLedger(from old: SQLiteDatabase) -> [(table: String, columns: [String], rows: [[SQLiteValue]])] {
+        let tables: [(String, [String])] = [
+            ("damage_events", ["event", "condition", "recorded_at", "resolved_at", "resolution"]),
+            ("damage", ["id", "event", "recorded_at", "kind", "fs_uuid", "mountpoint", "device", "role", "inode", "generation", "handle",
+                        "path", "paths", "what", "offset", "length", "cleared_at", "cleared_reason"]),
+            ("damage_ranges", ["event", "fs_uuid", "role", "start", "length"]),
+            ("monitor_state", ["name", "value"]),
+            ("device_states", ["identity", "aspect", "state", "epoch", "changed_at"]),
+        ]
+        return tables.map { table, columns in
+            var rows: [[SQLiteValue]] = []
+            try? old.query("SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY rowid") { r in
+                rows.append((0..<columns.count).map { r.value(Int32($0)) })
+            }
+            return (table, columns, rows)
+        }
     }
 
     /// The outbox rows of a damaged registry that can still be read: events (7 values), then

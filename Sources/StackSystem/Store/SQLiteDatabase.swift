@@ -169,4 +169,13 @@ public struct SQLiteRow {
         guard let p = sqlite3_column_text(statement, column) else { return nil }
         return String(cString: p)
     }
+    /// The column's value with the type SQLite stored it as (a row copied as it was).
+    public func value(_ column: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(statement, column) {
+        case SQLITE_NULL: .null
+        case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, column))
+        case SQLITE_FLOAT: .real(sqlite3_column_double(statement, column))
+        default: text(column).map { .text($0) } ?? .null
+        }
+    }
 }
