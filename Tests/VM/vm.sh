@@ -1,7 +1,7 @@
 # Sourced by Tests/VM/run.sh and examples/capture.sh: boots Debian's kernel under qemu with
 # two emulated 512 MiB NVDIMMs through virtme-ng, the host's root shared read-only and OUT
 # writable, and runs COMMAND inside. KVM stays off unless DMSTACK_VM_KVM=1 (guests hang
-# under it on these machines); DMSTACK_VM_TIMEOUT bounds the run (seconds, default 3600; the whole suite takes ~27 min here).
+# under it on these machines); DMSTACK_VM_TIMEOUT bounds the run (seconds, default 3600; README says what a lane takes).
 # The kernel is chosen, never "whatever sorts last": DMSTACK_VM_KERNEL is a /boot/vmlinuz-*
 # path or a Debian series (6.1, the default: bookworm's linux-image-amd64; 6.12: its
 # linux-image-6.12.*+deb12-amd64, which scripts/setup.sh test installs beside it), the
