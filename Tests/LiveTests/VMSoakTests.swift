@@ -85,13 +85,16 @@ struct VMSoakTests {
         try Live.json("events list -J --limit 1000000 --state-dir \(state)")["events"] as! [[String: Any]]
     }
 
-    /// Waits until the outbox holds `count` events (or `limit` seconds pass); the outbox then.
+    /// Waits until the outbox holds `count` events, or `limit` seconds pass, or 60 s pass
+    /// without a new one; the outbox then.
     static func waitForEvents(_ count: Int, state: String, limit: Double) throws -> [[String: Any]] {
         let end = Date().addingTimeInterval(limit)
-        var events = try outbox(state)
-        while events.count < count && Date() < end {
+        var events = try outbox(state), changed = Date()
+        while events.count < count && Date() < end && Date().timeIntervalSince(changed) < 60 {
             sleep(2)
-            events = try outbox(state)
+            let now = try outbox(state)
+            if now.count != events.count { changed = Date() }
+            events = now
         }
         return events
     }
@@ -239,6 +242,7 @@ struct VMSoakTests {
         expected += failuresBefore
         events = try Self.waitForEvents(expected, state: state, limit: 600)
         #expect(Self.waitForPasses(2, metrics: metrics))
+        Self.say("repaired: \(events.count) events, \(expected) expected")
         let again = warmBad[0]
         try Live.sh("echo '\(again.sector) 1' > /sys/block/\(md)/md/dev-\(again.leaf)/bad_blocks")
         expected += 1
