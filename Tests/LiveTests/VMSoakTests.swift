@@ -196,7 +196,9 @@ struct VMSoakTests {
         let udevd = try Live.sh("pgrep -x systemd-udevd || true").trimmed
         if !udevd.isEmpty {
             try Live.sh("udevadm settle -t 120 || true; udevadm control --exit || true")
-            cleanup.append("pgrep -x systemd-udevd >/dev/null || { /usr/lib/systemd/systemd-udevd --daemon && udevadm settle -t 60; } 2>&1 || true")
+            // The daemon's output away from the shell's pipes: holding them, it kept the test
+            // waiting for their end (the test hung in its cleanup).
+            cleanup.append("pgrep -x systemd-udevd >/dev/null || { /usr/lib/systemd/systemd-udevd --daemon </dev/null >/dev/null 2>&1 && udevadm settle -t 60; } 2>&1 || true")
         }
 
         // The monitor, in the background, its output into files.
