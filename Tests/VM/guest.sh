@@ -21,7 +21,8 @@ if [ -z "$tests" ]; then
     echo "FAIL setup: no test binary under $root/.build (build on the host first)" >> "$out/setup.log"
 else
     # The holder registry of this run (apply registers, teardown unregisters).
-    export DMSTACK_STATE_DIR=/tmp/dmstack-vm-state DMSTACK_VM=1
+    # DMSTACK_VM_OUT: where a test may leave logs the host reads (VMSoakTests).
+    export DMSTACK_STATE_DIR=/tmp/dmstack-vm-state DMSTACK_VM=1 DMSTACK_VM_OUT=$out
     # dmstack runs from the guest's tmpfs: executed from the 9p root each run pages it in again
     # (0.9 s for `--version` under TCG, 0.18 s from tmpfs for the static release build).
     if mkdir -p /tmp/dmstack-bin && cp "$bin" /tmp/dmstack-bin/dmstack && /tmp/dmstack-bin/dmstack --version >/dev/null; then

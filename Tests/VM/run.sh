@@ -15,7 +15,7 @@ out=$work/out
 mkdir -p "$out"
 trap 'rm -rf "$work"' EXIT
 
-if ! boot_vm "$work" "$out" "bash $root/Tests/VM/guest.sh $out $root $filter ${DMSTACK_VM_BIN:-$root/.build/debug/dmstack} ${DMSTACK_VM_BEHAVIOUR:-0} ${DMSTACK_VM_BEHAVIOUR_TESTS:+$(echo $DMSTACK_VM_BEHAVIOUR_TESTS | tr ' ' ,)}" || [ ! -f "$out/done" ]; then
+if ! boot_vm "$work" "$out" "${DMSTACK_SOAK_SCALE:+env DMSTACK_SOAK_SCALE=$DMSTACK_SOAK_SCALE }bash $root/Tests/VM/guest.sh $out $root $filter ${DMSTACK_VM_BIN:-$root/.build/debug/dmstack} ${DMSTACK_VM_BEHAVIOUR:-0} ${DMSTACK_VM_BEHAVIOUR_TESTS:+$(echo $DMSTACK_VM_BEHAVIOUR_TESTS | tr ' ' ,)}" || [ ! -f "$out/done" ]; then
     echo "test-vm: the VM did not come up or did not finish; last console lines:"
     tail -30 "$work/console.log" 2>/dev/null
     echo "0 passed, 1 failed"
