@@ -49,7 +49,7 @@ public struct DeviceMapperClient: Sendable {
         _ = dm_task_set_major_minor(task, Int32(major), Int32(minor), 0)
         _ = dm_task_no_open_count(task)
         guard dm_task_run(task) != 0 else {
-            throw DeviceMapperError(operation: what, device: device, message: String(cString: clinux_dm_last_error()))
+            throw DeviceMapperError(operation: what, device: device, message: String(cString: clinux_dm_last_error()), errno: dm_task_get_errno(task))
         }
         var info = dm_info()
         _ = dm_task_get_info(task, &info)
