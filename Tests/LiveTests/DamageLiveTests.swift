@@ -82,10 +82,20 @@ struct DamageLiveTests {
         #expect(entry(paths[2])?["cleared_reason"] as? String == "file deleted")
         #expect(entry("\(paths[0]).renamed") != nil && entry("\(paths[0]).renamed")?["cleared_at"] == nil)
 
+        // As after a reboot: the filesystem mounted again (a new mount, its caches gone) and
+        // the file moved once more; `damage --check` finds it by its handle under the new
+        // name, still damaged (issue 21 point 2: paths re-resolved after renames and reboots).
+        let moved = "\(mnt)/moved/again"
+        try Live.sh("umount \(mnt) && mount \(dev) \(mnt) && mkdir \(mnt)/moved && mv \(paths[0]).renamed \(moved) && sync")
+        try Live.sh("\(hook) \(Live.dmstack) damage --check \(options)")
+        entries = try Live.json("damage --json \(state)")["damage"] as! [[String: Any]]
+        #expect(entry(moved)?["cleared_at"] == nil && entry(moved)?["offset"] as? Int == Int(bad[0].fileOffset), "\(entries)")
+        entries = try Live.json("damage --all --json \(state)")["damage"] as! [[String: Any]]
+
         // The metrics file: promtool accepts it, node_exporter's textfile collector serves it.
         try Live.sh("promtool check metrics < \(metrics)")
         let prom = try String(contentsOfFile: metrics, encoding: .utf8)
-        let uuid = try #require(entry("\(paths[0]).renamed")?["fs_uuid"] as? String)
+        let uuid = try #require(entry(moved)?["fs_uuid"] as? String)
         #expect(prom.contains("dmstack_damaged_files{fs_uuid=\"\(uuid)\",mountpoint=\"\(mnt)\"} 1\n"))
         #expect(prom.contains("dmstack_damaged_file_bytes{fs_uuid=\"\(uuid)\",mountpoint=\"\(mnt)\"} 8192\n"))
         #expect(prom.contains("dmstack_damage_cleared_total{reason=\"file deleted\"} 1\n"))
@@ -114,7 +124,7 @@ struct DamageLiveTests {
         entries = try Live.json("damage --json \(state)")["damage"] as! [[String: Any]]
         #expect(entries.isEmpty)
         entries = try Live.json("damage --all --json \(state)")["damage"] as! [[String: Any]]
-        #expect(entry("\(paths[0]).renamed")?["cleared_reason"] as? String == "bad range gone")
+        #expect(entry(moved)?["cleared_reason"] as? String == "bad range gone")
         let requests = server.finish()
         #expect(requests.count == 6)
         let alerts = try requests.map { try #require((try JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [[String: Any]])?.first) }

@@ -185,7 +185,8 @@ struct VMSoakTests {
         let image = try Live.temporary("/tmp/dmstack-soak-XXXXXX.img", directory: false, cleanup: &cleanup)
         try Live.sh("truncate -s 4M \(image)")
         try Self.storm.write(toFile: "\(dir)/storm.sh", atomically: true, encoding: .utf8)
-        cleanup.append("dmsetup remove --retry $(dmsetup ls | awk '/^soak-/ {print $1}') 2>/dev/null || true")
+        // --noudevsync: a synced dmsetup waits forever for a udevd that is not there.
+        cleanup.append("dmsetup remove --noudevsync --retry $(dmsetup ls | awk '/^soak-/ {print $1}') 2>/dev/null || true")
 
         // udevd stopped for the storm, started again at the end: under TCG it handles about
         // 8 uevents a second (1,000 synthetic changes of one loop device took over 128 s), so
@@ -194,11 +195,15 @@ struct VMSoakTests {
         // --noudevsync: udevd's control socket stays behind, and a synced dmsetup would wait
         // for a udevd that is not there (it did: the storm hung).
         let udevd = try Live.sh("pgrep -x systemd-udevd || true").trimmed
-        if !udevd.isEmpty {
-            try Live.sh("udevadm settle -t 120 || true; udevadm control --exit || true")
-            // The daemon's output away from the shell's pipes: holding them, it kept the test
-            // waiting for their end (the test hung in its cleanup).
-            cleanup.append("pgrep -x systemd-udevd >/dev/null || { /usr/lib/systemd/systemd-udevd --daemon </dev/null >/dev/null 2>&1 && udevadm settle -t 60; } 2>&1 || true")
+        if !udevd.isEmpty { try Live.sh("udevadm settle -t 120 || true; udevadm control --exit || true") }
+        // Started again first thing at the end (before the cleanup's removals), directly, with
+        // no pipe of the test's: a daemon started through a shell whose output the test reads
+        // holds that pipe, and the test waited for its end (it hung in its cleanup, twice).
+        defer {
+            if !udevd.isEmpty, (try? Live.sh("pgrep -x systemd-udevd")) == nil {
+                if let p = try? TestProcess.start("/usr/lib/systemd/systemd-udevd", ["--daemon"]) { p.waitUntilExit() }
+                _ = try? Live.sh("udevadm settle -t 60 || true")
+            }
         }
 
         // The monitor, in the background, its output into files.
