@@ -36,7 +36,7 @@ test-vm: setup-test
 	@$(MAKE) -s static
 	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/lanes.sh
 
-# The monitor soak (Tests/LiveTests/VMSoakTests.swift) longer than in make test: SOAK_SCALE
+# The monitor soak (Tests/LiveTests/VMSoakTests.swift; not in make test): SOAK_SCALE
 # (default 10) times its 1,000 uevents, 180 bad blocks and 2 registered leaves removed, in
 # one VM boot; it prints its `soak:` figures (uevents/s, VmRSS, descriptors, events).
 SOAK_SCALE ?= 10

@@ -14,8 +14,13 @@ import Glibc
 /// the same, and no wakeup kept more than `KernelEventSource.maxPending` uevents.
 /// DMSTACK_SOAK_SCALE (default 1: 1,000 uevents, 200 bad blocks, 2 leaves after a warm-up of
 /// 150, 20 and 1; `make soak` sets 10) multiplies the storm's uevents, bad blocks and leaves; the figures are printed as `soak:` lines.
-@Suite("VM: monitor soak", .serialized, .enabled(if: Live.hasDeviceMapper && FileManager.default.fileExists(atPath: "/sys/module/md_mod"),
-                                                 "needs root, device-mapper and md (the test VM)"))
+/// Only under `make soak` (DMSTACK_SOAK_SCALE set; `make soak SOAK_SCALE=1` is the short
+/// one), not in `make test`: twice at scale 1 every check passed and then the guest hung in the
+/// test's cleanup (udevd, stopped for the storm, started again; not understood yet), which
+/// would stall the whole lane.
+@Suite("VM: monitor soak", .serialized, .enabled(if: Live.hasDeviceMapper && FileManager.default.fileExists(atPath: "/sys/module/md_mod")
+                                                    && ProcessInfo.processInfo.environment["DMSTACK_SOAK_SCALE"] != nil,
+                                                 "needs root, device-mapper and md (the test VM), and make soak (DMSTACK_SOAK_SCALE)"))
 struct VMSoakTests {
     static var scale: Int {
         ProcessInfo.processInfo.environment["DMSTACK_SOAK_SCALE"].flatMap { Int($0) }.map { max(1, $0) } ?? 1
