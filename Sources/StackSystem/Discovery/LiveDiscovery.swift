@@ -19,6 +19,8 @@ public struct LiveDiscovery: Sendable {
         var devices: [BlockDevice] = []
         let udev = UdevDatabase(sysfs: sysfs)
         let udevPresent = udev.isPresent
+        let mounts = SystemParsers.mountinfo(sysfs.read("/proc/self/mountinfo") ?? "")
+        let mounted = Set(mounts.map(\.majorMinor))
         for name in sysfs.list("/sys/class/block") {
             guard var d = device(name) else { continue }
             if d.kernelName.hasPrefix("dm-"), driver != nil {
@@ -40,7 +42,12 @@ public struct LiveDiscovery: Sendable {
                                         suspended: sysfs.read("/sys/class/block/\(name)/dm/suspended") == "1",
                                         openCount: 0, table: [], status: [], deps: [])
             }
-            if udevPresent, let recorded = udev.filesystem(major: d.major, minor: d.minor) {
+            // udev's record, unless it says "no filesystem" for a mounted device: a record
+            // made before mkfs, whose change event udev has not handled yet (under load it
+            // lags: apply's mkfs, mount and holder registration came before it, and the
+            // registration said the volume held no filesystem).
+            if udevPresent, let recorded = udev.filesystem(major: d.major, minor: d.minor),
+               recorded != nil || !mounted.contains("\(d.major):\(d.minor)") {
                 d.filesystem = recorded
             } else if probeFilesystems && d.size > 0 && !(d.dm?.suspended ?? false) {
                 // Opening a suspended dm device for probing would block until it resumes.
@@ -51,7 +58,6 @@ public struct LiveDiscovery: Sendable {
             }
             devices.append(d)
         }
-        let mounts = SystemParsers.mountinfo(sysfs.read("/proc/self/mountinfo") ?? "")
         var uts = utsname()
         uname(&uts)
         func field<T>(_ value: T) -> String {
