@@ -37,7 +37,7 @@ test-vm: setup-test
 	@DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/lanes.sh
 
 # The monitor soak (Tests/LiveTests/VMSoakTests.swift; not in make test): SOAK_SCALE
-# (default 10) times its 1,000 uevents, 180 bad blocks and 2 registered leaves removed, in
+# (default 10) times its 1,000 uevents, 200 bad blocks and 3 registered leaves removed, in
 # one VM boot; it prints its `soak:` figures (uevents/s, VmRSS, descriptors, events).
 SOAK_SCALE ?= 10
 .PHONY: soak

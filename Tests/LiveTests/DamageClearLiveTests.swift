@@ -17,6 +17,21 @@ extension DamageLiveTests {
         } catch { return (-1, "\(error)") }
     }
 
+    /// A 1 MiB file on a fresh XFS on a loop device, the filesystem registered, and a config
+    /// with a JSON lines sink in the state's directory: the directory, the loop device's
+    /// name, the file and its first device sector.
+    static func oneFileRegistered(_ tag: String, _ cleanup: inout [String]) throws -> (dir: String, name: String, paths: [String], sector: UInt64) {
+        let dir = try Live.temporary("/tmp/dmstack-\(tag)-XXXXXX", recursive: true, cleanup: &cleanup)
+        let dev = try Live.loop(size: "300M", cleanup: &cleanup)
+        let mnt = "\(dir)/m"
+        try GroundTruth.xfs(dev, on: mnt, cleanup: &cleanup)
+        let paths = try GroundTruth.writeFiles("\(mnt)/d", count: 1, size: 1 << 20)
+        let e = try #require(try SimulateLiveTests.extents(paths[0]).first)
+        try "sinks:\n  - {type: jsonl, path: \(dir)/events.jsonl}\n".write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(dir)/state")
+        return (dir, String(dev.split(separator: "/").last!), paths, e.deviceSector)
+    }
+
     func damage(_ arguments: String) throws -> [[String: Any]] {
         try Live.json("damage --json \(arguments)")["damage"] as! [[String: Any]]
     }
@@ -156,24 +171,16 @@ extension DamageLiveTests {
     @Test func aRangeBackAfterDamageCheckResolvedItIsANewEvent() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
-        let dir = try Live.temporary("/tmp/dmstack-damageagain-XXXXXX", recursive: true, cleanup: &cleanup)
-        let dev = try Live.loop(size: "300M", cleanup: &cleanup)
-        let name = String(dev.split(separator: "/").last!)
-        let mnt = "\(dir)/m"
-        try GroundTruth.xfs(dev, on: mnt, cleanup: &cleanup)
-        let paths = try GroundTruth.writeFiles("\(mnt)/d", count: 1, size: 1 << 20)
-        let e = try #require(try SimulateLiveTests.extents(paths[0]).first)
-        try "sinks:\n  - {type: jsonl, path: \(dir)/events.jsonl}\n".write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        let (dir, name, paths, sector) = try Self.oneFileRegistered("damageagain", &cleanup)
         let options = "--config \(dir)/config.yaml --state-dir \(dir)/state"
-        try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(dir)/state")
-        let hook = "DMSTACK_BADBLOCKS=\(name):\(e.deviceSector)+1"
+        let hook = "DMSTACK_BADBLOCKS=\(name):\(sector)+1"
         try Live.sh("\(hook) \(Live.dmstack) monitor --once \(options)")
         #expect(try damage("--state-dir \(dir)/state").count == 2)
         let check = run("damage --check \(options)")
         #expect(check.status == 0 && check.output.hasPrefix("resolved "), "\(check)")
         #expect(try damage("--state-dir \(dir)/state").isEmpty)
         let again = run("monitor --once \(options)", environment: hook)
-        #expect(again.output.contains("failure \(name) \(e.deviceSector)+1"), "\(again)")
+        #expect(again.output.contains("failure \(name) \(sector)+1"), "\(again)")
         let now = try damage("--state-dir \(dir)/state")
         #expect(now.contains { $0["path"] as? String == paths[0] } && Set(now.compactMap { $0["event"] as? String }).count == 1, "\(now)")
     }
@@ -181,16 +188,9 @@ extension DamageLiveTests {
     @Test func damageListsFromAReadOnlyStateDirectory() throws {
         var cleanup: [String] = []
         defer { Live.clean(cleanup) }
-        let dir = try Live.temporary("/tmp/dmstack-damagero-XXXXXX", recursive: true, cleanup: &cleanup)
-        let dev = try Live.loop(size: "300M", cleanup: &cleanup)
-        let name = String(dev.split(separator: "/").last!)
+        let (dir, name, paths, sector) = try Self.oneFileRegistered("damagero", &cleanup)
         let mnt = "\(dir)/m"
-        try GroundTruth.xfs(dev, on: mnt, cleanup: &cleanup)
-        let paths = try GroundTruth.writeFiles("\(mnt)/d", count: 1, size: 1 << 20)
-        let e = try #require(try SimulateLiveTests.extents(paths[0]).first)
-        try Live.sh("\(Live.dmstack) holders register \(mnt) --state-dir \(dir)/state")
-        try "sinks:\n  - {type: jsonl, path: \(dir)/events.jsonl}\n".write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
-        try Live.sh("DMSTACK_BADBLOCKS=\(name):\(e.deviceSector)+1 \(Live.dmstack) monitor --once --config \(dir)/config.yaml --state-dir \(dir)/state")
+        try Live.sh("DMSTACK_BADBLOCKS=\(name):\(sector)+1 \(Live.dmstack) monitor --once --config \(dir)/config.yaml --state-dir \(dir)/state")
         // Commands that only read never open the registry writable: its inode is untouched
         // (a writable open chmods it, which moves the ctime even to the same mode).
         let ctime = "stat -c %z \(dir)/state/registry.db"

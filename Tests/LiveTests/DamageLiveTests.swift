@@ -17,7 +17,29 @@ struct DamageLiveTests {
     }
 
     /// A TCP port nothing listens on now (bound to 0, read, closed).
-    func freePort() throws -> UInt16 {
+    /// What a real node_exporter serves from the textfile directory `textfiles` (its textfile
+    /// collector only), once it serves dmstack's metrics or `tries` tenths of a second passed.
+    /// Started directly (not through a shell that would wait on its output), stopped after.
+    static func scrapeNodeExporter(textfiles: String, tries: Int = 100) throws -> String {
+        let port = try freePort()
+        let exporter = Process()
+        exporter.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-node-exporter")
+        exporter.arguments = ["--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults", "--collector.textfile",
+                              "--collector.textfile.directory=\(textfiles)"]
+        exporter.standardInput = FileHandle.nullDevice
+        exporter.standardOutput = FileHandle.nullDevice
+        exporter.standardError = FileHandle.nullDevice
+        try exporter.run()
+        defer { exporter.terminate(); exporter.waitUntilExit() }
+        var scraped = ""
+        for _ in 0..<tries where !scraped.contains("dmstack_") {
+            scraped = (try? Live.sh("curl -sf http://127.0.0.1:\(port)/metrics")) ?? ""
+            if !scraped.contains("dmstack_") { usleep(100_000) }
+        }
+        return scraped
+    }
+
+    static func freePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var a = sockaddr_in()
@@ -99,22 +121,7 @@ struct DamageLiveTests {
         #expect(prom.contains("dmstack_damaged_files{fs_uuid=\"\(uuid)\",mountpoint=\"\(mnt)\"} 1\n"))
         #expect(prom.contains("dmstack_damaged_file_bytes{fs_uuid=\"\(uuid)\",mountpoint=\"\(mnt)\"} 8192\n"))
         #expect(prom.contains("dmstack_damage_cleared_total{reason=\"file deleted\"} 1\n"))
-        let port = try freePort()
-        // Started directly (not through a shell that would wait on its output), stopped at the end.
-        let exporter = Process()
-        exporter.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-node-exporter")
-        exporter.arguments = ["--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults", "--collector.textfile",
-                              "--collector.textfile.directory=\(dir)/textfile"]
-        exporter.standardInput = FileHandle.nullDevice
-        exporter.standardOutput = FileHandle.nullDevice
-        exporter.standardError = FileHandle.nullDevice
-        try exporter.run()
-        defer { exporter.terminate(); exporter.waitUntilExit() }
-        var scraped = ""
-        for _ in 0..<100 where !scraped.contains("dmstack_") {
-            scraped = (try? Live.sh("curl -sf http://127.0.0.1:\(port)/metrics")) ?? ""
-            if !scraped.contains("dmstack_") { usleep(100_000) }
-        }
+        let scraped = try Self.scrapeNodeExporter(textfiles: "\(dir)/textfile")
         #expect(scraped.contains("dmstack_damaged_files{fs_uuid=\"\(uuid)\",mountpoint=\"\(mnt)\"} 1\n"))
         #expect(scraped.contains("dmstack_damaged_devices 1\n"))
         #expect(scraped.contains("\nnode_textfile_scrape_error 0\n"))

@@ -43,21 +43,7 @@ struct VMDamageTests {
         let line = "dmstack_damaged_files{fs_uuid=\"\(uuid)\",mountpoint=\"\(VMMdTests.mnt)\"} 1\n"
         #expect(prom.contains(line) && prom.contains("dmstack_damaged_file_bytes{fs_uuid=\"\(uuid)\",mountpoint=\"\(VMMdTests.mnt)\"} 512\n"), "\(prom)")
         try Live.sh("ip link set lo up 2>/dev/null || true")
-        let port = try DamageLiveTests().freePort()
-        let exporter = Process()
-        exporter.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-node-exporter")
-        exporter.arguments = ["--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults", "--collector.textfile",
-                              "--collector.textfile.directory=\(dir)/textfile"]
-        exporter.standardInput = FileHandle.nullDevice
-        exporter.standardOutput = FileHandle.nullDevice
-        exporter.standardError = FileHandle.nullDevice
-        try exporter.run()
-        defer { exporter.terminate(); exporter.waitUntilExit() }
-        var scraped = ""
-        for _ in 0..<300 where !scraped.contains("dmstack_") {
-            scraped = (try? Live.sh("curl -sf http://127.0.0.1:\(port)/metrics")) ?? ""
-            if !scraped.contains("dmstack_") { usleep(100_000) }
-        }
+        let scraped = try DamageLiveTests.scrapeNodeExporter(textfiles: "\(dir)/textfile", tries: 300)
         #expect(scraped.contains(line) && scraped.contains("\nnode_textfile_scrape_error 0\n"), "\(scraped.suffix(2000))")
     }
 
