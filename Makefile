@@ -29,8 +29,9 @@ test: setup-test
 	@$(SWIFT) build -q --build-tests
 	@SWIFT=$(SWIFT) MAKE=$(MAKE) scripts/test.sh
 
-# Real device-mapper and pmem (Tests/VM/lanes.sh): Debian's 6.1 boots once for every live test
-# and the kernel-behaviour pass, Debian's 6.12 once more for the kernel-behaviour pass.
+# Real device-mapper and pmem (Tests/VM/lanes.sh): two lanes side by side take the live suites
+# from one queue (Debian's 6.1); lane A ends with the 6.1 kernel-behaviour pass, lane B begins
+# with the 6.12 one.
 test-vm: setup-test
 	@$(SWIFT) build -q --build-tests
 	@$(MAKE) -s static

@@ -34,7 +34,21 @@ else
     rm -rf "$DMSTACK_STATE_DIR"
     # One suite at a time: suites build and tear down devices the others capture.
     # FILTER `-`: no live suite, only the kernel-behaviour pass.
-    if [ "$filter" != - ]; then
+    # FILTER `queue:DIR` (Tests/VM/lanes.sh): the suites named in DIR/list, in its order, each
+    # one this boot claims by moving DIR/todo/SUITE away (a rename on the host through 9p: of
+    # two lanes trying the same suite, one wins); each list entry is tried once, so a stale
+    # directory cache can never make a lane loop. suite-times: seconds per suite it ran.
+    if [ "${filter#queue:}" != "$filter" ]; then
+        queue=${filter#queue:} rc=0
+        : > "$out/live.log"
+        for suite in $(cat "$queue/list"); do
+            mv "$queue/todo/$suite" "$queue/taken/$suite" 2>/dev/null || continue
+            t0=$(date +%s)
+            (cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "LiveTests\\.$suite/") >> "$out/live.log" 2>&1 || rc=1
+            echo "$suite $(( $(date +%s) - t0 ))" >> "$out/suite-times"
+        done
+        echo $rc > "$out/live.rc"
+    elif [ "$filter" != - ]; then
         cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "$filter" > "$out/live.log" 2>&1
         echo $? > "$out/live.rc"
     fi

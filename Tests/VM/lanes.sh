@@ -1,28 +1,53 @@
 #!/usr/bin/env bash
-# `make test` and `make test-vm`: the VM lanes, one boot each, run side by side (each qemu
-# under TCG keeps one core busy; a 2-core machine runs both). Debian's 6.1 runs the live
-# suite and then the kernel-behaviour pass (one boot); Debian's 6.12 boots once more, at the
-# same time, for the kernel-behaviour pass only. Prints each lane's output as it ends, each
-# lane's result, and, last, the total as `N passed, N failed`; fails if any failed.
-# Usage: Tests/VM/lanes.sh [TEST-FILTER]   (the 6.1 lane's live filter)
-# The default filter: the VM suites only (`LiveTests.VM`) where this machine's host suite has
-# run the host live suites itself (root and /dev/loop-control: they need only loop devices,
-# XFS and ext4, and cost as much again under TCG); every live suite (`LiveTests`) where it
-# could not. DMSTACK_VM_LANES=serial runs the lanes one after the other.
+# `make test` and `make test-vm`: the VM lanes, run side by side (each qemu under TCG keeps one
+# core busy; a 2-core machine runs two). Lane A boots Debian's 6.1 for live suites and then the
+# 6.1 kernel-behaviour pass; lane B boots Debian's 6.12 for its kernel-behaviour pass, then 6.1
+# again for live suites. The live suites are a queue (one file per suite, heaviest first as
+# Tests/VM/suites orders them): each 6.1 boot takes the next suite no one has taken, so the two
+# lanes end close together whatever this machine's speed. Each suite runs in one boot only.
+# Prints each lane's output as it ends, each lane's result and the seconds each suite took,
+# and, last, the total as `N passed, N failed`; fails if any failed or a suite never ran.
+# Usage: Tests/VM/lanes.sh [TEST-FILTER]
+# With a filter: lane A runs just that filter (no queue), lane B the 6.12 behaviour pass.
+# Without: the VM suites (`VM*Tests`) where this machine's host suite has run the host live
+# suites itself (root and /dev/loop-control: they need only loop devices, XFS and ext4, and
+# cost as much again under TCG); every live suite where it could not. VMKernelBehaviourTests
+# is the behaviour pass's; VMSoakTests joins only with DMSTACK_SOAK_SCALE (make soak).
+# DMSTACK_VM_LANES=serial: one lane, then the other (lane A takes the whole queue).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-if [ -n "${1:-}" ]; then filter=$1
-elif [ "$(id -u)" = 0 ] && [ -e /dev/loop-control ]; then filter=LiveTests.VM
-else filter=LiveTests
-fi
 passed=0 failed=0 status=0
 logs=$(mktemp -d /tmp/dmstack-lanes-XXXXXX)
 trap 'rm -rf "$logs"' EXIT
-run_lane() { # KERNEL FILTER: the lane's output into $logs/KERNEL.log, its status into .rc
-    DMSTACK_VM_KERNEL=$1 DMSTACK_VM_BEHAVIOUR=1 "$root/Tests/VM/run.sh" "$2" > "$logs/$1.log" 2>&1
+
+filter=${1:-}
+if [ -z "$filter" ]; then
+    if [ "$(id -u)" = 0 ] && [ -e /dev/loop-control ]; then only='^VM'; else only=.; fi
+    q=$logs/queue
+    mkdir -p "$q/todo" "$q/taken"
+    all=$(grep -ho '^struct [A-Za-z0-9]*Tests' "$root"/Tests/LiveTests/*.swift | awk '{print $2}' |
+          grep -E "$only" | grep -vx VMKernelBehaviourTests |
+          { if [ -n "${DMSTACK_SOAK_SCALE:-}" ]; then cat; else grep -vx VMSoakTests; fi; })
+    # Tests/VM/suites' order first (heaviest first: the lanes then end close together), then
+    # any suite it does not name.
+    { grep -oE '^[A-Za-z0-9]+' "$root/Tests/VM/suites" | grep -xF "$all"
+      echo "$all" | grep -vxF "$(grep -oE '^[A-Za-z0-9]+' "$root/Tests/VM/suites")"; } > "$q/list"
+    for s in $(cat "$q/list"); do : > "$q/todo/$s"; done
+    filter=queue:$q
+fi
+
+run_lane() { # LANE KERNEL FILTER BEHAVIOUR: the lane's output into $logs/LANE.log, its status into .rc
+    env DMSTACK_VM_LANE="$1" DMSTACK_VM_KERNEL="$2" DMSTACK_VM_BEHAVIOUR="$4" ${q:+DMSTACK_VM_QUEUE="$q"} \
+        "$root/Tests/VM/run.sh" "$3" > "$logs/$1.log" 2>&1
     echo $? > "$logs/$1.rc"
 }
-tally() { # KERNEL: prints the lane's output and result, adds it to the total
+# lane B: the 6.12 behaviour pass, then (with a queue still holding suites) a 6.1 boot for them.
+lane_b() {
+    run_lane 6.12 6.12 - 1
+    if [ -n "${q:-}" ] && [ -n "$(ls "$q/todo")" ]; then run_lane 6.1-b 6.1 "$filter" 0; fi
+}
+tally() { # LANE: prints the lane's output and result, adds it to the total
+    [ -f "$logs/$1.log" ] || return 0
     cat "$logs/$1.log"
     [ "$(cat "$logs/$1.rc" 2>/dev/null)" = 0 ] || status=1
     local last
@@ -32,18 +57,27 @@ tally() { # KERNEL: prints the lane's output and result, adds it to the total
     passed=$((passed + ${last%% *})) failed=$((failed + $(echo "$last" | sed 's/.*, \([0-9]*\) failed/\1/')))
 }
 start=$(date +%s)
-echo "lanes: 6.1 ($filter, then the kernel-behaviour pass) and 6.12 (the kernel-behaviour pass)" \
-     "$([ "${DMSTACK_VM_LANES:-}" = serial ] && echo "one after the other" || echo "side by side")"
+if [ -n "${q:-}" ]; then
+    what="the suite queue: $(tr '\n' ' ' < "$q/list")" rest="; then 6.1 for the queue's rest"
+else what=$filter rest=
+fi
+how="side by side"; [ "${DMSTACK_VM_LANES:-}" = serial ] && how="one after the other"
+echo "lanes ($how): A 6.1 ($what; then the kernel-behaviour pass), B 6.12 (the kernel-behaviour pass$rest)"
 if [ "${DMSTACK_VM_LANES:-}" = serial ]; then
-    run_lane 6.1 "$filter"; tally 6.1
-    run_lane 6.12 -; tally 6.12
+    run_lane 6.1 6.1 "$filter" 1; tally 6.1
+    lane_b; tally 6.12; tally 6.1-b
 else
-    run_lane 6.12 - &
+    lane_b &
     other=$!
-    run_lane 6.1 "$filter"
+    run_lane 6.1 6.1 "$filter" 1
     wait "$other"
     tally 6.12
+    tally 6.1-b
     tally 6.1
+fi
+if [ -n "${q:-}" ] && [ -n "$(ls "$q/todo")" ]; then
+    echo "lanes: suites that no lane ran: $(ls "$q/todo" | tr '\n' ' ')"
+    failed=$((failed + $(ls "$q/todo" | wc -l))); status=1
 fi
 echo "lanes: $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make test-vm`: boots the test VM once (Tests/VM/vm.sh), runs every live test inside it,
 # and prints a closing `N passed, N failed`. Fails if any failed or the VM did not come up.
-# Usage: Tests/VM/run.sh [TEST-FILTER|-]   (default: LiveTests, the whole live suite; -: none)
+# Usage: Tests/VM/run.sh [TEST-FILTER|-|queue:DIR]   (default: LiveTests, the whole live suite;
+# -: none; queue:DIR: suites taken from lanes.sh's queue, which DMSTACK_VM_QUEUE names too)
+# DMSTACK_VM_LANE: the live log's suffix (/tmp/dmstack-vm-last-LANE.log; default no suffix).
 # DMSTACK_VM_BEHAVIOUR=1: then the kernel-behaviour pass (VMKernelBehaviourTests), last in
 # the boot (DMSTACK_VM_BEHAVIOUR_TESTS: only these of its tests). DMSTACK_VM_KERNEL: the kernel to boot (Tests/VM/vm.sh; default 6.1).
 # DMSTACK_VM_BIN: the dmstack the tests run (default .build/debug/dmstack; `make test` gives
@@ -24,7 +26,7 @@ fi
 grep -E '^(PASS|FAIL|note)' "$out/setup.log"
 # The whole log outlives the run, for the messages of failed expectations (the behaviour
 # pass's per kernel: lanes.sh runs two at once).
-cp "$out/live.log" /tmp/dmstack-vm-last.log 2>/dev/null || true
+cp "$out/live.log" "/tmp/dmstack-vm-last${DMSTACK_VM_LANE:+-$DMSTACK_VM_LANE}.log" 2>/dev/null || true
 cp "$out/behaviour.log" "/tmp/dmstack-vm-behaviour-last-${DMSTACK_VM_KERNEL:-6.1}.log" 2>/dev/null || true
 passed=$(grep -c '^PASS' "$out/setup.log")
 failed=$(grep -c '^FAIL' "$out/setup.log")
@@ -32,6 +34,7 @@ if [ -f "$out/live.log" ]; then
     # swift-testing's own lines, one per test: "✔ Test x() passed after", "✘ Test x() failed after".
     grep -aE '^(✔|✘|➜) Test |recorded an issue' "$out/live.log" | grep -av '^. Test run' || true
     grep -a '^. Test run' "$out/live.log" || true
+    [ -f "$out/suite-times" ] && echo "suite seconds: $(tr '\n' ' ' < "$out/suite-times")"
     p=$(grep -aE '^✔ Test .* passed after' "$out/live.log" | grep -avc '^✔ Test run')
     f=$(grep -aE '^✘ Test .* failed after' "$out/live.log" | grep -avc '^✘ Test run')
     passed=$((passed + p)) failed=$((failed + f))

@@ -6,6 +6,7 @@
 # path or a Debian series (6.1, the default: bookworm's linux-image-amd64; 6.12: its
 # linux-image-6.12.*+deb12-amd64, which scripts/setup.sh test installs beside it), the
 # newest image of that series.
+# DMSTACK_VM_QUEUE: one more directory the guest may write (Tests/VM/lanes.sh's suite queue).
 # Usage: boot_vm WORKDIR OUT COMMAND; leaves the console in WORKDIR/console.log.
 
 # vm_kernel SERIES-OR-PATH: the vmlinuz to boot, or nothing when none is installed.
@@ -32,7 +33,7 @@ boot_vm() {
     local start status
     start=$(date +%s)
     timeout "${DMSTACK_VM_TIMEOUT:-3600}" vng --run "$kernel" --force-9p $accel --disable-microvm \
-        --memory '2048,slots=4,maxmem=8192' --rwdir "$out" --qemu-opts="$qemu" \
+        --memory '2048,slots=4,maxmem=8192' --rwdir "$out" ${DMSTACK_VM_QUEUE:+--rwdir "$DMSTACK_VM_QUEUE"} --qemu-opts="$qemu" \
         --exec "$command" > "$work/console.log" 2>&1
     status=$?
     echo "vm: ran $(( $(date +%s) - start )) s (exit $status)"
