@@ -46,11 +46,37 @@ struct VMSoakTests {
         ProcessInfo.processInfo.environment["DMSTACK_VM_OUT"].map { "SOAK_PROGRESS=\($0)/soak-storm.log " } ?? ""
     }
 
-    /// VmRSS of `pid` in KiB (/proc/PID/status).
+    /// VmRSS of `pid` in KiB (/proc/PID/status): the least of five looks a tenth of a second
+    /// apart, as `descriptors` (a pass in progress holds its working set for a moment; the
+    /// growth that matters is what stays between passes).
     static func rss(_ pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var least = Int.max
+        for _ in 0..<5 {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+            least = min(least, Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0)
+            usleep(100_000)
+        }
+        return least
+    }
+
+    /// Where the resident memory is (/proc/PID/smaps_rollup: anonymous, file-backed, shared),
+    /// for the `soak:` lines: heap growth and SQLite's mapped WAL index look alike in VmRSS.
+    static func residentParts(_ pid: Int32) -> String {
+        let rollup = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)) ?? ""
+        return rollup.split(separator: "\n").filter { l in ["Rss:", "Anonymous:", "Shared_Clean:", "Private_Clean:"].contains { l.hasPrefix($0) } }
+            .map { $0.split(separator: " ").prefix(2).joined(separator: " ") }.joined(separator: ", ")
+    }
+
+    /// The test's cleanup, each step logged by `say` (soak.log: the host sees where a guest
+    /// hangs) and bounded by timeout(1) to two minutes: twice the guest hung in this cleanup.
+    static func clean(_ commands: [String]) {
+        for c in commands.reversed() {
+            say("cleanup: \(c)")
+            let status = (try? TestProcess.run(URL(fileURLWithPath: "/usr/bin/timeout"), ["120", "/bin/sh", "-c", c]).status) ?? -1
+            if status != 0 { say("cleanup: status \(status)\(status == 124 ? " (timed out)" : "")") }
+        }
+        say("cleanup: done")
     }
 
     /// Open descriptors of `pid`: the fewest of five looks a tenth of a second apart (a pass
@@ -152,7 +178,7 @@ struct VMSoakTests {
 
     @Test func theMonitorSurvivesAStormOfUevents() throws {
         var cleanup: [String] = []
-        defer { Live.clean(cleanup) }
+        defer { Self.clean(cleanup) }
         let scale = Self.scale
         let dir = try Live.temporary("/tmp/dmstack-soak-XXXXXX", recursive: true, cleanup: &cleanup)
         let state = "\(dir)/state", metrics = "\(dir)/metrics.prom"
@@ -204,10 +230,18 @@ struct VMSoakTests {
         // Started again first thing at the end (before the cleanup's removals), directly, with
         // no pipe of the test's: a daemon started through a shell whose output the test reads
         // holds that pipe, and the test waited for its end (it hung in its cleanup, twice).
+        // Each step said (soak.log) and bounded: the daemonising parent is waited for at most
+        // 30 s, never with waitUntilExit.
         defer {
             if !udevd.isEmpty, (try? Live.sh("pgrep -x systemd-udevd")) == nil {
-                if let p = try? TestProcess.start("/usr/lib/systemd/systemd-udevd", ["--daemon"]) { p.waitUntilExit() }
-                _ = try? Live.sh("udevadm settle -t 60 || true")
+                Self.say("cleanup: starting systemd-udevd again")
+                if let p = try? TestProcess.start("/usr/lib/systemd/systemd-udevd", ["--daemon"]) {
+                    var waited = 0
+                    while p.isRunning && waited < 300 { usleep(100_000); waited += 1 }
+                    Self.say("cleanup: systemd-udevd --daemon \(p.isRunning ? "still running after 30 s" : "returned \(p.terminationStatus)")")
+                }
+                _ = try? Live.sh("timeout 70 udevadm settle -t 60 || true")
+                Self.say("cleanup: udevadm settle returned")
             }
         }
 
@@ -226,7 +260,7 @@ struct VMSoakTests {
         var events = try Self.waitForEvents(expected, state: state, limit: 300)
         #expect(events.count == expected, "warm-up: \(events.count) events, \(expected) expected")
         Self.waitForPasses(2, metrics: metrics)
-        let rssStart = Self.rss(pid), fdsStart = Self.descriptors(pid)
+        let rssStart = Self.rss(pid), fdsStart = Self.descriptors(pid), partsStart = Self.residentParts(pid)
 
         Self.say("warm-up done: \(events.count) events, VmRSS \(rssStart) KiB, \(fdsStart) descriptors; the storm")
         // The storm.
@@ -260,7 +294,7 @@ struct VMSoakTests {
         expected += 1
         events = try Self.waitForEvents(expected, state: state, limit: 120)
         Self.waitForPasses(2, metrics: metrics)
-        let rssEnd = Self.rss(pid), fdsEnd = Self.descriptors(pid)
+        let rssEnd = Self.rss(pid), fdsEnd = Self.descriptors(pid), partsEnd = Self.residentParts(pid)
         #expect(monitor.isRunning, "the monitor exited: \((try? String(contentsOfFile: "\(dir)/monitor.err", encoding: .utf8)) ?? "")")
 
         // Every event once, in the outbox and in the sink.
@@ -303,6 +337,7 @@ struct VMSoakTests {
             (\(String(format: "%.1f", Double(sent) / stormSeconds)) uevents/s), monitor caught up \(String(format: "%.1f", caughtUp)) s after the storm
             soak: \(events.count) events (\(removes.count) remove, \(failures.values.reduce(0, +)) failure, \(resolutions.count) resolutions), \(sink.count) sink lines
             soak: VmRSS \(rssStart) KiB after warm-up, \(rssStorm) KiB after the storm, \(rssEnd) KiB at the end (\(String(format: "%+.1f", growth))%)
+            soak: resident after warm-up: \(partsStart); at the end: \(partsEnd)
             soak: descriptors \(fdsStart) after warm-up, \(fdsStorm) after the storm, \(fdsEnd) at the end
             soak: \(wakeups.count) coalescing wakeups, at most \(kept.max() ?? 0) uevents kept; last: \(wakeups.last ?? "none")
             soak: storm log: \((try? String(contentsOfFile: "\(dir)/storm.log", encoding: .utf8)) ?? "")
