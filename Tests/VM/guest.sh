@@ -44,7 +44,12 @@ else
         for suite in $(cat "$queue/list"); do
             mv "$queue/todo/$suite" "$queue/taken/$suite" 2>/dev/null || continue
             t0=$(date +%s)
-            (cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "LiveTests\\.$suite/") >> "$out/live.log" 2>&1 || rc=1
+            (cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "LiveTests\\.$suite/") > "$out/suite.log" 2>&1 || rc=1
+            cat "$out/suite.log" >> "$out/live.log"
+            # A queued name that matches no test (a suite renamed) is a failure, not a pass.
+            if grep -aq 'Test run with 0 tests' "$out/suite.log"; then
+                echo "✘ Test $suite() failed after 0 seconds: the queue's filter matched no test" >> "$out/live.log"; rc=1
+            fi
             echo "$suite $(( $(date +%s) - t0 ))" >> "$out/suite-times"
         done
         echo $rc > "$out/live.rc"
