@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <malloc.h>
 
 int clinux_getfsmap(int fd, struct fsmap_head *head) { return ioctl(fd, FS_IOC_GETFSMAP, head); }
 int clinux_fiemap(int fd, struct fiemap *map) { return ioctl(fd, FS_IOC_FIEMAP, map); }
@@ -25,6 +26,8 @@ long long clinux_xflags(int fd) {
     struct fsxattr x;
     return ioctl(fd, FS_IOC_FSGETXATTR, &x) == 0 ? (long long)x.fsx_xflags : -1;
 }
+int clinux_malloc_trim(void) { return malloc_trim(0); }
+size_t clinux_heap_in_use(void) { return mallinfo2().uordblks; }
 int clinux_freeze(int fd) { return ioctl(fd, FIFREEZE, 0); }
 int clinux_thaw(int fd) { return ioctl(fd, FITHAW, 0); }
 int clinux_blkgetsize64(int fd, uint64_t *bytes) { return ioctl(fd, BLKGETSIZE64, bytes); }

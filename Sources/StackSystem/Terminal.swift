@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +34,14 @@ public enum Terminal {
 
     /// Flushes standard output: a line per event as it happens, also into a pipe or a file.
     public static func flushOutput() { fflush(nil) }
+
+    /// Gives the heap's free pages back to the kernel (malloc_trim(3)): a process that runs
+    /// for months (`monitor`) calls it after each pass, so that its resident memory is what it
+    /// holds, not the high-water mark of its largest pass.
+    public static func releaseFreeMemory() { _ = clinux_malloc_trim() }
+
+    /// Bytes of the heap in use (mallinfo2(3)): allocated and not yet freed.
+    public static var heapInUse: Int { Int(clinux_heap_in_use()) }
 
     /// An environment variable, nil when unset.
     public static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

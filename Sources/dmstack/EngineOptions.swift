@@ -38,6 +38,9 @@ enum Machine {
     static var processID: Int32 { Terminal.processID }
     /// A line per event as it happens, also into a pipe or a file.
     static func flushOutput() { Terminal.flushOutput() }
+    /// The heap's free pages back to the kernel (a monitor's passes).
+    static func releaseFreeMemory() { Terminal.releaseFreeMemory() }
+    static var heapInUse: Int { Terminal.heapInUse }
     static var libraryVersions: (deviceMapper: String, blkid: String) { (LibraryVersions.deviceMapper, LibraryVersions.blkid) }
 }
 

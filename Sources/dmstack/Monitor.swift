@@ -26,9 +26,10 @@ struct Monitor: ParsableCommand {
             event (with --json, the event as one JSON line, as docs/json/event.schema.json describes). \
             Each pass also checks the damage ledger (see damage) and records a resolution \
             event for each event whose damage is gone; --metrics-file writes dmstack metrics \
-            after each pass; events: {retention: DURATION} prunes delivered events older. Test hook: \
+            after each pass; events: {retention: DURATION} prunes delivered events older. Test hooks: \
             DMSTACK_BADBLOCKS=NAME:START+LENGTH,... (sectors) adds those ranges to the devices' \
-            badblocks lists, for devices that keep none (loop). contrib/dmstack-monitor.service \
+            badblocks lists, for devices that keep none (loop); DMSTACK_MONITOR_HEAP=1 says the \
+            bytes of heap in use (mallinfo2) on stderr after each pass. contrib/dmstack-monitor.service \
             runs it under systemd.
             """
     )
@@ -75,6 +76,12 @@ struct Monitor: ParsableCommand {
                 } catch let e as EngineError {
                     print("dmstack: monitor: pass failed: \(e.message)", to: &stderr)
                 }
+                // What a pass freed goes back to the kernel before the wait (the registry's
+                // page cache, then the heap's free pages): resident memory is then what the
+                // monitor holds between passes, not its largest pass or the registry's size.
+                dispatcher.registry.releaseMemory()
+                Machine.releaseFreeMemory()
+                if Machine.environment("DMSTACK_MONITOR_HEAP") != nil { print("dmstack: monitor: heap in use \(Machine.heapInUse)", to: &stderr) }
                 trigger = Self.trigger(source.wait(timeout: config.badblocksInterval), source: source)
             }
         }

@@ -43,6 +43,25 @@ struct RegistryTests {
         #expect(!FileManager.default.fileExists(atPath: absent))
     }
 
+    /// The monitor's long-lived connection gives its page cache back after each pass
+    /// (sqlite3_db_release_memory): without it, the cache grows to cache_size as the file does.
+    @Test func aConnectionGivesItsCacheBack() throws {
+        let dir = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = try SQLiteDatabase(path: dir + "/cache.sqlite")
+        try db.execute("CREATE TABLE t (x BLOB)")
+        try db.writeTransaction {
+            for _ in 0..<400 { try db.query("INSERT INTO t VALUES (randomblob(4000))") }
+        }
+        // Reading 1.6 MB brings its pages into the cache (2,000 KiB by default).
+        #expect(try db.rows("SELECT count(*) FROM t WHERE x <> zeroblob(4000)") { $0.integer(0) } == [400])
+        let full = db.cacheBytes
+        #expect(full > 1_000_000, "the cache holds \(full) bytes after reading 1.6 MB")
+        db.releaseMemory()
+        #expect(db.cacheBytes < full / 10, "after releaseMemory the cache holds \(db.cacheBytes) of \(full) bytes")
+    }
+
     @Test func anOpenStateDirectoryIsClosed() throws {
         let dir = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

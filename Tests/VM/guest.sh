@@ -38,6 +38,17 @@ else
     # one this boot claims by moving DIR/todo/SUITE away (a rename on the host through 9p: of
     # two lanes trying the same suite, one wins); each list entry is tried once, so a stale
     # directory cache can never make a lane loop. suite-times: seconds per suite it ran.
+    # A suite that stopped udevd (VMSoakTests: under TCG udev handles about 8 uevents a
+    # second, its storm sends 100) gets it back here, from this shell, before the next suite:
+    # a daemon the test binary starts inherits the binary's descriptors, its pipes among
+    # them, and the test then waited forever for their end (twice).
+    udevd_was=$(pgrep -x systemd-udevd)
+    udevd_back() {
+        [ -n "$udevd_was" ] && ! pgrep -x systemd-udevd >/dev/null || return 0
+        timeout -k 5 30 /usr/lib/systemd/systemd-udevd --daemon </dev/null >/dev/null 2>&1
+        timeout -k 5 70 udevadm settle -t 60
+        echo "note: systemd-udevd started again after $1: $(pgrep -x systemd-udevd >/dev/null && echo running || echo NOT running)" >> "$out/setup.log"
+    }
     if [ "${filter#queue:}" != "$filter" ]; then
         queue=${filter#queue:} rc=0
         : > "$out/live.log"
@@ -51,11 +62,13 @@ else
                 echo "✘ Test $suite() failed after 0 seconds: the queue's filter matched no test" >> "$out/live.log"; rc=1
             fi
             echo "$suite $(( $(date +%s) - t0 ))" >> "$out/suite-times"
+            udevd_back "$suite"
         done
         echo $rc > "$out/live.rc"
     elif [ "$filter" != - ]; then
         cd /tmp && "$tests" --testing-library swift-testing --no-parallel --filter "$filter" > "$out/live.log" 2>&1
         echo $? > "$out/live.rc"
+        udevd_back "$filter"
     fi
     # The kernel-behaviour pass (DMSTACK_VM_BEHAVIOUR=1, Tests/LiveTests/VMKernelBehaviourTests.swift),
     # last of the boot: its unbinds leave DAX filesystems that cannot be unmounted safely. One

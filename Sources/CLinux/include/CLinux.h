@@ -30,6 +30,13 @@ size_t clinux_fsmap_head_size(uint32_t count);
 /// Bytes needed for a fiemap followed by `count` extents.
 size_t clinux_fiemap_size(uint32_t count);
 
+/// malloc_trim(3) with no pad: the heap's free pages given back to the kernel (malloc.h,
+/// which Swift's Glibc module does not import). A long-running monitor calls it after each
+/// pass, so its resident memory is what it holds, not the high-water mark of its passes.
+int clinux_malloc_trim(void);
+/// mallinfo2(3)'s uordblks: bytes of the heap in use (allocated and not freed).
+size_t clinux_heap_in_use(void);
+
 /// major(3)/minor(3) of a dev_t as the kernel encodes it (libdevmapper `dm_deps` entries).
 unsigned clinux_major(uint64_t dev);
 unsigned clinux_minor(uint64_t dev);

@@ -252,6 +252,10 @@ public final class HolderRegistry {
         }
     }
 
+    /// The connection's unused cache memory given back (`SQLiteDatabase.releaseMemory`), for
+    /// a process that keeps the registry open between passes.
+    public func releaseMemory() { db.releaseMemory() }
+
     static func wrap(_ e: SQLiteError, _ file: String) -> RegistryError {
         if e.isCorrupt {
             return RegistryError(.corrupt, "registry \(file) is corrupt (\(e.message)); `dmstack holders refresh --rebuild` moves it aside and rebuilds it from the live system and what is still readable")

@@ -42,6 +42,18 @@ public final class SQLiteDatabase {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// Frees the page cache's unused pages (sqlite3_db_release_memory): a connection that
+    /// lives for months (the monitor's) holds, between its passes, only what is in use, not
+    /// a cache grown to its bound (cache_size, 2,000 KiB by default) as the file grew.
+    public func releaseMemory() { _ = sqlite3_db_release_memory(handle) }
+
+    /// Bytes the connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED).
+    public var cacheBytes: Int {
+        var current: Int32 = 0, highwater: Int32 = 0
+        _ = sqlite3_db_status(handle, SQLITE_DBSTATUS_CACHE_USED, &current, &highwater, 0)
+        return Int(current)
+    }
+
     /// The operation names its SQL's first words on one line (messages are one line).
     func error(_ rc: Int32, _ operation: String) -> SQLiteError {
         let line = String(operation.map { $0.isNewline ? " " : $0 }).split(separator: " ").joined(separator: " ")
