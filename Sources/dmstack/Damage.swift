@@ -101,13 +101,14 @@ struct Damage: ParsableCommand {
                     try Damage.streamJSON(db, filter)
                     return status
                 }
-                var entries: [Entry] = []
-                if let db { try usingRegistry { () throws(RegistryError) in try db.forEachDamage(filter) { entries.append(Entry($0)) } } }
-                guard !entries.isEmpty else {
-                    if !table.quietWhenEmpty { print(all ? "no damage recorded" : "no known damage") }
-                    return status
-                }
-                print(table.render(entries))
+                // Read twice in one read transaction (to size the columns, then to print them):
+                // the same rows both times, and never all of them held.
+                let any = try db.map { db in
+                    try usingRegistry { () throws(RegistryError) in
+                        try db.consistently { try table.printRows { each in try db.forEachDamage(filter) { each(Entry($0)) } } }
+                    }
+                } ?? false
+                if !any && !table.quietWhenEmpty { print(all ? "no damage recorded" : "no known damage") }
                 return status
             }
         }

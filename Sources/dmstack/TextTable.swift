@@ -56,18 +56,43 @@ struct TextTable {
     var columns: [Column]
     var rows: [[String]] = []
 
+    /// The whole table; with no rows, the heading line alone.
     func render(_ layout: TextLayout = TextLayout(width: nil)) -> String {
-        let cells = rows.map { $0.map(layout.plain) }
+        var lines: [String] = []
+        let any = Self.stream(columns: columns, layout: layout, feed: { each in rows.forEach(each) }) { lines.append($0) }
+        if !any && layout.headings {
+            // Each header as wide as itself: no narrowing (its floor is the header), no padding.
+            return layout.raw ? columns.map { Self.escaped($0.header) }.joined(separator: " ") : Self.trimmed(columns.map(\.header).joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The table of the rows `feed` gives (to the function it is handed), each line passed to
+    /// `line` as it is made: `feed` is called twice, once to size the columns and once to
+    /// print them (once for raw output, which has no widths), so a listing of a million rows
+    /// is never held. Nothing at all, not even the headings, when there is no row; whether
+    /// there was one.
+    @discardableResult
+    static func stream(columns: [Column], layout: TextLayout, feed: (@escaping ([String]) -> Void) throws -> Void, line: @escaping (String) -> Void) rethrows -> Bool {
+        var any = false
         if layout.raw {
-            let lines = (layout.headings ? [columns.map(\.header)] : []) + cells
-            return lines.map { $0.map(Self.escaped).joined(separator: " ") }.joined(separator: "\n")
+            try feed { row in
+                if !any && layout.headings { line(columns.map { escaped($0.header) }.joined(separator: " ")) }
+                any = true
+                line(row.map { escaped(layout.plain($0)) }.joined(separator: " "))
+            }
+            return any
         }
         var widths = columns.map { layout.headings ? $0.header.count : 0 }
-        for row in cells { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        try feed { row in
+            any = true
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], layout.plain(cell).count) }
+        }
+        guard any else { return false }
         if let limit = layout.width {
             var excess = widths.reduce(0, +) + 2 * max(0, widths.count - 1) - limit
             while excess > 0 {
-                let floor = { (i: Int) in max(self.columns[i].header.count, 8) }
+                let floor = { (i: Int) in max(columns[i].header.count, 8) }
                 guard let widest = widths.indices.filter({ columns[$0].narrows && widths[$0] > floor($0) }).max(by: { widths[$0] < widths[$1] }) else { break }
                 let cut = min(excess, widths[widest] - floor(widest))
                 widths[widest] -= cut
@@ -75,17 +100,24 @@ struct TextTable {
             }
         }
         let mark = layout.ascii ? "..." : "…"
-        func line(_ cells: [String]) -> String {
-            var text = cells.enumerated().map { i, cell in
+        func format(_ cells: [String]) -> String {
+            trimmed(cells.enumerated().map { i, cell in
                 var cell = cell
                 if cell.count > widths[i] { cell = String(cell.prefix(max(0, widths[i] - mark.count))) + mark }
                 let pad = String(repeating: " ", count: max(0, widths[i] - cell.count))
                 return columns[i].alignment == .left ? cell + pad : pad + cell
-            }.joined(separator: "  ")
-            while text.last == " " { text.removeLast() }
-            return text
+            }.joined(separator: "  "))
         }
-        return ((layout.headings ? [line(columns.map(\.header))] : []) + cells.map(line)).joined(separator: "\n")
+        if layout.headings { line(format(columns.map(\.header))) }
+        try feed { row in line(format(row.map(layout.plain))) }
+        return true
+    }
+
+    /// `text` without its trailing blanks.
+    static func trimmed(_ text: String) -> String {
+        var text = text
+        while text.last == " " { text.removeLast() }
+        return text
     }
 
     /// A raw cell as lsblk -r writes it: blanks, backslashes, quotes and control characters
@@ -148,9 +180,19 @@ struct ReportColumns<Row>: Sendable {
 
     /// `rows` as a table of `columns`, laid out as `layout` says.
     func render(_ rows: [Row], columns: [ReportColumn<Row>], layout: TextLayout) -> String {
-        var table = TextTable(columns: columns.map { Column(header: $0.header, alignment: $0.alignment, narrows: $0.narrows) })
+        var table = TextTable(columns: Self.headers(columns))
         table.rows = rows.map { row in columns.map { $0.value(row, layout) } }
         return table.render(layout)
+    }
+
+    /// The rows `feed` gives as a table of `columns`, line by line (`TextTable.stream`: `feed`
+    /// is called twice); whether there was a row.
+    func stream(columns: [ReportColumn<Row>], layout: TextLayout, feed: (@escaping (Row) -> Void) throws -> Void, line: @escaping (String) -> Void) rethrows -> Bool {
+        try TextTable.stream(columns: Self.headers(columns), layout: layout, feed: { each in try feed { row in each(columns.map { $0.value(row, layout) }) } }, line: line)
+    }
+
+    static func headers(_ columns: [ReportColumn<Row>]) -> [Column] {
+        columns.map { Column(header: $0.header, alignment: $0.alignment, narrows: $0.narrows) }
     }
 }
 
@@ -204,4 +246,11 @@ struct TableOptions<Report: ColumnReport>: ParsableArguments {
 
     /// `rows` as the selected columns.
     func render(_ rows: [Report.Row]) -> String { Report.columns.render(rows, columns: columns, layout: layout) }
+
+    /// The rows `feed` gives, printed as the selected columns line by line and never held
+    /// (`feed` is called twice: a listing of a million rows); whether there was a row.
+    func printRows(_ feed: (@escaping (Report.Row) -> Void) throws -> Void) rethrows -> Bool {
+        let layout = layout
+        return try Report.columns.stream(columns: columns, layout: layout, feed: feed) { Swift.print($0) }
+    }
 }

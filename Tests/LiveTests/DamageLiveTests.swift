@@ -92,6 +92,11 @@ struct DamageLiveTests {
         }
         let text = try Live.sh("\(Live.dmstack) damage \(mnt) -r -o PATH,OFFSET,LENGTH \(state)")
         #expect(text.contains("\(paths[1]) \(bad[1].fileOffset) 8192"))
+        // The table (read twice, to size and to print): LENGTH right-aligned last, so every
+        // line, the heading's too, is as long as the widest.
+        let table = try Live.sh("COLUMNS=200 \(Live.dmstack) damage \(mnt) -o PATH,LENGTH \(state)").split(separator: "\n").map(String.init)
+        #expect(table.count == 4 && table[0].hasPrefix("PATH ") && table[0].hasSuffix(" LENGTH") && Set(table.map(\.count)).count == 1, "\(table)")
+        #expect(table.contains { $0.hasPrefix(paths[1] + " ") && $0.hasSuffix(" 8192") }, "\(table)")
 
         // paths[0] renamed, paths[1] rewritten elsewhere (a reflinked clone keeps the old
         // blocks, the overwrite gets new ones), paths[2] deleted.

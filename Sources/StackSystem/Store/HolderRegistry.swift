@@ -252,6 +252,13 @@ public final class HolderRegistry {
         }
     }
 
+    /// Runs `body` with every read it makes seeing one state of the registry (a read
+    /// transaction): a listing read twice, to size its table and then to print it, gets the
+    /// same rows both times.
+    public func consistently<T>(_ body: () throws -> T) throws(RegistryError) -> T {
+        try using { try db.readTransaction(body) }
+    }
+
     /// The connection's unused cache memory given back (`SQLiteDatabase.releaseMemory`), for
     /// a process that keeps the registry open between passes.
     public func releaseMemory() { db.releaseMemory() }

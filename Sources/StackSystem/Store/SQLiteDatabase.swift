@@ -123,6 +123,15 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Runs `body` in one read transaction (BEGIN, deferred): in WAL mode all its reads see
+    /// one snapshot of the file, whatever another connection commits meanwhile. Ended
+    /// (COMMIT, which writes nothing for a reader) when `body` returns or throws.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        defer { _ = try? execute("COMMIT") }
+        return try body()
+    }
+
     /// `PRAGMA user_version`: the schema version the migrations have reached.
     public var userVersion: Int {
         get throws { try rows("PRAGMA user_version") { $0.integer(0) }.first ?? 0 }
