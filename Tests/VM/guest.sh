@@ -39,15 +39,17 @@ else
     # two lanes trying the same suite, one wins); each list entry is tried once, so a stale
     # directory cache can never make a lane loop. suite-times: seconds per suite it ran.
     # A suite that stopped udevd (VMSoakTests: under TCG udev handles about 8 uevents a
-    # second, its storm sends 100) gets it back here, from this shell, before the next suite:
-    # a daemon the test binary starts inherits the binary's descriptors, its pipes among
-    # them, and the test then waited forever for their end (twice).
+    # second, its storm sends 100) gets it back here, from this shell, before the next suite
+    # (a FAIL line if it does not come back): started from the test binary, the test hung in
+    # its cleanup three times; udevd keeps the descriptors it inherits, so it can hold a pipe
+    # of the test's open.
     udevd_was=$(pgrep -x systemd-udevd)
     udevd_back() {
         [ -n "$udevd_was" ] && ! pgrep -x systemd-udevd >/dev/null || return 0
         timeout -k 5 30 /usr/lib/systemd/systemd-udevd --daemon </dev/null >/dev/null 2>&1
         timeout -k 5 70 udevadm settle -t 60
-        echo "note: systemd-udevd started again after $1: $(pgrep -x systemd-udevd >/dev/null && echo running || echo NOT running)" >> "$out/setup.log"
+        if pgrep -x systemd-udevd >/dev/null; then echo "note: systemd-udevd started again after $1"
+        else echo "FAIL setup: systemd-udevd, stopped by $1, did not start again"; fi >> "$out/setup.log"
     }
     if [ "${filter#queue:}" != "$filter" ]; then
         queue=${filter#queue:} rc=0
