@@ -47,7 +47,6 @@ soak: setup-test
 	@$(SWIFT) build -q --build-tests
 	@$(MAKE) -s static
 	@DMSTACK_SOAK_SCALE=$(SOAK_SCALE) DMSTACK_VM_BIN=$(CURDIR)/$(STATIC) Tests/VM/run.sh VMSoakTests
-	@grep -a '^soak: ' /tmp/dmstack-vm-last.log || true
 
 # The CLI as it would ship: release, Swift runtime linked in (the VM suite and `make bench`
 # run it: in the guest it starts 5x faster than the debug build).

@@ -69,6 +69,7 @@ struct Monitor: ParsableCommand {
             for n in source.notes { print("dmstack: monitor: \(n)", to: &stderr) }
             print("dmstack: monitor: watching (registry \(registry.store.path), \(config.sinks.count) sinks, badblocks every \(config.badblocksInterval) s)", to: &stderr)
             var trigger = "start"
+            let sayHeap = Machine.environment("DMSTACK_MONITOR_HEAP") != nil
             while true {
                 // One failed pass (the registry busy, a device vanishing mid-read) is said, not fatal.
                 do { try pass(monitor(), trigger: trigger) } catch let e as CommandFailure {
@@ -81,7 +82,7 @@ struct Monitor: ParsableCommand {
                 // monitor holds between passes, not its largest pass or the registry's size.
                 dispatcher.registry.releaseMemory()
                 Machine.releaseFreeMemory()
-                if Machine.environment("DMSTACK_MONITOR_HEAP") != nil { print("dmstack: monitor: heap in use \(Machine.heapInUse)", to: &stderr) }
+                if sayHeap { print("dmstack: monitor: heap in use \(Machine.heapInUse)", to: &stderr) }
                 trigger = Self.trigger(source.wait(timeout: config.badblocksInterval), source: source)
             }
         }

@@ -35,6 +35,8 @@ if [ -f "$out/live.log" ]; then
     grep -aE '^(✔|✘|➜) Test |recorded an issue' "$out/live.log" | grep -av '^. Test run' || true
     grep -a '^. Test run' "$out/live.log" || true
     [ -f "$out/suite-times" ] && echo "suite seconds: $(tr '\n' ' ' < "$out/suite-times")"
+    # The monitor soak's figures (VMSoakTests), not its progress or cleanup lines.
+    grep -aE '^soak: (scale|[0-9]+ events|VmRSS|resident|heap|descriptors|[0-9]+ coalescing|[0-9]+ failed)' "$out/live.log" || true
     p=$(grep -aE '^✔ Test .* passed after' "$out/live.log" | grep -avc '^✔ Test run')
     f=$(grep -aE '^✘ Test .* failed after' "$out/live.log" | grep -avc '^✘ Test run')
     passed=$((passed + p)) failed=$((failed + f))
